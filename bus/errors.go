@@ -1,0 +1,162 @@
+package bus
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+)
+
+// Code is a stable error code that leaves the bus (REST problem+json, SOAP
+// fault detail, CLI exit messages). Codes never change meaning once shipped.
+type Code string
+
+// ErrorDef is one entry of the error catalogue.
+type ErrorDef struct {
+	Code   Code
+	Status int    // HTTP status used by REST adapters
+	VI     string // Vietnamese message for end users and integrators
+	EN     string // English message
+}
+
+// Error is an error from the catalogue with an optional detail and cause.
+// Adapters turn it into their wire form in one place.
+type Error struct {
+	Def    *ErrorDef
+	Detail string // safe to show to the caller: names a field, a value, a limit
+	Cause  error  // internal; logged, never shown to the caller
+	// RetryAfter, when positive, tells the caller when to try again (seconds).
+	RetryAfter int
+}
+
+func (e *Error) Error() string {
+	s := string(e.Def.Code) + ": " + e.Def.EN
+	if e.Detail != "" {
+		s += ": " + e.Detail
+	}
+	if e.Cause != nil {
+		s += ": " + e.Cause.Error()
+	}
+	return s
+}
+
+func (e *Error) Unwrap() error { return e.Cause }
+
+// Is reports whether target is an *Error (or *ErrorDef) with the same code.
+func (e *Error) Is(target error) bool {
+	var t *Error
+	if errors.As(target, &t) {
+		return t.Def.Code == e.Def.Code
+	}
+	return false
+}
+
+// Err returns an *Error of this definition; used as a sentinel with errors.Is.
+func (d *ErrorDef) Err() *Error { return &Error{Def: d} }
+
+// New returns an *Error with a formatted detail.
+func (d *ErrorDef) New(format string, args ...any) *Error {
+	return &Error{Def: d, Detail: fmt.Sprintf(format, args...)}
+}
+
+// Wrap returns an *Error with a cause that is logged but not shown.
+func (d *ErrorDef) Wrap(cause error, format string, args ...any) *Error {
+	return &Error{Def: d, Detail: fmt.Sprintf(format, args...), Cause: cause}
+}
+
+// AsError finds the catalogue error in err's chain, or wraps err as an
+// internal error so that every error that leaves the bus has a code.
+func AsError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Def: ErrInternal, Cause: err}
+}
+
+// CodeOf returns the catalogue code of err, or "" when err is nil.
+func CodeOf(err error) Code {
+	if err == nil {
+		return ""
+	}
+	return AsError(err).Def.Code
+}
+
+var catalogue = map[Code]*ErrorDef{}
+
+func def(code Code, status int, vi, en string) *ErrorDef {
+	if _, dup := catalogue[code]; dup {
+		panic("bus: duplicate error code " + code)
+	}
+	d := &ErrorDef{Code: code, Status: status, VI: vi, EN: en}
+	catalogue[code] = d
+	return d
+}
+
+// Catalogue returns every error definition sorted by code; docs/errors.md is
+// generated from it.
+func Catalogue() []*ErrorDef {
+	out := make([]*ErrorDef, 0, len(catalogue))
+	for _, d := range catalogue {
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Code < out[j].Code })
+	return out
+}
+
+// Lookup returns the definition of code.
+func Lookup(code Code) (*ErrorDef, bool) { d, ok := catalogue[code]; return d, ok }
+
+// The catalogue. Codes are grouped by the part of the platform that raises them.
+var (
+	// Authentication and request signatures (C4).
+	ErrAuthMissing       = def("auth.missing", http.StatusUnauthorized, "Yêu cầu chưa được ký: thiếu tiêu đề xác thực", "request is not signed: authentication headers are missing")
+	ErrAuthMalformed     = def("auth.malformed", http.StatusUnauthorized, "Tiêu đề xác thực sai định dạng", "authentication header is malformed")
+	ErrAuthUnknownKey    = def("auth.unknown_key", http.StatusUnauthorized, "access_key không tồn tại", "unknown access key")
+	ErrAuthKeyRevoked    = def("auth.key_revoked", http.StatusUnauthorized, "access_key đã bị thu hồi", "access key has been revoked")
+	ErrAuthKeyExpired    = def("auth.key_expired", http.StatusUnauthorized, "access_key đã hết hạn", "access key has expired")
+	ErrAuthSuspended     = def("auth.system_suspended", http.StatusForbidden, "Hệ thống đã bị tạm dừng kết nối", "system is suspended")
+	ErrAuthBadSignature  = def("auth.bad_signature", http.StatusUnauthorized, "Chữ ký không hợp lệ", "signature does not match")
+	ErrAuthClockSkew     = def("auth.clock_skew", http.StatusUnauthorized, "Thời điểm ký lệch quá giới hạn cho phép", "request timestamp is outside the allowed clock skew")
+	ErrAuthReplay        = def("auth.replay", http.StatusUnauthorized, "Nonce đã được dùng (yêu cầu bị phát lại)", "nonce was already used (replayed request)")
+	ErrAuthBodyHash      = def("auth.body_hash", http.StatusBadRequest, "Mã băm SHA-256 của nội dung không khớp", "SHA-256 of the body does not match the signed value")
+	ErrAuthAlgorithm     = def("auth.algorithm", http.StatusUnauthorized, "Thuật toán ký không được phép cho hệ thống này", "signature algorithm is not allowed for this system")
+	ErrForbidden         = def("auth.forbidden", http.StatusForbidden, "Không có quyền thực hiện thao tác này", "not allowed to perform this operation")
+	ErrAdminUnauthorized = def("admin.unauthorized", http.StatusUnauthorized, "Thiếu hoặc sai mã quản trị", "missing or wrong admin token")
+
+	// Requests in general.
+	ErrBadRequest   = def("request.invalid", http.StatusBadRequest, "Yêu cầu không hợp lệ", "invalid request")
+	ErrBadJSON      = def("request.bad_json", http.StatusBadRequest, "Nội dung JSON không hợp lệ", "request body is not valid JSON")
+	ErrBodyTooLarge = def("request.too_large", http.StatusRequestEntityTooLarge, "Nội dung vượt quá kích thước cho phép", "request body exceeds the size limit")
+	ErrNotFound     = def("request.not_found", http.StatusNotFound, "Không tìm thấy tài nguyên", "resource not found")
+
+	// Registry of connected systems (R7, Art. 8).
+	ErrInvalidCode    = def("registry.invalid_code", http.StatusUnprocessableEntity, "Mã định danh không đúng cấu trúc QCVN 102", "identifier code does not follow the QCVN 102 structure")
+	ErrSystemExists   = def("registry.system_exists", http.StatusConflict, "Hệ thống với mã định danh này đã được đăng ký", "a system with this identifier code is already registered")
+	ErrSystemNotFound = def("registry.system_not_found", http.StatusNotFound, "Không tìm thấy hệ thống", "system not found")
+	ErrKeyNotFound    = def("registry.key_not_found", http.StatusNotFound, "Không tìm thấy access_key", "access key not found")
+	ErrInvalidSystem  = def("registry.invalid", http.StatusUnprocessableEntity, "Thông tin hệ thống không hợp lệ", "system information is invalid")
+
+	// Exchange (F1–F7).
+	ErrExchangeNotFound = def("exchange.not_found", http.StatusNotFound, "Không tìm thấy gói tin trao đổi", "exchange not found")
+	ErrExchangeInvalid  = def("exchange.invalid", http.StatusUnprocessableEntity, "Yêu cầu trao đổi không hợp lệ", "exchange request is invalid")
+	ErrRecipientUnknown = def("exchange.recipient_unknown", http.StatusUnprocessableEntity, "Đơn vị nhận chưa được đăng ký hoặc đã bị tạm dừng", "recipient is not registered or is suspended")
+	ErrNoRoute          = def("exchange.no_route", http.StatusUnprocessableEntity, "Không có tuyến nào nhận loại dữ liệu này từ hệ thống gửi", "no route accepts this data type from this source")
+	ErrExchangeState    = def("exchange.state", http.StatusConflict, "Thao tác không phù hợp với trạng thái hiện tại của gói tin", "operation does not fit the exchange's current state")
+	ErrUploadOffset     = def("exchange.upload_offset", http.StatusConflict, "Vị trí tải lên không khớp với dữ liệu đã nhận", "upload offset does not match the bytes already received")
+	ErrHashMismatch     = def("exchange.hash_mismatch", http.StatusUnprocessableEntity, "Mã băm SHA-256 của dữ liệu không khớp", "SHA-256 of the content does not match")
+	ErrSpaceFull        = def("exchange.too_large", http.StatusRequestEntityTooLarge, "Dữ liệu vượt quá dung lượng không gian tải lên", "content exceeds the upload space's size limit")
+	ErrExchangeExpired  = def("exchange.expired", http.StatusGone, "Gói tin đã hết hạn và dữ liệu đã bị xoá", "exchange has expired and its content was deleted")
+	ErrExchangePurged   = def("exchange.purged", http.StatusGone, "Dữ liệu đã được xoá sau khi hoàn tất trao đổi", "content was deleted after the exchange completed")
+	ErrNotRecipient     = def("exchange.not_recipient", http.StatusForbidden, "Hệ thống không phải đơn vị nhận của gói tin này", "this system is not a recipient of the exchange")
+	ErrNotDue           = def("exchange.not_due", http.StatusConflict, "Gói tin chưa đến lịch chuyển giao", "exchange is not yet due for delivery")
+	ErrRange            = def("exchange.range", http.StatusRequestedRangeNotSatisfiable, "Khoảng dữ liệu yêu cầu không hợp lệ", "requested range is not satisfiable")
+	ErrStepFailed       = def("route.step_failed", http.StatusUnprocessableEntity, "Dữ liệu không vượt qua bước kiểm tra của tuyến", "content failed a route step")
+	ErrRouteInvalid     = def("route.invalid", http.StatusUnprocessableEntity, "Tệp tuyến không hợp lệ", "route file is invalid")
+
+	// The platform itself.
+	ErrBusy        = def("system.busy", http.StatusServiceUnavailable, "Hệ thống đang quá tải, vui lòng thử lại sau", "platform is busy, try again later")
+	ErrUnavailable = def("system.unavailable", http.StatusServiceUnavailable, "Hệ thống đang dừng hoặc chưa sẵn sàng", "platform is shutting down or not ready")
+	ErrInternal    = def("system.internal", http.StatusInternalServerError, "Lỗi nội bộ của nền tảng", "internal error")
+	ErrTimeout     = def("system.timeout", http.StatusGatewayTimeout, "Quá thời gian xử lý cho phép", "processing took longer than allowed")
+)

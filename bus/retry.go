@@ -1,0 +1,72 @@
+package bus
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+)
+
+// RetryPolicy is the one retry policy shared by every outbound delivery
+// (webhooks now; SOAP pushes and gateway calls later). Zero fields take the
+// defaults of DefaultRetry.
+type RetryPolicy struct {
+	Initial     time.Duration `yaml:"initial" json:"initial"`
+	MaxInterval time.Duration `yaml:"max_interval" json:"max_interval"`
+	MaxElapsed  time.Duration `yaml:"max_elapsed" json:"max_elapsed"`
+	MaxAttempts int           `yaml:"max_attempts" json:"max_attempts"`
+}
+
+// DefaultRetry is used where a route or config says nothing.
+var DefaultRetry = RetryPolicy{Initial: 2 * time.Second, MaxInterval: 5 * time.Minute, MaxElapsed: 24 * time.Hour, MaxAttempts: 20}
+
+// WithDefaults fills zero fields from DefaultRetry.
+func (p RetryPolicy) WithDefaults() RetryPolicy {
+	if p.Initial <= 0 {
+		p.Initial = DefaultRetry.Initial
+	}
+	if p.MaxInterval <= 0 {
+		p.MaxInterval = DefaultRetry.MaxInterval
+	}
+	if p.MaxElapsed <= 0 {
+		p.MaxElapsed = DefaultRetry.MaxElapsed
+	}
+	if p.MaxAttempts <= 0 {
+		p.MaxAttempts = DefaultRetry.MaxAttempts
+	}
+	return p
+}
+
+// Backoff returns the wait before attempt n (1-based: the wait after the
+// first failure is Backoff(1)), exponential with ±20 % jitter, capped at
+// MaxInterval.
+func (p RetryPolicy) Backoff(n int) time.Duration {
+	p = p.WithDefaults()
+	d := p.Initial
+	for i := 1; i < n && d < p.MaxInterval; i++ {
+		d *= 2
+	}
+	if d > p.MaxInterval {
+		d = p.MaxInterval
+	}
+	j := time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	return j
+}
+
+// GiveUp reports whether no further attempt should be made after attempts
+// failed attempts, the first of which started at first.
+func (p RetryPolicy) GiveUp(attempts int, first, now time.Time) bool {
+	p = p.WithDefaults()
+	return attempts >= p.MaxAttempts || now.Sub(first) >= p.MaxElapsed
+}
+
+// Sleep waits d or until ctx is done; it reports whether the full wait elapsed.
+func Sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

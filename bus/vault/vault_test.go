@@ -1,0 +1,94 @@
+package vault
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestLoadOrCreate(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "sub", "master.key")
+	v1, created, err := LoadOrCreate(p)
+	if err != nil || !created {
+		t.Fatalf("create: %v created=%v", err, created)
+	}
+	st, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Fatalf("mode = %v, want 0600", st.Mode().Perm())
+	}
+	v2, created, err := LoadOrCreate(p)
+	if err != nil || created {
+		t.Fatalf("load: %v created=%v", err, created)
+	}
+	sealed := v1.Seal([]byte("bí mật"), []byte("ak1"))
+	got, err := v2.Open(sealed, []byte("ak1"))
+	if err != nil || string(got) != "bí mật" {
+		t.Fatalf("open with reloaded key: %q %v", got, err)
+	}
+	if _, err := v2.Open(sealed, []byte("ak2")); err != ErrOpen {
+		t.Fatalf("open with other aad: %v, want ErrOpen", err)
+	}
+	if err := os.Chmod(p, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadOrCreate(p); err == nil {
+		t.Fatal("world-readable key file was accepted")
+	}
+}
+
+func TestDataKeyChunks(t *testing.T) {
+	v, err := New(bytes.Repeat([]byte{7}, KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dk, wrapped, err := v.NewDataKey("ex_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := []byte("MARKER-123 nội dung")
+	c := dk.SealChunk("ex_1", 4096, plain)
+	if bytes.Contains(c, []byte("MARKER")) {
+		t.Fatal("sealed chunk contains plaintext")
+	}
+	if len(c) != len(plain)+Overhead {
+		t.Fatalf("overhead = %d, want %d", len(c)-len(plain), Overhead)
+	}
+	dk2, err := v.UnwrapDataKey("ex_1", wrapped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := dk2.OpenChunk("ex_1", 4096, c)
+	if err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("open chunk: %q %v", got, err)
+	}
+	for name, f := range map[string]func() error{
+		"moved offset":               func() error { _, err := dk2.OpenChunk("ex_1", 0, c); return err },
+		"other exchange":             func() error { _, err := dk2.OpenChunk("ex_2", 4096, c); return err },
+		"wrapped for other exchange": func() error { _, err := v.UnwrapDataKey("ex_2", wrapped); return err },
+		"tampered": func() error {
+			bad := bytes.Clone(c)
+			bad[len(bad)-1] ^= 1
+			_, err := dk2.OpenChunk("ex_1", 4096, bad)
+			return err
+		},
+	} {
+		if err := f(); err != ErrOpen {
+			t.Errorf("%s: err = %v, want ErrOpen", name, err)
+		}
+	}
+}
+
+func TestParseKey(t *testing.T) {
+	hex := "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+	k, err := ParseKey(hex)
+	if err != nil || k[31] != 0x1f {
+		t.Fatalf("hex: %x %v", k, err)
+	}
+	if _, err := ParseKey("short"); err == nil {
+		t.Fatal("short key accepted")
+	}
+}
