@@ -42,14 +42,20 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Cause }
 
-// Is reports whether target is an *Error (or *ErrorDef) with the same code.
+// Is reports whether target is an *Error or an *ErrorDef with the same
+// code, so that errors.Is(err, bus.ErrExchangeState) works.
 func (e *Error) Is(target error) bool {
-	var t *Error
-	if errors.As(target, &t) {
+	switch t := target.(type) {
+	case *Error:
 		return t.Def.Code == e.Def.Code
+	case *ErrorDef:
+		return t.Code == e.Def.Code
 	}
 	return false
 }
+
+// Error makes a definition usable as a sentinel with errors.Is.
+func (d *ErrorDef) Error() string { return string(d.Code) + ": " + d.EN }
 
 // Err returns an *Error of this definition; used as a sentinel with errors.Is.
 func (d *ErrorDef) Err() *Error { return &Error{Def: d} }

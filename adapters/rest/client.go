@@ -1,0 +1,370 @@
+package rest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/auth"
+	"github.com/tuyenquang/lgsp/bus/exchange"
+	"github.com/tuyenquang/lgsp/bus/notify"
+	"github.com/tuyenquang/lgsp/bus/service"
+)
+
+// Client calls the LGSP REST API as a connected system, signing every
+// request with its key pair.
+type Client struct {
+	BaseURL   string // e.g. http://127.0.0.1:8080
+	AccessKey string
+	SecretKey string
+	HTTP      *http.Client
+	// Now is the clock used for signatures (default time.Now).
+	Now func() time.Time
+}
+
+// Credentials is the JSON file `lgsp keys issue --out` writes.
+type Credentials struct {
+	URL       string `json:"url"`
+	System    string `json:"system"`
+	AccessKey string `json:"access_key"`
+	SecretKey string `json:"secret_key"`
+}
+
+// LoadCredentials reads a credentials file.
+func LoadCredentials(path string) (Credentials, error) {
+	var c Credentials
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, err
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return c, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// APIError is a problem+json answer.
+type APIError struct {
+	service.Problem
+	HTTPStatus int
+	RetryAfter string
+}
+
+func (e *APIError) Error() string {
+	s := fmt.Sprintf("%s (HTTP %d): %s", e.Code, e.HTTPStatus, e.MessageEN)
+	if e.Detail != "" {
+		s += ": " + e.Detail
+	}
+	return s + " / " + e.MessageVI
+}
+
+func (c *Client) httpClient() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return http.DefaultClient
+}
+
+func (c *Client) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+// do sends a signed request with a small body held in memory.
+func (c *Client) do(ctx context.Context, method, path string, in, out any, hdr http.Header) (*http.Response, error) {
+	var body []byte
+	if in != nil {
+		var err error
+		if body, err = json.Marshal(in); err != nil {
+			return nil, err
+		}
+	}
+	sum := sha256.Sum256(body)
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.BaseURL, "/")+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	if err := auth.Sign(req, c.AccessKey, c.SecretKey, hex.EncodeToString(sum[:]), c.now(), bus.RandomToken(16)); err != nil {
+		return nil, err
+	}
+	return c.finish(req, out)
+}
+
+func (c *Client) finish(req *http.Request, out any) (*http.Response, error) {
+	resp, err := c.httpClient().Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= 400 {
+		defer resp.Body.Close()
+		return resp, decodeProblem(resp)
+	}
+	if out == nil {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return resp, fmt.Errorf("decoding answer of %s %s: %w", req.Method, req.URL.Path, err)
+	}
+	return resp, nil
+}
+
+func decodeProblem(resp *http.Response) error {
+	e := &APIError{HTTPStatus: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After")}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if json.Unmarshal(b, &e.Problem) != nil || e.Code == "" {
+		e.Code = resp.Header.Get("X-LGSP-Error-Code")
+		e.MessageEN = strings.TrimSpace(string(b))
+		if e.MessageEN == "" {
+			e.MessageEN = resp.Status
+		}
+	}
+	return e
+}
+
+// ConnectResult is the answer of F1.
+type ConnectResult struct {
+	SessionID string               `json:"session_id"`
+	System    string               `json:"system"`
+	ExpiresAt time.Time            `json:"expires_at"`
+	Pending   []exchange.InboxView `json:"pending"`
+}
+
+// Connect is F1.
+func (c *Client) Connect(ctx context.Context) (*ConnectResult, error) {
+	var out ConnectResult
+	_, err := c.do(ctx, http.MethodPost, "/v1/connect", nil, &out, nil)
+	return &out, err
+}
+
+// Request is F2.
+func (c *Client) Request(ctx context.Context, req exchange.Request) (*exchange.Space, error) {
+	var out exchange.Space
+	_, err := c.do(ctx, http.MethodPost, "/v1/exchanges", req, &out, nil)
+	return &out, err
+}
+
+// Upload sends size bytes read from body, whose SHA-256 is sumHex, to the
+// space of id starting at offset (F3). body is streamed.
+func (c *Client) Upload(ctx context.Context, id string, offset int64, body io.Reader, size int64, sumHex string) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, strings.TrimRight(c.BaseURL, "/")+"/v1/exchanges/"+id+"/content", io.NopCloser(body))
+	if err != nil {
+		return 0, err
+	}
+	req.ContentLength = size
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set(HeaderUploadOffset, strconv.FormatInt(offset, 10))
+	if err := auth.Sign(req, c.AccessKey, c.SecretKey, sumHex, c.now(), bus.RandomToken(16)); err != nil {
+		return 0, err
+	}
+	var out struct {
+		Received int64 `json:"received"`
+	}
+	resp, err := c.finish(req, &out)
+	if err != nil && resp != nil {
+		n, _ := strconv.ParseInt(resp.Header.Get(HeaderUploadOffset), 10, 64)
+		return n, err
+	}
+	return out.Received, err
+}
+
+// UploadBytes uploads a small payload in one part.
+func (c *Client) UploadBytes(ctx context.Context, id string, b []byte) (int64, error) {
+	s := sha256.Sum256(b)
+	return c.Upload(ctx, id, 0, bytes.NewReader(b), int64(len(b)), hex.EncodeToString(s[:]))
+}
+
+// UploadFile uploads a file, resuming from what the space already holds: it
+// asks the server for its offset and sends the rest. It returns the file's
+// SHA-256 (for Complete).
+func (c *Client) UploadFile(ctx context.Context, id, path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	off, err := c.UploadOffset(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	whole := sha256.New()
+	if _, err := io.Copy(whole, io.NewSectionReader(f, 0, st.Size())); err != nil {
+		return "", err
+	}
+	part := sha256.New()
+	if _, err := io.Copy(part, io.NewSectionReader(f, off, st.Size()-off)); err != nil {
+		return "", err
+	}
+	if off < st.Size() {
+		if _, err := c.Upload(ctx, id, off, io.NewSectionReader(f, off, st.Size()-off), st.Size()-off, hex.EncodeToString(part.Sum(nil))); err != nil {
+			return "", err
+		}
+	}
+	return hex.EncodeToString(whole.Sum(nil)), nil
+}
+
+// UploadOffset asks how many bytes the space of id holds.
+func (c *Client) UploadOffset(ctx context.Context, id string) (int64, error) {
+	resp, err := c.do(ctx, http.MethodHead, "/v1/exchanges/"+id+"/content", nil, nil, nil)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(resp.Header.Get(HeaderUploadOffset), 10, 64)
+}
+
+// Complete ends F3 (content and policy) and triggers F4.
+func (c *Client) Complete(ctx context.Context, id string, req exchange.CompleteRequest) (*exchange.View, error) {
+	var out exchange.View
+	_, err := c.do(ctx, http.MethodPost, "/v1/exchanges/"+id+"/complete", req, &out, nil)
+	return &out, err
+}
+
+// Cancel ends an exchange the client sent.
+func (c *Client) Cancel(ctx context.Context, id string) (*exchange.View, error) {
+	var out exchange.View
+	_, err := c.do(ctx, http.MethodPost, "/v1/exchanges/"+id+"/cancel", nil, &out, nil)
+	return &out, err
+}
+
+// Inbox is F5.
+func (c *Client) Inbox(ctx context.Context) ([]exchange.InboxView, error) {
+	var out struct {
+		Items []exchange.InboxView `json:"items"`
+	}
+	_, err := c.do(ctx, http.MethodGet, "/v1/inbox", nil, &out, nil)
+	return out.Items, err
+}
+
+// Ready is F6.
+func (c *Client) Ready(ctx context.Context, id string) (*exchange.Download, error) {
+	var out exchange.Download
+	_, err := c.do(ctx, http.MethodPost, "/v1/exchanges/"+id+"/ready", nil, &out, nil)
+	return &out, err
+}
+
+// Download writes the content of id from offset to w (F7) and checks the
+// SHA-256 when the whole content was fetched. It returns the bytes written.
+func (c *Client) Download(ctx context.Context, id string, offset int64, w io.Writer) (int64, error) {
+	hdr := http.Header{}
+	if offset > 0 {
+		hdr.Set("Range", fmt.Sprintf("bytes=%d-", offset))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(c.BaseURL, "/")+"/v1/exchanges/"+id+"/content", nil)
+	if err != nil {
+		return 0, err
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	if err := auth.Sign(req, c.AccessKey, c.SecretKey, auth.EmptySHA256, c.now(), bus.RandomToken(16)); err != nil {
+		return 0, err
+	}
+	resp, err := c.httpClient().Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 400 {
+		return 0, decodeProblem(resp)
+	}
+	h := sha256.New()
+	dst := w
+	if offset == 0 {
+		dst = io.MultiWriter(w, h)
+	}
+	n, err := io.Copy(dst, resp.Body)
+	if err != nil {
+		return n, err
+	}
+	if offset == 0 {
+		if want := resp.Header.Get("X-LGSP-Content-SHA256"); want != "" && want != hex.EncodeToString(h.Sum(nil)) {
+			return n, fmt.Errorf("downloaded content of %s does not match its SHA-256", id)
+		}
+	}
+	return n, nil
+}
+
+// Confirm ends F7.
+func (c *Client) Confirm(ctx context.Context, id, outcome, note string) (*exchange.View, error) {
+	var out exchange.View
+	_, err := c.do(ctx, http.MethodPost, "/v1/exchanges/"+id+"/confirm", map[string]string{"outcome": outcome, "note": note}, &out, nil)
+	return &out, err
+}
+
+// Status reads an exchange's status and ledger.
+func (c *Client) Status(ctx context.Context, id string) (*exchange.View, error) {
+	var out exchange.View
+	_, err := c.do(ctx, http.MethodGet, "/v1/exchanges/"+id, nil, &out, nil)
+	return &out, err
+}
+
+// Events subscribes to the live notifications (SSE) and calls fn for each
+// until ctx is done, fn returns an error, or the stream ends.
+func (c *Client) Events(ctx context.Context, after int64, fn func(notify.Event) error) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(c.BaseURL, "/")+"/v1/events", nil)
+	if err != nil {
+		return err
+	}
+	if after > 0 {
+		req.Header.Set("Last-Event-ID", strconv.FormatInt(after, 10))
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	if err := auth.Sign(req, c.AccessKey, c.SecretKey, auth.EmptySHA256, c.now(), bus.RandomToken(16)); err != nil {
+		return err
+	}
+	resp, err := c.httpClient().Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 400 {
+		return decodeProblem(resp)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	var data string
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "data: "):
+			data = strings.TrimPrefix(line, "data: ")
+		case line == "" && data != "":
+			var e notify.Event
+			if err := json.Unmarshal([]byte(data), &e); err == nil && e.ID > 0 {
+				if err := fn(e); err != nil {
+					return err
+				}
+			}
+			data = ""
+		}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return sc.Err()
+}

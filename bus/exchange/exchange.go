@@ -1,0 +1,537 @@
+package exchange
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/route"
+	"github.com/tuyenquang/lgsp/bus/store"
+	"github.com/tuyenquang/lgsp/bus/vault"
+)
+
+// Config holds the exchange settings; zero fields take the defaults.
+type Config struct {
+	// ChunkSize is the plaintext size of one stored chunk (default 256 KiB).
+	ChunkSize int `yaml:"chunk_size"`
+	// MaxRecipients bounds the recipients of one request (default 200).
+	MaxRecipients int `yaml:"max_recipients"`
+	// ConnectTTL is how long an F1 session id stays valid (default 1h).
+	ConnectTTL time.Duration `yaml:"connect_ttl"`
+	// InboxLimit bounds the items returned by one inbox call (default 500).
+	InboxLimit int `yaml:"inbox_limit"`
+}
+
+func (c Config) withDefaults() Config {
+	if c.ChunkSize <= 0 {
+		c.ChunkSize = 256 << 10
+	}
+	if c.MaxRecipients <= 0 {
+		c.MaxRecipients = 200
+	}
+	if c.ConnectTTL <= 0 {
+		c.ConnectTTL = time.Hour
+	}
+	if c.InboxLimit <= 0 {
+		c.InboxLimit = 500
+	}
+	return c
+}
+
+// Service runs exchanges. Every method that changes state is atomic in the
+// store: an error means nothing changed (uploads roll back their chunks).
+type Service struct {
+	store  store.Store
+	vault  *vault.Vault
+	routes func() *route.Set
+	log    logrus.FieldLogger
+	cfg    Config
+	node   string
+	now    func() time.Time
+	wake   func() // tells live subscribers and the dispatcher that events were written
+
+	uploads sync.Map // exchange id → struct{}: one upload per space at a time on this node
+	due     chan struct{}
+}
+
+// Options wires a Service.
+type Options struct {
+	Store  store.Store
+	Vault  *vault.Vault
+	Routes func() *route.Set // the current route set (swapped on reload)
+	Log    logrus.FieldLogger
+	Config Config
+	Node   string
+	Now    func() time.Time // default time.Now
+	Wake   func()           // optional
+}
+
+// New returns a Service.
+func New(o Options) *Service {
+	s := &Service{store: o.Store, vault: o.Vault, routes: o.Routes, log: o.Log, cfg: o.Config.withDefaults(), node: o.Node, now: o.Now, wake: o.Wake, due: make(chan struct{}, 1)}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.wake == nil {
+		s.wake = func() {}
+	}
+	if s.log == nil {
+		l := logrus.New()
+		l.SetOutput(io.Discard)
+		s.log = l
+	}
+	return s
+}
+
+// Importance levels, as in edXML Priority (SPEC §2.3): 0 normal … 4 flash with a deadline.
+var importances = map[string]string{
+	"0": "normal", "1": "urgent", "2": "very-urgent", "3": "flash", "4": "flash-timed",
+	"normal": "normal", "urgent": "urgent", "very-urgent": "very-urgent", "flash": "flash", "flash-timed": "flash-timed",
+}
+
+var (
+	dataTypeRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+	sha256RE   = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	mediaRE    = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9!#$&^_.+-]{0,63}/[a-zA-Z0-9][a-zA-Z0-9!#$&^_.+-]{0,63}$`)
+)
+
+// Protocols a destination can take delivery with.
+var protocols = map[string]bool{"rest": true, "soap": true}
+
+// Request is the F2 exchange request.
+type Request struct {
+	Recipients []string `json:"recipients"`
+	Title      string   `json:"title"`
+	Importance string   `json:"importance,omitempty"` // default "normal"
+	DataType   string   `json:"data_type"`
+	Protocol   string   `json:"protocol,omitempty"` // default "rest"
+	MediaType  string   `json:"media_type,omitempty"`
+	Size       int64    `json:"size,omitempty"`   // optional declared size
+	SHA256     string   `json:"sha256,omitempty"` // optional declared SHA-256 (hex)
+}
+
+// Space is the upload space returned at F2.
+type Space struct {
+	ExchangeID string    `json:"exchange_id"`
+	UploadPath string    `json:"upload_path"`
+	MaxBytes   int64     `json:"max_bytes"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	Route      string    `json:"route"`
+}
+
+func (s *Service) currentRoutes() (*route.Set, error) {
+	set := s.routes()
+	if set == nil {
+		return nil, bus.ErrUnavailable.New("no route set is loaded")
+	}
+	return set, nil
+}
+
+func (s *Service) recipientsValid(ctx context.Context, rt *route.Route, codes []string) ([]string, error) {
+	if len(codes) == 0 {
+		return nil, bus.ErrExchangeInvalid.New("recipients: at least one identifier code is required")
+	}
+	if len(codes) > s.cfg.MaxRecipients {
+		return nil, bus.ErrExchangeInvalid.New("recipients: at most %d per request, got %d", s.cfg.MaxRecipients, len(codes))
+	}
+	seen := map[string]bool{}
+	out := make([]string, 0, len(codes))
+	for _, c := range codes {
+		c = strings.TrimSpace(c)
+		if _, err := bus.ParseSystemCode(c); err != nil {
+			return nil, err
+		}
+		if seen[c] {
+			return nil, bus.ErrExchangeInvalid.New("recipients: %s is listed twice", c)
+		}
+		seen[c] = true
+		sys, err := s.store.GetSystem(ctx, c)
+		if errors.Is(err, bus.ErrSystemNotFound) {
+			return nil, bus.ErrRecipientUnknown.New("%s is not a registered system", c)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("looking up recipient %s: %w", c, err)
+		}
+		if sys.Status != store.SystemActive {
+			return nil, bus.ErrRecipientUnknown.New("%s is suspended", c)
+		}
+		if !rt.AllowsRecipient(c) {
+			return nil, bus.ErrRecipientUnknown.New("route %s does not deliver to %s", rt.Name, c)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// RequestExchange validates an F2 request of source against the registry and
+// the routes and opens an upload space.
+func (s *Service) RequestExchange(ctx context.Context, source string, req Request) (*Space, error) {
+	title := strings.TrimSpace(req.Title)
+	switch {
+	case title == "":
+		return nil, bus.ErrExchangeInvalid.New("title is required")
+	case utf8.RuneCountInString(title) > 500:
+		return nil, bus.ErrExchangeInvalid.New("title is longer than 500 characters")
+	case !dataTypeRE.MatchString(req.DataType):
+		return nil, bus.ErrExchangeInvalid.New("data_type %q: expected 1–64 of a-z 0-9 . _ -", req.DataType)
+	case req.Size < 0:
+		return nil, bus.ErrExchangeInvalid.New("size must not be negative")
+	case req.SHA256 != "" && !sha256RE.MatchString(req.SHA256):
+		return nil, bus.ErrExchangeInvalid.New("sha256 must be 64 lower-case hex digits")
+	case req.MediaType != "" && !mediaRE.MatchString(req.MediaType):
+		return nil, bus.ErrExchangeInvalid.New("media_type %q is not a media type", req.MediaType)
+	}
+	imp := "normal"
+	if req.Importance != "" {
+		var ok bool
+		if imp, ok = importances[req.Importance]; !ok {
+			return nil, bus.ErrExchangeInvalid.New("importance %q: expected normal, urgent, very-urgent, flash, flash-timed (or 0–4)", req.Importance)
+		}
+	}
+	proto := "rest"
+	if req.Protocol != "" {
+		if !protocols[req.Protocol] {
+			return nil, bus.ErrExchangeInvalid.New("protocol %q: expected rest or soap", req.Protocol)
+		}
+		proto = req.Protocol
+	}
+	set, err := s.currentRoutes()
+	if err != nil {
+		return nil, err
+	}
+	rt, ok := set.Match(source, req.DataType)
+	if !ok {
+		return nil, bus.ErrNoRoute.New("no route takes data_type %q from %s", req.DataType, source)
+	}
+	recips, err := s.recipientsValid(ctx, rt, req.Recipients)
+	if err != nil {
+		return nil, err
+	}
+	if req.Size > rt.MaxBytes {
+		return nil, bus.ErrSpaceFull.New("declared size %d exceeds the route's limit of %d bytes", req.Size, rt.MaxBytes)
+	}
+	now := s.now().UTC()
+	id := bus.NewID("ex")
+	_, wrapped, err := s.vault.NewDataKey(id)
+	if err != nil {
+		return nil, fmt.Errorf("making data key: %w", err)
+	}
+	ex := store.Exchange{
+		ID: id, Source: source, Title: title, Importance: imp, DataType: req.DataType, Protocol: proto,
+		MediaType: req.MediaType, Route: rt.Name, Status: store.ExchangeRequested, MaxBytes: rt.MaxBytes,
+		Size: req.Size, SHA256: req.SHA256, WrappedKey: wrapped, CreatedAt: now, UpdatedAt: now,
+		ExpiresAt: now.Add(rt.Delivery.Expiry),
+	}
+	for _, c := range recips {
+		ex.Recipients = append(ex.Recipients, store.Recipient{ExchangeID: id, Code: c, Status: store.RecipientPending})
+	}
+	ev := s.event(id, "requested", source, "", map[string]any{"recipients": recips, "data_type": req.DataType, "route": rt.Name, "title_chars": utf8.RuneCountInString(title)})
+	if err := s.store.CreateExchange(ctx, ex, ev); err != nil {
+		return nil, fmt.Errorf("storing exchange request: %w", err)
+	}
+	s.wake()
+	return &Space{ExchangeID: id, UploadPath: "/v1/exchanges/" + id + "/content", MaxBytes: rt.MaxBytes, ExpiresAt: ex.ExpiresAt, Route: rt.Name}, nil
+}
+
+// event builds a ledger event; detail always carries the exchange's source
+// so that notifications can reach the sender.
+func (s *Service) event(id, kind, actor, recipient string, detail map[string]any) store.Event {
+	var d string
+	if detail != nil {
+		b, _ := json.Marshal(detail)
+		d = string(b)
+	}
+	return store.Event{ExchangeID: id, At: s.now().UTC(), Kind: kind, Actor: actor, Recipient: recipient, Detail: d, Node: s.node}
+}
+
+// get loads an exchange the caller may see: its source, one of its
+// recipients, or (viewer == "") the platform itself. Others get "not found"
+// so that ids do not leak.
+func (s *Service) get(ctx context.Context, viewer, id string) (store.Exchange, *store.Recipient, error) {
+	ex, err := s.store.GetExchange(ctx, id)
+	if err != nil {
+		return ex, nil, err
+	}
+	var rcpt *store.Recipient
+	for i := range ex.Recipients {
+		if ex.Recipients[i].Code == viewer {
+			rcpt = &ex.Recipients[i]
+		}
+	}
+	if viewer != "" && viewer != ex.Source && rcpt == nil {
+		return store.Exchange{}, nil, bus.ErrExchangeNotFound.New("%s", id)
+	}
+	return ex, rcpt, nil
+}
+
+func (s *Service) getOwn(ctx context.Context, source, id string) (store.Exchange, error) {
+	ex, err := s.store.GetExchange(ctx, id)
+	if err != nil {
+		return ex, err
+	}
+	if ex.Source != source {
+		return store.Exchange{}, bus.ErrExchangeNotFound.New("%s", id)
+	}
+	return ex, nil
+}
+
+func payloadGone(ex store.Exchange) error {
+	switch ex.Status {
+	case store.ExchangeExpired:
+		return bus.ErrExchangeExpired.New("%s expired at %s", ex.ID, ex.ExpiresAt.Format(time.RFC3339))
+	case store.ExchangeRequested, store.ExchangeAccepted:
+		return nil
+	default:
+		return bus.ErrExchangePurged.New("%s is %s", ex.ID, ex.Status)
+	}
+}
+
+// UploadStatus returns how many bytes of the space are committed (for
+// resuming an interrupted upload).
+func (s *Service) UploadStatus(ctx context.Context, source, id string) (received, max int64, err error) {
+	ex, err := s.getOwn(ctx, source, id)
+	if err != nil {
+		return 0, 0, err
+	}
+	return ex.Received, ex.MaxBytes, nil
+}
+
+// Upload appends the bytes read from body to the space of exchange id,
+// starting at offset, which must equal the bytes already committed (F3).
+// The part is committed only when body is read to its end without error —
+// including the body-hash check done by the reader — otherwise its chunks
+// are deleted and the space is as before. Bodies are streamed chunk by
+// chunk; nothing holds a whole payload.
+func (s *Service) Upload(ctx context.Context, source, id string, offset int64, body io.Reader) (int64, error) {
+	ex, err := s.getOwn(ctx, source, id)
+	if err != nil {
+		return 0, err
+	}
+	if err := payloadGone(ex); err != nil {
+		return 0, err
+	}
+	if ex.Status != store.ExchangeRequested {
+		return 0, bus.ErrExchangeState.New("%s is %s: the upload space is closed", id, ex.Status)
+	}
+	if offset != ex.Received {
+		return ex.Received, bus.ErrUploadOffset.New("the space holds %d bytes; resume at offset %d", ex.Received, ex.Received)
+	}
+	if _, busy := s.uploads.LoadOrStore(id, struct{}{}); busy {
+		return ex.Received, bus.ErrExchangeState.New("another upload to %s is in progress", id)
+	}
+	defer s.uploads.Delete(id)
+	// Chunks at or past the committed offset are leftovers of an aborted part.
+	if err := s.store.DeleteChunksFrom(ctx, id, offset); err != nil {
+		return ex.Received, fmt.Errorf("clearing aborted upload of %s: %w", id, err)
+	}
+	dk, err := s.vault.UnwrapDataKey(id, ex.WrappedKey)
+	if err != nil {
+		return ex.Received, fmt.Errorf("unwrapping data key of %s: %w", id, err)
+	}
+	buf := make([]byte, s.cfg.ChunkSize)
+	pos := offset
+	abort := func(cause error) (int64, error) {
+		// Use a fresh context: the request's may be cancelled already.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := s.store.DeleteChunksFrom(dctx, id, offset); err != nil {
+			s.log.WithError(err).WithField("exchange", id).Error("deleting chunks of an aborted upload")
+		}
+		return ex.Received, cause
+	}
+	for {
+		n, rerr := io.ReadFull(body, buf)
+		if n > 0 {
+			if pos+int64(n) > ex.MaxBytes {
+				return abort(bus.ErrSpaceFull.New("the space of %s holds at most %d bytes", id, ex.MaxBytes))
+			}
+			sealed := dk.SealChunk(id, pos, buf[:n])
+			if err := s.store.PutChunk(ctx, store.Chunk{ExchangeID: id, Offset: pos, Size: int64(n), Data: sealed}); err != nil {
+				return abort(fmt.Errorf("storing chunk at %d of %s: %w", pos, id, err))
+			}
+			pos += int64(n)
+		}
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			break
+		}
+		if rerr != nil {
+			return abort(rerr)
+		}
+	}
+	clear(buf)
+	if pos == offset {
+		return ex.Received, nil
+	}
+	ev := s.event(id, "uploaded", source, "", map[string]any{"source": source, "from": offset, "to": pos})
+	if err := s.store.CommitUpload(ctx, id, offset, pos, ev); err != nil {
+		return abort(err)
+	}
+	return pos, nil
+}
+
+// Complete closes the upload (F3: content and exchange policy received) and
+// runs F4: checks the SHA-256, runs the route's steps, plans delivery and
+// wakes the dispatcher. A route step that refuses the content ends the
+// exchange as failed and purges it; the caller gets the step's error.
+func (s *Service) Complete(ctx context.Context, source, id string, c CompleteRequest) (store.Exchange, error) {
+	ex, err := s.getOwn(ctx, source, id)
+	if err != nil {
+		return ex, err
+	}
+	if err := payloadGone(ex); err != nil {
+		return ex, err
+	}
+	if ex.Status != store.ExchangeRequested {
+		return ex, bus.ErrExchangeState.New("%s is already %s", id, ex.Status)
+	}
+	if ex.Received == 0 {
+		return ex, bus.ErrExchangeInvalid.New("nothing was uploaded to %s", id)
+	}
+	pol, expires, err := s.policy(ex, c.Policy)
+	if err != nil {
+		return ex, err
+	}
+	want := c.SHA256
+	if want == "" {
+		want = ex.SHA256
+	}
+	if want != "" && !sha256RE.MatchString(want) {
+		return ex, bus.ErrExchangeInvalid.New("sha256 must be 64 lower-case hex digits")
+	}
+	if ex.SHA256 != "" && c.SHA256 != "" && c.SHA256 != ex.SHA256 {
+		return ex, bus.ErrHashMismatch.New("sha256 at completion differs from the one declared in the request")
+	}
+	if ex.Size > 0 && ex.Size != ex.Received {
+		return ex, bus.ErrHashMismatch.New("declared size %d but %d bytes were uploaded", ex.Size, ex.Received)
+	}
+	mt := ex.MediaType
+	if c.MediaType != "" {
+		if !mediaRE.MatchString(c.MediaType) {
+			return ex, bus.ErrExchangeInvalid.New("media_type %q is not a media type", c.MediaType)
+		}
+		mt = c.MediaType
+	}
+	if mt == "" {
+		mt = "application/octet-stream"
+	}
+	got, err := s.hashContent(ctx, ex)
+	if err != nil {
+		return ex, err
+	}
+	if want != "" && got != want {
+		return ex, bus.ErrHashMismatch.New("content SHA-256 is %s, expected %s", got, want)
+	}
+	set, err := s.currentRoutes()
+	if err != nil {
+		return ex, err
+	}
+	rt, ok := set.Match(ex.Source, ex.DataType)
+	if !ok {
+		return ex, bus.ErrNoRoute.New("no route takes data_type %q from %s any more", ex.DataType, ex.Source)
+	}
+	ex.Size, ex.SHA256, ex.MediaType = ex.Received, got, mt
+	msg := s.message(ctx, &ex)
+	if err := rt.Run(ctx, msg); err != nil {
+		var be *bus.Error
+		if !errors.As(err, &be) || be.Def.Status >= 500 {
+			return ex, fmt.Errorf("running route %s on %s: %w", rt.Name, id, err)
+		}
+		now := s.now().UTC()
+		ev := s.event(id, "failed", "lgsp", "", map[string]any{"source": source, "route": rt.Name, "code": be.Def.Code, "detail": be.Detail})
+		if perr := s.store.Purge(context.WithoutCancel(ctx), id, store.ExchangeFailed, store.RecipientFailed, now, ev, s.event(id, "purged", "lgsp", "", map[string]any{"source": source})); perr != nil {
+			return ex, fmt.Errorf("purging refused exchange %s: %w", id, perr)
+		}
+		s.wake()
+		return ex, err
+	}
+	now := s.now().UTC()
+	if expires.IsZero() {
+		expires = ex.ExpiresAt
+	}
+	due := rt.Plan(now)
+	a := store.Accept{ExchangeID: id, Size: ex.Size, SHA256: got, MediaType: ex.MediaType, Policy: pol, Route: rt.Name, At: now, ExpiresAt: expires, DueAt: map[string]time.Time{}}
+	a.Events = append(a.Events, s.event(id, "accepted", "lgsp", "", map[string]any{"source": source, "route": rt.Name, "size": ex.Size, "sha256": got, "labels": msg.Labels}))
+	for _, r := range ex.Recipients {
+		a.DueAt[r.Code] = due
+		a.Events = append(a.Events, s.event(id, "planned", "lgsp", r.Code, map[string]any{"source": source, "due": due.Format(time.RFC3339), "mode": rt.Delivery.Mode}))
+	}
+	if err := s.store.AcceptExchange(ctx, a); err != nil {
+		return ex, err
+	}
+	s.wake()
+	if !due.After(now) {
+		s.kick()
+	}
+	return s.store.GetExchange(ctx, id)
+}
+
+// CompleteRequest is the end of F3: the client's view of the content and
+// its exchange policy.
+type CompleteRequest struct {
+	SHA256    string          `json:"sha256,omitempty"`
+	MediaType string          `json:"media_type,omitempty"`
+	Policy    json.RawMessage `json:"policy,omitempty"`
+}
+
+// Policy is the exchange policy a source may attach at F3.
+type Policy struct {
+	// ExpiresIn shortens the time the payload is kept waiting for
+	// confirmation (never beyond the route's expiry).
+	ExpiresIn string `json:"expires_in,omitempty"`
+	// Note is free text recorded with the exchange.
+	Note string `json:"note,omitempty"`
+}
+
+func (s *Service) policy(ex store.Exchange, raw json.RawMessage) ([]byte, time.Time, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, time.Time{}, nil
+	}
+	if len(raw) > 8<<10 {
+		return nil, time.Time{}, bus.ErrExchangeInvalid.New("policy is larger than 8 KiB")
+	}
+	var p Policy
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return nil, time.Time{}, bus.ErrExchangeInvalid.New("policy: %v", err)
+	}
+	var exp time.Time
+	if p.ExpiresIn != "" {
+		d, err := time.ParseDuration(p.ExpiresIn)
+		if err != nil || d <= 0 {
+			return nil, time.Time{}, bus.ErrExchangeInvalid.New("policy.expires_in %q: expected a positive duration like 48h", p.ExpiresIn)
+		}
+		exp = s.now().UTC().Add(d)
+		if exp.After(ex.ExpiresAt) {
+			exp = ex.ExpiresAt
+		}
+	}
+	b, _ := json.Marshal(p)
+	return b, exp, nil
+}
+
+// hashContent streams the stored payload and returns its SHA-256.
+func (s *Service) hashContent(ctx context.Context, ex store.Exchange) (string, error) {
+	r, err := s.open(ctx, ex, 0, -1)
+	if err != nil {
+		return "", err
+	}
+	defer r.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return "", fmt.Errorf("reading content of %s: %w", ex.ID, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

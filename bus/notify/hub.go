@@ -1,0 +1,244 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/tuyenquang/lgsp/bus/store"
+)
+
+// Event is a notification as subscribers receive it.
+type Event struct {
+	ID         int64     `json:"id"`
+	ExchangeID string    `json:"exchange_id"`
+	Kind       string    `json:"kind"`
+	At         time.Time `json:"at"`
+	Actor      string    `json:"actor,omitempty"`
+	Recipient  string    `json:"recipient,omitempty"`
+	Source     string    `json:"source,omitempty"`
+}
+
+// Audience returns the systems an event concerns: the recipient it names
+// and the exchange's source (carried in the event detail).
+func Audience(e store.Event) (recipient, source string) {
+	var d struct {
+		Source string `json:"source"`
+	}
+	if e.Detail != "" && e.Detail[0] == '{' {
+		_ = json.Unmarshal([]byte(e.Detail), &d)
+	}
+	return e.Recipient, d.Source
+}
+
+// FromStore converts a ledger event to a notification.
+func FromStore(e store.Event) Event {
+	_, src := Audience(e)
+	return Event{ID: e.ID, ExchangeID: e.ExchangeID, Kind: e.Kind, At: e.At, Actor: e.Actor, Recipient: e.Recipient, Source: src}
+}
+
+// Subscription receives the events of one system.
+type Subscription struct {
+	C       <-chan Event
+	c       chan Event
+	code    string
+	hub     *Hub
+	once    sync.Once
+	Dropped chan struct{} // closed when the hub dropped a slow subscriber
+}
+
+// Close unsubscribes.
+func (s *Subscription) Close() { s.hub.remove(s) }
+
+// Hub fans events out to live subscribers, by system code.
+type Hub struct {
+	mu     sync.RWMutex
+	subs   map[string]map[*Subscription]struct{}
+	buffer int
+	max    int
+	n      int
+	log    logrus.FieldLogger
+}
+
+// NewHub returns a hub whose subscribers buffer up to buffer events and
+// that holds at most max subscribers.
+func NewHub(buffer, max int, log logrus.FieldLogger) *Hub {
+	if buffer <= 0 {
+		buffer = 256
+	}
+	if max <= 0 {
+		max = 10000
+	}
+	return &Hub{subs: map[string]map[*Subscription]struct{}{}, buffer: buffer, max: max, log: log}
+}
+
+// Subscribe registers a subscriber for system code; ok is false when the
+// hub is full.
+func (h *Hub) Subscribe(code string) (*Subscription, bool) {
+	c := make(chan Event, h.buffer)
+	s := &Subscription{C: c, c: c, code: code, hub: h, Dropped: make(chan struct{})}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.n >= h.max {
+		return nil, false
+	}
+	m := h.subs[code]
+	if m == nil {
+		m = map[*Subscription]struct{}{}
+		h.subs[code] = m
+	}
+	m[s] = struct{}{}
+	h.n++
+	return s, true
+}
+
+func (h *Hub) remove(s *Subscription) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if m := h.subs[s.code]; m != nil {
+		if _, ok := m[s]; ok {
+			delete(m, s)
+			h.n--
+			if len(m) == 0 {
+				delete(h.subs, s.code)
+			}
+		}
+	}
+}
+
+// Count returns the number of live subscribers.
+func (h *Hub) Count() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.n
+}
+
+// Publish delivers a ledger event to the subscribers it concerns. It never
+// blocks: a subscriber whose buffer is full is dropped.
+func (h *Hub) Publish(e store.Event) {
+	rc, src := Audience(e)
+	n := FromStore(e)
+	h.send(rc, n)
+	if src != rc {
+		h.send(src, n)
+	}
+}
+
+func (h *Hub) send(code string, e Event) {
+	if code == "" {
+		return
+	}
+	h.mu.RLock()
+	var slow []*Subscription
+	for s := range h.subs[code] {
+		select {
+		case s.c <- e:
+		default:
+			slow = append(slow, s)
+		}
+	}
+	h.mu.RUnlock()
+	for _, s := range slow {
+		s.once.Do(func() { close(s.Dropped) })
+		s.Close()
+	}
+}
+
+// Feed tails the ledger and publishes new events to a hub.
+type Feed struct {
+	Store store.Store
+	Hub   *Hub
+	Log   logrus.FieldLogger
+	// Poll is how often other nodes' events are looked for (default 500ms).
+	Poll time.Duration
+	// Lookback is how many ids behind the newest seen the feed re-reads: on
+	// MariaDB/MySQL transactions may commit ids out of order, so set it
+	// there (e.g. 512); SQLite commits one writer at a time and needs 0.
+	Lookback int64
+	wake     chan struct{}
+}
+
+// NewFeed returns a feed; call Run.
+func NewFeed(st store.Store, hub *Hub, log logrus.FieldLogger) *Feed {
+	return &Feed{Store: st, Hub: hub, Log: log, Poll: 500 * time.Millisecond, wake: make(chan struct{}, 1)}
+}
+
+// Wake tells the feed that events were just written.
+func (f *Feed) Wake() {
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run tails the ledger from its current end until ctx is done.
+func (f *Feed) Run(ctx context.Context) {
+	last, err := f.Store.LastEventID(ctx)
+	if err != nil && ctx.Err() == nil {
+		f.Log.WithError(err).Error("reading the ledger's last event id")
+	}
+	seen := newSeenSet(int(4*f.Lookback) + 64)
+	t := time.NewTicker(f.Poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-f.wake:
+		case <-t.C:
+		}
+		for ctx.Err() == nil {
+			from := last - f.Lookback
+			if from < 0 {
+				from = 0
+			}
+			evs, err := f.Store.EventsAfter(ctx, from, 1000)
+			if err != nil {
+				if ctx.Err() == nil {
+					f.Log.WithError(err).Error("tailing the ledger")
+				}
+				break
+			}
+			fresh := 0
+			for _, e := range evs {
+				if e.ID <= from || seen.has(e.ID) {
+					continue
+				}
+				seen.add(e.ID)
+				if e.ID > last {
+					last = e.ID
+				}
+				fresh++
+				f.Hub.Publish(e)
+			}
+			if fresh == 0 || len(evs) < 1000 {
+				break
+			}
+		}
+	}
+}
+
+// seenSet remembers the last n event ids published.
+type seenSet struct {
+	ring []int64
+	m    map[int64]struct{}
+	i    int
+}
+
+func newSeenSet(n int) *seenSet {
+	return &seenSet{ring: make([]int64, n), m: make(map[int64]struct{}, n)}
+}
+
+func (s *seenSet) has(id int64) bool { _, ok := s.m[id]; return ok }
+
+func (s *seenSet) add(id int64) {
+	if old := s.ring[s.i]; old != 0 {
+		delete(s.m, old)
+	}
+	s.ring[s.i] = id
+	s.m[id] = struct{}{}
+	s.i = (s.i + 1) % len(s.ring)
+}

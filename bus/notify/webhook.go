@@ -1,0 +1,162 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/auth"
+	"github.com/tuyenquang/lgsp/bus/store"
+	"github.com/tuyenquang/lgsp/bus/vault"
+)
+
+// Webhooks delivers outbox items of kind "webhook": a POST of the
+// notification JSON to the system's webhook URL, signed with the
+// LGSP-HMAC-SHA256 protocol under the system's newest active key (the
+// system verifies it with its own secret, see docs/notifications.md).
+type Webhooks struct {
+	Store  store.Store
+	Vault  *vault.Vault
+	Client *http.Client
+	Retry  bus.RetryPolicy
+	Log    logrus.FieldLogger
+	Node   string
+	Now    func() time.Time
+	// Wake is called after ledger events were written.
+	Wake func()
+}
+
+// Run delivers due webhooks until ctx is done.
+func (w *Webhooks) Run(ctx context.Context) {
+	if w.Now == nil {
+		w.Now = time.Now
+	}
+	if w.Client == nil {
+		w.Client = &http.Client{Timeout: 10 * time.Second}
+	}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		items, err := w.Store.ClaimOutbox(ctx, w.Now().UTC(), 32, w.Node, time.Minute)
+		if err != nil {
+			if ctx.Err() == nil {
+				w.Log.WithError(err).Error("claiming outbox items")
+			}
+			continue
+		}
+		for _, it := range items {
+			w.deliver(ctx, it)
+		}
+	}
+}
+
+func (w *Webhooks) deliver(ctx context.Context, it store.OutboxItem) {
+	now := w.Now().UTC()
+	if it.FirstAt.IsZero() {
+		it.FirstAt = now
+	}
+	sys, err := w.Store.GetSystem(ctx, it.Target)
+	if err == nil && sys.WebhookURL == "" {
+		it.Status = store.OutboxDone // nothing to push to: the system polls or subscribes
+		w.finish(ctx, it)
+		return
+	}
+	if err == nil {
+		err = w.post(ctx, sys, it.Payload)
+	}
+	it.Attempts++
+	if err == nil {
+		it.Status, it.LastError = store.OutboxDone, ""
+		w.finish(ctx, it)
+		w.ledger(ctx, it, "webhook_sent", "")
+		return
+	}
+	it.LastError = err.Error()
+	if w.Retry.GiveUp(it.Attempts, it.FirstAt, now) {
+		it.Status = store.OutboxDead
+		w.Log.WithError(err).WithFields(logrus.Fields{"exchange": it.ExchangeID, "system": it.Target, "attempts": it.Attempts}).Error("webhook delivery failed for good")
+		w.finish(ctx, it)
+		w.ledger(ctx, it, "webhook_failed", err.Error())
+		return
+	}
+	it.Status = store.OutboxPending
+	it.DueAt = now.Add(w.Retry.Backoff(it.Attempts))
+	w.Log.WithError(err).WithFields(logrus.Fields{"exchange": it.ExchangeID, "system": it.Target, "attempt": it.Attempts, "next": it.DueAt}).Warn("webhook delivery failed; will retry")
+	w.finish(ctx, it)
+}
+
+func (w *Webhooks) finish(ctx context.Context, it store.OutboxItem) {
+	if err := w.Store.FinishOutbox(context.WithoutCancel(ctx), it); err != nil {
+		w.Log.WithError(err).WithField("outbox", it.ID).Error("recording webhook outcome")
+	}
+}
+
+func (w *Webhooks) ledger(ctx context.Context, it store.OutboxItem, kind, detail string) {
+	if it.ExchangeID == "" {
+		return
+	}
+	ev := store.Event{ExchangeID: it.ExchangeID, At: w.Now().UTC(), Kind: kind, Actor: "lgsp", Recipient: it.Target, Detail: detail, Node: w.Node}
+	if err := w.Store.AddEvents(context.WithoutCancel(ctx), ev); err != nil {
+		w.Log.WithError(err).Error("recording webhook event")
+	}
+	if w.Wake != nil {
+		w.Wake()
+	}
+}
+
+var errNoKey = errors.New("system has no active key to sign webhooks with")
+
+func (w *Webhooks) post(ctx context.Context, sys store.System, payload []byte) error {
+	keys, err := w.Store.ListKeys(ctx, sys.Code)
+	if err != nil {
+		return err
+	}
+	var key *store.Key
+	now := w.Now()
+	for i := range keys {
+		k := &keys[i]
+		if k.Status == store.KeyActive && (k.ExpiresAt.IsZero() || k.ExpiresAt.After(now)) && (key == nil || k.CreatedAt.After(key.CreatedAt)) {
+			key = k
+		}
+	}
+	if key == nil {
+		return errNoKey
+	}
+	secret, err := w.Vault.Open(key.SecretEnc, auth.SecretAAD(key.AccessKey))
+	if err != nil {
+		return fmt.Errorf("opening secret of %s: %w", key.AccessKey, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sys.WebhookURL, bytes.NewReader(payload))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	sum := sha256.Sum256(payload)
+	if err := auth.Sign(req, key.AccessKey, string(secret), hex.EncodeToString(sum[:]), now, bus.RandomToken(16)); err != nil {
+		return err
+	}
+	resp, err := w.Client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("webhook answered %s", resp.Status)
+	}
+	return nil
+}

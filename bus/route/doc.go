@@ -1,0 +1,21 @@
+// Package route owns LGSP's route files (routes/*.yaml): it parses them
+// with yaml.v3 nodes so that every problem keeps its file:line:col, lints
+// them (all problems of all files are collected before failing), matches an
+// exchange's source and data type to exactly one route, plans its delivery
+// time, runs its steps, and runs the tests that route files carry.
+//
+// Route files are code. The same LoadDir runs at start-up, on reload, in
+// `lgsp routes lint` and in go test; a caller gets the full list of problems
+// with errors.As(err, &problems) or directly from Lint. Two routes that
+// could both match one source and data type are an error: there is no
+// first-match order, so moving a file never changes where a message goes.
+//
+// The runner of a route's steps ((*Route).Run, RunSteps) lives here and
+// not in bus/pipeline: docs/architecture.md orders bus/route above
+// bus/pipeline (route may not import pipeline) and route tests must run
+// steps. Step kinds come from a *bus.StepRegistry (bus.DefaultSteps in
+// production, into which bus/pipeline registers the core steps from init).
+//
+// It imports bus, bus/schedule, yaml.v3 and the standard library; never
+// bus/service or adapters/.
+package route

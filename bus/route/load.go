@@ -1,0 +1,144 @@
+package route
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/tuyenquang/lgsp/bus"
+)
+
+// LoadDir reads every *.yaml (and *.yml) file directly in dir, in name
+// order, and returns the checked set of routes. File names in routes and
+// problems are filepath.Join(dir, name). On any problem in any file it
+// returns a nil Set and an error of type Problems holding all of them
+// (get it with errors.As); bus.CodeOf of that error is route.invalid.
+func LoadDir(dir string, reg *bus.StepRegistry) (*Set, error) {
+	set, probs := load(dir, reg)
+	if len(probs) > 0 {
+		return nil, probs
+	}
+	return set, nil
+}
+
+// Lint returns every problem of the route files in dir, or nil; it is what
+// `lgsp routes lint` prints, one problem per line.
+func Lint(dir string, reg *bus.StepRegistry) Problems {
+	_, probs := load(dir, reg)
+	return probs
+}
+
+func load(dir string, reg *bus.StepRegistry) (*Set, Problems) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, Problems{{File: dir, Msg: fmt.Sprintf("reading route directory: %v", err)}}
+	}
+	var all []*Route
+	var probs Problems
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || strings.HasPrefix(name, ".") || (!strings.HasSuffix(name, ".yaml") && !strings.HasSuffix(name, ".yml")) {
+			continue
+		}
+		file := filepath.Join(dir, name)
+		data, err := os.ReadFile(file)
+		if err != nil {
+			probs = append(probs, Problem{File: file, Msg: fmt.Sprintf("reading route file: %v", err)})
+			continue
+		}
+		routes, ps := Parse(file, data, reg)
+		all = append(all, routes...)
+		probs = append(probs, ps...)
+	}
+	set, ps := Build(all)
+	probs = append(probs, ps...)
+	if len(probs) > 0 {
+		probs.sort()
+		return nil, probs
+	}
+	if len(set.routes) == 0 {
+		return nil, Problems{{File: dir, Msg: "no route files (*.yaml) in directory"}}
+	}
+	return set, nil
+}
+
+// Build checks routes against each other — unique names, no two routes
+// matching one source and data type, tests naming existing routes — and
+// returns them as a Set. The Set is usable only when no problems are
+// returned (and when Parse returned none for the routes).
+func Build(routes []*Route) (*Set, Problems) {
+	var probs Problems
+	at := func(r *Route, p pos, format string, args ...any) {
+		probs = append(probs, Problem{File: r.File, Line: p.line, Col: p.col, Msg: fmt.Sprintf(format, args...)})
+	}
+	set := &Set{byName: map[string]*Route{}}
+	for _, r := range routes {
+		if r.Name == "" {
+			continue // reported by Parse
+		}
+		if first, dup := set.byName[r.Name]; dup {
+			at(r, r.namePos, "duplicate route name %q (first defined at %s)", r.Name, where(first, first.namePos))
+			continue
+		}
+		set.byName[r.Name] = r
+		set.routes = append(set.routes, r)
+	}
+	for i, a := range set.routes {
+		for _, b := range set.routes[i+1:] {
+			if src, dt, ok := overlap(a, b); ok {
+				what := fmt.Sprintf("data type %q", dt)
+				if dt == "*" {
+					what = "any data type"
+				}
+				at(b, b.matchPos, "route %q overlaps route %q (%s): both match source %q with %s; a message must match exactly one route", b.Name, a.Name, where(a, a.matchPos), src, what)
+			}
+		}
+	}
+	for _, r := range set.routes {
+		for _, t := range r.Tests {
+			if t.Expect.Route == "" {
+				continue
+			}
+			if _, ok := set.byName[t.Expect.Route]; !ok {
+				names := make([]string, 0, len(set.byName))
+				for n := range set.byName {
+					names = append(names, n)
+				}
+				sort.Strings(names)
+				msg := fmt.Sprintf("expect.route: no route named %q", t.Expect.Route)
+				if s := suggest(t.Expect.Route, names); s != "" {
+					msg += fmt.Sprintf(" (did you mean %q?)", s)
+				}
+				probs = append(probs, Problem{File: t.File, Line: t.routePos.line, Col: t.routePos.col, Msg: msg})
+			}
+		}
+	}
+	probs.sort()
+	return set, probs
+}
+
+func where(r *Route, p pos) string {
+	return fmt.Sprintf("%s:%d:%d", r.File, p.line, p.col)
+}
+
+// overlap returns a source and data type that both routes match.
+func overlap(a, b *Route) (source, dataType string, ok bool) {
+	for _, da := range a.DataTypes {
+		for _, db := range b.DataTypes {
+			dt, ok := dataTypeOverlap(da, db)
+			if !ok {
+				continue
+			}
+			for _, sa := range a.Sources {
+				for _, sb := range b.Sources {
+					if w, ok := intersect(sa, sb); ok {
+						return w, dt, true
+					}
+				}
+			}
+		}
+	}
+	return "", "", false
+}

@@ -1,0 +1,179 @@
+package service
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/exchange"
+	"github.com/tuyenquang/lgsp/bus/route"
+	"github.com/tuyenquang/lgsp/bus/store"
+)
+
+// SystemJSON is a system as the admin API shows it.
+type SystemJSON struct {
+	Code       string    `json:"code"`
+	Name       string    `json:"name"`
+	Unit       string    `json:"unit,omitempty"`
+	Contact    string    `json:"contact,omitempty"`
+	Status     string    `json:"status,omitempty"`
+	WebhookURL string    `json:"webhook_url,omitempty"`
+	CreatedAt  time.Time `json:"created_at,omitzero"`
+}
+
+// SystemToJSON converts a stored system.
+func SystemToJSON(s store.System) SystemJSON {
+	return SystemJSON{Code: s.Code, Name: s.Name, Unit: s.Unit, Contact: s.Contact, Status: s.Status, WebhookURL: s.WebhookURL, CreatedAt: s.CreatedAt}
+}
+
+// KeyJSON is a key as the admin API shows it (never its secret).
+type KeyJSON struct {
+	AccessKey string    `json:"access_key"`
+	System    string    `json:"system"`
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
+}
+
+// IssuedKey is the one answer that carries a secret.
+type IssuedKey struct {
+	AccessKey string `json:"access_key"`
+	SecretKey string `json:"secret_key"`
+	System    string `json:"system"`
+	Note      string `json:"note"`
+}
+
+// RouteJSON summarises a route.
+type RouteJSON struct {
+	Name      string   `json:"name"`
+	File      string   `json:"file"`
+	Sources   []string `json:"sources"`
+	DataTypes []string `json:"data_types"`
+	Delivery  string   `json:"delivery"`
+	Schedule  string   `json:"schedule,omitempty"`
+}
+
+func routesJSON(set *route.Set) []RouteJSON {
+	var out []RouteJSON
+	for _, r := range set.Routes() {
+		out = append(out, RouteJSON{Name: r.Name, File: r.File, Sources: r.Sources, DataTypes: r.DataTypes, Delivery: r.Delivery.Mode, Schedule: r.Delivery.Schedule})
+	}
+	return out
+}
+
+func (s *Service) mountAdmin() {
+	m := s.mux
+	lim := s.cfg.Limits.MaxJSONBytes
+	m.HandleFunc("GET /admin/v1/systems", s.admin(func(w http.ResponseWriter, r *http.Request) {
+		list, err := s.registry.List(r.Context())
+		if err != nil {
+			WriteProblem(w, r, err)
+			return
+		}
+		out := []SystemJSON{}
+		for _, x := range list {
+			out = append(out, SystemToJSON(x))
+		}
+		WriteJSON(w, http.StatusOK, map[string]any{"systems": out})
+	}))
+	m.HandleFunc("POST /admin/v1/systems", s.admin(func(w http.ResponseWriter, r *http.Request) {
+		var in SystemJSON
+		if err := DecodeJSON(r, lim, &in); err != nil {
+			WriteProblem(w, r, err)
+			return
+		}
+		sys, warns, err := s.registry.AddSystem(r.Context(), store.System{Code: in.Code, Name: in.Name, Unit: in.Unit, Contact: in.Contact, WebhookURL: in.WebhookURL})
+		if err != nil {
+			WriteProblem(w, r, err)
+			return
+		}
+		WriteJSON(w, http.StatusCreated, map[string]any{"system": SystemToJSON(sys), "warnings": warns})
+	}))
+	m.HandleFunc("GET /admin/v1/systems/{code}", s.admin(func(w http.ResponseWriter, r *http.Request) {
+		sys, err := s.registry.Get(r.Context(), r.PathValue("code"))
+		if err != nil {
+			WriteProblem(w, r, err)
+			return
+		}
+		keys, err := s.registry.Keys(r.Context(), sys.Code)
+		if err != nil {
+			WriteProblem(w, r, err)
+			return
+		}
+		kj := []KeyJSON{}
+		for _, k := range keys {
+			kj = append(kj, KeyJSON{AccessKey: k.AccessKey, System: k.SystemCode, Status: k.Status, CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt})
+		}
+		WriteJSON(w, http.StatusOK, map[string]any{"system": SystemToJSON(sys), "keys": kj})
+	}))
+	m.HandleFunc("POST /admin/v1/systems/{code}/suspend", s.admin(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.registry.Suspend(r.Context(), r.PathValue("code")); err != nil {
+			WriteProblem(w, r, err)
+			return
+		}
+		WriteJSON(w, http.StatusOK, map[string]string{"status": store.SystemSuspended})
+	}))
+	m.HandleFunc("POST /admin/v1/systems/{code}/resume", s.admin(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.registry.Resume(r.Context(), r.PathValue("code")); err != nil {
+			WriteProblem(w, r, err)
+			return
+		}
+		WriteJSON(w, http.StatusOK, map[string]string{"status": store.SystemActive})
+	}))
+	m.HandleFunc("POST /admin/v1/systems/{code}/keys", s.admin(func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			ExpiresAt time.Time `json:"expires_at"`
+		}
+		if r.ContentLength != 0 {
+			if err := DecodeJSON(r, lim, &in); err != nil {
+				WriteProblem(w, r, err)
+				return
+			}
+		}
+		ak, sk, err := s.registry.IssueKey(r.Context(), r.PathValue("code"), in.ExpiresAt)
+		if err != nil {
+			WriteProblem(w, r, err)
+			return
+		}
+		WriteJSON(w, http.StatusCreated, IssuedKey{AccessKey: ak, SecretKey: sk, System: r.PathValue("code"), Note: "the secret is shown only once: store it safely"})
+	}))
+	m.HandleFunc("POST /admin/v1/keys/{ak}/revoke", s.admin(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.registry.RevokeKey(r.Context(), r.PathValue("ak")); err != nil {
+			WriteProblem(w, r, err)
+			return
+		}
+		WriteJSON(w, http.StatusOK, map[string]string{"status": store.KeyRevoked})
+	}))
+	m.HandleFunc("GET /admin/v1/routes", s.admin(func(w http.ResponseWriter, r *http.Request) {
+		WriteJSON(w, http.StatusOK, map[string]any{"routes": routesJSON(s.routes.Load())})
+	}))
+	m.HandleFunc("POST /admin/v1/routes/reload", s.admin(func(w http.ResponseWriter, r *http.Request) {
+		set, err := s.Reload()
+		if err != nil {
+			WriteProblem(w, r, bus.ErrRouteInvalid.New("%v", err))
+			return
+		}
+		WriteJSON(w, http.StatusOK, map[string]any{"routes": routesJSON(set)})
+	}))
+	m.HandleFunc("GET /admin/v1/exchanges/{id}", s.admin(func(w http.ResponseWriter, r *http.Request) {
+		st, err := s.exchange.Status(r.Context(), "", r.PathValue("id"))
+		if err != nil {
+			WriteProblem(w, r, err)
+			return
+		}
+		WriteJSON(w, http.StatusOK, exchange.ViewOf(st.Exchange, st.Ledger))
+	}))
+	m.HandleFunc("GET /admin/v1/outbox", s.admin(func(w http.ResponseWriter, r *http.Request) {
+		status := r.URL.Query().Get("status")
+		if status == "" {
+			status = store.OutboxDead
+		}
+		items, err := s.store.ListOutbox(r.Context(), status, 200)
+		if err != nil {
+			WriteProblem(w, r, err)
+			return
+		}
+		WriteJSON(w, http.StatusOK, map[string]any{"items": items})
+	}))
+}

@@ -1,0 +1,238 @@
+package service
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/tuyenquang/lgsp/bus/exchange"
+)
+
+// Config is the whole service configuration (configs/lgsp.yaml). Every
+// field can be left out; Defaults fills it. Environment variables named in
+// the `env` tags override the file.
+type Config struct {
+	// Node names this instance in logs and the ledger (default: host name).
+	Node string `yaml:"node" env:"LGSP_NODE"`
+	// Listen is the HTTP listen address.
+	Listen string `yaml:"listen" env:"LGSP_LISTEN"`
+	// DataDir holds the SQLite database, the master key and the admin token.
+	DataDir string `yaml:"data_dir" env:"LGSP_DATA_DIR"`
+	// Store is the database DSN: empty for SQLite in DataDir,
+	// "sqlite:/path/lgsp.db", or "mysql://user:pass@tcp(host:3306)/lgsp".
+	Store string `yaml:"store" env:"LGSP_STORE"`
+	// MasterKeyFile holds the master key (created with mode 0600 on first
+	// run); LGSP_MASTER_KEY (base64) takes precedence over the file.
+	MasterKeyFile string `yaml:"master_key_file" env:"LGSP_MASTER_KEY_FILE"`
+	// AdminTokenFile holds the bearer token of the admin API (created on first run).
+	AdminTokenFile string `yaml:"admin_token_file" env:"LGSP_ADMIN_TOKEN_FILE"`
+	// RoutesDir is the folder of route files.
+	RoutesDir string `yaml:"routes_dir" env:"LGSP_ROUTES_DIR"`
+	// PublicURL is how systems reach this platform (used in answers and docs).
+	PublicURL string `yaml:"public_url" env:"LGSP_PUBLIC_URL"`
+
+	Log      LogConfig       `yaml:"log"`
+	Limits   LimitsConfig    `yaml:"limits"`
+	Auth     AuthConfig      `yaml:"auth"`
+	Exchange exchange.Config `yaml:"exchange"`
+	// ShutdownTimeout bounds the graceful shutdown.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" env:"LGSP_SHUTDOWN_TIMEOUT"`
+}
+
+// LogConfig sets the logs.
+type LogConfig struct {
+	Level  string `yaml:"level" env:"LGSP_LOG_LEVEL"`   // debug, info, warning, error
+	Format string `yaml:"format" env:"LGSP_LOG_FORMAT"` // json (default) or text
+	File   string `yaml:"file" env:"LGSP_LOG_FILE"`     // default: standard error
+}
+
+// LimitsConfig bounds what the server accepts.
+type LimitsConfig struct {
+	// MaxInFlight requests are processed at once; up to MaxQueued more wait
+	// at most QueueWait; beyond that requests get 503 with Retry-After.
+	MaxInFlight int           `yaml:"max_inflight" env:"LGSP_MAX_INFLIGHT"`
+	MaxQueued   int           `yaml:"max_queued" env:"LGSP_MAX_QUEUED"`
+	QueueWait   time.Duration `yaml:"queue_wait"`
+	// MaxJSONBytes bounds JSON request bodies (uploads are bounded by their space).
+	MaxJSONBytes int64 `yaml:"max_json_bytes"`
+	// MaxConns bounds open client connections (R4 asks for at least 1,000).
+	MaxConns          int           `yaml:"max_conns" env:"LGSP_MAX_CONNS"`
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`
+	// RequestTimeout bounds every non-streaming request (R3: never above 30s).
+	RequestTimeout time.Duration `yaml:"request_timeout"`
+	// MaxSubscribers bounds live SSE/WebSocket subscribers.
+	MaxSubscribers int `yaml:"max_subscribers"`
+}
+
+// AuthConfig sets request-signature checks.
+type AuthConfig struct {
+	ClockSkew time.Duration `yaml:"clock_skew"`
+	// Nonces chooses the replay cache: "memory" (one node; default with
+	// SQLite) or "store" (shared by nodes; default with MySQL).
+	Nonces string `yaml:"nonces"`
+}
+
+// Defaults returns the configuration used when nothing is set.
+func Defaults() Config {
+	host, _ := os.Hostname()
+	return Config{
+		Node: host, Listen: "127.0.0.1:8080", DataDir: "./data", RoutesDir: "./routes",
+		Log:             LogConfig{Level: "info", Format: "json"},
+		Limits:          LimitsConfig{MaxInFlight: 256, MaxQueued: 4096, QueueWait: 10 * time.Second, MaxJSONBytes: 1 << 20, MaxConns: 10000, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, RequestTimeout: 30 * time.Second, MaxSubscribers: 10000},
+		Auth:            AuthConfig{ClockSkew: 5 * time.Minute},
+		ShutdownTimeout: 30 * time.Second,
+	}
+}
+
+// LoadConfig reads path (optional: "" uses the defaults only), decodes it
+// strictly — unknown fields are errors with their line — and applies
+// environment overrides. Relative paths in the file are relative to the
+// working directory.
+func LoadConfig(path string) (Config, error) {
+	c := Defaults()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("reading config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil && err.Error() != "EOF" {
+			return c, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+		}
+	}
+	if err := applyEnv(&c); err != nil {
+		return c, err
+	}
+	return c, c.validate()
+}
+
+func (c *Config) validate() error {
+	var errs []string
+	if c.Limits.RequestTimeout <= 0 || c.Limits.RequestTimeout > 30*time.Second {
+		errs = append(errs, "limits.request_timeout must be in (0, 30s] (R3: slowest answer 30 s)")
+	}
+	if c.Limits.MaxInFlight <= 0 {
+		errs = append(errs, "limits.max_inflight must be positive")
+	}
+	if c.Limits.MaxQueued < 0 {
+		errs = append(errs, "limits.max_queued must not be negative")
+	}
+	if c.Auth.ClockSkew <= 0 || c.Auth.ClockSkew > time.Hour {
+		errs = append(errs, "auth.clock_skew must be in (0, 1h]")
+	}
+	switch c.Auth.Nonces {
+	case "", "memory", "store":
+	default:
+		errs = append(errs, fmt.Sprintf("auth.nonces %q: expected memory or store", c.Auth.Nonces))
+	}
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		errs = append(errs, fmt.Sprintf("log.format %q: expected json or text", c.Log.Format))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, "data_dir must not be empty")
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid configuration:\n  %s", strings.Join(errs, "\n  "))
+	}
+	return nil
+}
+
+// StoreDSN returns the DSN to open: the configured one or SQLite in DataDir.
+func (c *Config) StoreDSN() string {
+	if c.Store != "" {
+		return c.Store
+	}
+	return "sqlite:" + filepath.Join(c.DataDir, "lgsp.db")
+}
+
+// MasterKeyPath returns the master key file path.
+func (c *Config) MasterKeyPath() string {
+	if c.MasterKeyFile != "" {
+		return c.MasterKeyFile
+	}
+	return filepath.Join(c.DataDir, "master.key")
+}
+
+// AdminTokenPath returns the admin token file path.
+func (c *Config) AdminTokenPath() string {
+	if c.AdminTokenFile != "" {
+		return c.AdminTokenFile
+	}
+	return filepath.Join(c.DataDir, "admin.token")
+}
+
+// applyEnv sets every field that has an `env` tag from the environment,
+// walking the struct so that each setting is declared once, on its field.
+func applyEnv(c *Config) error { return envWalk(reflect.ValueOf(c).Elem()) }
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+func envWalk(v reflect.Value) error {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f, fv := t.Field(i), v.Field(i)
+		if f.Type.Kind() == reflect.Struct {
+			if err := envWalk(fv); err != nil {
+				return err
+			}
+			continue
+		}
+		name := f.Tag.Get("env")
+		val, ok := os.LookupEnv(name)
+		if name == "" || !ok || val == "" {
+			continue
+		}
+		var err error
+		switch {
+		case f.Type == durationType:
+			var d time.Duration
+			d, err = time.ParseDuration(val)
+			fv.SetInt(int64(d))
+		case f.Type.Kind() == reflect.String:
+			fv.SetString(val)
+		case f.Type.Kind() == reflect.Int || f.Type.Kind() == reflect.Int64:
+			var n int64
+			n, err = strconv.ParseInt(val, 10, 64)
+			fv.SetInt(n)
+		default:
+			err = fmt.Errorf("unsupported type %s", f.Type)
+		}
+		if err != nil {
+			return fmt.Errorf("environment %s=%q: %w", name, val, err)
+		}
+	}
+	return nil
+}
+
+// EnvVars lists every environment variable the configuration reads, with
+// the YAML path of its field (for docs and `lgsp config env`).
+func EnvVars() [][2]string {
+	var out [][2]string
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			y := strings.Split(f.Tag.Get("yaml"), ",")[0]
+			if f.Type.Kind() == reflect.Struct {
+				walk(f.Type, prefix+y+".")
+				continue
+			}
+			if e := f.Tag.Get("env"); e != "" {
+				out = append(out, [2]string{e, prefix + y})
+			}
+		}
+	}
+	walk(reflect.TypeOf(Config{}), "")
+	return out
+}

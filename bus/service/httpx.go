@@ -1,0 +1,244 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/tuyenquang/lgsp/bus"
+)
+
+// Problem is an RFC 9457 problem+json body with LGSP's code and both languages.
+type Problem struct {
+	Type      string `json:"type"`
+	Title     string `json:"title"`
+	Status    int    `json:"status"`
+	Code      string `json:"code"`
+	Detail    string `json:"detail,omitempty"`
+	MessageVI string `json:"message_vi"`
+	MessageEN string `json:"message_en"`
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// ProblemOf turns any error into the problem a client sees; causes that are
+// not catalogue details are never shown.
+func ProblemOf(err error, requestID string) Problem {
+	e := bus.AsError(err)
+	return Problem{
+		Type: "https://lgsp.tuyenquang.gov.vn/errors/" + string(e.Def.Code), Title: e.Def.EN, Status: e.Def.Status,
+		Code: string(e.Def.Code), Detail: e.Detail, MessageVI: e.Def.VI, MessageEN: e.Def.EN, RequestID: requestID,
+	}
+}
+
+// WriteProblem writes err as application/problem+json and logs it: client
+// errors at info level, platform faults at error level with their cause.
+func WriteProblem(w http.ResponseWriter, r *http.Request, err error) {
+	p := ProblemOf(err, RequestID(r.Context()))
+	e := bus.AsError(err)
+	l := Log(r.Context()).WithField("code", p.Code)
+	if p.Status >= 500 {
+		l.WithError(err).Error("request failed")
+	} else {
+		l.WithField("detail", p.Detail).Info("request refused")
+	}
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-LGSP-Error-Code", p.Code)
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+// WriteJSON writes v as JSON with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// DecodeJSON reads a bounded JSON body strictly into v; unknown fields and
+// trailing data are errors.
+func DecodeJSON(r *http.Request, limit int64, v any) error {
+	body := http.MaxBytesReader(nil, r.Body, limit)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return bus.ErrBodyTooLarge.New("JSON bodies are limited to %d bytes", limit)
+		}
+		var be *bus.Error
+		if errors.As(err, &be) {
+			return be
+		}
+		if errors.Is(err, io.EOF) {
+			return bus.ErrBadJSON.New("empty body")
+		}
+		return bus.ErrBadJSON.New("%v", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var be *bus.Error
+		if errors.As(err, &be) {
+			return be
+		}
+		return bus.ErrBadJSON.New("unexpected data after the JSON value")
+	}
+	return nil
+}
+
+type ctxKey int
+
+const (
+	keyRequestID ctxKey = iota
+	keyLog
+)
+
+// RequestID returns the request id of ctx.
+func RequestID(ctx context.Context) string { s, _ := ctx.Value(keyRequestID).(string); return s }
+
+var fallbackLog = logrus.NewEntry(logrus.StandardLogger())
+
+// Log returns the request-scoped logger of ctx (it carries request_id).
+func Log(ctx context.Context) *logrus.Entry {
+	if l, ok := ctx.Value(keyLog).(*logrus.Entry); ok {
+		return l
+	}
+	return fallbackLog
+}
+
+// WithLog returns ctx carrying l.
+func WithLog(ctx context.Context, l *logrus.Entry) context.Context {
+	return context.WithValue(ctx, keyLog, l)
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (s *statusWriter) WriteHeader(c int) {
+	if s.status == 0 {
+		s.status = c
+	}
+	s.ResponseWriter.WriteHeader(c)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = 200
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += int64(n)
+	return n, err
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// Flush lets streaming handlers (SSE) flush through the wrapper.
+func (s *statusWriter) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// limiter admits at most n requests at once and lets up to q more wait for
+// at most wait; the rest are refused at once (503 + Retry-After).
+type limiter struct {
+	slots   chan struct{}
+	waiting atomic.Int64
+	maxWait int64
+	wait    time.Duration
+}
+
+func newLimiter(n, q int, wait time.Duration) *limiter {
+	return &limiter{slots: make(chan struct{}, n), maxWait: int64(q), wait: wait}
+}
+
+func (l *limiter) acquire(ctx context.Context) error {
+	select {
+	case l.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	if l.waiting.Add(1) > l.maxWait {
+		l.waiting.Add(-1)
+		return &bus.Error{Def: bus.ErrBusy, Detail: "too many requests in progress", RetryAfter: 1}
+	}
+	defer l.waiting.Add(-1)
+	t := time.NewTimer(l.wait)
+	defer t.Stop()
+	select {
+	case l.slots <- struct{}{}:
+		return nil
+	case <-t.C:
+		return &bus.Error{Def: bus.ErrBusy, Detail: fmt.Sprintf("no capacity within %s", l.wait), RetryAfter: 2}
+	case <-ctx.Done():
+		return bus.ErrBusy.New("client went away while queued")
+	}
+}
+
+func (l *limiter) release() { <-l.slots }
+
+// middleware wraps every request: request id, scoped logger, access log,
+// panic recovery, in-flight limit and drain refusal.
+func (s *Service) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rid := r.Header.Get("X-Request-Id")
+		if rid == "" || len(rid) > 64 {
+			rid = bus.NewID("rq")
+		}
+		w.Header().Set("X-Request-Id", rid)
+		l := s.log.WithFields(logrus.Fields{"request_id": rid, "method": r.Method, "path": r.URL.Path})
+		ctx := context.WithValue(r.Context(), keyRequestID, rid)
+		ctx = WithLog(ctx, l)
+		r = r.WithContext(ctx)
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				l.WithField("panic", fmt.Sprint(p)).Error("handler panicked")
+				if sw.status == 0 {
+					WriteProblem(sw, r, bus.ErrInternal.New("unexpected failure"))
+				}
+			}
+			lvl := logrus.DebugLevel
+			if sw.status >= 500 {
+				lvl = logrus.WarnLevel
+			}
+			l.WithFields(logrus.Fields{"status": sw.status, "bytes": sw.bytes, "ms": float64(time.Since(start).Microseconds()) / 1000}).Log(lvl, "request")
+		}()
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || strings.HasPrefix(r.URL.Path, "/v1/events") {
+			// Health probes bypass limits; live subscriptions are bounded by
+			// limits.max_subscribers instead of holding in-flight slots.
+			next.ServeHTTP(sw, r)
+			return
+		}
+		if s.draining.Load() {
+			w.Header().Set("Connection", "close")
+			WriteProblem(sw, r, &bus.Error{Def: bus.ErrUnavailable, Detail: "the node is shutting down", RetryAfter: 1})
+			return
+		}
+		if err := s.limit.acquire(ctx); err != nil {
+			WriteProblem(sw, r, err)
+			return
+		}
+		defer s.limit.release()
+		next.ServeHTTP(sw, r)
+	})
+}

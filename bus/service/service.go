@@ -1,0 +1,461 @@
+package service
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/auth"
+	"github.com/tuyenquang/lgsp/bus/exchange"
+	"github.com/tuyenquang/lgsp/bus/notify"
+	"github.com/tuyenquang/lgsp/bus/route"
+	"github.com/tuyenquang/lgsp/bus/schedule"
+	"github.com/tuyenquang/lgsp/bus/store"
+	"github.com/tuyenquang/lgsp/bus/vault"
+)
+
+// Module is an adapter that plugs into the service: it mounts its HTTP
+// handlers and may start background work.
+type Module struct {
+	Name string
+	// Provision is called once the service is built, before it listens.
+	Provision func(h *Host) error
+}
+
+var (
+	modMu   sync.Mutex
+	modules []Module
+)
+
+// RegisterModule adds an adapter; adapters call it from init().
+func RegisterModule(m Module) {
+	modMu.Lock()
+	defer modMu.Unlock()
+	for _, o := range modules {
+		if o.Name == m.Name {
+			panic("service: module " + m.Name + " registered twice")
+		}
+	}
+	modules = append(modules, m)
+}
+
+// Modules returns the registered modules sorted by name.
+func Modules() []Module {
+	modMu.Lock()
+	defer modMu.Unlock()
+	out := append([]Module(nil), modules...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Host is what a module gets to work with.
+type Host struct {
+	Config   *Config
+	Log      *logrus.Logger
+	Store    store.Store
+	Vault    *vault.Vault
+	Registry *auth.Registry
+	Verifier *auth.Verifier
+	Exchange *exchange.Service
+	Hub      *notify.Hub
+	mux      *http.ServeMux
+	svc      *Service
+}
+
+// Handle mounts a handler on the service's mux (Go 1.22 patterns).
+func (h *Host) Handle(pattern string, handler http.Handler) { h.mux.Handle(pattern, handler) }
+
+// Go starts background work that shutdown waits for.
+func (h *Host) Go(fn func(ctx context.Context)) { h.svc.workers.Go(fn) }
+
+// Service is a running LGSP node.
+type Service struct {
+	cfg      Config
+	log      *logrus.Logger
+	logClose io.Closer
+	store    store.Store
+	vault    *vault.Vault
+	registry *auth.Registry
+	verifier *auth.Verifier
+	exchange *exchange.Service
+	hub      *notify.Hub
+	feed     *notify.Feed
+	cron     *schedule.Runner
+	routes   atomic.Pointer[route.Set]
+	reloadMu sync.Mutex
+	limit    *limiter
+	draining atomic.Bool
+	mux      *http.ServeMux
+	server   *http.Server
+	adminTok string
+
+	workCtx    context.Context
+	workCancel context.CancelFunc
+	workers    *bus.Group
+}
+
+// NewLogger builds the logger from the log config.
+func NewLogger(c LogConfig) (*logrus.Logger, io.Closer, error) {
+	l := logrus.New()
+	lvl, err := logrus.ParseLevel(c.Level)
+	if err != nil {
+		return nil, nil, fmt.Errorf("log.level: %w", err)
+	}
+	l.SetLevel(lvl)
+	if c.Format == "text" {
+		l.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
+	} else {
+		l.SetFormatter(&logrus.JSONFormatter{TimestampFormat: time.RFC3339Nano, DisableHTMLEscape: true, FieldMap: logrus.FieldMap{logrus.FieldKeyTime: "ts"}})
+	}
+	var closer io.Closer = io.NopCloser(nil)
+	if c.File != "" {
+		f, err := os.OpenFile(c.File, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+		if err != nil {
+			return nil, nil, fmt.Errorf("opening log file: %w", err)
+		}
+		l.SetOutput(f)
+		closer = f
+	}
+	return l, closer, nil
+}
+
+// OpenVault loads the master key from LGSP_MASTER_KEY or the key file
+// (creating it on first run).
+func OpenVault(c *Config, log logrus.FieldLogger) (*vault.Vault, error) {
+	if k := os.Getenv("LGSP_MASTER_KEY"); k != "" {
+		key, err := vault.ParseKey(k)
+		if err != nil {
+			return nil, fmt.Errorf("LGSP_MASTER_KEY: %w", err)
+		}
+		return vault.New(key)
+	}
+	v, created, err := vault.LoadOrCreate(c.MasterKeyPath())
+	if err != nil {
+		return nil, err
+	}
+	if created && log != nil {
+		log.WithField("file", c.MasterKeyPath()).Warn("created a new master key: back it up now (see README, \"Backing up the master key\"); without it stored secrets and payloads cannot be read")
+	}
+	return v, nil
+}
+
+// OpenStore opens the configured store.
+func OpenStore(ctx context.Context, c *Config) (store.Store, error) {
+	if c.Store == "" {
+		if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("creating data dir: %w", err)
+		}
+	}
+	return store.Open(ctx, c.StoreDSN())
+}
+
+// New builds a node from cfg: opens the store and the vault, loads the
+// routes (refusing to start with a bad set) and provisions every module.
+// Nothing listens until Run.
+func New(ctx context.Context, cfg Config) (*Service, error) {
+	log, closer, err := NewLogger(cfg.Log)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, log: log, logClose: closer, mux: http.NewServeMux()}
+	s.limit = newLimiter(cfg.Limits.MaxInFlight, cfg.Limits.MaxQueued, cfg.Limits.QueueWait)
+	fail := func(err error) (*Service, error) {
+		if s.store != nil {
+			s.store.Close()
+		}
+		closer.Close()
+		return nil, err
+	}
+	if s.vault, err = OpenVault(&cfg, log); err != nil {
+		return fail(err)
+	}
+	if s.adminTok, err = adminToken(cfg.AdminTokenPath(), log); err != nil {
+		return fail(err)
+	}
+	if s.store, err = OpenStore(ctx, &cfg); err != nil {
+		return fail(fmt.Errorf("opening store: %w", err))
+	}
+	set, err := route.LoadDir(cfg.RoutesDir, bus.DefaultSteps)
+	if err != nil {
+		return fail(fmt.Errorf("loading routes from %s:\n%w", cfg.RoutesDir, err))
+	}
+	s.routes.Store(set)
+
+	s.workCtx, s.workCancel = context.WithCancel(context.WithoutCancel(ctx))
+	s.workers = bus.NewGroup(s.workCtx)
+	s.hub = notify.NewHub(256, cfg.Limits.MaxSubscribers, log)
+	s.feed = notify.NewFeed(s.store, s.hub, log)
+	if s.store.Dialect() == "mysql" {
+		s.feed.Lookback = 512
+	}
+	var nonces auth.NonceCache
+	if cfg.Auth.Nonces == "store" || (cfg.Auth.Nonces == "" && s.store.Dialect() == "mysql") {
+		nonces = auth.StoreNonces(s.store)
+	} else {
+		nonces = auth.NewMemoryNonces(1 << 20)
+	}
+	s.registry = &auth.Registry{Store: s.store, Vault: s.vault}
+	s.verifier = &auth.Verifier{Keys: s.store, Vault: s.vault, Nonces: nonces, Skew: cfg.Auth.ClockSkew}
+	s.exchange = exchange.New(exchange.Options{Store: s.store, Vault: s.vault, Routes: s.routes.Load, Log: log, Config: cfg.Exchange, Node: cfg.Node, Wake: s.feed.Wake})
+	s.cron = schedule.NewRunner(log)
+	if err := s.cron.Add("expire-exchanges", "@every 30s", func(ctx context.Context) {
+		if n, err := s.exchange.Expire(ctx); err != nil {
+			log.WithError(err).Error("purging expired exchanges")
+		} else if n > 0 {
+			log.WithField("count", n).Info("purged expired exchanges")
+		}
+	}); err != nil {
+		return fail(err)
+	}
+	if err := s.cron.Add("purge-nonces", "@every 1m", func(ctx context.Context) {
+		if _, err := s.store.PurgeNonces(ctx, time.Now().Add(-cfg.Auth.ClockSkew)); err != nil {
+			log.WithError(err).Error("purging old nonces")
+		}
+	}); err != nil {
+		return fail(err)
+	}
+
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "node": cfg.Node})
+	})
+	s.mux.HandleFunc("GET /readyz", s.ready)
+	s.mountAdmin()
+	h := &Host{Config: &s.cfg, Log: log, Store: s.store, Vault: s.vault, Registry: s.registry, Verifier: s.verifier, Exchange: s.exchange, Hub: s.hub, mux: s.mux, svc: s}
+	for _, m := range Modules() {
+		if err := m.Provision(h); err != nil {
+			return fail(fmt.Errorf("provisioning module %s: %w", m.Name, err))
+		}
+	}
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		WriteProblem(w, r, bus.ErrNotFound.New("no endpoint %s %s", r.Method, r.URL.Path))
+	})
+	return s, nil
+}
+
+// Handler returns the node's HTTP handler (for tests that serve it themselves).
+func (s *Service) Handler() http.Handler { return s.middleware(s.mux) }
+
+// Exchange returns the exchange service.
+func (s *Service) Exchange() *exchange.Service { return s.exchange }
+
+// Registry returns the registry of systems and keys.
+func (s *Service) Registry() *auth.Registry { return s.registry }
+
+// Store returns the store.
+func (s *Service) Store() store.Store { return s.store }
+
+// Routes returns the route set in force.
+func (s *Service) Routes() *route.Set { return s.routes.Load() }
+
+// AdminToken returns the admin API bearer token.
+func (s *Service) AdminToken() string { return s.adminTok }
+
+func (s *Service) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	switch {
+	case s.draining.Load():
+		WriteProblem(w, r, bus.ErrUnavailable.New("draining"))
+	case s.routes.Load() == nil:
+		WriteProblem(w, r, bus.ErrUnavailable.New("no routes loaded"))
+	default:
+		if err := s.store.Ping(ctx); err != nil {
+			WriteProblem(w, r, bus.ErrUnavailable.Wrap(err, "store does not answer"))
+			return
+		}
+		WriteJSON(w, http.StatusOK, map[string]any{"status": "ready", "node": s.cfg.Node, "store": s.store.Dialect(), "routes": len(s.routes.Load().Routes()), "subscribers": s.hub.Count()})
+	}
+}
+
+// Reload loads the route files again; the new set replaces the running one
+// only if every file lints clean.
+func (s *Service) Reload() (*route.Set, error) {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	set, err := route.LoadDir(s.cfg.RoutesDir, bus.DefaultSteps)
+	if err != nil {
+		s.log.WithError(err).Error("route reload refused: the running routes stay in force")
+		return nil, err
+	}
+	s.routes.Store(set)
+	s.log.WithField("routes", len(set.Routes())).Info("routes reloaded")
+	return set, nil
+}
+
+// StartWorkers starts the background work without listening (tests).
+func (s *Service) StartWorkers() {
+	s.workers.Go(s.exchange.RunDispatcher)
+	s.workers.Go(s.feed.Run)
+	wh := &notify.Webhooks{Store: s.store, Vault: s.vault, Retry: bus.DefaultRetry, Log: s.log, Node: s.cfg.Node, Wake: s.feed.Wake}
+	s.workers.Go(wh.Run)
+	s.cron.Start()
+}
+
+// Run listens and serves until ctx is done or SIGINT/SIGTERM arrives, then
+// shuts down in order. SIGHUP reloads the routes. ready, if not nil, gets
+// the bound address once listening.
+func (s *Service) Run(ctx context.Context, ready func(addr net.Addr)) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", s.cfg.Listen, err)
+	}
+	ln = limitListener(ln, s.cfg.Limits.MaxConns)
+	s.server = &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: s.cfg.Limits.ReadHeaderTimeout,
+		IdleTimeout:       s.cfg.Limits.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          nil,
+	}
+	s.StartWorkers()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	errc := make(chan error, 1)
+	go func() { errc <- s.server.Serve(ln) }()
+	s.log.WithFields(logrus.Fields{"addr": ln.Addr().String(), "node": s.cfg.Node, "store": s.store.Dialect(), "routes": len(s.routes.Load().Routes())}).Info("lgsp serving")
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	for {
+		select {
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				_, _ = s.Reload()
+				continue
+			}
+			s.log.WithField("signal", sig.String()).Info("shutting down")
+			return s.Shutdown()
+		case <-ctx.Done():
+			return s.Shutdown()
+		case err := <-errc:
+			if errors.Is(err, http.ErrServerClosed) {
+				return nil
+			}
+			_ = s.Shutdown()
+			return err
+		}
+	}
+}
+
+// Shutdown stops the node in order: refuse new requests and drain the
+// in-flight ones (¾ of the deadline), stop the workers, close the store.
+// A request that got "accepted" was committed before its answer, so nothing
+// accepted is lost.
+func (s *Service) Shutdown() error {
+	deadline := s.cfg.ShutdownTimeout
+	start := time.Now()
+	s.draining.Store(true)
+	var firstErr error
+	if s.server != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), deadline*3/4)
+		if err := s.server.Shutdown(ctx); err != nil {
+			s.log.WithError(err).Warn("drain deadline passed; closing remaining connections")
+			_ = s.server.Close()
+			firstErr = err
+		}
+		cancel()
+	}
+	cctx, cancel := context.WithTimeout(context.Background(), deadline/4)
+	_ = s.cron.Stop(cctx)
+	cancel()
+	s.workCancel()
+	s.workers.Wait()
+	if err := s.store.Close(); err != nil && firstErr == nil {
+		firstErr = err
+	}
+	s.log.WithField("took", time.Since(start).String()).Info("lgsp stopped")
+	s.log.SetOutput(os.Stderr) // late writers (closing connections) must not hit a closed file
+	s.logClose.Close()
+	return firstErr
+}
+
+// adminToken reads the admin token file, creating it (0600) on first run.
+func adminToken(path string, log logrus.FieldLogger) (string, error) {
+	if t := os.Getenv("LGSP_ADMIN_TOKEN"); t != "" {
+		return t, nil
+	}
+	b, err := os.ReadFile(path)
+	if err == nil {
+		t := strings.TrimSpace(string(b))
+		if len(t) < 20 {
+			return "", fmt.Errorf("admin token in %s is shorter than 20 characters", path)
+		}
+		return t, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("reading admin token: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", err
+	}
+	t := bus.RandomToken(24)
+	if err := os.WriteFile(path, []byte(t+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("writing admin token: %w", err)
+	}
+	log.WithField("file", path).Info("created the admin API token")
+	return t, nil
+}
+
+func (s *Service) admin(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if subtle.ConstantTimeCompare([]byte(got), []byte(s.adminTok)) != 1 {
+			WriteProblem(w, r, bus.ErrAdminUnauthorized.New("send Authorization: Bearer <token from %s>", s.cfg.AdminTokenPath()))
+			return
+		}
+		h(w, r)
+	}
+}
+
+// limitListener bounds open connections: past n, new connections wait in
+// the kernel's accept queue instead of exhausting file descriptors.
+func limitListener(l net.Listener, n int) net.Listener {
+	if n <= 0 {
+		return l
+	}
+	return &limitedListener{Listener: l, sem: make(chan struct{}, n)}
+}
+
+type limitedListener struct {
+	net.Listener
+	sem chan struct{}
+}
+
+func (l *limitedListener) Accept() (net.Conn, error) {
+	l.sem <- struct{}{}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.sem
+		return nil, err
+	}
+	return &limitedConn{Conn: c, release: func() { <-l.sem }}, nil
+}
+
+type limitedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}

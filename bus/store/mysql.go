@@ -1,0 +1,106 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// MySQL error numbers.
+const (
+	mysqlDuplicate = 1062
+	mysqlDeadlock  = 1213
+)
+
+func mysqlErrno(err error) uint16 {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return me.Number
+	}
+	return 0
+}
+
+var mysqlDialect = &dialect{
+	name:          "mysql",
+	forUpdate:     " FOR UPDATE",
+	forShare:      " LOCK IN SHARE MODE",
+	skipLocked:    " FOR UPDATE SKIP LOCKED",
+	insertIgnore:  "INSERT IGNORE",
+	migrationsDDL: "CREATE TABLE IF NOT EXISTS schema_migrations (version INT NOT NULL PRIMARY KEY, applied_at BIGINT NOT NULL) ENGINE=InnoDB",
+	// MariaDB 10.11 has no transaction_isolation variable, so the level is
+	// set per transaction rather than in the DSN.
+	txOpts:      &sql.TxOptions{Isolation: sql.LevelReadCommitted},
+	isDuplicate: func(err error) bool { return mysqlErrno(err) == mysqlDuplicate },
+	retryable:   func(err error) bool { return mysqlErrno(err) == mysqlDeadlock },
+}
+
+// migrateLock names the lock that keeps nodes from migrating at once.
+const migrateLock = "lgsp_migrate"
+
+// OpenMySQL opens a MariaDB (≥ 10.6) or MySQL (≥ 8.0) database given a
+// go-sql-driver DSN (user:pass@tcp(host:port)/db?params) and applies the
+// pending migrations, holding GET_LOCK('lgsp_migrate') so that nodes
+// starting together migrate one after the other.
+//
+// Some DSN settings are forced: parseTime off (times are BIGINT
+// microseconds), utf8mb4, CLIENT_FOUND_ROWS (an UPDATE reports the rows it
+// matched, so compare-and-set checks hold when nothing changed) and
+// client-side parameter interpolation (one round trip per statement).
+func OpenMySQL(ctx context.Context, dsn string) (Store, error) {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("parsing mysql dsn: %w", err)
+	}
+	if cfg.DBName == "" {
+		return nil, errors.New("opening mysql: the dsn names no database")
+	}
+	cfg.ParseTime = false
+	cfg.ClientFoundRows = true
+	cfg.InterpolateParams = true
+	cfg.Collation = "utf8mb4_general_ci"
+	cfg.MultiStatements = false
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	conn, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("opening mysql %s: %w", cfg.DBName, err)
+	}
+	db := sql.OpenDB(conn)
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(16)
+	db.SetConnMaxLifetime(5 * time.Minute)
+	db.SetConnMaxIdleTime(time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening mysql %s at %s: %w", cfg.DBName, cfg.Addr, err)
+	}
+	if err := migrateMySQL(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrating mysql %s: %w", cfg.DBName, err)
+	}
+	return &sqlStore{d: mysqlDialect, w: db, r: db}, nil
+}
+
+// migrateMySQL migrates on one connection that holds the migration lock
+// (GET_LOCK is per session).
+func migrateMySQL(ctx context.Context, db *sql.DB) error {
+	c, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	var got sql.NullInt64
+	if err := c.QueryRowContext(ctx, "SELECT GET_LOCK(?, 30)", migrateLock).Scan(&got); err != nil {
+		return fmt.Errorf("taking lock %s: %w", migrateLock, err)
+	}
+	if !got.Valid || got.Int64 != 1 {
+		return fmt.Errorf("taking lock %s: another node held it for 30s", migrateLock)
+	}
+	defer c.ExecContext(context.WithoutCancel(ctx), "DO RELEASE_LOCK(?)", migrateLock)
+	return migrate(ctx, c, mysqlDialect)
+}

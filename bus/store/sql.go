@@ -1,0 +1,1158 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tuyenquang/lgsp/bus"
+)
+
+// defaultLimit replaces a limit ≤ 0 in listings and claims.
+const defaultLimit = 100
+
+// dialect is what differs between SQLite and MySQL. Everything else — the
+// queries, the transactions, the checks — is shared by sqlStore.
+type dialect struct {
+	name string
+	// forUpdate locks the rows a SELECT reads until the transaction ends
+	// ("" on SQLite, whose write transactions are exclusive anyway).
+	forUpdate string
+	// forShare locks them against writers only.
+	forShare string
+	// skipLocked is forUpdate, skipping rows that another transaction holds,
+	// so that several nodes claim disjoint work.
+	skipLocked string
+	// insertIgnore starts an INSERT that does nothing on a duplicate key.
+	insertIgnore string
+	// migrationsDDL creates the schema_migrations table.
+	migrationsDDL string
+	// txOpts are the options of write transactions.
+	txOpts *sql.TxOptions
+	// isDuplicate reports a primary or unique key violation.
+	isDuplicate func(error) bool
+	// retryable reports an error after which the whole transaction may be
+	// run again (a MySQL deadlock).
+	retryable func(error) bool
+}
+
+// sqlStore implements Store on database/sql for both dialects.
+type sqlStore struct {
+	d *dialect
+	w *sql.DB // writes (SQLite: one connection)
+	r *sql.DB // reads (SQLite: a query_only pool; MySQL: w)
+	// afterPurge runs after a purge committed (SQLite: checkpoint and
+	// truncate the WAL so that no copy of the deleted pages remains).
+	afterPurge func(ctx context.Context) error
+}
+
+var _ Store = (*sqlStore)(nil)
+
+// micros converts a time to unix microseconds; the zero time is 0.
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+// fromMicros converts unix microseconds back to a UTC time; 0 is the zero time.
+func fromMicros(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v).UTC()
+}
+
+func orNow(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Now()
+	}
+	return t
+}
+
+func limitOr(n int) int {
+	if n <= 0 {
+		return defaultLimit
+	}
+	return n
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+func nullBytes(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return b
+}
+
+// write runs fn in a write transaction, again after a deadlock (MySQL).
+// fn must not keep state across calls.
+func (s *sqlStore) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.writeOnce(ctx, fn)
+		if err == nil || attempt == 5 || !s.d.retryable(err) {
+			return err
+		}
+		t := time.NewTimer(time.Duration(attempt*attempt)*time.Millisecond + rand.N(5*time.Millisecond))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+}
+
+func (s *sqlStore) writeOnce(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, s.d.txOpts)
+	if err != nil {
+		return fmt.Errorf("beginning transaction: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("committing transaction: %w", err)
+	}
+	return nil
+}
+
+// read runs fn in a read-only transaction, so that its queries see one
+// snapshot.
+func (s *sqlStore) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("beginning read transaction: %w", err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func (s *sqlStore) Dialect() string { return s.d.name }
+
+func (s *sqlStore) Ping(ctx context.Context) error {
+	if err := s.w.PingContext(ctx); err != nil {
+		return fmt.Errorf("pinging %s: %w", s.d.name, err)
+	}
+	if s.r != s.w {
+		if err := s.r.PingContext(ctx); err != nil {
+			return fmt.Errorf("pinging %s readers: %w", s.d.name, err)
+		}
+	}
+	return nil
+}
+
+func (s *sqlStore) Close() error {
+	var errs []error
+	if s.r != s.w {
+		errs = append(errs, s.r.Close())
+	}
+	errs = append(errs, s.w.Close())
+	return errors.Join(errs...)
+}
+
+// ---- Systems ----
+
+const systemCols = "code, name, unit, contact, status, webhook_url, created_at, updated_at"
+
+func scanSystem(sc interface{ Scan(...any) error }) (System, error) {
+	var s System
+	var c, u int64
+	err := sc.Scan(&s.Code, &s.Name, &s.Unit, &s.Contact, &s.Status, &s.WebhookURL, &c, &u)
+	s.CreatedAt, s.UpdatedAt = fromMicros(c), fromMicros(u)
+	return s, err
+}
+
+func (s *sqlStore) CreateSystem(ctx context.Context, sys System) error {
+	sys.CreatedAt = orNow(sys.CreatedAt)
+	if sys.UpdatedAt.IsZero() {
+		sys.UpdatedAt = sys.CreatedAt
+	}
+	if sys.Status == "" {
+		sys.Status = SystemActive
+	}
+	_, err := s.w.ExecContext(ctx, "INSERT INTO systems ("+systemCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		sys.Code, sys.Name, sys.Unit, sys.Contact, sys.Status, sys.WebhookURL, micros(sys.CreatedAt), micros(sys.UpdatedAt))
+	if s.d.isDuplicate(err) {
+		return bus.ErrSystemExists.New("%s", sys.Code)
+	}
+	if err != nil {
+		return fmt.Errorf("inserting system %s: %w", sys.Code, err)
+	}
+	return nil
+}
+
+func (s *sqlStore) GetSystem(ctx context.Context, code string) (System, error) {
+	sys, err := scanSystem(s.r.QueryRowContext(ctx, "SELECT "+systemCols+" FROM systems WHERE code = ?", code))
+	if errors.Is(err, sql.ErrNoRows) {
+		return System{}, bus.ErrSystemNotFound.New("%s", code)
+	}
+	if err != nil {
+		return System{}, fmt.Errorf("reading system %s: %w", code, err)
+	}
+	return sys, nil
+}
+
+func (s *sqlStore) ListSystems(ctx context.Context) ([]System, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT "+systemCols+" FROM systems ORDER BY code")
+	if err != nil {
+		return nil, fmt.Errorf("listing systems: %w", err)
+	}
+	defer rows.Close()
+	var out []System
+	for rows.Next() {
+		sys, err := scanSystem(rows)
+		if err != nil {
+			return nil, fmt.Errorf("listing systems: %w", err)
+		}
+		out = append(out, sys)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing systems: %w", err)
+	}
+	return out, nil
+}
+
+func (s *sqlStore) UpdateSystem(ctx context.Context, sys System) error {
+	res, err := s.w.ExecContext(ctx, "UPDATE systems SET name = ?, unit = ?, contact = ?, status = ?, webhook_url = ?, updated_at = ? WHERE code = ?",
+		sys.Name, sys.Unit, sys.Contact, sys.Status, sys.WebhookURL, micros(orNow(sys.UpdatedAt)), sys.Code)
+	if err != nil {
+		return fmt.Errorf("updating system %s: %w", sys.Code, err)
+	}
+	// MySQL connections use CLIENT_FOUND_ROWS: matched rows, not changed ones.
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("updating system %s: %w", sys.Code, err)
+	} else if n == 0 {
+		return bus.ErrSystemNotFound.New("%s", sys.Code)
+	}
+	return nil
+}
+
+// ---- Keys ----
+
+const keyCols = "access_key, system_code, alg, secret_enc, status, created_at, expires_at, revoked_at"
+
+func scanKey(sc interface{ Scan(...any) error }) (Key, error) {
+	var k Key
+	var c, e, r int64
+	err := sc.Scan(&k.AccessKey, &k.SystemCode, &k.Alg, &k.SecretEnc, &k.Status, &c, &e, &r)
+	k.CreatedAt, k.ExpiresAt, k.RevokedAt = fromMicros(c), fromMicros(e), fromMicros(r)
+	return k, err
+}
+
+func (s *sqlStore) CreateKey(ctx context.Context, k Key) error {
+	k.CreatedAt = orNow(k.CreatedAt)
+	if k.Status == "" {
+		k.Status = KeyActive
+	}
+	if k.SecretEnc == nil {
+		k.SecretEnc = []byte{}
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		var one int
+		err := tx.QueryRowContext(ctx, "SELECT 1 FROM systems WHERE code = ?"+s.d.forShare, k.SystemCode).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return bus.ErrSystemNotFound.New("%s", k.SystemCode)
+		}
+		if err != nil {
+			return fmt.Errorf("reading system %s of key %s: %w", k.SystemCode, k.AccessKey, err)
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO access_keys ("+keyCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+			k.AccessKey, k.SystemCode, k.Alg, k.SecretEnc, k.Status, micros(k.CreatedAt), micros(k.ExpiresAt), micros(k.RevokedAt)); err != nil {
+			return fmt.Errorf("inserting key %s: %w", k.AccessKey, err)
+		}
+		return nil
+	})
+}
+
+func (s *sqlStore) GetKey(ctx context.Context, accessKey string) (Key, error) {
+	k, err := scanKey(s.r.QueryRowContext(ctx, "SELECT "+keyCols+" FROM access_keys WHERE access_key = ?", accessKey))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Key{}, bus.ErrKeyNotFound.New("%s", accessKey)
+	}
+	if err != nil {
+		return Key{}, fmt.Errorf("reading key %s: %w", accessKey, err)
+	}
+	return k, nil
+}
+
+func (s *sqlStore) ListKeys(ctx context.Context, systemCode string) ([]Key, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT "+keyCols+" FROM access_keys WHERE system_code = ? ORDER BY created_at, access_key", systemCode)
+	if err != nil {
+		return nil, fmt.Errorf("listing keys of %s: %w", systemCode, err)
+	}
+	defer rows.Close()
+	var out []Key
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, fmt.Errorf("listing keys of %s: %w", systemCode, err)
+		}
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing keys of %s: %w", systemCode, err)
+	}
+	return out, nil
+}
+
+// RevokeKey keeps the time of the first revocation when called again.
+func (s *sqlStore) RevokeKey(ctx context.Context, accessKey string, at time.Time) error {
+	res, err := s.w.ExecContext(ctx, "UPDATE access_keys SET revoked_at = CASE WHEN status = ? THEN revoked_at ELSE ? END, status = ? WHERE access_key = ?",
+		KeyRevoked, micros(orNow(at)), KeyRevoked, accessKey)
+	if err != nil {
+		return fmt.Errorf("revoking key %s: %w", accessKey, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("revoking key %s: %w", accessKey, err)
+	} else if n == 0 {
+		return bus.ErrKeyNotFound.New("%s", accessKey)
+	}
+	return nil
+}
+
+// ---- Nonces and connections ----
+
+func (s *sqlStore) UseNonce(ctx context.Context, accessKey, nonce string, expires time.Time) (bool, error) {
+	res, err := s.w.ExecContext(ctx, s.d.insertIgnore+" INTO nonces (access_key, nonce, expires_at) VALUES (?, ?, ?)",
+		accessKey, nonce, micros(expires))
+	if err != nil {
+		return false, fmt.Errorf("recording nonce of %s: %w", accessKey, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("recording nonce of %s: %w", accessKey, err)
+	}
+	return n == 1, nil
+}
+
+func (s *sqlStore) PurgeNonces(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.w.ExecContext(ctx, "DELETE FROM nonces WHERE expires_at < ?", micros(before))
+	if err != nil {
+		return 0, fmt.Errorf("purging nonces: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("purging nonces: %w", err)
+	}
+	return n, nil
+}
+
+// RecordConnection gives the connection an id ("cn_…") if it has none.
+func (s *sqlStore) RecordConnection(ctx context.Context, c Connection) error {
+	if c.ID == "" {
+		c.ID = bus.NewID("cn")
+	}
+	if _, err := s.w.ExecContext(ctx, "INSERT INTO connections (id, system_code, access_key, connected_at, remote, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+		c.ID, c.SystemCode, c.AccessKey, micros(orNow(c.At)), c.Remote, micros(c.ExpiresAt)); err != nil {
+		return fmt.Errorf("recording connection of %s: %w", c.SystemCode, err)
+	}
+	return nil
+}
+
+// ---- Exchanges ----
+
+const exchangeCols = "id, source, title, importance, data_type, protocol, media_type, route, status, max_bytes, received, size, sha256, policy, wrapped_key, created_at, updated_at, expires_at, purged_at"
+
+// prefixed returns a column list with every column qualified by alias.
+func prefixed(alias, cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i, p := range parts {
+		parts[i] = alias + "." + p
+	}
+	return strings.Join(parts, ", ")
+}
+
+func exchangeDest(e *Exchange, t *[4]int64) []any {
+	return []any{&e.ID, &e.Source, &e.Title, &e.Importance, &e.DataType, &e.Protocol, &e.MediaType, &e.Route, &e.Status,
+		&e.MaxBytes, &e.Received, &e.Size, &e.SHA256, &e.Policy, &e.WrappedKey, &t[0], &t[1], &t[2], &t[3]}
+}
+
+func setExchangeTimes(e *Exchange, t *[4]int64) {
+	e.CreatedAt, e.UpdatedAt, e.ExpiresAt, e.PurgedAt = fromMicros(t[0]), fromMicros(t[1]), fromMicros(t[2]), fromMicros(t[3])
+}
+
+const recipientCols = "exchange_id, code, status, due_at, notified_at, ready_at, done_at, outcome"
+
+func recipientDest(r *Recipient, t *[4]int64) []any {
+	return []any{&r.ExchangeID, &r.Code, &r.Status, &t[0], &t[1], &t[2], &t[3], &r.Outcome}
+}
+
+func setRecipientTimes(r *Recipient, t *[4]int64) {
+	r.DueAt, r.NotifiedAt, r.ReadyAt, r.DoneAt = fromMicros(t[0]), fromMicros(t[1]), fromMicros(t[2]), fromMicros(t[3])
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func scanRecipients(rows *sql.Rows) ([]Recipient, error) {
+	defer rows.Close()
+	var out []Recipient
+	for rows.Next() {
+		var r Recipient
+		var t [4]int64
+		if err := rows.Scan(recipientDest(&r, &t)...); err != nil {
+			return nil, err
+		}
+		setRecipientTimes(&r, &t)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// insertEvents appends events, filling an empty ExchangeID with exchangeID
+// and a zero At with at (now if at is zero too).
+func insertEvents(ctx context.Context, tx *sql.Tx, exchangeID string, at time.Time, events []Event) error {
+	at = orNow(at)
+	for _, ev := range events {
+		if ev.ExchangeID == "" {
+			ev.ExchangeID = exchangeID
+		}
+		if ev.At.IsZero() {
+			ev.At = at
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO events (exchange_id, occurred_at, kind, actor, recipient, detail, node) VALUES (?, ?, ?, ?, ?, ?, ?)",
+			ev.ExchangeID, micros(ev.At), ev.Kind, ev.Actor, ev.Recipient, ev.Detail, ev.Node); err != nil {
+			return fmt.Errorf("inserting %s event of %s: %w", ev.Kind, ev.ExchangeID, err)
+		}
+	}
+	return nil
+}
+
+// CreateExchange fills an empty Status with requested, empty recipient
+// statuses with pending, and zero CreatedAt/UpdatedAt with now.
+func (s *sqlStore) CreateExchange(ctx context.Context, e Exchange, events ...Event) error {
+	e.CreatedAt = orNow(e.CreatedAt)
+	if e.UpdatedAt.IsZero() {
+		e.UpdatedAt = e.CreatedAt
+	}
+	if e.Status == "" {
+		e.Status = ExchangeRequested
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "INSERT INTO exchanges ("+exchangeCols+") VALUES ("+placeholders(19)+")",
+			e.ID, e.Source, e.Title, e.Importance, e.DataType, e.Protocol, e.MediaType, e.Route, e.Status,
+			e.MaxBytes, e.Received, e.Size, e.SHA256, nullBytes(e.Policy), nullBytes(e.WrappedKey),
+			micros(e.CreatedAt), micros(e.UpdatedAt), micros(e.ExpiresAt), micros(e.PurgedAt))
+		if err != nil {
+			return fmt.Errorf("inserting exchange %s: %w", e.ID, err)
+		}
+		for i, r := range e.Recipients {
+			if r.Status == "" {
+				r.Status = RecipientPending
+			}
+			if _, err := tx.ExecContext(ctx, "INSERT INTO recipients (exchange_id, code, seq, status, due_at, notified_at, ready_at, done_at, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+				e.ID, r.Code, i, r.Status, micros(r.DueAt), micros(r.NotifiedAt), micros(r.ReadyAt), micros(r.DoneAt), r.Outcome); err != nil {
+				return fmt.Errorf("inserting recipient %s of %s: %w", r.Code, e.ID, err)
+			}
+		}
+		return insertEvents(ctx, tx, e.ID, e.CreatedAt, events)
+	})
+}
+
+func (s *sqlStore) GetExchange(ctx context.Context, id string) (Exchange, error) {
+	var e Exchange
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		var t [4]int64
+		err := tx.QueryRowContext(ctx, "SELECT "+exchangeCols+" FROM exchanges WHERE id = ?", id).Scan(exchangeDest(&e, &t)...)
+		if errors.Is(err, sql.ErrNoRows) {
+			return bus.ErrExchangeNotFound.New("%s", id)
+		}
+		if err != nil {
+			return fmt.Errorf("reading exchange %s: %w", id, err)
+		}
+		setExchangeTimes(&e, &t)
+		rows, err := tx.QueryContext(ctx, "SELECT "+recipientCols+" FROM recipients WHERE exchange_id = ? ORDER BY seq", id)
+		if err != nil {
+			return fmt.Errorf("reading recipients of %s: %w", id, err)
+		}
+		if e.Recipients, err = scanRecipients(rows); err != nil {
+			return fmt.Errorf("reading recipients of %s: %w", id, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return Exchange{}, err
+	}
+	return e, nil
+}
+
+// ListSent returns the exchanges with their recipients.
+func (s *sqlStore) ListSent(ctx context.Context, source string, limit int) ([]Exchange, error) {
+	var out []Exchange
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		out = nil
+		rows, err := tx.QueryContext(ctx, "SELECT "+exchangeCols+" FROM exchanges WHERE source = ? ORDER BY created_at DESC, id DESC LIMIT ?", source, limitOr(limit))
+		if err != nil {
+			return fmt.Errorf("listing exchanges of %s: %w", source, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var e Exchange
+			var t [4]int64
+			if err := rows.Scan(exchangeDest(&e, &t)...); err != nil {
+				return fmt.Errorf("listing exchanges of %s: %w", source, err)
+			}
+			setExchangeTimes(&e, &t)
+			out = append(out, e)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("listing exchanges of %s: %w", source, err)
+		}
+		rows.Close()
+		if len(out) == 0 {
+			return nil
+		}
+		ids := make([]any, len(out))
+		idx := make(map[string]int, len(out))
+		for i, e := range out {
+			ids[i] = e.ID
+			idx[e.ID] = i
+		}
+		rrows, err := tx.QueryContext(ctx, "SELECT "+recipientCols+" FROM recipients WHERE exchange_id IN ("+placeholders(len(ids))+") ORDER BY exchange_id, seq", ids...)
+		if err != nil {
+			return fmt.Errorf("listing recipients of exchanges of %s: %w", source, err)
+		}
+		rs, err := scanRecipients(rrows)
+		if err != nil {
+			return fmt.Errorf("listing recipients of exchanges of %s: %w", source, err)
+		}
+		for _, r := range rs {
+			i := idx[r.ExchangeID]
+			out[i].Recipients = append(out[i].Recipients, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// exchangeState reads and locks the row of an exchange in a write
+// transaction.
+func (s *sqlStore) exchangeState(ctx context.Context, tx *sql.Tx, id, lock string) (status string, received, maxBytes int64, err error) {
+	err = tx.QueryRowContext(ctx, "SELECT status, received, max_bytes FROM exchanges WHERE id = ?"+lock, id).Scan(&status, &received, &maxBytes)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", 0, 0, bus.ErrExchangeNotFound.New("%s", id)
+	}
+	if err != nil {
+		return "", 0, 0, fmt.Errorf("reading exchange %s: %w", id, err)
+	}
+	return status, received, maxBytes, nil
+}
+
+// ---- Chunks ----
+
+// PutChunk accepts chunks only while the exchange is requested, at or past
+// Received (committed bytes are never overwritten) and within MaxBytes
+// (when set). A chunk put again at the same offset replaces the earlier,
+// uncommitted one, so that a retried upload part does not collide with the
+// remains of a failed attempt.
+func (s *sqlStore) PutChunk(ctx context.Context, c Chunk) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		// The shared lock orders PutChunk against CommitUpload and Purge:
+		// a chunk can never land after the purge of its exchange.
+		status, received, maxBytes, err := s.exchangeState(ctx, tx, c.ExchangeID, s.d.forShare)
+		if err != nil {
+			return err
+		}
+		if status != ExchangeRequested {
+			return bus.ErrExchangeState.New("exchange %s is %s", c.ExchangeID, status)
+		}
+		if c.Offset < received {
+			return bus.ErrUploadOffset.New("chunk at %d of %s is below the %d bytes already received", c.Offset, c.ExchangeID, received)
+		}
+		if maxBytes > 0 && c.Offset+c.Size > maxBytes {
+			return bus.ErrSpaceFull.New("chunk ends at %d, the limit is %d", c.Offset+c.Size, maxBytes)
+		}
+		data := c.Data
+		if data == nil {
+			data = []byte{}
+		}
+		if _, err := tx.ExecContext(ctx, "REPLACE INTO chunks (exchange_id, off, size, data) VALUES (?, ?, ?, ?)",
+			c.ExchangeID, c.Offset, c.Size, data); err != nil {
+			return fmt.Errorf("inserting chunk %d of %s: %w", c.Offset, c.ExchangeID, err)
+		}
+		return nil
+	})
+}
+
+func (s *sqlStore) CommitUpload(ctx context.Context, id string, from, to int64, events ...Event) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		status, received, _, err := s.exchangeState(ctx, tx, id, s.d.forUpdate)
+		if err != nil {
+			return err
+		}
+		if status != ExchangeRequested {
+			return bus.ErrExchangeState.New("exchange %s is %s", id, status)
+		}
+		if received != from {
+			return bus.ErrUploadOffset.New("%d bytes received, not %d", received, from)
+		}
+		if to < from {
+			return bus.ErrUploadOffset.New("commit from %d back to %d", from, to)
+		}
+		now := time.Now()
+		if _, err := tx.ExecContext(ctx, "UPDATE exchanges SET received = ?, updated_at = ? WHERE id = ?", to, micros(now), id); err != nil {
+			return fmt.Errorf("committing upload of %s: %w", id, err)
+		}
+		return insertEvents(ctx, tx, id, now, events)
+	})
+}
+
+// DeleteChunksFrom never deletes committed chunks: it deletes from offset
+// or from Received, whichever is higher. A part that lost the race of
+// CommitUpload therefore cannot take the winner's chunks with it.
+func (s *sqlStore) DeleteChunksFrom(ctx context.Context, id string, offset int64) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, received, _, err := s.exchangeState(ctx, tx, id, s.d.forUpdate)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM chunks WHERE exchange_id = ? AND off >= ?", id, max(offset, received)); err != nil {
+			return fmt.Errorf("deleting chunks of %s from %d: %w", id, offset, err)
+		}
+		return nil
+	})
+}
+
+func (s *sqlStore) ChunkIndex(ctx context.Context, id string) ([]ChunkInfo, error) {
+	var out []ChunkInfo
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		var received int64
+		err := tx.QueryRowContext(ctx, "SELECT received FROM exchanges WHERE id = ?", id).Scan(&received)
+		if errors.Is(err, sql.ErrNoRows) {
+			return bus.ErrExchangeNotFound.New("%s", id)
+		}
+		if err != nil {
+			return fmt.Errorf("reading exchange %s: %w", id, err)
+		}
+		rows, err := tx.QueryContext(ctx, "SELECT off, size FROM chunks WHERE exchange_id = ? AND off < ? ORDER BY off", id, received)
+		if err != nil {
+			return fmt.Errorf("listing chunks of %s: %w", id, err)
+		}
+		defer rows.Close()
+		out = nil
+		for rows.Next() {
+			var c ChunkInfo
+			if err := rows.Scan(&c.Offset, &c.Size); err != nil {
+				return fmt.Errorf("listing chunks of %s: %w", id, err)
+			}
+			out = append(out, c)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("listing chunks of %s: %w", id, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// GetChunk returns bus.ErrRange when no chunk starts at offset, and
+// bus.ErrExchangeNotFound when the exchange does not exist.
+func (s *sqlStore) GetChunk(ctx context.Context, id string, offset int64) (Chunk, error) {
+	c := Chunk{ExchangeID: id, Offset: offset}
+	err := s.r.QueryRowContext(ctx, "SELECT size, data FROM chunks WHERE exchange_id = ? AND off = ?", id, offset).Scan(&c.Size, &c.Data)
+	if err == nil {
+		return c, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return Chunk{}, fmt.Errorf("reading chunk %d of %s: %w", offset, id, err)
+	}
+	var one int
+	err = s.r.QueryRowContext(ctx, "SELECT 1 FROM exchanges WHERE id = ?", id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Chunk{}, bus.ErrExchangeNotFound.New("%s", id)
+	}
+	if err != nil {
+		return Chunk{}, fmt.Errorf("reading exchange %s: %w", id, err)
+	}
+	return Chunk{}, bus.ErrRange.New("no chunk of %s starts at %d", id, offset)
+}
+
+func (s *sqlStore) ReplaceContent(ctx context.Context, id string, wrappedKey []byte, size int64, sha256, mediaType string, chunks []Chunk, events ...Event) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		status, _, _, err := s.exchangeState(ctx, tx, id, s.d.forUpdate)
+		if err != nil {
+			return err
+		}
+		if status != ExchangeRequested && status != ExchangeAccepted {
+			return bus.ErrExchangeState.New("exchange %s is %s", id, status)
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM chunks WHERE exchange_id = ?", id); err != nil {
+			return fmt.Errorf("deleting chunks of %s: %w", id, err)
+		}
+		for _, c := range chunks {
+			data := c.Data
+			if data == nil {
+				data = []byte{}
+			}
+			if _, err := tx.ExecContext(ctx, "INSERT INTO chunks (exchange_id, off, size, data) VALUES (?, ?, ?, ?)", id, c.Offset, c.Size, data); err != nil {
+				return fmt.Errorf("inserting chunk %d of %s: %w", c.Offset, id, err)
+			}
+		}
+		now := time.Now()
+		if _, err := tx.ExecContext(ctx, "UPDATE exchanges SET wrapped_key = ?, size = ?, sha256 = ?, media_type = ?, received = ?, updated_at = ? WHERE id = ?",
+			nullBytes(wrappedKey), size, sha256, mediaType, size, micros(now), id); err != nil {
+			return fmt.Errorf("replacing content of %s: %w", id, err)
+		}
+		return insertEvents(ctx, tx, id, now, events)
+	})
+}
+
+// ---- Delivery ----
+
+// AcceptExchange keeps the stored SHA256, MediaType, Policy and ExpiresAt
+// where the Accept leaves them empty.
+func (s *sqlStore) AcceptExchange(ctx context.Context, a Accept) error {
+	at := orNow(a.At)
+	return s.write(ctx, func(tx *sql.Tx) error {
+		var status, sha, media string
+		var policy []byte
+		var expires int64
+		err := tx.QueryRowContext(ctx, "SELECT status, sha256, media_type, policy, expires_at FROM exchanges WHERE id = ?"+s.d.forUpdate, a.ExchangeID).
+			Scan(&status, &sha, &media, &policy, &expires)
+		if errors.Is(err, sql.ErrNoRows) {
+			return bus.ErrExchangeNotFound.New("%s", a.ExchangeID)
+		}
+		if err != nil {
+			return fmt.Errorf("reading exchange %s: %w", a.ExchangeID, err)
+		}
+		if status != ExchangeRequested {
+			return bus.ErrExchangeState.New("exchange %s is %s", a.ExchangeID, status)
+		}
+		if a.SHA256 != "" {
+			sha = a.SHA256
+		}
+		if a.MediaType != "" {
+			media = a.MediaType
+		}
+		if a.Policy != nil {
+			policy = a.Policy
+		}
+		if !a.ExpiresAt.IsZero() {
+			expires = micros(a.ExpiresAt)
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE exchanges SET status = ?, size = ?, sha256 = ?, media_type = ?, policy = ?, route = ?, expires_at = ?, updated_at = ? WHERE id = ?",
+			ExchangeAccepted, a.Size, sha, media, nullBytes(policy), a.Route, expires, micros(at), a.ExchangeID); err != nil {
+			return fmt.Errorf("accepting exchange %s: %w", a.ExchangeID, err)
+		}
+		rows, err := tx.QueryContext(ctx, "SELECT code FROM recipients WHERE exchange_id = ? AND status = ? ORDER BY seq", a.ExchangeID, RecipientPending)
+		if err != nil {
+			return fmt.Errorf("reading recipients of %s: %w", a.ExchangeID, err)
+		}
+		var codes []string
+		for rows.Next() {
+			var c string
+			if err := rows.Scan(&c); err != nil {
+				rows.Close()
+				return fmt.Errorf("reading recipients of %s: %w", a.ExchangeID, err)
+			}
+			codes = append(codes, c)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("reading recipients of %s: %w", a.ExchangeID, err)
+		}
+		for _, c := range codes {
+			due, ok := a.DueAt[c]
+			if !ok || due.IsZero() {
+				due = at
+			}
+			if _, err := tx.ExecContext(ctx, "UPDATE recipients SET status = ?, due_at = ? WHERE exchange_id = ? AND code = ?",
+				RecipientPlanned, micros(due), a.ExchangeID, c); err != nil {
+				return fmt.Errorf("planning recipient %s of %s: %w", c, a.ExchangeID, err)
+			}
+		}
+		return insertEvents(ctx, tx, a.ExchangeID, at, a.Events)
+	})
+}
+
+// notification is the payload of the webhook outbox item ClaimDue enqueues.
+type notification struct {
+	ExchangeID string `json:"exchange_id"`
+	Recipient  string `json:"recipient"`
+	Event      string `json:"event"`
+}
+
+func (s *sqlStore) ClaimDue(ctx context.Context, now time.Time, limit int, node string) ([]Recipient, error) {
+	now = orNow(now)
+	var out []Recipient
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		out = nil
+		rows, err := tx.QueryContext(ctx, "SELECT "+recipientCols+" FROM recipients WHERE status = ? AND due_at <= ? ORDER BY due_at, exchange_id, code LIMIT ?"+s.d.skipLocked,
+			RecipientPlanned, micros(now), limitOr(limit))
+		if err != nil {
+			return fmt.Errorf("claiming due recipients: %w", err)
+		}
+		if out, err = scanRecipients(rows); err != nil {
+			return fmt.Errorf("claiming due recipients: %w", err)
+		}
+		for i := range out {
+			r := &out[i]
+			r.Status, r.NotifiedAt = RecipientNotified, fromMicros(micros(now))
+			if _, err := tx.ExecContext(ctx, "UPDATE recipients SET status = ?, notified_at = ? WHERE exchange_id = ? AND code = ?",
+				r.Status, micros(now), r.ExchangeID, r.Code); err != nil {
+				return fmt.Errorf("notifying recipient %s of %s: %w", r.Code, r.ExchangeID, err)
+			}
+			ev := Event{ExchangeID: r.ExchangeID, At: now, Kind: RecipientNotified, Actor: "lgsp", Recipient: r.Code, Node: node}
+			if err := insertEvents(ctx, tx, r.ExchangeID, now, []Event{ev}); err != nil {
+				return err
+			}
+			payload, err := json.Marshal(notification{ExchangeID: r.ExchangeID, Recipient: r.Code, Event: RecipientNotified})
+			if err != nil {
+				return fmt.Errorf("encoding notification of %s: %w", r.ExchangeID, err)
+			}
+			if err := insertOutbox(ctx, tx, OutboxItem{Kind: "webhook", Target: r.Code, ExchangeID: r.ExchangeID, Payload: payload, DueAt: now, FirstAt: now}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Transition fills an empty Event.Kind with To, an empty Event.Recipient
+// with Recipient and a zero Event.At with At. It keeps the stored Outcome
+// when t.Outcome is empty.
+func (s *sqlStore) Transition(ctx context.Context, t Transition) error {
+	at := orNow(t.At)
+	return s.write(ctx, func(tx *sql.Tx) error {
+		var status string
+		err := tx.QueryRowContext(ctx, "SELECT status FROM recipients WHERE exchange_id = ? AND code = ?"+s.d.forUpdate, t.ExchangeID, t.Recipient).Scan(&status)
+		if errors.Is(err, sql.ErrNoRows) {
+			return bus.ErrExchangeNotFound.New("%s has no recipient %s", t.ExchangeID, t.Recipient)
+		}
+		if err != nil {
+			return fmt.Errorf("reading recipient %s of %s: %w", t.Recipient, t.ExchangeID, err)
+		}
+		if !slices.Contains(t.From, status) {
+			return bus.ErrExchangeState.New("recipient %s of %s is %s, not %s", t.Recipient, t.ExchangeID, status, strings.Join(t.From, " or "))
+		}
+		q := "UPDATE recipients SET status = ?"
+		args := []any{t.To}
+		switch {
+		case t.To == RecipientNotified:
+			q += ", notified_at = ?"
+			args = append(args, micros(at))
+		case t.To == RecipientReady:
+			q += ", ready_at = ?"
+			args = append(args, micros(at))
+		case FinalRecipient(t.To):
+			q += ", done_at = ?"
+			args = append(args, micros(at))
+		}
+		if t.Outcome != "" {
+			q += ", outcome = ?"
+			args = append(args, t.Outcome)
+		}
+		q += " WHERE exchange_id = ? AND code = ?"
+		args = append(args, t.ExchangeID, t.Recipient)
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("moving recipient %s of %s to %s: %w", t.Recipient, t.ExchangeID, t.To, err)
+		}
+		ev := t.Event
+		if ev.Kind == "" {
+			ev.Kind = t.To
+		}
+		if ev.Recipient == "" {
+			ev.Recipient = t.Recipient
+		}
+		return insertEvents(ctx, tx, t.ExchangeID, at, []Event{ev})
+	})
+}
+
+// Inbox returns every status of the recipient when statuses is empty.
+func (s *sqlStore) Inbox(ctx context.Context, code string, statuses []string, limit int) ([]InboxItem, error) {
+	q := "SELECT " + prefixed("e", exchangeCols) + ", " + prefixed("r", recipientCols) +
+		" FROM recipients r JOIN exchanges e ON e.id = r.exchange_id WHERE r.code = ?"
+	args := []any{code}
+	if len(statuses) > 0 {
+		q += " AND r.status IN (" + placeholders(len(statuses)) + ")"
+		for _, st := range statuses {
+			args = append(args, st)
+		}
+	}
+	q += " ORDER BY r.due_at, r.exchange_id LIMIT ?"
+	args = append(args, limitOr(limit))
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing inbox of %s: %w", code, err)
+	}
+	defer rows.Close()
+	var out []InboxItem
+	for rows.Next() {
+		var it InboxItem
+		var te, tr [4]int64
+		if err := rows.Scan(append(exchangeDest(&it.Exchange, &te), recipientDest(&it.Recipient, &tr)...)...); err != nil {
+			return nil, fmt.Errorf("listing inbox of %s: %w", code, err)
+		}
+		setExchangeTimes(&it.Exchange, &te)
+		setRecipientTimes(&it.Recipient, &tr)
+		out = append(out, it)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing inbox of %s: %w", code, err)
+	}
+	return out, nil
+}
+
+var finalRecipientStatuses = []any{RecipientConfirmed, RecipientRejected, RecipientExpired, RecipientCancelled, RecipientFailed}
+
+// Purge accepts the final exchange statuses only. An empty recipientStatus
+// leaves the recipients as they are.
+func (s *sqlStore) Purge(ctx context.Context, id, status, recipientStatus string, at time.Time, events ...Event) error {
+	switch status {
+	case ExchangeCompleted, ExchangeCancelled, ExchangeExpired, ExchangeFailed:
+	default:
+		return fmt.Errorf("purging %s: %q is not a final exchange status", id, status)
+	}
+	if recipientStatus != "" && !FinalRecipient(recipientStatus) {
+		return fmt.Errorf("purging %s: %q is not a final recipient status", id, recipientStatus)
+	}
+	at = orNow(at)
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var purged int64
+		err := tx.QueryRowContext(ctx, "SELECT purged_at FROM exchanges WHERE id = ?"+s.d.forUpdate, id).Scan(&purged)
+		if errors.Is(err, sql.ErrNoRows) {
+			return bus.ErrExchangeNotFound.New("%s", id)
+		}
+		if err != nil {
+			return fmt.Errorf("reading exchange %s: %w", id, err)
+		}
+		if purged != 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM chunks WHERE exchange_id = ?", id); err != nil {
+			return fmt.Errorf("deleting chunks of %s: %w", id, err)
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE exchanges SET wrapped_key = NULL, status = ?, purged_at = ?, updated_at = ? WHERE id = ?",
+			status, micros(at), micros(at), id); err != nil {
+			return fmt.Errorf("purging exchange %s: %w", id, err)
+		}
+		if recipientStatus != "" {
+			args := append([]any{recipientStatus, micros(at), id}, finalRecipientStatuses...)
+			if _, err := tx.ExecContext(ctx, "UPDATE recipients SET status = ?, done_at = ? WHERE exchange_id = ? AND status NOT IN ("+placeholders(len(finalRecipientStatuses))+")", args...); err != nil {
+				return fmt.Errorf("closing recipients of %s: %w", id, err)
+			}
+		}
+		return insertEvents(ctx, tx, id, at, events)
+	})
+	if err != nil {
+		return err
+	}
+	if s.afterPurge != nil {
+		if err := s.afterPurge(ctx); err != nil {
+			return fmt.Errorf("after purging %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+func (s *sqlStore) Expired(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT id FROM exchanges WHERE purged_at = 0 AND expires_at > 0 AND expires_at <= ? ORDER BY expires_at, id LIMIT ?",
+		micros(orNow(now)), limitOr(limit))
+	if err != nil {
+		return nil, fmt.Errorf("listing expired exchanges: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("listing expired exchanges: %w", err)
+		}
+		out = append(out, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing expired exchanges: %w", err)
+	}
+	return out, nil
+}
+
+// ---- Events ----
+
+func (s *sqlStore) AddEvents(ctx context.Context, events ...Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		return insertEvents(ctx, tx, "", time.Now(), events)
+	})
+}
+
+const eventCols = "id, exchange_id, occurred_at, kind, actor, recipient, detail, node"
+
+func (s *sqlStore) queryEvents(ctx context.Context, what, q string, args ...any) ([]Event, error) {
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var ev Event
+		var at int64
+		if err := rows.Scan(&ev.ID, &ev.ExchangeID, &at, &ev.Kind, &ev.Actor, &ev.Recipient, &ev.Detail, &ev.Node); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", what, err)
+		}
+		ev.At = fromMicros(at)
+		out = append(out, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", what, err)
+	}
+	return out, nil
+}
+
+func (s *sqlStore) Events(ctx context.Context, exchangeID string) ([]Event, error) {
+	return s.queryEvents(ctx, "events of "+exchangeID, "SELECT "+eventCols+" FROM events WHERE exchange_id = ? ORDER BY id", exchangeID)
+}
+
+// EventsAfter on MySQL: ids are taken at insert and become visible at
+// commit, so with concurrent writers a smaller id can appear after a larger
+// one was read. Feed readers that must not miss an event re-read a short
+// window behind their cursor (see the package documentation).
+func (s *sqlStore) EventsAfter(ctx context.Context, after int64, limit int) ([]Event, error) {
+	return s.queryEvents(ctx, "events", "SELECT "+eventCols+" FROM events WHERE id > ? ORDER BY id LIMIT ?", after, limitOr(limit))
+}
+
+func (s *sqlStore) LastEventID(ctx context.Context) (int64, error) {
+	var id int64
+	if err := s.r.QueryRowContext(ctx, "SELECT COALESCE(MAX(id), 0) FROM events").Scan(&id); err != nil {
+		return 0, fmt.Errorf("reading last event id: %w", err)
+	}
+	return id, nil
+}
+
+// ---- Outbox ----
+
+const outboxCols = "id, kind, target, exchange_id, payload, due_at, first_at, attempts, last_error, status"
+
+func insertOutbox(ctx context.Context, tx interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, it OutboxItem) error {
+	payload := it.Payload
+	if payload == nil {
+		payload = []byte{}
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO outbox (kind, target, exchange_id, payload, due_at, first_at, attempts, last_error, status, claimed_by, claimed_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '', 0)",
+		it.Kind, it.Target, it.ExchangeID, payload, micros(it.DueAt), micros(it.FirstAt), it.Attempts, it.LastError, OutboxPending); err != nil {
+		return fmt.Errorf("enqueueing %s to %s: %w", it.Kind, it.Target, err)
+	}
+	return nil
+}
+
+// EnqueueOutbox ignores it.ID and it.Status (the item is pending); a zero
+// DueAt is now and a zero FirstAt is DueAt.
+func (s *sqlStore) EnqueueOutbox(ctx context.Context, it OutboxItem) error {
+	it.DueAt = orNow(it.DueAt)
+	if it.FirstAt.IsZero() {
+		it.FirstAt = it.DueAt
+	}
+	return insertOutbox(ctx, s.w, it)
+}
+
+func scanOutbox(rows *sql.Rows) ([]OutboxItem, error) {
+	defer rows.Close()
+	var out []OutboxItem
+	for rows.Next() {
+		var it OutboxItem
+		var due, first int64
+		if err := rows.Scan(&it.ID, &it.Kind, &it.Target, &it.ExchangeID, &it.Payload, &due, &first, &it.Attempts, &it.LastError, &it.Status); err != nil {
+			return nil, err
+		}
+		it.DueAt, it.FirstAt = fromMicros(due), fromMicros(first)
+		out = append(out, it)
+	}
+	return out, rows.Err()
+}
+
+// ClaimOutbox takes pending items due at now whose lease, if any, ended at
+// or before now. A lease ≤ 0 is one minute.
+func (s *sqlStore) ClaimOutbox(ctx context.Context, now time.Time, limit int, node string, lease time.Duration) ([]OutboxItem, error) {
+	now = orNow(now)
+	if lease <= 0 {
+		lease = time.Minute
+	}
+	var out []OutboxItem
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, "SELECT "+outboxCols+" FROM outbox WHERE status = ? AND due_at <= ? AND claimed_until <= ? ORDER BY due_at, id LIMIT ?"+s.d.skipLocked,
+			OutboxPending, micros(now), micros(now), limitOr(limit))
+		if err != nil {
+			return fmt.Errorf("claiming outbox items: %w", err)
+		}
+		if out, err = scanOutbox(rows); err != nil {
+			return fmt.Errorf("claiming outbox items: %w", err)
+		}
+		until := micros(now.Add(lease))
+		for _, it := range out {
+			if _, err := tx.ExecContext(ctx, "UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE id = ?", node, until, it.ID); err != nil {
+				return fmt.Errorf("leasing outbox item %d: %w", it.ID, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// FinishOutbox returns bus.ErrNotFound for an unknown item.
+func (s *sqlStore) FinishOutbox(ctx context.Context, it OutboxItem) error {
+	res, err := s.w.ExecContext(ctx, "UPDATE outbox SET attempts = ?, last_error = ?, status = ?, due_at = ?, claimed_by = '', claimed_until = 0 WHERE id = ?",
+		it.Attempts, it.LastError, it.Status, micros(it.DueAt), it.ID)
+	if err != nil {
+		return fmt.Errorf("finishing outbox item %d: %w", it.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("finishing outbox item %d: %w", it.ID, err)
+	} else if n == 0 {
+		return bus.ErrNotFound.New("outbox item %d", it.ID)
+	}
+	return nil
+}
+
+// ListOutbox lists every status when status is empty.
+func (s *sqlStore) ListOutbox(ctx context.Context, status string, limit int) ([]OutboxItem, error) {
+	q := "SELECT " + outboxCols + " FROM outbox"
+	var args []any
+	if status != "" {
+		q += " WHERE status = ?"
+		args = append(args, status)
+	}
+	q += " ORDER BY id DESC LIMIT ?"
+	args = append(args, limitOr(limit))
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing outbox: %w", err)
+	}
+	out, err := scanOutbox(rows)
+	if err != nil {
+		return nil, fmt.Errorf("listing outbox: %w", err)
+	}
+	return out, nil
+}

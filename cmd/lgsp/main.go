@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	_ "github.com/tuyenquang/lgsp/adapters/rest" // registers the REST API
+	"github.com/tuyenquang/lgsp/bus"
+	_ "github.com/tuyenquang/lgsp/bus/pipeline" // registers the core route steps
+	"github.com/tuyenquang/lgsp/bus/service"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usage = `lgsp — nền tảng tích hợp, chia sẻ dữ liệu (LGSP) / data integration and sharing platform
+
+Usage:
+  lgsp serve   [--config FILE]                 run a node (SQLite in ./data when nothing is configured)
+  lgsp routes  lint|test [--dir routes]        check route files / run their tests
+  lgsp systems add|list|show|suspend|resume    manage connected systems (registry)
+  lgsp keys    issue|list|revoke               manage access_key/secret_key pairs
+  lgsp exchange send|inbox|receive|status|cancel   exchange client (signs like any integrator)
+  lgsp errors                                  print the error catalogue (codes, HTTP status, vi, en)
+  lgsp config env                              list the environment variables that override the config
+  lgsp version
+
+Global: --config FILE (or LGSP_CONFIG) for the commands that open the store.
+Run "lgsp <command> -h" for the flags of a command.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cmd, args := os.Args[1], os.Args[2:]
+	var err error
+	switch cmd {
+	case "serve":
+		stop() // serve handles its own signals (SIGHUP reloads routes)
+		err = serve(context.Background(), args)
+	case "routes":
+		err = routesCmd(args)
+	case "systems":
+		err = systemsCmd(ctx, args)
+	case "keys":
+		err = keysCmd(ctx, args)
+	case "exchange":
+		err = exchangeCmd(ctx, args)
+	case "errors":
+		for _, d := range bus.Catalogue() {
+			fmt.Printf("%-28s %d  %s | %s\n", d.Code, d.Status, d.VI, d.EN)
+		}
+	case "config":
+		if len(args) == 1 && args[0] == "env" {
+			for _, e := range service.EnvVars() {
+				fmt.Printf("%-24s %s\n", e[0], e[1])
+			}
+			fmt.Printf("%-24s %s\n%-24s %s\n%-24s %s\n", "LGSP_CONFIG", "path of the config file", "LGSP_MASTER_KEY", "master key (base64), instead of master_key_file", "LGSP_ADMIN_TOKEN", "admin API token, instead of admin_token_file")
+			return
+		}
+		err = fmt.Errorf("usage: lgsp config env")
+	case "version", "--version", "-v":
+		fmt.Println("lgsp", version)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "unknown command %q\n\n%s", cmd, usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		fmt.Fprintln(os.Stderr, "lgsp:", describe(err))
+		os.Exit(1)
+	}
+}
+
+type usageError string
+
+func (u usageError) Error() string { return string(u) }
+
+// describe renders an error for a person at a terminal: catalogue errors
+// show their code and both languages.
+func describe(err error) string {
+	var be *bus.Error
+	if errors.As(err, &be) {
+		s := fmt.Sprintf("%s: %s / %s", be.Def.Code, be.Def.EN, be.Def.VI)
+		if be.Detail != "" {
+			s += " (" + be.Detail + ")"
+		}
+		return s
+	}
+	return err.Error()
+}
+
+// configFlag adds --config to fs and returns a loader.
+func configFlag(fs *flag.FlagSet) func() (service.Config, error) {
+	def := os.Getenv("LGSP_CONFIG")
+	p := fs.String("config", def, "config file (default: none; env LGSP_CONFIG)")
+	return func() (service.Config, error) { return service.LoadConfig(*p) }
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tuyenquang/lgsp/adapters/rest"
+	"github.com/tuyenquang/lgsp/bus/auth"
+	"github.com/tuyenquang/lgsp/bus/service"
+	"github.com/tuyenquang/lgsp/bus/store"
+)
+
+// openRegistry opens the store and vault of the configuration, as the
+// server does; SQLite in WAL mode lets the CLI work beside a running node.
+func openRegistry(ctx context.Context, cfg service.Config) (*auth.Registry, func(), error) {
+	v, err := service.OpenVault(&cfg, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := service.OpenStore(ctx, &cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &auth.Registry{Store: st, Vault: v}, func() { st.Close() }, nil
+}
+
+func systemsCmd(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return usageError("usage: lgsp systems add|list|show|suspend|resume …")
+	}
+	fs := flag.NewFlagSet("systems "+args[0], flag.ExitOnError)
+	load := configFlag(fs)
+	code := fs.String("code", "", "identifier code (QCVN 102, e.g. 000.00.01.H60)")
+	name := fs.String("name", "", "name of the system")
+	unit := fs.String("unit", "", "owning unit")
+	contact := fs.String("contact", "", "contact person / e-mail / phone")
+	webhook := fs.String("webhook", "", "optional webhook URL for push notifications")
+	_ = fs.Parse(args[1:])
+	if *code == "" && fs.NArg() > 0 {
+		*code = fs.Arg(0)
+	}
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	reg, closeFn, err := openRegistry(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	switch args[0] {
+	case "add":
+		sys, warns, err := reg.AddSystem(ctx, store.System{Code: *code, Name: *name, Unit: *unit, Contact: *contact, WebhookURL: *webhook})
+		if err != nil {
+			return err
+		}
+		for _, w := range warns {
+			fmt.Fprintln(os.Stderr, "warning:", w)
+		}
+		fmt.Printf("registered %s (%s)\nnext: lgsp keys issue --system %s --out %s.json\n", sys.Code, sys.Name, sys.Code, sys.Code)
+	case "list":
+		list, err := reg.List(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(os.Stdout, 0, 2, 2, ' ', 0)
+		fmt.Fprintln(tw, "CODE\tSTATUS\tNAME\tUNIT\tCREATED")
+		for _, s := range list {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Code, s.Status, s.Name, s.Unit, s.CreatedAt.Format(time.RFC3339))
+		}
+		tw.Flush()
+	case "show":
+		s, err := reg.Get(ctx, *code)
+		if err != nil {
+			return err
+		}
+		keys, err := reg.Keys(ctx, s.Code)
+		if err != nil {
+			return err
+		}
+		out := map[string]any{"system": service.SystemToJSON(s)}
+		var kj []service.KeyJSON
+		for _, k := range keys {
+			kj = append(kj, service.KeyJSON{AccessKey: k.AccessKey, System: k.SystemCode, Status: k.Status, CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt})
+		}
+		out["keys"] = kj
+		return printJSON(out)
+	case "suspend":
+		if err := reg.Suspend(ctx, *code); err != nil {
+			return err
+		}
+		fmt.Printf("%s suspended: its requests are refused until resumed\n", *code)
+	case "resume":
+		if err := reg.Resume(ctx, *code); err != nil {
+			return err
+		}
+		fmt.Printf("%s active again\n", *code)
+	default:
+		return usageError("usage: lgsp systems add|list|show|suspend|resume …")
+	}
+	return nil
+}
+
+func keysCmd(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return usageError("usage: lgsp keys issue|list|revoke …")
+	}
+	fs := flag.NewFlagSet("keys "+args[0], flag.ExitOnError)
+	load := configFlag(fs)
+	system := fs.String("system", "", "identifier code of the system")
+	expires := fs.String("expires", "", "expiry date (YYYY-MM-DD or RFC 3339); default none")
+	out := fs.String("out", "", "issue: write a credentials file (mode 0600) instead of printing the secret")
+	url := fs.String("url", "http://127.0.0.1:8080", "issue: platform URL recorded in the credentials file")
+	_ = fs.Parse(args[1:])
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	reg, closeFn, err := openRegistry(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	switch args[0] {
+	case "issue":
+		var exp time.Time
+		if *expires != "" {
+			if exp, err = time.ParseInLocation("2006-01-02", *expires, time.Local); err != nil {
+				if exp, err = time.Parse(time.RFC3339, *expires); err != nil {
+					return usageError("--expires: expected YYYY-MM-DD or RFC 3339")
+				}
+			}
+		}
+		ak, sk, err := reg.IssueKey(ctx, *system, exp)
+		if err != nil {
+			return err
+		}
+		cred := rest.Credentials{URL: *url, System: *system, AccessKey: ak, SecretKey: sk}
+		if *out != "" {
+			b, _ := json.MarshalIndent(cred, "", "  ")
+			if err := os.WriteFile(*out, append(b, '\n'), 0o600); err != nil {
+				return err
+			}
+			fmt.Printf("issued %s for %s; credentials written to %s (mode 0600) — the secret is not shown again\n", ak, *system, *out)
+			return nil
+		}
+		fmt.Printf("access_key: %s\nsecret_key: %s\n(the secret is shown only once: store it safely)\n", ak, sk)
+	case "list":
+		if *system == "" && fs.NArg() > 0 {
+			*system = fs.Arg(0)
+		}
+		keys, err := reg.Keys(ctx, *system)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(os.Stdout, 0, 2, 2, ' ', 0)
+		fmt.Fprintln(tw, "ACCESS KEY\tSTATUS\tCREATED\tEXPIRES\tREVOKED")
+		for _, k := range keys {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.AccessKey, k.Status, fmtTime(k.CreatedAt), fmtTime(k.ExpiresAt), fmtTime(k.RevokedAt))
+		}
+		tw.Flush()
+	case "revoke":
+		if fs.NArg() != 1 {
+			return usageError("usage: lgsp keys revoke ACCESS_KEY")
+		}
+		if err := reg.RevokeKey(ctx, fs.Arg(0)); err != nil {
+			return err
+		}
+		fmt.Printf("%s revoked: requests signed with it are refused from now on\n", fs.Arg(0))
+	default:
+		return usageError("usage: lgsp keys issue|list|revoke …")
+	}
+	return nil
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format("2006-01-02 15:04")
+}
+
+func printJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
