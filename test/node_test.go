@@ -5,10 +5,11 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"net/http/httptest"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,12 +55,15 @@ const testRoutes = `routes:
 
 // node is one LGSP node served over real HTTP for a test.
 type node struct {
-	svc     *service.Service
-	url     string
-	dataDir string
-	logFile string
-	tmpDir  string
-	dsn     string
+	svc       *service.Service
+	clients   map[string]*rest.Client
+	routesDir string
+	shutdown  func() error
+	url       string
+	dataDir   string
+	logFile   string
+	tmpDir    string
+	dsn       string
 }
 
 // mysqlDSN returns the MariaDB server DSN the tests use (no database).
@@ -104,43 +108,68 @@ func freshMySQL(t *testing.T) (string, *sql.DB) {
 }
 
 // startNode starts a node on dialect "sqlite" or "mysql" with the test routes.
-func startNode(t *testing.T, dialect string) *node {
+func startNode(t *testing.T, dialect string) *node { return startNodeWith(t, dialect, nil) }
+
+// startNodeWith starts a node listening on a free loopback port, with the
+// configuration changed by mutate; the test's cleanup shuts it down.
+func startNodeWith(t *testing.T, dialect string, mutate func(*service.Config)) *node {
 	t.Helper()
-	n := &node{dataDir: t.TempDir(), tmpDir: t.TempDir()}
-	routes := filepath.Join(t.TempDir(), "routes")
-	if err := os.MkdirAll(routes, 0o755); err != nil {
+	n := &node{dataDir: t.TempDir(), tmpDir: t.TempDir(), clients: map[string]*rest.Client{}}
+	n.routesDir = filepath.Join(t.TempDir(), "routes")
+	if err := os.MkdirAll(n.routesDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(routes, "test.yaml"), []byte(testRoutes), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(n.routesDir, "test.yaml"), []byte(testRoutes), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("TMPDIR", n.tmpDir)
 	cfg := service.Defaults()
 	cfg.Node = "test-node"
+	cfg.Listen = "127.0.0.1:0"
 	cfg.DataDir = n.dataDir
-	cfg.RoutesDir = routes
+	cfg.RoutesDir = n.routesDir
 	cfg.Log.Level = "debug"
+	cfg.ShutdownTimeout = 20 * time.Second
 	n.logFile = filepath.Join(n.dataDir, "lgsp.log")
 	cfg.Log.File = n.logFile
 	if dialect == "mysql" {
 		n.dsn, _ = freshMySQL(t)
 		cfg.Store = n.dsn
 	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
 	s, err := service.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.StartWorkers()
-	srv := httptest.NewServer(s.Handler())
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan net.Addr, 1)
+	errc := make(chan error, 1)
+	go func() { errc <- s.Run(ctx, func(a net.Addr) { addrc <- a }) }()
+	select {
+	case a := <-addrc:
+		n.url = "http://" + a.String()
+	case err := <-errc:
+		cancel()
+		t.Fatalf("node did not start: %v", err)
+	}
+	var once sync.Once
+	var stopErr error
+	n.shutdown = func() error {
+		once.Do(func() { cancel(); stopErr = <-errc })
+		return stopErr
+	}
 	t.Cleanup(func() {
-		srv.Close()
-		if err := s.Shutdown(); err != nil {
+		if err := n.shutdown(); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
 	})
-	n.svc, n.url = s, srv.URL
+	n.svc = s
 	return n
 }
+
+func (n *node) inflight() int { return n.svc.InFlight() }
 
 // system registers a system and returns a signed client for it.
 func (n *node) system(t *testing.T, code, name string) *rest.Client {
@@ -153,7 +182,9 @@ func (n *node) system(t *testing.T, code, name string) *rest.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &rest.Client{BaseURL: n.url, AccessKey: ak, SecretKey: sk}
+	c := &rest.Client{BaseURL: n.url, AccessKey: ak, SecretKey: sk}
+	n.clients[code] = c
+	return c
 }
 
 // eventually polls cond until it holds or the deadline passes.

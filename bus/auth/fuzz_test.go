@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/tuyenquang/lgsp/bus"
 )
 
 func FuzzParseAuthorization(f *testing.F) {
@@ -61,7 +63,7 @@ func FuzzCanonicalRequest(f *testing.F) {
 			t.Fatalf("not deterministic: %q %v / %q %v", c1, err1, c2, err2)
 		}
 		if err1 != nil {
-			if code := err1.(interface{ Error() string }); !strings.HasPrefix(code.Error(), "auth.malformed") {
+			if bus.CodeOf(err1) != bus.ErrAuthMalformed.Code {
 				t.Fatalf("error outside the catalogue: %v", err1)
 			}
 			return

@@ -119,6 +119,11 @@ func (v *Verifier) Verify(r *http.Request) (*Principal, error) {
 		return nil, err
 	}
 
+	canonical, err := CanonicalRequestFor(az.Alg, r, az.SignedHeaders, ts, nonce, bodyHash)
+	if err != nil {
+		return nil, err
+	}
+
 	now := v.now()
 	sec, _ := strconv.ParseInt(ts, 10, 64) // ≤ 18 digits: cannot overflow
 	signedAt := time.Unix(sec, 0)
@@ -129,11 +134,6 @@ func (v *Verifier) Verify(r *http.Request) (*Principal, error) {
 			e.Detail += "; the value looks like milliseconds, send seconds"
 		}
 		return nil, e
-	}
-
-	canonical, err := CanonicalRequestFor(az.Alg, r, az.SignedHeaders, ts, nonce, bodyHash)
-	if err != nil {
-		return nil, err
 	}
 
 	if v.Keys == nil || v.Vault == nil || v.Nonces == nil {

@@ -221,6 +221,15 @@ func TestVerifyStoreFaults(t *testing.T) {
 		t.Fatalf("cause lost: %v", err)
 	}
 
+	// Stale and malformed requests are refused without reaching the store.
+	f.clk.Add(time.Hour)
+	_, err = f.v.Verify(signedExample(t, exAccessKey, exNonce))
+	wantCode(t, err, "auth.clock_skew")
+	r := signedExample(t, exAccessKey, exNonce)
+	r.URL.RawQuery = "a=%zz"
+	_, err = f.v.Verify(r)
+	wantCode(t, err, "auth.malformed")
+
 	f = newFixture(t)
 	f.v.Nonces = StoreNonces(failingNonces{})
 	_, err = f.v.Verify(signedExample(t, exAccessKey, exNonce))

@@ -33,7 +33,7 @@ var (
 
 var (
 	routeName   = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
-	dataTypeRE  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+	dataTypeRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`) // as exchange requests (docs/exchange.md)
 	yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 )
 
@@ -416,7 +416,7 @@ func (p *parser) match(f kv, r *Route) {
 	} else {
 		for i, dt := range list {
 			if dt != "*" && !dataTypeRE.MatchString(dt) {
-				p.errf(nodes[i], `data_types: %q must be an exact name (letters, digits, '.', '-', '_') or "*"`, dt)
+				p.errf(nodes[i], `data_types: %q must be an exact name ([a-z0-9][a-z0-9._-]*, at most 64) or "*"`, dt)
 				continue
 			}
 			r.DataTypes = append(r.DataTypes, dt)

@@ -208,7 +208,7 @@ func TestRunnerAddErrors(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		name, spec, want string
-		job           func(context.Context)
+		job              func(context.Context)
 	}{
 		{"a", "@every 1m", "already exists", job},
 		{"", "@every 1m", "empty name", job},

@@ -73,6 +73,13 @@ func Parse(spec string) (s cron.Schedule, err error) {
 		}
 		rest = body
 	}
+	if iv, ok := strings.CutPrefix(rest, "@every "); ok {
+		// The library silently turns intervals under a second (even
+		// negative ones) into one second; say so instead.
+		if d, err := time.ParseDuration(strings.TrimSpace(iv)); err == nil && d < time.Second {
+			return nil, fmt.Errorf("invalid schedule %q: interval %s is shorter than 1s", spec, d)
+		}
+	}
 	s, err = parser.Parse(rest)
 	if err != nil {
 		return nil, fmt.Errorf("invalid schedule %q: %s", spec, lowerFirst(err.Error()))

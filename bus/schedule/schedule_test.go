@@ -41,6 +41,8 @@ func TestParse(t *testing.T) {
 		{"out of range", "0 25 * * *", "invalid schedule"},
 		{"bad descriptor", "@fortnightly", "invalid schedule"},
 		{"bad every", "@every soon", "invalid schedule"},
+		{"every under a second", "@every 500ms", "shorter than 1s"},
+		{"every negative", "@every -5s", "shorter than 1s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package service
 
 import (
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/tuyenquang/lgsp/bus"
@@ -164,6 +165,12 @@ func (s *Service) mountAdmin() {
 		}
 		WriteJSON(w, http.StatusOK, exchange.ViewOf(st.Exchange, st.Ledger))
 	}))
+	// Profiling for operators (where the time goes), behind the admin token.
+	m.HandleFunc("GET /admin/v1/debug/pprof/{name}", s.admin(func(w http.ResponseWriter, r *http.Request) {
+		pprof.Handler(r.PathValue("name")).ServeHTTP(w, r)
+	}))
+	m.HandleFunc("GET /admin/v1/debug/pprof/profile", s.admin(pprof.Profile))
+	m.HandleFunc("GET /admin/v1/debug/pprof/trace", s.admin(pprof.Trace))
 	m.HandleFunc("GET /admin/v1/outbox", s.admin(func(w http.ResponseWriter, r *http.Request) {
 		status := r.URL.Query().Get("status")
 		if status == "" {

@@ -263,6 +263,9 @@ func (s *Service) Store() store.Store { return s.store }
 // Routes returns the route set in force.
 func (s *Service) Routes() *route.Set { return s.routes.Load() }
 
+// InFlight returns the number of requests being processed now.
+func (s *Service) InFlight() int { return len(s.limit.slots) }
+
 // AdminToken returns the admin API bearer token.
 func (s *Service) AdminToken() string { return s.adminTok }
 

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -110,17 +112,48 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 	}
 
 	s := &sqlStore{d: sqliteDialect, w: w, r: r}
-	s.afterPurge = func(ctx context.Context) error { return checkpoint(ctx, w) }
+	wp := &walWiper{w: w}
+	s.afterPurge = wp.wipe
 	return s, nil
 }
 
-// checkpoint copies the WAL into the database file and truncates it to
-// zero bytes. It waits (busy_timeout) for readers of older snapshots; if
-// they outlast that, the WAL is truncated at a later checkpoint.
-func checkpoint(ctx context.Context, w *sql.DB) error {
-	var busy, logFrames, done int
-	if err := w.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &done); err != nil {
-		return fmt.Errorf("checkpointing wal: %w", err)
+// walWiper truncates the WAL after purges. The WAL keeps the pages a purge
+// deleted (and every earlier version of them) until a checkpoint copies it
+// into the database file, where secure_delete has zeroed them, and
+// truncates it. A TRUNCATE checkpoint costs an fsync and blocks writers,
+// so concurrent purges share one: a purge waits for a checkpoint that
+// started after it committed, and only runs one itself if none did.
+type walWiper struct {
+	w       *sql.DB
+	seq     atomic.Uint64 // purges committed so far
+	mu      sync.Mutex    // held while checkpointing
+	covered uint64        // seq when the last complete checkpoint started; under mu
+}
+
+func (p *walWiper) wipe(ctx context.Context) error {
+	ticket := p.seq.Add(1)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.covered >= ticket {
+		return nil
 	}
+	// Take the (only) writer connection first: purges that committed
+	// before this point are covered by the checkpoint.
+	c, err := p.w.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("truncating the wal: %w", err)
+	}
+	defer c.Close()
+	started := p.seq.Load()
+	var busy, logFrames, done int
+	if err := c.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &done); err != nil {
+		return fmt.Errorf("truncating the wal: %w", err)
+	}
+	if busy != 0 {
+		// Readers of an older snapshot outlasted busy_timeout; the next
+		// purge or SQLite's own checkpoints truncate it later.
+		return errors.New("truncating the wal: readers kept it busy; the purge is committed, its old pages not yet wiped")
+	}
+	p.covered = started
 	return nil
 }

@@ -89,6 +89,10 @@ func exchangeCmd(ctx context.Context, args []string) error {
 	return nil
 }
 
+// preferredMedia overrides the system's MIME table where it names an older
+// form (many systems map .xml to text/xml; RFC 7303 prefers application/xml).
+var preferredMedia = map[string]string{".xml": "application/xml", ".edxml": "application/xml", ".json": "application/json", ".pdf": "application/pdf", ".zip": "application/zip"}
+
 func client(credsPath, url string) (*rest.Client, error) {
 	c := &rest.Client{BaseURL: os.Getenv("LGSP_URL"), AccessKey: os.Getenv("LGSP_ACCESS_KEY"), SecretKey: os.Getenv("LGSP_SECRET_KEY")}
 	if credsPath != "" {
@@ -111,6 +115,9 @@ func send(ctx context.Context, c *rest.Client, path string, req exchange.Request
 	st, err := os.Stat(path)
 	if err != nil {
 		return err
+	}
+	if req.MediaType == "" {
+		req.MediaType = preferredMedia[strings.ToLower(filepath.Ext(path))]
 	}
 	if req.MediaType == "" {
 		req.MediaType = mime.TypeByExtension(filepath.Ext(path))
@@ -193,6 +200,11 @@ func receive(ctx context.Context, c *rest.Client, outDir, only, reject string) e
 }
 
 func extFor(media string) string {
+	for _, ext := range []string{".xml", ".json", ".pdf", ".zip"} {
+		if preferredMedia[ext] == media {
+			return ext
+		}
+	}
 	if exts, _ := mime.ExtensionsByType(media); len(exts) > 0 {
 		return exts[0]
 	}

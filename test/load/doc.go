@@ -1,0 +1,36 @@
+// Command load is the load generator of issues R3 and R4: it drives a running
+// LGSP node over its REST API the way connected systems do and prints what
+// the node sustains.
+//
+// It registers -systems systems (000.00.01.H60, 000.00.02.H60, …) through
+// the admin API, issues a fresh key for each (an existing system is reused),
+// then runs one of three modes:
+//
+//	cycle  -c workers each loop the full F1–F7 exchange: the sender
+//	       connects, requests, uploads -size bytes and completes; the
+//	       recipient sees it (inbox polling, or SSE with -notify sse), says
+//	       ready, downloads and checks the bytes, and confirms. Each step's
+//	       latency is recorded apart, with the whole cycle.
+//	hold   -conns separate keep-alive TCP connections, each looping signed
+//	       GET /v1/inbox and POST /v1/connect (R4: at least 1,000 systems
+//	       connected at once, no answer slower than 30 s).
+//	big    one exchange of -big-size bytes streamed from a deterministic
+//	       generator (never held in memory) up and down again, reporting
+//	       MB/s and the server's memory growth.
+//
+// With -pid it samples the server's /proc/PID/stat and /proc/PID/status
+// every 50 ms for its CPU use and resident memory. The last line printed is
+// the result as JSON, prefixed "RESULT ". The exit status is 1 when a mode's
+// target is missed (errors, an answer of 30 s or more, memory growth of
+// 64 MB or more in big mode).
+//
+// -routes-out DIR writes a route file like the shipped van-ban route but
+// allowing 200 MiB, for the big mode, and exits; start the node with
+// LGSP_ROUTES_DIR=DIR. docs/load.md has the commands and measured results.
+//
+// Usage:
+//
+//	go run ./test/load -mode cycle -c 64 -duration 20s -pid $(pgrep -n lgsp)
+//	go run ./test/load -mode hold -conns 1000 -duration 20s
+//	go run ./test/load -mode big -big-size 104857600
+package main

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// config is what the flags say.
+type config struct {
+	URL            string
+	AdminToken     string
+	AdminTokenFile string
+	Systems        int
+	Mode           string
+	Concurrency    int
+	Duration       time.Duration
+	Size           int
+	PID            int
+	DBPID          int
+	Label          string
+	Conns          int
+	BigSize        int64
+	Notify         string
+	Seed           uint64
+	RoutesOut      string
+}
+
+// errTargetMissed makes the command exit 1 after the report was printed.
+var errTargetMissed = errors.New("target missed")
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if err != nil {
+		os.Exit(2)
+	}
+	if err := run(cfg, os.Stdout); err != nil {
+		if !errors.Is(err, errTargetMissed) {
+			fmt.Fprintln(os.Stderr, "load:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.URL, "url", "http://127.0.0.1:8080", "base URL of the LGSP node")
+	fs.StringVar(&c.AdminToken, "admin-token", os.Getenv("LGSP_ADMIN_TOKEN"), "admin API token (default: env LGSP_ADMIN_TOKEN, else -admin-token-file)")
+	fs.StringVar(&c.AdminTokenFile, "admin-token-file", "./data/admin.token", "file holding the admin API token")
+	fs.IntVar(&c.Systems, "systems", 40, "systems to register and use (2–99: 000.00.01.H60 …)")
+	fs.StringVar(&c.Mode, "mode", "cycle", "cycle | hold | big")
+	fs.IntVar(&c.Concurrency, "c", 64, "concurrent workers (cycle)")
+	fs.DurationVar(&c.Duration, "duration", 20*time.Second, "how long to generate load (cycle, hold)")
+	fs.IntVar(&c.Size, "size", 20480, "content bytes per exchange (cycle)")
+	fs.IntVar(&c.PID, "pid", 0, "server process id to sample CPU and memory from /proc (0: none)")
+	fs.IntVar(&c.DBPID, "db-pid", 0, "database server (mariadbd) process id to sample too (0: none)")
+	fs.StringVar(&c.Label, "label", "", "free text copied into the RESULT line (e.g. sqlite, mariadb)")
+	fs.IntVar(&c.Conns, "conns", 1000, "TCP connections to hold (hold)")
+	fs.Int64Var(&c.BigSize, "big-size", 100<<20, "content bytes of the one exchange (big)")
+	fs.StringVar(&c.Notify, "notify", "poll", "how recipients learn of an exchange (cycle): poll | sse")
+	fs.Uint64Var(&c.Seed, "seed", 1, "seed of the content generator")
+	fs.StringVar(&c.RoutesOut, "routes-out", "", "write a 200 MiB route file into this directory and exit")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if err := c.check(); err != nil {
+		fmt.Fprintln(stderr, "load:", err)
+		return c, err
+	}
+	return c, nil
+}
+
+func (c config) check() error {
+	switch {
+	case c.RoutesOut != "":
+		return nil
+	case c.Mode != "cycle" && c.Mode != "hold" && c.Mode != "big":
+		return fmt.Errorf("-mode %q: want cycle, hold or big", c.Mode)
+	case c.Notify != "poll" && c.Notify != "sse":
+		return fmt.Errorf("-notify %q: want poll or sse", c.Notify)
+	case c.Systems < 2 || c.Systems > 99:
+		return fmt.Errorf("-systems %d: want 2 to 99", c.Systems)
+	case c.Concurrency < 1 || c.Conns < 1 || c.Size < 1 || c.BigSize < 1 || c.Duration <= 0:
+		return errors.New("-c, -conns, -size, -big-size and -duration must be positive")
+	}
+	return nil
+}
+
+func run(cfg config, out io.Writer) error {
+	if cfg.RoutesOut != "" {
+		path, err := writeRoutes(cfg.RoutesOut)
+		if err == nil {
+			fmt.Fprintf(out, "wrote %s; start the node with LGSP_ROUTES_DIR=%s\n", path, cfg.RoutesOut)
+		}
+		return err
+	}
+	if lim, err := raiseNoFile(); err != nil {
+		fmt.Fprintf(os.Stderr, "load: raising RLIMIT_NOFILE: %v (now %d)\n", err, lim)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	token, err := adminToken(cfg)
+	if err != nil {
+		return err
+	}
+	systems, err := provision(ctx, newAdmin(cfg.URL, token), cfg.Systems)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%d systems ready (%s … %s), each with a new key\n", len(systems), systems[0].Code, systems[len(systems)-1].Code)
+	switch cfg.Mode {
+	case "cycle":
+		return runCycle(ctx, cfg, systems, out)
+	case "hold":
+		return runHold(ctx, cfg, systems, out)
+	default:
+		return runBig(ctx, cfg, systems, out)
+	}
+}
+
+func adminToken(cfg config) (string, error) {
+	if cfg.AdminToken != "" {
+		return cfg.AdminToken, nil
+	}
+	b, err := os.ReadFile(cfg.AdminTokenFile)
+	if err != nil {
+		return "", fmt.Errorf("admin token: %w (pass -admin-token or -admin-token-file)", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
