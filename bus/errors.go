@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -76,6 +77,9 @@ func AsError(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return &Error{Def: ErrTimeout, Cause: err}
 	}
 	return &Error{Def: ErrInternal, Cause: err}
 }

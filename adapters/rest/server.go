@@ -299,7 +299,6 @@ func (a *api) download(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(status)
 	n, err := io.Copy(w, f.Body)
 	if err != nil || n != f.Length {
-		f.Abort()
 		service.Log(r.Context()).WithError(err).WithField("sent", n).Warn("download interrupted")
 	}
 }

@@ -25,10 +25,14 @@ type chunkReader struct {
 	skip   int64 // bytes to drop from the first chunk
 	remain int64 // bytes still to return; -1 = to the end
 	cur    []byte
+	// onEnd, if set, runs once just before the last bytes are returned, so
+	// that what it records is committed before the reader's consumer can
+	// have received the whole content.
+	onEnd func()
 }
 
 // open returns a reader of length bytes from offset (length < 0: to the end).
-func (s *Service) open(ctx context.Context, ex store.Exchange, offset, length int64) (io.ReadCloser, error) {
+func (s *Service) open(ctx context.Context, ex store.Exchange, offset, length int64) (*chunkReader, error) {
 	if ex.WrappedKey == nil {
 		return nil, bus.ErrExchangePurged.New("%s has no content", ex.ID)
 	}
@@ -76,6 +80,11 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 	r.cur = r.cur[n:]
 	if r.remain > 0 {
 		r.remain -= int64(n)
+	}
+	if r.onEnd != nil && (r.remain == 0 || (len(r.cur) == 0 && r.i >= len(r.index))) {
+		end := r.onEnd
+		r.onEnd = nil
+		end()
 	}
 	return n, nil
 }

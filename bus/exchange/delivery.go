@@ -107,24 +107,11 @@ type Fetch struct {
 	Size      int64
 	SHA256    string
 	MediaType string
-	finish    func()
-	aborted   bool
 }
 
-// Abort marks the fetch as interrupted: Close then records nothing.
-func (f *Fetch) Abort() { f.aborted = true }
+// Close closes the body.
+func (f *Fetch) Close() error { return f.Body.Close() }
 
-// Close closes the body and, when the whole content was fetched, records the
-// download (F7).
-func (f *Fetch) Close() error {
-	err := f.Body.Close()
-	if f.finish != nil && !f.aborted {
-		f.finish()
-	}
-	return err
-}
-
-// Done marks the fetch as read to its end; Close then records the download.
 // Fetch opens the content of id for a ready destination, from offset for
 // length bytes (length < 0: to the end) — range requests resume interrupted
 // downloads (F7).
@@ -160,7 +147,10 @@ func (s *Service) Fetch(ctx context.Context, system, id string, offset, length i
 	}
 	f := &Fetch{Body: body, Offset: offset, Length: length, Size: ex.Size, SHA256: ex.SHA256, MediaType: ex.MediaType}
 	if offset+length == ex.Size && rc.Status == store.RecipientReady {
-		f.finish = func() {
+		// Recorded when the last bytes are read from the store, before they
+		// are written out: a client that confirms the moment it has the
+		// whole content finds the download already recorded (F7).
+		body.onEnd = func() {
 			t := store.Transition{ExchangeID: id, Recipient: system, From: []string{store.RecipientReady}, To: store.RecipientDownloaded, At: s.now().UTC(),
 				Event: s.event(id, "downloaded", system, system, map[string]any{"source": ex.Source, "bytes": ex.Size})}
 			if err := s.store.Transition(context.WithoutCancel(ctx), t); err != nil && !errors.Is(err, bus.ErrExchangeState) {

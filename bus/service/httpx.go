@@ -217,7 +217,7 @@ func (s *Service) middleware(next http.Handler) http.Handler {
 					WriteProblem(sw, r, bus.ErrInternal.New("unexpected failure"))
 				}
 			}
-			lvl := logrus.DebugLevel
+			lvl := logrus.InfoLevel
 			if sw.status >= 500 {
 				lvl = logrus.WarnLevel
 			}
@@ -239,6 +239,19 @@ func (s *Service) middleware(next http.Handler) http.Handler {
 			return
 		}
 		defer s.limit.release()
+		if !streaming(r) {
+			// R3: no answer later than 30 s. Content transfers are exempt:
+			// their length depends on the size and the client's link.
+			tctx, cancel := context.WithTimeout(ctx, s.cfg.Limits.RequestTimeout)
+			defer cancel()
+			r = r.WithContext(tctx)
+		}
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// streaming reports whether r moves content whose duration depends on its
+// size (uploads, downloads): those are not bounded by request_timeout.
+func streaming(r *http.Request) bool {
+	return strings.HasSuffix(r.URL.Path, "/content") && (r.Method == http.MethodPut || r.Method == http.MethodGet)
 }

@@ -814,7 +814,14 @@ func (s *sqlStore) ClaimDue(ctx context.Context, now time.Time, limit int, node 
 				r.Status, micros(now), r.ExchangeID, r.Code); err != nil {
 				return fmt.Errorf("notifying recipient %s of %s: %w", r.Code, r.ExchangeID, err)
 			}
-			ev := Event{ExchangeID: r.ExchangeID, At: now, Kind: RecipientNotified, Actor: "lgsp", Recipient: r.Code, Node: node}
+			// The detail names the exchange's source, as every ledger event
+			// does, so that the sender's live subscribers hear of it too.
+			var source string
+			if err := tx.QueryRowContext(ctx, "SELECT source FROM exchanges WHERE id = ?", r.ExchangeID).Scan(&source); err != nil {
+				return fmt.Errorf("reading source of %s: %w", r.ExchangeID, err)
+			}
+			detail, _ := json.Marshal(map[string]string{"source": source})
+			ev := Event{ExchangeID: r.ExchangeID, At: now, Kind: RecipientNotified, Actor: "lgsp", Recipient: r.Code, Detail: string(detail), Node: node}
 			if err := insertEvents(ctx, tx, r.ExchangeID, now, []Event{ev}); err != nil {
 				return err
 			}

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -59,8 +60,8 @@ func sqliteDSN(abs string, reader bool) string {
 // reads use a separate query_only pool and see the last committed state
 // (WAL).
 //
-// After each Purge the WAL is checkpointed and truncated, so that no copy
-// of a purged payload is left in it.
+// After Purges the WAL is checkpointed and truncated in the background
+// (see walWiper), so that no copy of a purged payload is left in it.
 func OpenSQLite(ctx context.Context, path string) (Store, error) {
 	if path == "" {
 		return nil, errors.New("opening sqlite: empty path")
@@ -111,49 +112,134 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 		return nil, fmt.Errorf("opening sqlite %s for reading: %w", abs, err)
 	}
 
-	s := &sqlStore{d: sqliteDialect, w: w, r: r}
-	wp := &walWiper{w: w}
-	s.afterPurge = wp.wipe
-	return s, nil
+	wp := newWALWiper(w, 250*time.Millisecond)
+	return &sqliteStore{sqlStore: &sqlStore{d: sqliteDialect, w: w, r: r, afterPurge: wp.request}, wiper: wp}, nil
 }
 
-// walWiper truncates the WAL after purges. The WAL keeps the pages a purge
-// deleted (and every earlier version of them) until a checkpoint copies it
-// into the database file, where secure_delete has zeroed them, and
-// truncates it. A TRUNCATE checkpoint costs an fsync and blocks writers,
-// so concurrent purges share one: a purge waits for a checkpoint that
-// started after it committed, and only runs one itself if none did.
+// walWiper wipes purged pages out of the WAL in the background. The WAL
+// keeps the pages a purge deleted (and earlier versions of them) until a
+// checkpoint copies it into the database file, where secure_delete has
+// zeroed them, and truncates it. A TRUNCATE checkpoint costs fsyncs and
+// blocks the writer, so it is kept off the request path: purges only ask
+// for one, and one goroutine runs at most one checkpoint per minGap,
+// covering every purge committed before it started. What a purge leaves
+// in the WAL meanwhile is ciphertext and a sealed key — plaintext never
+// reaches the disk — and it is gone within minGap plus one checkpoint.
 type walWiper struct {
-	w       *sql.DB
-	seq     atomic.Uint64 // purges committed so far
-	mu      sync.Mutex    // held while checkpointing
-	covered uint64        // seq when the last complete checkpoint started; under mu
+	w      *sql.DB
+	minGap time.Duration
+	log    func(error)
+
+	gen   atomic.Uint64 // purges requested so far
+	kick  chan struct{}
+	stop  chan struct{}
+	done  chan struct{}
+	mu    sync.Mutex
+	wiped uint64        // gen covered by the last successful checkpoint; under mu
+	event chan struct{} // closed after each checkpoint attempt; under mu
 }
 
-func (p *walWiper) wipe(ctx context.Context) error {
-	ticket := p.seq.Add(1)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.covered >= ticket {
-		return nil
+func newWALWiper(w *sql.DB, minGap time.Duration) *walWiper {
+	p := &walWiper{w: w, minGap: minGap, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), event: make(chan struct{})}
+	go p.run()
+	return p
+}
+
+// request asks for a wipe covering every purge committed so far.
+func (p *walWiper) request(context.Context) error {
+	p.gen.Add(1)
+	select {
+	case p.kick <- struct{}{}:
+	default:
 	}
-	// Take the (only) writer connection first: purges that committed
-	// before this point are covered by the checkpoint.
-	c, err := p.w.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("truncating the wal: %w", err)
-	}
-	defer c.Close()
-	started := p.seq.Load()
-	var busy, logFrames, done int
-	if err := c.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &done); err != nil {
-		return fmt.Errorf("truncating the wal: %w", err)
-	}
-	if busy != 0 {
-		// Readers of an older snapshot outlasted busy_timeout; the next
-		// purge or SQLite's own checkpoints truncate it later.
-		return errors.New("truncating the wal: readers kept it busy; the purge is committed, its old pages not yet wiped")
-	}
-	p.covered = started
 	return nil
+}
+
+func (p *walWiper) run() {
+	defer close(p.done)
+	for {
+		select {
+		case <-p.stop:
+			p.checkpoint()
+			return
+		case <-p.kick:
+		}
+		if err := p.checkpoint(); err != nil {
+			// Readers kept it busy: try again after the gap.
+			select {
+			case p.kick <- struct{}{}:
+			default:
+			}
+		}
+		t := time.NewTimer(p.minGap)
+		select {
+		case <-p.stop:
+			t.Stop()
+			p.checkpoint()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (p *walWiper) checkpoint() error {
+	g := p.gen.Load()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var busy, logFrames, done int
+	err := p.w.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &done)
+	if err == nil && busy != 0 {
+		err = errors.New("readers kept the wal busy")
+	}
+	p.mu.Lock()
+	if err == nil && g > p.wiped {
+		p.wiped = g
+	}
+	close(p.event)
+	p.event = make(chan struct{})
+	p.mu.Unlock()
+	return err
+}
+
+// WaitWiped blocks until every purge committed before the call is wiped
+// from the WAL (tests and shutdown use it).
+func (p *walWiper) WaitWiped(ctx context.Context) error {
+	g := p.gen.Load()
+	for {
+		p.mu.Lock()
+		ok, ev := p.wiped >= g, p.event
+		p.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case p.kick <- struct{}{}:
+		default:
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ev:
+		}
+	}
+}
+
+func (p *walWiper) close() {
+	close(p.stop)
+	<-p.done
+}
+
+// sqliteStore is the SQLite store: the shared SQL store plus its WAL wiper.
+type sqliteStore struct {
+	*sqlStore
+	wiper *walWiper
+}
+
+// WaitWiped blocks until every purge so far is wiped from the WAL.
+func (s *sqliteStore) WaitWiped(ctx context.Context) error { return s.wiper.WaitWiped(ctx) }
+
+// Close stops the wiper (after a last checkpoint) and closes the database.
+func (s *sqliteStore) Close() error {
+	s.wiper.close()
+	return s.sqlStore.Close()
 }

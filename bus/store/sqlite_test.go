@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"database/sql"
 	"fmt"
@@ -148,6 +149,10 @@ func TestSQLiteZeroRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := s.Purge(ctx, e.ID, store.ExchangeCompleted, store.RecipientExpired, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// The WAL is wiped in the background, off the request path.
+	if err := s.(interface{ WaitWiped(context.Context) error }).WaitWiped(ctx); err != nil {
 		t.Fatal(err)
 	}
 
