@@ -50,6 +50,12 @@ type sqlStore struct {
 	// afterPurge runs after a purge committed (SQLite: checkpoint and
 	// truncate the WAL so that no copy of the deleted pages remains).
 	afterPurge func(ctx context.Context) error
+	// wc and rc cache prepared statements for w and r (SQLite only: on
+	// MySQL the server's statement limits make per-connection caches
+	// costly, and parsing happens on the database server anyway).
+	wc, rc *stmtCache
+	// batch, when set, runs writes with group commit (SQLite).
+	batch *batcher
 }
 
 var _ Store = (*sqlStore)(nil)
@@ -97,7 +103,10 @@ func nullBytes(b []byte) any {
 
 // write runs fn in a write transaction, again after a deadlock (MySQL).
 // fn must not keep state across calls.
-func (s *sqlStore) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *sqlStore) write(ctx context.Context, fn func(tx *txx) error) error {
+	if s.batch != nil {
+		return s.batch.do(ctx, fn)
+	}
 	for attempt := 1; ; attempt++ {
 		err := s.writeOnce(ctx, fn)
 		if err == nil || attempt == 5 || !s.d.retryable(err) {
@@ -113,11 +122,12 @@ func (s *sqlStore) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 }
 
-func (s *sqlStore) writeOnce(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, s.d.txOpts)
+func (s *sqlStore) writeOnce(ctx context.Context, fn func(tx *txx) error) error {
+	stx, err := s.w.BeginTx(ctx, s.d.txOpts)
 	if err != nil {
 		return fmt.Errorf("beginning transaction: %w", err)
 	}
+	tx := &txx{Tx: stx, c: s.wc}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
 		return err
@@ -130,11 +140,12 @@ func (s *sqlStore) writeOnce(ctx context.Context, fn func(tx *sql.Tx) error) err
 
 // read runs fn in a read-only transaction, so that its queries see one
 // snapshot.
-func (s *sqlStore) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+func (s *sqlStore) read(ctx context.Context, fn func(tx *txx) error) error {
+	stx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("beginning read transaction: %w", err)
 	}
+	tx := &txx{Tx: stx, c: s.rc}
 	defer tx.Rollback()
 	if err := fn(tx); err != nil {
 		return err
@@ -157,6 +168,14 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 }
 
 func (s *sqlStore) Close() error {
+	if s.batch != nil {
+		s.batch.close()
+	}
+	for _, c := range []*stmtCache{s.wc, s.rc} {
+		if c != nil {
+			c.close()
+		}
+	}
 	var errs []error
 	if s.r != s.w {
 		errs = append(errs, s.r.Close())
@@ -262,7 +281,7 @@ func (s *sqlStore) CreateKey(ctx context.Context, k Key) error {
 	if k.SecretEnc == nil {
 		k.SecretEnc = []byte{}
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *txx) error {
 		var one int
 		err := tx.QueryRowContext(ctx, "SELECT 1 FROM systems WHERE code = ?"+s.d.forShare, k.SystemCode).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -417,7 +436,7 @@ func scanRecipients(rows *sql.Rows) ([]Recipient, error) {
 
 // insertEvents appends events, filling an empty ExchangeID with exchangeID
 // and a zero At with at (now if at is zero too).
-func insertEvents(ctx context.Context, tx *sql.Tx, exchangeID string, at time.Time, events []Event) error {
+func insertEvents(ctx context.Context, tx *txx, exchangeID string, at time.Time, events []Event) error {
 	at = orNow(at)
 	for _, ev := range events {
 		if ev.ExchangeID == "" {
@@ -444,7 +463,7 @@ func (s *sqlStore) CreateExchange(ctx context.Context, e Exchange, events ...Eve
 	if e.Status == "" {
 		e.Status = ExchangeRequested
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *txx) error {
 		_, err := tx.ExecContext(ctx, "INSERT INTO exchanges ("+exchangeCols+") VALUES ("+placeholders(19)+")",
 			e.ID, e.Source, e.Title, e.Importance, e.DataType, e.Protocol, e.MediaType, e.Route, e.Status,
 			e.MaxBytes, e.Received, e.Size, e.SHA256, nullBytes(e.Policy), nullBytes(e.WrappedKey),
@@ -467,7 +486,7 @@ func (s *sqlStore) CreateExchange(ctx context.Context, e Exchange, events ...Eve
 
 func (s *sqlStore) GetExchange(ctx context.Context, id string) (Exchange, error) {
 	var e Exchange
-	err := s.read(ctx, func(tx *sql.Tx) error {
+	err := s.read(ctx, func(tx *txx) error {
 		var t [4]int64
 		err := tx.QueryRowContext(ctx, "SELECT "+exchangeCols+" FROM exchanges WHERE id = ?", id).Scan(exchangeDest(&e, &t)...)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -495,7 +514,7 @@ func (s *sqlStore) GetExchange(ctx context.Context, id string) (Exchange, error)
 // ListSent returns the exchanges with their recipients.
 func (s *sqlStore) ListSent(ctx context.Context, source string, limit int) ([]Exchange, error) {
 	var out []Exchange
-	err := s.read(ctx, func(tx *sql.Tx) error {
+	err := s.read(ctx, func(tx *txx) error {
 		out = nil
 		rows, err := tx.QueryContext(ctx, "SELECT "+exchangeCols+" FROM exchanges WHERE source = ? ORDER BY created_at DESC, id DESC LIMIT ?", source, limitOr(limit))
 		if err != nil {
@@ -546,7 +565,7 @@ func (s *sqlStore) ListSent(ctx context.Context, source string, limit int) ([]Ex
 
 // exchangeState reads and locks the row of an exchange in a write
 // transaction.
-func (s *sqlStore) exchangeState(ctx context.Context, tx *sql.Tx, id, lock string) (status string, received, maxBytes int64, err error) {
+func (s *sqlStore) exchangeState(ctx context.Context, tx *txx, id, lock string) (status string, received, maxBytes int64, err error) {
 	err = tx.QueryRowContext(ctx, "SELECT status, received, max_bytes FROM exchanges WHERE id = ?"+lock, id).Scan(&status, &received, &maxBytes)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", 0, 0, bus.ErrExchangeNotFound.New("%s", id)
@@ -565,7 +584,7 @@ func (s *sqlStore) exchangeState(ctx context.Context, tx *sql.Tx, id, lock strin
 // uncommitted one, so that a retried upload part does not collide with the
 // remains of a failed attempt.
 func (s *sqlStore) PutChunk(ctx context.Context, c Chunk) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *txx) error {
 		// The shared lock orders PutChunk against CommitUpload and Purge:
 		// a chunk can never land after the purge of its exchange.
 		status, received, maxBytes, err := s.exchangeState(ctx, tx, c.ExchangeID, s.d.forShare)
@@ -594,7 +613,7 @@ func (s *sqlStore) PutChunk(ctx context.Context, c Chunk) error {
 }
 
 func (s *sqlStore) CommitUpload(ctx context.Context, id string, from, to int64, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *txx) error {
 		status, received, _, err := s.exchangeState(ctx, tx, id, s.d.forUpdate)
 		if err != nil {
 			return err
@@ -620,7 +639,7 @@ func (s *sqlStore) CommitUpload(ctx context.Context, id string, from, to int64, 
 // or from Received, whichever is higher. A part that lost the race of
 // CommitUpload therefore cannot take the winner's chunks with it.
 func (s *sqlStore) DeleteChunksFrom(ctx context.Context, id string, offset int64) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *txx) error {
 		_, received, _, err := s.exchangeState(ctx, tx, id, s.d.forUpdate)
 		if err != nil {
 			return err
@@ -634,7 +653,7 @@ func (s *sqlStore) DeleteChunksFrom(ctx context.Context, id string, offset int64
 
 func (s *sqlStore) ChunkIndex(ctx context.Context, id string) ([]ChunkInfo, error) {
 	var out []ChunkInfo
-	err := s.read(ctx, func(tx *sql.Tx) error {
+	err := s.read(ctx, func(tx *txx) error {
 		var received int64
 		err := tx.QueryRowContext(ctx, "SELECT received FROM exchanges WHERE id = ?", id).Scan(&received)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -690,7 +709,7 @@ func (s *sqlStore) GetChunk(ctx context.Context, id string, offset int64) (Chunk
 }
 
 func (s *sqlStore) ReplaceContent(ctx context.Context, id string, wrappedKey []byte, size int64, sha256, mediaType string, chunks []Chunk, events ...Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *txx) error {
 		status, _, _, err := s.exchangeState(ctx, tx, id, s.d.forUpdate)
 		if err != nil {
 			return err
@@ -725,7 +744,7 @@ func (s *sqlStore) ReplaceContent(ctx context.Context, id string, wrappedKey []b
 // where the Accept leaves them empty.
 func (s *sqlStore) AcceptExchange(ctx context.Context, a Accept) error {
 	at := orNow(a.At)
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *txx) error {
 		var status, sha, media string
 		var policy []byte
 		var expires int64
@@ -797,7 +816,7 @@ type notification struct {
 func (s *sqlStore) ClaimDue(ctx context.Context, now time.Time, limit int, node string) ([]Recipient, error) {
 	now = orNow(now)
 	var out []Recipient
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *txx) error {
 		out = nil
 		rows, err := tx.QueryContext(ctx, "SELECT "+recipientCols+" FROM recipients WHERE status = ? AND due_at <= ? ORDER BY due_at, exchange_id, code LIMIT ?"+s.d.skipLocked,
 			RecipientPlanned, micros(now), limitOr(limit))
@@ -846,7 +865,7 @@ func (s *sqlStore) ClaimDue(ctx context.Context, now time.Time, limit int, node 
 // when t.Outcome is empty.
 func (s *sqlStore) Transition(ctx context.Context, t Transition) error {
 	at := orNow(t.At)
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *txx) error {
 		var status string
 		err := tx.QueryRowContext(ctx, "SELECT status FROM recipients WHERE exchange_id = ? AND code = ?"+s.d.forUpdate, t.ExchangeID, t.Recipient).Scan(&status)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -940,7 +959,7 @@ func (s *sqlStore) Purge(ctx context.Context, id, status, recipientStatus string
 		return fmt.Errorf("purging %s: %q is not a final recipient status", id, recipientStatus)
 	}
 	at = orNow(at)
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *txx) error {
 		var purged int64
 		err := tx.QueryRowContext(ctx, "SELECT purged_at FROM exchanges WHERE id = ?"+s.d.forUpdate, id).Scan(&purged)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -1005,7 +1024,7 @@ func (s *sqlStore) AddEvents(ctx context.Context, events ...Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *txx) error {
 		return insertEvents(ctx, tx, "", time.Now(), events)
 	})
 }
@@ -1105,7 +1124,7 @@ func (s *sqlStore) ClaimOutbox(ctx context.Context, now time.Time, limit int, no
 		lease = time.Minute
 	}
 	var out []OutboxItem
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *txx) error {
 		rows, err := tx.QueryContext(ctx, "SELECT "+outboxCols+" FROM outbox WHERE status = ? AND due_at <= ? AND claimed_until <= ? ORDER BY due_at, id LIMIT ?"+s.d.skipLocked,
 			OutboxPending, micros(now), micros(now), limitOr(limit))
 		if err != nil {

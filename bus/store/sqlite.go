@@ -113,7 +113,9 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 	}
 
 	wp := newWALWiper(w, 250*time.Millisecond)
-	return &sqliteStore{sqlStore: &sqlStore{d: sqliteDialect, w: w, r: r, afterPurge: wp.request}, wiper: wp}, nil
+	ss := &sqlStore{d: sqliteDialect, w: w, r: r, afterPurge: wp.request, wc: newStmtCache(w), rc: newStmtCache(r)}
+	ss.batch = newBatcher(ss)
+	return &sqliteStore{sqlStore: ss, wiper: wp}, nil
 }
 
 // walWiper wipes purged pages out of the WAL in the background. The WAL

@@ -689,7 +689,7 @@ func testClaimDue(t *testing.T, s store.Store) {
 	if len(notified) != 2 {
 		t.Fatalf("notified events = %+v", notified)
 	}
-	check(t, "notified event", notified[0], store.Event{ID: notified[0].ID, ExchangeID: e.ID, At: us(now), Kind: "notified", Actor: "lgsp", Recipient: dstB, Node: "n1"})
+	check(t, "notified event", notified[0], store.Event{ID: notified[0].ID, ExchangeID: e.ID, At: us(now), Kind: "notified", Actor: "lgsp", Recipient: dstB, Detail: `{"source":"` + e.Source + `"}`, Node: "n1"})
 	if notified[1].Node != "n2" {
 		t.Fatalf("second claim's event node = %q", notified[1].Node)
 	}
