@@ -214,6 +214,11 @@ type Accept struct {
 // catalogue (bus.ErrSystemNotFound, bus.ErrExchangeState …) tell the caller
 // what went wrong; others are faults of the database.
 type Store interface {
+	// AccessStore: grants and the audit of key operations (access.go).
+	AccessStore
+	// SessionStore: session keys and bearer tokens (sessions.go).
+	SessionStore
+
 	// Dialect returns "sqlite" or "mysql".
 	Dialect() string
 	// Ping checks that the database answers (readiness).
