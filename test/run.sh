@@ -291,10 +291,11 @@ ensure_mariadb() {
 # ------------------------------------------------------ interop tooling ---
 
 # ==== ensure_apt_tools ========================================================
-# Debian packages the interop tests need. Add names here (planned: xmlsec1
-# libxml2-utils python3-zeep); they are installed in ONE apt-get call, and only
-# when one of them is missing, so a prepared machine pays nothing.
-APT_TOOLS=()
+# Debian packages the interop tests need (xmllint validates our edXML against
+# xsd/edxml.xsd; xmlsec1 is the independent XML-DSig peer); they are installed
+# in ONE apt-get call, and only when one of them is missing, so a prepared
+# machine pays nothing. Planned: python3-zeep (SOAP interop).
+APT_TOOLS=(libxml2-utils xmlsec1)
 
 ensure_apt_tools() {
 	phase "prerequisite: Debian tools (${APT_TOOLS[*]:-none listed})"

@@ -1,0 +1,117 @@
+package edxml
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// IssueCode is a stable code of a parse or validation finding. Codes never
+// change meaning once shipped; the bus error catalogue maps them.
+type IssueCode string
+
+// The issue codes. docs/edxml.md has the table.
+const (
+	CodeSyntax      IssueCode = "edxml.syntax"      // not well-formed XML
+	CodeDTD         IssueCode = "edxml.dtd"         // DOCTYPE / entity declarations are refused
+	CodeLimit       IssueCode = "edxml.limit"       // depth, header size, text run or attachment size over the limit
+	CodeRoot        IssueCode = "edxml.root"        // root is not {NS}edXML or has no edXMLEnvelope
+	CodeAttachment  IssueCode = "edxml.attachment"  // bad base64, unsupported content in ContentTransferEncoded, sink error
+	CodeRequired    IssueCode = "edxml.required"    // a required element is missing or empty
+	CodeForbidden   IssueCode = "edxml.forbidden"   // an element that this packet kind must not carry
+	CodeCodeList    IssueCode = "edxml.code_list"   // value not in its code list
+	CodeIdentifier  IssueCode = "edxml.identifier"  // organisation identifier form
+	CodeDate        IssueCode = "edxml.date"        // date not parsable (error) or not canonical (warning)
+	CodeFormat      IssueCode = "edxml.format"      // integer, boolean, length or pattern
+	CodeConditional IssueCode = "edxml.conditional" // a rule of the form "when X then Y" failed
+	CodeReference   IssueCode = "edxml.reference"   // manifest Reference and Attachment do not match
+	CodeDuplicate   IssueCode = "edxml.duplicate"   // a single-valued element occurs more than once (extra kept as unknown)
+	CodeUnexpected  IssueCode = "edxml.unexpected"  // a known leaf element has child elements (kept as unknown)
+	CodeSignature   IssueCode = "edxml.signature"   // Signature absent from the xmldsig namespace
+	CodeDocumentId  IssueCode = "edxml.document_id" // DocumentId differs from the composed form
+)
+
+// Severity tells errors from warnings.
+type Severity int
+
+// The severities.
+const (
+	SeverityError Severity = iota
+	SeverityWarning
+)
+
+func (s Severity) String() string {
+	if s == SeverityWarning {
+		return "warning"
+	}
+	return "error"
+}
+
+// MarshalText writes "error" or "warning".
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads "error" or "warning".
+func (s *Severity) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "error", "":
+		*s = SeverityError
+	case "warning":
+		*s = SeverityWarning
+	default:
+		return fmt.Errorf("unknown severity %q", b)
+	}
+	return nil
+}
+
+// Issue is one finding with its element path and position (Line 0 when
+// unknown, e.g. for a packet built in memory).
+type Issue struct {
+	Code     IssueCode `json:"code"`
+	Severity Severity  `json:"severity"`
+	Path     string    `json:"path,omitempty"`
+	Line     int       `json:"line,omitempty"`
+	Col      int       `json:"col,omitempty"`
+	Msg      string    `json:"msg"`
+}
+
+// String renders "line:col: severity code path: msg".
+func (i Issue) String() string {
+	s := ""
+	if i.Line > 0 {
+		s = strconv.Itoa(i.Line) + ":" + strconv.Itoa(i.Col) + ": "
+	}
+	s += i.Severity.String() + " " + string(i.Code)
+	if i.Path != "" {
+		s += " " + i.Path
+	}
+	return s + ": " + i.Msg
+}
+
+// Error is the error Parse returns; it names the element and position.
+type Error struct {
+	Issue
+	Err error // underlying cause, if any
+}
+
+func (e *Error) Error() string { return e.Issue.String() }
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// CodeOf returns the issue code of an *Error in err's chain, or "".
+func CodeOf(err error) IssueCode {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+// HasErrors reports whether issues contain at least one error.
+func HasErrors(issues []Issue) bool {
+	for _, i := range issues {
+		if i.Severity == SeverityError {
+			return true
+		}
+	}
+	return false
+}
