@@ -1,0 +1,306 @@
+package xmldsig
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/beevik/etree"
+	dsig "github.com/russellhaering/goxmldsig"
+)
+
+// Algorithm is the signature algorithm; it names the digest too, which is
+// always the same hash.
+type Algorithm int
+
+const (
+	RSASHA256 Algorithm = iota // rsa-sha256 with a sha256 digest, the default
+	RSASHA1                    // rsa-sha1 with a sha1 digest, for legacy peers only
+)
+
+func (a Algorithm) String() string {
+	switch a {
+	case RSASHA256:
+		return "rsa-sha256"
+	case RSASHA1:
+		return "rsa-sha1"
+	}
+	return fmt.Sprintf("Algorithm(%d)", int(a))
+}
+
+// C14N is the canonicalization used for SignedInfo and for the reference.
+type C14N int
+
+const (
+	Exclusive C14N = iota // http://www.w3.org/2001/10/xml-exc-c14n#, the default
+	Inclusive             // http://www.w3.org/TR/2001/REC-xml-c14n-20010315 (C14N 1.0)
+)
+
+func (c C14N) String() string {
+	switch c {
+	case Exclusive:
+		return "exc-c14n"
+	case Inclusive:
+		return "c14n"
+	}
+	return fmt.Sprintf("C14N(%d)", int(c))
+}
+
+// SignOptions chooses how a Signer signs. The zero value is RSA-SHA256 with
+// exclusive C14N.
+type SignOptions struct {
+	Algorithm Algorithm
+	C14N      C14N
+	// IDAttribute names the root attribute the Reference points at
+	// (URI="#value"). Empty means "Id", then "ID", when the root has one;
+	// without such an attribute the Reference is URI="".
+	IDAttribute string
+}
+
+// Signer signs documents with one RSA key and its certificate chain. It is
+// safe for concurrent use.
+type Signer struct {
+	key   *rsa.PrivateKey
+	chain []*x509.Certificate // leaf first
+	opts  SignOptions
+}
+
+// pkcs12Hint is the conversion step named by CodePKCS12Unsupported.
+const pkcs12Hint = "PKCS#12 (.p12/.pfx) is not supported; convert it to PEM with `openssl pkcs12 -in x.p12 -nodes -out key.pem` and pass key.pem as both key and certificate file"
+
+// LoadSigner reads an RSA private key and the signer's certificate (plus
+// any intermediates) from PEM files. Both paths may name the same file, as
+// openssl pkcs12 -nodes writes key and certificates into one; certPEMPath
+// may be empty when keyPEMPath holds the certificates too. Keys may be
+// PKCS#1 or unencrypted PKCS#8. A PKCS#12 file gives
+// xmldsig.pkcs12_unsupported with the conversion command.
+func LoadSigner(keyPEMPath, certPEMPath string, opts SignOptions) (*Signer, error) {
+	var blocks []*pem.Block
+	paths := []string{keyPEMPath}
+	if certPEMPath != "" && certPEMPath != keyPEMPath {
+		paths = append(paths, certPEMPath)
+	}
+	for _, p := range paths {
+		b, err := readPEMFile(p)
+		if err != nil {
+			return nil, err
+		}
+		blocks = append(blocks, b...)
+	}
+	var key *rsa.PrivateKey
+	var certs []*x509.Certificate
+	for _, b := range blocks {
+		switch b.Type {
+		case "CERTIFICATE":
+			c, err := x509.ParseCertificate(b.Bytes)
+			if err != nil {
+				return nil, newErr(CodeKey, "parsing certificate", err)
+			}
+			certs = append(certs, c)
+		case "RSA PRIVATE KEY", "PRIVATE KEY":
+			if key != nil {
+				return nil, newErr(CodeKey, "more than one private key", nil)
+			}
+			k, err := parseKey(b)
+			if err != nil {
+				return nil, err
+			}
+			key = k
+		case "ENCRYPTED PRIVATE KEY":
+			return nil, newErr(CodeKey, "encrypted private keys are not supported; decrypt with `openssl pkey -in enc.pem -out key.pem`", nil)
+		case "EC PRIVATE KEY":
+			return nil, newErr(CodeAlgorithm, "only RSA keys can sign", nil)
+		}
+	}
+	if key == nil {
+		return nil, newErr(CodeKey, "no private key found in "+keyPEMPath, nil)
+	}
+	return NewSigner(key, certs, opts)
+}
+
+// NewSigner returns a Signer for key and certs. One of certs must carry
+// key's public key; it goes first into KeyInfo, the others (intermediates)
+// follow in the given order.
+func NewSigner(key crypto.Signer, certs []*x509.Certificate, opts SignOptions) (*Signer, error) {
+	rk, ok := key.(*rsa.PrivateKey)
+	if !ok {
+		return nil, newErr(CodeAlgorithm, fmt.Sprintf("only RSA keys can sign, got %T", key), nil)
+	}
+	if opts.Algorithm != RSASHA256 && opts.Algorithm != RSASHA1 {
+		return nil, newErr(CodeAlgorithm, "unknown signature algorithm "+opts.Algorithm.String(), nil)
+	}
+	if opts.C14N != Exclusive && opts.C14N != Inclusive {
+		return nil, newErr(CodeAlgorithm, "unknown canonicalization "+opts.C14N.String(), nil)
+	}
+	leaf := -1
+	for i, c := range certs {
+		if pk, ok := c.PublicKey.(*rsa.PublicKey); ok && pk.Equal(&rk.PublicKey) {
+			leaf = i
+			break
+		}
+	}
+	if leaf < 0 {
+		return nil, newErr(CodeKey, "no certificate matches the private key", nil)
+	}
+	chain := []*x509.Certificate{certs[leaf]}
+	for i, c := range certs {
+		if i != leaf {
+			chain = append(chain, c)
+		}
+	}
+	return &Signer{key: rk, chain: chain, opts: opts}, nil
+}
+
+// Certificate returns the signer's certificate.
+func (s *Signer) Certificate() *x509.Certificate { return s.chain[0] }
+
+// Sign returns doc with an enveloped ds:Signature appended as the last
+// child of its root. Everything else in doc is kept as it was. A document
+// that already holds a ds:Signature is refused, because verifiers accept
+// exactly one.
+func (s *Signer) Sign(doc []byte) ([]byte, error) {
+	d, err := parse(doc)
+	if err != nil {
+		return nil, err
+	}
+	root := d.Root()
+	if sigs := findSignatures(root); len(sigs.dsig) > 0 {
+		return nil, newErr(CodeMalformed, "document is already signed", nil)
+	}
+	ders := make([][]byte, len(s.chain))
+	for i, c := range s.chain {
+		ders[i] = c.Raw
+	}
+	ctx, err := dsig.NewSigningContext(s.key, ders)
+	if err != nil {
+		return nil, newErr(CodeKey, "creating signing context", err)
+	}
+	method := dsig.RSASHA256SignatureMethod
+	if s.opts.Algorithm == RSASHA1 {
+		method = dsig.RSASHA1SignatureMethod
+	}
+	if err := ctx.SetSignatureMethod(method); err != nil {
+		return nil, newErr(CodeAlgorithm, "setting signature method", err)
+	}
+	ctx.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
+	if s.opts.C14N == Inclusive {
+		ctx.Canonicalizer = dsig.MakeC14N10RecCanonicalizer()
+	}
+	ctx.IdAttribute = s.opts.IDAttribute
+	if ctx.IdAttribute == "" {
+		ctx.IdAttribute = "Id"
+		if root.SelectAttr("Id") == nil && root.SelectAttr("ID") != nil {
+			ctx.IdAttribute = "ID"
+		}
+	}
+	// The exclusive canonicalizer rewrites the element it is given (drops
+	// unused namespace declarations, sorts attributes), so it gets a copy:
+	// the digest is the same, and the output keeps the document as written.
+	sig, err := ctx.ConstructSignature(root.Copy(), true)
+	if err != nil {
+		return nil, newErr(CodeMalformed, "signing document", err)
+	}
+	root.AddChild(sig)
+	out, err := d.WriteToBytes()
+	if err != nil {
+		return nil, newErr(CodeMalformed, "writing signed document", err)
+	}
+	return out, nil
+}
+
+// readPEMFile returns the PEM blocks of path, or the PKCS#12 error when the
+// file is one.
+func readPEMFile(path string) ([]*pem.Block, error) {
+	ext := strings.ToLower(filepath.Ext(path))
+	if ext == ".p12" || ext == ".pfx" {
+		return nil, newErr(CodePKCS12Unsupported, pkcs12Hint, nil)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, newErr(CodeKey, "reading key or certificate file", err)
+	}
+	var blocks []*pem.Block
+	for rest := raw; ; {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		blocks = append(blocks, b)
+	}
+	if len(blocks) == 0 {
+		if isPKCS12(raw) {
+			return nil, newErr(CodePKCS12Unsupported, pkcs12Hint, nil)
+		}
+		return nil, newErr(CodeKey, path+" holds no PEM block", nil)
+	}
+	return blocks, nil
+}
+
+// isPKCS12 reports whether der looks like a PFX: SEQUENCE { INTEGER 3,
+// ContentInfo, [MacData] } (RFC 7292 §4).
+func isPKCS12(der []byte) bool {
+	var pfx struct {
+		Version  int
+		AuthSafe asn1.RawValue
+		MacData  asn1.RawValue `asn1:"optional"`
+	}
+	der = bytes.TrimSpace(der)
+	_, err := asn1.Unmarshal(der, &pfx)
+	return err == nil && pfx.Version == 3
+}
+
+func parseKey(b *pem.Block) (*rsa.PrivateKey, error) {
+	if b.Type == "RSA PRIVATE KEY" {
+		k, err := x509.ParsePKCS1PrivateKey(b.Bytes)
+		if err != nil {
+			return nil, newErr(CodeKey, "parsing PKCS#1 private key", err)
+		}
+		return k, nil
+	}
+	k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+	if err != nil {
+		return nil, newErr(CodeKey, "parsing PKCS#8 private key", err)
+	}
+	rk, ok := k.(*rsa.PrivateKey)
+	if !ok {
+		return nil, newErr(CodeAlgorithm, fmt.Sprintf("only RSA keys can sign, got %T", k), nil)
+	}
+	return rk, nil
+}
+
+// signatures is what findSignatures collects under a root.
+type signatures struct {
+	dsig  []*etree.Element // Signature elements in the XML-DSig namespace
+	other []*etree.Element // elements named Signature in any other namespace
+}
+
+// findSignatures walks the tree iteratively (the tree depth is bounded by
+// the parser anyway) and collects every element with local name Signature.
+func findSignatures(root *etree.Element) signatures {
+	var s signatures
+	stack := []*etree.Element{root}
+	for len(stack) > 0 {
+		e := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if e.Tag == "Signature" {
+			if e.NamespaceURI() == dsig.Namespace {
+				s.dsig = append(s.dsig, e)
+			} else {
+				s.other = append(s.other, e)
+			}
+		}
+		ch := e.ChildElements()
+		for i := len(ch) - 1; i >= 0; i-- {
+			stack = append(stack, ch[i])
+		}
+	}
+	return s
+}
