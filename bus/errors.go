@@ -132,6 +132,8 @@ var (
 	ErrAuthBodyHash      = def("auth.body_hash", http.StatusBadRequest, "Mã băm SHA-256 của nội dung không khớp", "SHA-256 of the body does not match the signed value")
 	ErrAuthAlgorithm     = def("auth.algorithm", http.StatusUnauthorized, "Thuật toán ký không được phép cho hệ thống này", "signature algorithm is not allowed for this system")
 	ErrForbidden         = def("auth.forbidden", http.StatusForbidden, "Không có quyền thực hiện thao tác này", "not allowed to perform this operation")
+	ErrAuthRateLimited   = def("auth.rate_limited", http.StatusTooManyRequests, "access_key gửi quá nhiều yêu cầu, vui lòng thử lại sau", "too many requests for this access key, try again later")
+	ErrAuthLocked        = def("auth.locked", http.StatusTooManyRequests, "access_key tạm thời bị khoá do có nhiều chữ ký sai liên tiếp", "access key is temporarily locked after repeated bad signatures")
 	ErrAdminUnauthorized = def("admin.unauthorized", http.StatusUnauthorized, "Thiếu hoặc sai mã quản trị", "missing or wrong admin token")
 
 	// Requests in general.
@@ -146,6 +148,10 @@ var (
 	ErrSystemNotFound = def("registry.system_not_found", http.StatusNotFound, "Không tìm thấy hệ thống", "system not found")
 	ErrKeyNotFound    = def("registry.key_not_found", http.StatusNotFound, "Không tìm thấy access_key", "access key not found")
 	ErrInvalidSystem  = def("registry.invalid", http.StatusUnprocessableEntity, "Thông tin hệ thống không hợp lệ", "system information is invalid")
+
+	// Grants: who may send what to whom and call which service (M1, M2, Art. 8).
+	ErrGrantInvalid  = def("grant.invalid", http.StatusUnprocessableEntity, "Quyền cấp không hợp lệ", "grant is invalid")
+	ErrGrantNotFound = def("grant.not_found", http.StatusNotFound, "Không tìm thấy quyền đã cấp", "grant not found")
 
 	// Exchange (F1–F7).
 	ErrExchangeNotFound = def("exchange.not_found", http.StatusNotFound, "Không tìm thấy gói tin trao đổi", "exchange not found")
@@ -163,6 +169,17 @@ var (
 	ErrRange            = def("exchange.range", http.StatusRequestedRangeNotSatisfiable, "Khoảng dữ liệu yêu cầu không hợp lệ", "requested range is not satisfiable")
 	ErrStepFailed       = def("route.step_failed", http.StatusUnprocessableEntity, "Dữ liệu không vượt qua bước kiểm tra của tuyến", "content failed a route step")
 	ErrRouteInvalid     = def("route.invalid", http.StatusUnprocessableEntity, "Tệp tuyến không hợp lệ", "route file is invalid")
+
+	// Service access through the bus: session keys (A1–A6), bearer tokens
+	// and synchronous calls to destination services (C2, R3).
+	ErrSessionInvalid = def("auth.session_invalid", http.StatusUnauthorized, "Khoá phiên không hợp lệ hoặc đã bị thu hồi", "session key is invalid or was revoked")
+	ErrSessionExpired = def("auth.session_expired", http.StatusUnauthorized, "Khoá phiên đã hết hạn", "session key has expired")
+	ErrTokenInvalid   = def("auth.token_invalid", http.StatusUnauthorized, "Mã truy cập (access token) không hợp lệ hoặc đã hết hạn", "access token is invalid or has expired")
+	ErrServiceUnknown = def("service.not_found", http.StatusNotFound, "Không có dịch vụ với tên này trên nền tảng", "no service with this name is published")
+	ErrServiceScope   = def("service.scope", http.StatusForbidden, "Dịch vụ không cho phép phạm vi truy cập này", "the service does not allow this scope")
+	ErrServiceBusy    = def("service.busy", http.StatusServiceUnavailable, "Dịch vụ đích đang quá tải, vui lòng thử lại sau", "destination service is busy, try again later")
+	ErrServiceDown    = def("service.unreachable", http.StatusBadGateway, "Không kết nối được tới dịch vụ đích", "destination service is unreachable")
+	ErrServiceTimeout = def("service.timeout", http.StatusGatewayTimeout, "Dịch vụ đích không trả lời trong thời gian cho phép", "destination service did not answer in time")
 
 	// The platform itself.
 	ErrBusy        = def("system.busy", http.StatusServiceUnavailable, "Hệ thống đang quá tải, vui lòng thử lại sau", "platform is busy, try again later")

@@ -60,6 +60,12 @@ func (f StepFunc) Process(ctx context.Context, m *Message) error { return f(ctx,
 // (unknown fields are errors, reported with their file position).
 type StepFactory func(decode func(into any) error) (Step, error)
 
+// RoutesDirSetter is implemented by step configurations that name files
+// (keys, certificates, CRLs). Before decoding into such a value, the route
+// loader calls SetRoutesDir with the folder of the route file, so that the
+// factory can resolve relative paths against it.
+type RoutesDirSetter interface{ SetRoutesDir(dir string) }
+
 // StepSpec describes a registered step kind; docs/routes.md lists them.
 type StepSpec struct {
 	Name    string

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -67,7 +68,7 @@ func TestCLIWalkthrough(t *testing.T) {
 	}
 	srv := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--addr-file", "addr")
 	srv.Dir, srv.Env = work, env
-	var logs bytes.Buffer
+	var logs lockedBuffer // written by exec's copier while the test reads it
 	srv.Stderr = &logs
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
@@ -91,6 +92,10 @@ func TestCLIWalkthrough(t *testing.T) {
 	run("systems", "add", "--code", "000.00.01.H60", "--name", "Văn phòng UBND tỉnh", "--unit", "UBND tỉnh Tuyên Quang")
 	run("keys", "issue", "--system", "000.00.00.H60", "--out", "ubnd.json", "--url", url)
 	run("keys", "issue", "--system", "000.00.01.H60", "--out", "vp.json", "--url", url)
+	run("grants", "add", "--kind", "exchange", "--source", "000.00.00.H60", "--to", "000.00.01.H60", "--data-type", "edoc")
+	if out := run("keys", "history", "--system", "000.00.00.H60"); !strings.Contains(out, "issued") || !strings.Contains(out, "cli:") {
+		t.Fatalf("keys history:\n%s", out)
+	}
 	if st, err := os.Stat(filepath.Join(work, "vp.json")); err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("credentials file mode: %v %v", st, err)
 	}
@@ -155,7 +160,7 @@ func TestCLIWalkthrough(t *testing.T) {
 		t.Fatal("serve did not stop within 30s of SIGTERM")
 	}
 	// Every log line is JSON; request lines carry a request id.
-	sc := bufio.NewScanner(&logs)
+	sc := bufio.NewScanner(strings.NewReader(logs.String()))
 	reqLines := 0
 	for sc.Scan() {
 		line := sc.Text()
@@ -176,4 +181,22 @@ func TestCLIWalkthrough(t *testing.T) {
 	if reqLines == 0 {
 		t.Log("no request log lines at info level (request lines are debug); checked reload and lifecycle lines only")
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for one writer and concurrent readers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -50,6 +50,7 @@ func testSevenSteps(t *testing.T, dialect string) {
 	b := n.system(t, "000.00.01.H60", "Văn phòng UBND tỉnh")
 	c := n.system(t, "000.00.02.H60", "Sở Tài chính")
 	d := n.system(t, "000.00.03.H60", "Hệ thống ngoài cuộc")
+	n.grant(t, "exchange", "000.00.00.H60", "000.00.*.H60", "edoc")
 
 	// B listens live before anything is sent (C5).
 	sctx, stop := context.WithCancel(ctx)

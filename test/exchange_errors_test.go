@@ -22,6 +22,7 @@ func TestExchangeRefusals(t *testing.T) {
 	ctx := context.Background()
 	a := n.system(t, "000.00.00.H60", "UBND tỉnh")
 	b := n.system(t, "000.00.01.H60", "Văn phòng")
+	n.grant(t, "exchange", "000.00.00.H60", "000.00.*.H60", "*")
 	good := exchange.Request{Recipients: []string{"000.00.01.H60"}, Title: "Công văn", DataType: "edoc"}
 
 	cases := []struct {
@@ -114,6 +115,7 @@ func TestRouteStepRefusal(t *testing.T) {
 	ctx := context.Background()
 	a := n.system(t, "000.00.00.H60", "UBND tỉnh")
 	n.system(t, "000.00.01.H60", "Văn phòng")
+	n.grant(t, "exchange", "000.00.00.H60", "000.00.*.H60", "blocked")
 	sp, err := a.Request(ctx, exchange.Request{Recipients: []string{"000.00.01.H60"}, Title: "Tài liệu", DataType: "blocked"})
 	if err != nil {
 		t.Fatal(err)
@@ -139,6 +141,7 @@ func TestCronDelivery(t *testing.T) {
 	ctx := context.Background()
 	a := n.system(t, "000.00.00.H60", "UBND tỉnh")
 	b := n.system(t, "000.00.01.H60", "Văn phòng")
+	n.grant(t, "exchange", "000.00.00.H60", "000.00.*.H60", "*")
 	sp, err := a.Request(ctx, exchange.Request{Recipients: []string{"000.00.01.H60"}, Title: "Báo cáo tuần", DataType: "report"})
 	if err != nil {
 		t.Fatal(err)

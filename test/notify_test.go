@@ -28,6 +28,9 @@ func sendSmall(t *testing.T, n *node, from string, to ...string) string {
 	t.Helper()
 	ctx := context.Background()
 	a := n.clients[from]
+	for _, d := range to {
+		n.grant(t, "exchange", from, d, "edoc")
+	}
 	sp, err := a.Request(ctx, exchange.Request{Recipients: to, Title: "Thông báo", DataType: "edoc"})
 	if err != nil {
 		t.Fatal(err)
@@ -188,6 +191,7 @@ func TestExpiryPurges(t *testing.T) {
 	ctx := context.Background()
 	a := n.system(t, "000.00.00.H60", "UBND tỉnh")
 	b := n.system(t, "000.00.01.H60", "Văn phòng")
+	n.grant(t, "exchange", "000.00.00.H60", "000.00.*.H60", "edoc")
 	sp, err := a.Request(ctx, exchange.Request{Recipients: []string{"000.00.01.H60"}, Title: "Giấy mời", DataType: "edoc"})
 	if err != nil {
 		t.Fatal(err)

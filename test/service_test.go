@@ -37,6 +37,7 @@ func TestBusyRefusal(t *testing.T) {
 	ctx := context.Background()
 	a := n.system(t, "000.00.00.H60", "UBND tỉnh")
 	n.system(t, "000.00.01.H60", "Văn phòng")
+	n.grant(t, "exchange", "000.00.00.H60", "000.00.*.H60", "edoc")
 	sp, err := a.Request(ctx, exchange.Request{Recipients: []string{"000.00.01.H60"}, Title: "Công văn", DataType: "edoc"})
 	if err != nil {
 		t.Fatal(err)
@@ -75,6 +76,7 @@ func TestGracefulShutdownDrains(t *testing.T) {
 	ctx := context.Background()
 	a := n.system(t, "000.00.00.H60", "UBND tỉnh")
 	n.system(t, "000.00.01.H60", "Văn phòng")
+	n.grant(t, "exchange", "000.00.00.H60", "000.00.*.H60", "edoc")
 	sp, err := a.Request(ctx, exchange.Request{Recipients: []string{"000.00.01.H60"}, Title: "Công văn", DataType: "edoc"})
 	if err != nil {
 		t.Fatal(err)

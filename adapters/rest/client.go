@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -367,4 +368,124 @@ func (c *Client) Events(ctx context.Context, after int64, fn func(notify.Event) 
 		return ctx.Err()
 	}
 	return sc.Err()
+}
+
+// ServiceSession is the answer of OpenSession (A2): the session key, shown
+// once, and the access information for calls through the bus (A3).
+type ServiceSession struct {
+	SessionID  string    `json:"session_id"`
+	SessionKey string    `json:"session_key"`
+	Source     string    `json:"source"`
+	Service    string    `json:"service"`
+	Scope      string    `json:"scope"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	Endpoint   string    `json:"endpoint"` // /svc/<name>/
+}
+
+// OpenSession is A1–A2: it asks for a session key to call a service with a
+// scope.
+func (c *Client) OpenSession(ctx context.Context, req OpenSessionRequest) (*ServiceSession, error) {
+	var out ServiceSession
+	_, err := c.do(ctx, http.MethodPost, "/v1/auth/sessions", req, &out, nil)
+	return &out, err
+}
+
+// RevokeSession ends a session the client opened.
+func (c *Client) RevokeSession(ctx context.Context, id string) error {
+	_, err := c.do(ctx, http.MethodDelete, "/v1/auth/sessions/"+id, nil, nil, nil)
+	return err
+}
+
+// VerifySession is A4–A5, for a destination: it asks whether a session key
+// a caller presented is valid for its service. The client must be the
+// owner system of the service.
+func (c *Client) VerifySession(ctx context.Context, req VerifySessionRequest) (*SessionVerdict, error) {
+	var out SessionVerdict
+	_, err := c.do(ctx, http.MethodPost, "/v1/auth/verify", req, &out, nil)
+	return &out, err
+}
+
+// CallService is A3: it calls path (relative to the service, e.g.
+// "ho-so/123?nam=2026") of the session's service through the bus, signed,
+// with the session key. The destination's answer comes back as it is — the
+// caller reads and closes its body — whatever its status. Only when the bus
+// itself refused the call (the answer carries X-LGSP-Error-Code) is the
+// error an *APIError.
+func (c *Client) CallService(ctx context.Context, s *ServiceSession, method, path string, body []byte, hdr http.Header) (*http.Response, error) {
+	u := strings.TrimRight(c.BaseURL, "/") + s.Endpoint + strings.TrimPrefix(path, "/")
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	if len(body) == 0 {
+		req.Body, req.ContentLength = http.NoBody, 0
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	req.Header.Set(auth.HeaderSession, s.SessionKey)
+	if err := auth.Sign(req, c.AccessKey, c.SecretKey, auth.HashBody(body), c.now(), bus.RandomToken(16)); err != nil {
+		return nil, err
+	}
+	resp, err := c.httpClient().Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.Header.Get("X-LGSP-Error-Code") != "" {
+		defer resp.Body.Close()
+		return resp, decodeProblem(resp)
+	}
+	return resp, nil
+}
+
+// Forwarded is what a destination learns from a call the bus forwarded,
+// once VerifyForwarded checked the bus's signature.
+type Forwarded struct {
+	Caller     string // identifier code of the source (X-LGSP-Caller)
+	SessionID  string // X-LGSP-Session-Id
+	Scope      string // X-LGSP-Scope
+	AccessKey  string // the destination's own access key that the bus signed with
+	BodySHA256 string // check the body with auth.VerifyBody(r.Body, BodySHA256, nil)
+}
+
+// VerifyForwarded is for a destination written in Go: it checks that r was
+// forwarded by the bus — signed with the destination's own secret
+// (secretFor returns the secret of one of its access keys, or "" for a key
+// it does not know), within skew of now, covering the caller headers — and
+// returns who is calling. Replays are the destination's to refuse, by
+// remembering X-LGSP-Nonce for the skew window, if it cares.
+func VerifyForwarded(r *http.Request, secretFor func(accessKey string) string, now time.Time, skew time.Duration) (*Forwarded, error) {
+	az, err := auth.ParseAuthorization(r.Header.Get(auth.HeaderAuthorization))
+	if err != nil {
+		return nil, err
+	}
+	alg, ok := auth.LookupAlgorithm(az.Alg)
+	if !ok {
+		return nil, bus.ErrAuthAlgorithm.New("algorithm %s", az.Alg)
+	}
+	for _, want := range ForwardSignedHeaders[1:] {
+		if !slices.Contains(az.SignedHeaders, want) {
+			return nil, bus.ErrAuthMalformed.New("the signature does not cover %s", want)
+		}
+	}
+	secret := secretFor(az.AccessKey)
+	if secret == "" {
+		return nil, bus.ErrAuthUnknownKey.New("access key %s", az.AccessKey)
+	}
+	ts := r.Header.Get(auth.HeaderTimestamp)
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return nil, bus.ErrAuthMalformed.New("bad %s", auth.HeaderTimestamp)
+	}
+	if d := now.Sub(time.Unix(sec, 0)); d > skew || d < -skew {
+		return nil, bus.ErrAuthClockSkew.New("%s is %s", auth.HeaderTimestamp, ts)
+	}
+	canonical, err := auth.CanonicalRequestFor(az.Alg, r, az.SignedHeaders, ts, r.Header.Get(auth.HeaderNonce), r.Header.Get(auth.HeaderContentSHA256))
+	if err != nil {
+		return nil, err
+	}
+	if !alg.Verify([]byte(secret), []byte(canonical), az.Signature) {
+		return nil, bus.ErrAuthBadSignature.New("the bus's signature does not match")
+	}
+	return &Forwarded{Caller: r.Header.Get(HeaderCaller), SessionID: r.Header.Get(HeaderSessionID), Scope: r.Header.Get(HeaderScope), AccessKey: az.AccessKey, BodySHA256: r.Header.Get(auth.HeaderContentSHA256)}, nil
 }

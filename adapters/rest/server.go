@@ -50,6 +50,8 @@ func provision(h *service.Host) error {
 	h.Handle("GET /v1/inbox", a.signed(a.inbox))
 	h.Handle("GET /v1/events", a.signed(a.sse))
 	h.Handle("GET /v1/events/ws", a.signed(a.websocket))
+	a.mountAuth()  // auth.go: sessions (A1–A6), verify, /token
+	a.mountProxy() // proxy.go: /svc/<name>/… (C2)
 	return nil
 }
 
@@ -68,7 +70,7 @@ func (a *api) signedStream(next http.HandlerFunc) http.Handler {
 
 func (a *api) verify(next http.HandlerFunc, stream bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := a.h.Verifier.Verify(r)
+		p, err := a.h.Auth.Authenticate(r)
 		if err != nil {
 			service.WriteProblem(w, r, err)
 			return
@@ -76,7 +78,10 @@ func (a *api) verify(next http.HandlerFunc, stream bool) http.Handler {
 		ctx := context.WithValue(r.Context(), principalKey{}, p)
 		ctx = service.WithLog(ctx, service.Log(ctx).WithField("system", p.SystemCode))
 		r = r.WithContext(ctx)
-		body := auth.VerifyBody(r.Body, r.Header.Get(auth.HeaderContentSHA256), nil)
+		body := r.Body
+		if p.BodySHA256 != "" { // a bearer-token request may come without a body hash
+			body = auth.VerifyBody(r.Body, p.BodySHA256, nil)
+		}
 		if !stream {
 			b, err := io.ReadAll(io.LimitReader(body, a.lim+1))
 			if err != nil {

@@ -31,6 +31,11 @@ type Registry struct {
 	Store RegistryStore
 	Vault *vault.Vault // seals secrets
 	Now   func() time.Time
+	// Audit records who issued, rotated and revoked keys (M6) and keeps
+	// the systems' allowed algorithms; store.Store satisfies it. Without
+	// it nothing is recorded, and RotateKey, AllowAlg, DenyAlg and History
+	// fail.
+	Audit AuditStore
 }
 
 // Warnings AddSystem may return.
@@ -163,12 +168,25 @@ func (r *Registry) List(ctx context.Context) ([]store.System, error) {
 // bus.ErrBadRequest. A suspended system can get keys (to prepare a
 // rotation); they work once it is resumed.
 func (r *Registry) IssueKey(ctx context.Context, code string, expires time.Time) (accessKey, secret string, err error) {
+	return r.IssueKeyAlg(ctx, code, AlgHMACSHA256, expires)
+}
+
+// IssueKeyAlg is IssueKey for an HMAC algorithm the system is allowed to
+// use (AlgHMACSHA256 or AlgHMACSHA1); any other is bus.ErrBadRequest. The
+// issue is recorded in the audit of keys with the actor of ctx.
+func (r *Registry) IssueKeyAlg(ctx context.Context, code, alg string, expires time.Time) (accessKey, secret string, err error) {
+	if alg != AlgHMACSHA256 && alg != AlgHMACSHA1 {
+		return "", "", bus.ErrBadRequest.New("keys with a secret are issued for %s or %s; for %s register the system's public key", AlgHMACSHA256, AlgHMACSHA1, AlgRSASHA256)
+	}
 	if r.Vault == nil {
 		return "", "", bus.ErrInternal.New("registry has no vault")
 	}
 	s, err := r.Store.GetSystem(ctx, strings.TrimSpace(code))
 	if err != nil {
 		return "", "", err
+	}
+	if !AlgAllowed(s, alg) {
+		return "", "", bus.ErrBadRequest.New("system %s may not sign with %s (allowed: %s): allow it first", s.Code, alg, strings.Join(AllowedAlgs(s), ", "))
 	}
 	now := r.now().UTC()
 	if !expires.IsZero() && !expires.After(now) {
@@ -179,7 +197,7 @@ func (r *Registry) IssueKey(ctx context.Context, code string, expires time.Time)
 	k := store.Key{
 		AccessKey:  accessKey,
 		SystemCode: s.Code,
-		Alg:        AlgHMACSHA256,
+		Alg:        alg,
 		SecretEnc:  r.Vault.Seal([]byte(secret), SecretAAD(accessKey)),
 		Status:     store.KeyActive,
 		CreatedAt:  now,
@@ -190,13 +208,25 @@ func (r *Registry) IssueKey(ctx context.Context, code string, expires time.Time)
 	if err := r.Store.CreateKey(ctx, k); err != nil {
 		return "", "", err
 	}
+	if err := r.record(ctx, store.KeyEvent{At: now, AccessKey: accessKey, System: s.Code, Action: store.KeyEventIssued, Detail: keyDetail(alg, k.ExpiresAt)}); err != nil {
+		return "", "", err
+	}
 	return accessKey, secret, nil
 }
 
 // RevokeKey revokes an access key at once (bus.ErrKeyNotFound). Requests
 // signed with it are refused with auth.key_revoked.
 func (r *Registry) RevokeKey(ctx context.Context, accessKey string) error {
-	return r.Store.RevokeKey(ctx, strings.TrimSpace(accessKey), r.now().UTC())
+	accessKey = strings.TrimSpace(accessKey)
+	now := r.now().UTC()
+	if err := r.Store.RevokeKey(ctx, accessKey, now); err != nil {
+		return err
+	}
+	k, err := r.Store.GetKey(ctx, accessKey)
+	if err != nil {
+		return err
+	}
+	return r.record(ctx, store.KeyEvent{At: now, AccessKey: accessKey, System: k.SystemCode, Action: store.KeyEventRevoked})
 }
 
 // Keys lists the keys of a system (bus.ErrSystemNotFound if there is no such

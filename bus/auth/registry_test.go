@@ -3,6 +3,7 @@ package auth
 import (
 	"bytes"
 	"context"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -63,7 +64,7 @@ func TestAddSystem(t *testing.T) {
 			if s.Code != strings.TrimSpace(tc.in.Code) || s.Name != strings.TrimSpace(tc.in.Name) || s.Status != store.SystemActive || !s.CreatedAt.Equal(clk.Now()) {
 				t.Fatalf("system %+v", s)
 			}
-			if st.systems[s.Code] != s {
+			if !reflect.DeepEqual(st.systems[s.Code], s) {
 				t.Fatalf("stored %+v, returned %+v", st.systems[s.Code], s)
 			}
 		})

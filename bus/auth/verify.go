@@ -42,6 +42,9 @@ type Verifier struct {
 	Nonces NonceCache   // required: without it replays could not be refused
 	Skew   time.Duration
 	Now    func() time.Time
+	// Limits, when set, applies per-key rate limits and locks a key after a
+	// burst of bad signatures (M3).
+	Limits *Limits
 }
 
 func (v *Verifier) now() time.Time {
@@ -70,6 +73,9 @@ func (v *Verifier) skew() time.Duration {
 //	auth.key_revoked     the key was revoked
 //	auth.key_expired     the key expired
 //	auth.system_suspended the key's system is suspended
+//	auth.algorithm       the key's system is not allowed the algorithm
+//	auth.locked          the key is locked after bad signatures (Limits)
+//	auth.rate_limited    the key exceeds its rate (Limits)
 //	auth.replay          the nonce was used before by this key
 //	system.busy          the replay cache is full (retry later)
 //	system.unavailable   the store failed
@@ -139,6 +145,10 @@ func (v *Verifier) Verify(r *http.Request) (*Principal, error) {
 	if v.Keys == nil || v.Vault == nil || v.Nonces == nil {
 		return nil, bus.ErrInternal.New("verifier is not configured")
 	}
+	// A locked key is refused before any work, even with a good signature.
+	if err := v.Limits.CheckLocked(az.AccessKey); err != nil {
+		return nil, err
+	}
 	k, err := v.Keys.GetKey(ctx, az.AccessKey)
 	if errors.Is(err, bus.ErrKeyNotFound.Err()) {
 		return nil, bus.ErrAuthUnknownKey.New("access key %s", az.AccessKey)
@@ -160,6 +170,7 @@ func (v *Verifier) Verify(r *http.Request) (*Principal, error) {
 	ok = alg.Verify(secret, []byte(canonical), az.Signature)
 	clear(secret)
 	if !ok {
+		v.Limits.Failure(ctx, k.AccessKey, k.SystemCode, r.RemoteAddr)
 		return nil, bus.ErrAuthBadSignature.New("the platform signed this canonical request: %q", canonical)
 	}
 
@@ -178,6 +189,12 @@ func (v *Verifier) Verify(r *http.Request) (*Principal, error) {
 	}
 	if sys.Status != store.SystemActive {
 		return nil, bus.ErrAuthSuspended.New("system %s is %s", sys.Code, sys.Status)
+	}
+	if !AlgAllowed(sys, az.Alg) {
+		return nil, bus.ErrAuthAlgorithm.New("system %s may not sign with %s (allowed: %v)", sys.Code, az.Alg, AllowedAlgs(sys))
+	}
+	if err := v.Limits.Allow(k.AccessKey); err != nil {
+		return nil, err
 	}
 
 	// The nonce must be remembered for as long as the timestamp is inside

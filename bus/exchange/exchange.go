@@ -61,6 +61,7 @@ type Service struct {
 	node   string
 	now    func() time.Time
 	wake   func() // tells live subscribers and the dispatcher that events were written
+	perms  Permissions
 
 	uploads sync.Map // exchange id → struct{}: one upload per space at a time on this node
 	due     chan struct{}
@@ -76,11 +77,40 @@ type Options struct {
 	Node   string
 	Now    func() time.Time // default time.Now
 	Wake   func()           // optional
+	// Permissions decides who may send what to whom (auth.Grants); nil
+	// refuses every exchange (deny by default).
+	Permissions Permissions
+}
+
+// Permissions is the part of auth.Permissions that F2 needs. If it also
+// has AllowExchangeAll (auth.Grants does), all recipients are checked with
+// one read.
+type Permissions interface {
+	AllowExchange(ctx context.Context, source, destination, dataType string) error
+}
+
+// checkGrants refuses the request unless source may send dataType to every
+// recipient.
+func (s *Service) checkGrants(ctx context.Context, source string, recips []string, dataType string) error {
+	if s.perms == nil {
+		return bus.ErrForbidden.New("no permissions are configured: every exchange is refused")
+	}
+	if all, ok := s.perms.(interface {
+		AllowExchangeAll(ctx context.Context, source string, destinations []string, dataType string) error
+	}); ok {
+		return all.AllowExchangeAll(ctx, source, recips, dataType)
+	}
+	for _, r := range recips {
+		if err := s.perms.AllowExchange(ctx, source, r, dataType); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // New returns a Service.
 func New(o Options) *Service {
-	s := &Service{store: o.Store, vault: o.Vault, routes: o.Routes, log: o.Log, cfg: o.Config.withDefaults(), node: o.Node, now: o.Now, wake: o.Wake, due: make(chan struct{}, 1)}
+	s := &Service{store: o.Store, vault: o.Vault, routes: o.Routes, log: o.Log, cfg: o.Config.withDefaults(), node: o.Node, now: o.Now, wake: o.Wake, perms: o.Permissions, due: make(chan struct{}, 1)}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -217,6 +247,9 @@ func (s *Service) RequestExchange(ctx context.Context, source string, req Reques
 	}
 	recips, err := s.recipientsValid(ctx, rt, req.Recipients)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkGrants(ctx, source, recips, req.DataType); err != nil {
 		return nil, err
 	}
 	if req.Size > rt.MaxBytes {

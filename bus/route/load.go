@@ -36,6 +36,7 @@ func load(dir string, reg *bus.StepRegistry) (*Set, Problems) {
 		return nil, Problems{{File: dir, Msg: fmt.Sprintf("reading route directory: %v", err)}}
 	}
 	var all []*Route
+	var services []*Service
 	var probs Problems
 	for _, e := range entries {
 		name := e.Name()
@@ -48,17 +49,19 @@ func load(dir string, reg *bus.StepRegistry) (*Set, Problems) {
 			probs = append(probs, Problem{File: file, Msg: fmt.Sprintf("reading route file: %v", err)})
 			continue
 		}
-		routes, ps := Parse(file, data, reg)
+		routes, svcs, ps := ParseFile(file, data, reg)
 		all = append(all, routes...)
+		services = append(services, svcs...)
 		probs = append(probs, ps...)
 	}
 	set, ps := Build(all)
 	probs = append(probs, ps...)
+	probs = append(probs, set.addServices(services)...)
 	if len(probs) > 0 {
 		probs.sort()
 		return nil, probs
 	}
-	if len(set.routes) == 0 {
+	if len(set.routes) == 0 && len(set.services) == 0 {
 		return nil, Problems{{File: dir, Msg: "no route files (*.yaml) in directory"}}
 	}
 	return set, nil

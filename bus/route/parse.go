@@ -20,7 +20,7 @@ import (
 
 // The fields of each mapping of a route file.
 var (
-	fileFields     = []string{"routes"}
+	fileFields     = []string{"routes", "services"}
 	routeFields    = []string{"name", "description", "match", "recipients", "max_bytes", "steps", "delivery", "tests"}
 	matchFields    = []string{"sources", "data_types"}
 	deliveryFields = []string{"mode", "schedule", "expiry", "retry"}
@@ -43,19 +43,15 @@ var (
 // run; the routes are usable only when no problems are returned. Parse
 // never panics, whatever data holds.
 func Parse(file string, data []byte, reg *bus.StepRegistry) ([]*Route, Problems) {
-	if reg == nil {
-		reg = bus.DefaultSteps
-	}
-	p := &parser{file: file, reg: reg}
-	routes := p.parse(data)
-	p.probs.sort()
-	return routes, p.probs
+	routes, _, probs := ParseFile(file, data, reg)
+	return routes, probs
 }
 
 type parser struct {
-	file  string
-	reg   *bus.StepRegistry
-	probs Problems
+	file     string
+	reg      *bus.StepRegistry
+	probs    Problems
+	services []*Service // services: of the file (services.go)
 }
 
 func (p *parser) errf(n *yaml.Node, format string, args ...any) {
@@ -117,9 +113,15 @@ func (p *parser) parse(data []byte) []*Route {
 	if !ok {
 		return nil
 	}
+	svcs, hasServices := top.get("services")
+	if hasServices {
+		p.serviceList(svcs)
+	}
 	list, ok := top.get("routes")
 	if !ok {
-		p.missing(root.Content[0], top, "file", "routes")
+		if !hasServices {
+			p.missing(root.Content[0], top, "file", "routes")
+		}
 		return nil
 	}
 	if isNull(list.val) || (list.val.Kind == yaml.SequenceNode && len(list.val.Content) == 0) {
@@ -468,6 +470,7 @@ func (p *parser) step(n *yaml.Node, index int) (Step, bool) {
 	}
 	var decodeFailed bool
 	decode := func(into any) error {
+		p.tellDir(into)
 		probs := decodeStrict(cfg, into)
 		for _, dp := range probs {
 			p.errf(dp.n, "%s: %s", kind, dp.msg)

@@ -153,6 +153,9 @@ func runStep(ctx context.Context, s Step, m *bus.Message) (err error) {
 type Set struct {
 	routes []*Route
 	byName map[string]*Route
+	// services are the services: of the files (services.go).
+	services  []*Service
+	svcByName map[string]*Service
 }
 
 // Match returns the route for an exchange from source (identifier code)

@@ -7,6 +7,7 @@ import (
 	"github.com/tuyenquang/lgsp/bus"
 	_ "github.com/tuyenquang/lgsp/bus/pipeline" // registers the core steps into bus.DefaultSteps
 	"github.com/tuyenquang/lgsp/bus/route"
+	_ "github.com/tuyenquang/lgsp/bus/transform" // registers the edXML steps the shipped routes use
 )
 
 // The route files shipped in /routes are code: they must load without a

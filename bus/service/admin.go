@@ -45,6 +45,26 @@ type IssuedKey struct {
 	Note      string `json:"note"`
 }
 
+// GrantJSON is a grant as the admin API takes and shows it.
+type GrantJSON struct {
+	ID          string    `json:"id,omitempty"`
+	Kind        string    `json:"kind"`
+	Source      string    `json:"source"`
+	Destination string    `json:"destination,omitempty"`
+	DataType    string    `json:"data_type,omitempty"`
+	Service     string    `json:"service,omitempty"`
+	Scope       string    `json:"scope,omitempty"`
+	CreatedAt   time.Time `json:"created_at,omitzero"`
+	CreatedBy   string    `json:"created_by,omitempty"`
+	RevokedAt   time.Time `json:"revoked_at,omitzero"`
+	RevokedBy   string    `json:"revoked_by,omitempty"`
+}
+
+// GrantToJSON converts a stored grant.
+func GrantToJSON(g store.Grant) GrantJSON {
+	return GrantJSON{ID: g.ID, Kind: g.Kind, Source: g.Source, Destination: g.Destination, DataType: g.DataType, Service: g.Service, Scope: g.Scope, CreatedAt: g.CreatedAt, CreatedBy: g.CreatedBy, RevokedAt: g.RevokedAt, RevokedBy: g.RevokedBy}
+}
+
 // RouteJSON summarises a route.
 type RouteJSON struct {
 	Name      string   `json:"name"`
@@ -145,6 +165,39 @@ func (s *Service) mountAdmin() {
 			return
 		}
 		WriteJSON(w, http.StatusOK, map[string]string{"status": store.KeyRevoked})
+	}))
+	m.HandleFunc("POST /admin/v1/grants", s.admin(func(w http.ResponseWriter, r *http.Request) {
+		var in GrantJSON
+		if err := DecodeJSON(r, lim, &in); err != nil {
+			WriteProblem(w, r, err)
+			return
+		}
+		g, err := s.grants.Add(r.Context(), store.Grant{Kind: in.Kind, Source: in.Source, Destination: in.Destination, DataType: in.DataType, Service: in.Service, Scope: in.Scope})
+		if err != nil {
+			WriteProblem(w, r, err)
+			return
+		}
+		WriteJSON(w, http.StatusCreated, map[string]any{"grant": GrantToJSON(g)})
+	}))
+	m.HandleFunc("GET /admin/v1/grants", s.admin(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		list, err := s.grants.List(r.Context(), store.GrantFilter{Kind: q.Get("kind"), Source: q.Get("source"), Revoked: q.Get("revoked") == "true"})
+		if err != nil {
+			WriteProblem(w, r, err)
+			return
+		}
+		out := []GrantJSON{}
+		for _, g := range list {
+			out = append(out, GrantToJSON(g))
+		}
+		WriteJSON(w, http.StatusOK, map[string]any{"grants": out})
+	}))
+	m.HandleFunc("POST /admin/v1/grants/{id}/revoke", s.admin(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.grants.Revoke(r.Context(), r.PathValue("id")); err != nil {
+			WriteProblem(w, r, err)
+			return
+		}
+		WriteJSON(w, http.StatusOK, map[string]string{"status": "revoked"})
 	}))
 	m.HandleFunc("GET /admin/v1/routes", s.admin(func(w http.ResponseWriter, r *http.Request) {
 		WriteJSON(w, http.StatusOK, map[string]any{"routes": routesJSON(s.routes.Load())})

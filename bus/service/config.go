@@ -78,6 +78,21 @@ type AuthConfig struct {
 	// Nonces chooses the replay cache: "memory" (one node; default with
 	// SQLite) or "store" (shared by nodes; default with MySQL).
 	Nonces string `yaml:"nonces"`
+	// RatePerKey is the sustained requests per second of one access key
+	// and BurstPerKey its bucket (M3); counted in the memory of each node.
+	// A negative rate turns the limit off.
+	RatePerKey  float64 `yaml:"rate_per_key"`
+	BurstPerKey int     `yaml:"burst_per_key"`
+	// LockFailures bad signatures of one access key within LockWindow lock
+	// it for LockFor, with an alert in the log (M3); per node. A negative
+	// count turns lockout off.
+	LockFailures int           `yaml:"lock_failures"`
+	LockWindow   time.Duration `yaml:"lock_window"`
+	LockFor      time.Duration `yaml:"lock_for"`
+	// SessionTTL is the lifetime of session keys (A2; 0 means 15m) and
+	// TokenTTL that of OAuth2 bearer tokens from POST /token (0 means 1h).
+	SessionTTL time.Duration `yaml:"session_ttl"`
+	TokenTTL   time.Duration `yaml:"token_ttl"`
 }
 
 // Defaults returns the configuration used when nothing is set.
@@ -87,7 +102,7 @@ func Defaults() Config {
 		Node: host, Listen: "127.0.0.1:8080", DataDir: "./data", RoutesDir: "./routes",
 		Log:             LogConfig{Level: "info", Format: "json"},
 		Limits:          LimitsConfig{MaxInFlight: 256, MaxQueued: 4096, QueueWait: 10 * time.Second, MaxJSONBytes: 1 << 20, MaxConns: 10000, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, RequestTimeout: 30 * time.Second, MaxSubscribers: 10000},
-		Auth:            AuthConfig{ClockSkew: 5 * time.Minute},
+		Auth:            AuthConfig{ClockSkew: 5 * time.Minute, RatePerKey: 200, BurstPerKey: 400, LockFailures: 10, LockWindow: time.Minute, LockFor: 5 * time.Minute},
 		ShutdownTimeout: 30 * time.Second,
 	}
 }
@@ -128,6 +143,9 @@ func (c *Config) validate() error {
 	}
 	if c.Auth.ClockSkew <= 0 || c.Auth.ClockSkew > time.Hour {
 		errs = append(errs, "auth.clock_skew must be in (0, 1h]")
+	}
+	if c.Auth.SessionTTL < 0 || c.Auth.SessionTTL > 24*time.Hour || c.Auth.TokenTTL < 0 || c.Auth.TokenTTL > 24*time.Hour {
+		errs = append(errs, "auth.session_ttl and auth.token_ttl must be in [0, 24h] (0: default)")
 	}
 	switch c.Auth.Nonces {
 	case "", "memory", "store":

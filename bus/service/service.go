@@ -72,6 +72,12 @@ type Host struct {
 	Vault    *vault.Vault
 	Registry *auth.Registry
 	Verifier *auth.Verifier
+	Grants   *auth.Grants // deny-by-default permissions (auth.Permissions)
+	// Sessions, Tokens and Auth are the service-access part of the
+	// authentication service (sessions.go).
+	Sessions *auth.Sessions
+	Tokens   *auth.Tokens
+	Auth     *auth.Authenticator
 	Exchange *exchange.Service
 	Hub      *notify.Hub
 	mux      *http.ServeMux
@@ -93,6 +99,10 @@ type Service struct {
 	vault    *vault.Vault
 	registry *auth.Registry
 	verifier *auth.Verifier
+	grants   *auth.Grants
+	sessions *auth.Sessions
+	tokens   *auth.Tokens
+	authn    *auth.Authenticator
 	exchange *exchange.Service
 	hub      *notify.Hub
 	feed     *notify.Feed
@@ -210,9 +220,13 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	} else {
 		nonces = auth.NewMemoryNonces(1 << 20)
 	}
-	s.registry = &auth.Registry{Store: s.store, Vault: s.vault}
-	s.verifier = &auth.Verifier{Keys: s.store, Vault: s.vault, Nonces: nonces, Skew: cfg.Auth.ClockSkew}
-	s.exchange = exchange.New(exchange.Options{Store: s.store, Vault: s.vault, Routes: s.routes.Load, Log: log, Config: cfg.Exchange, Node: cfg.Node, Wake: s.feed.Wake})
+	s.registry = &auth.Registry{Store: s.store, Vault: s.vault, Audit: s.store}
+	limits := auth.NewLimits(cfg.Auth.RatePerKey, cfg.Auth.BurstPerKey, cfg.Auth.LockFailures, cfg.Auth.LockWindow, cfg.Auth.LockFor)
+	limits.Log, limits.Audit = log, s.store
+	s.verifier = &auth.Verifier{Keys: s.store, Vault: s.vault, Nonces: nonces, Skew: cfg.Auth.ClockSkew, Limits: limits}
+	s.grants = &auth.Grants{Store: s.store}
+	s.provisionSessions()
+	s.exchange = exchange.New(exchange.Options{Store: s.store, Vault: s.vault, Routes: s.routes.Load, Log: log, Config: cfg.Exchange, Node: cfg.Node, Wake: s.feed.Wake, Permissions: s.grants})
 	s.cron = schedule.NewRunner(log)
 	if err := s.cron.Add("expire-exchanges", "@every 30s", func(ctx context.Context) {
 		if n, err := s.exchange.Expire(ctx); err != nil {
@@ -230,13 +244,17 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}); err != nil {
 		return fail(err)
 	}
+	if err := s.cron.Add("purge-sessions", "@every 5m", s.purgeSessions); err != nil {
+		return fail(err)
+	}
 
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "node": cfg.Node})
 	})
 	s.mux.HandleFunc("GET /readyz", s.ready)
 	s.mountAdmin()
-	h := &Host{Config: &s.cfg, Log: log, Store: s.store, Vault: s.vault, Registry: s.registry, Verifier: s.verifier, Exchange: s.exchange, Hub: s.hub, mux: s.mux, svc: s}
+	h := &Host{Config: &s.cfg, Log: log, Store: s.store, Vault: s.vault, Registry: s.registry, Verifier: s.verifier, Grants: s.grants, Exchange: s.exchange, Hub: s.hub, mux: s.mux, svc: s}
+	h.Sessions, h.Tokens, h.Auth = s.sessions, s.tokens, s.authn
 	for _, m := range Modules() {
 		if err := m.Provision(h); err != nil {
 			return fail(fmt.Errorf("provisioning module %s: %w", m.Name, err))
@@ -259,6 +277,12 @@ func (s *Service) Registry() *auth.Registry { return s.registry }
 
 // Store returns the store.
 func (s *Service) Store() store.Store { return s.store }
+
+// Grants returns the permissions (grants, deny by default).
+func (s *Service) Grants() *auth.Grants { return s.grants }
+
+// Verifier returns the request-signature verifier.
+func (s *Service) Verifier() *auth.Verifier { return s.verifier }
 
 // Routes returns the route set in force.
 func (s *Service) Routes() *route.Set { return s.routes.Load() }
@@ -423,7 +447,7 @@ func (s *Service) admin(h http.HandlerFunc) http.HandlerFunc {
 			WriteProblem(w, r, bus.ErrAdminUnauthorized.New("send Authorization: Bearer <token from %s>", s.cfg.AdminTokenPath()))
 			return
 		}
-		h(w, r)
+		h(w, r.WithContext(auth.WithActor(r.Context(), "admin-api")))
 	}
 }
 

@@ -129,8 +129,10 @@ func TestMySQLConcurrentOpen(t *testing.T) {
 	}
 	defer db.Close()
 	var n int
-	if err := db.QueryRow("SELECT COUNT(*) FROM schema_migrations").Scan(&n); err != nil || n != 1 {
-		t.Fatalf("schema_migrations rows = %d, %v", n, err)
+	// Each migration is recorded once, however many nodes raced to apply it.
+	var distinct int
+	if err := db.QueryRow("SELECT COUNT(*), COUNT(DISTINCT version) FROM schema_migrations").Scan(&n, &distinct); err != nil || n < 1 || n != distinct {
+		t.Fatalf("schema_migrations rows = %d (%d distinct versions), %v", n, distinct, err)
 	}
 	// A chunk written by one node is read by another.
 	ctx := t.Context()

@@ -186,13 +186,15 @@ func (s *sqlStore) Close() error {
 
 // ---- Systems ----
 
-const systemCols = "code, name, unit, contact, status, webhook_url, created_at, updated_at"
+const systemCols = "code, name, unit, contact, status, webhook_url, created_at, updated_at, algs"
 
 func scanSystem(sc interface{ Scan(...any) error }) (System, error) {
 	var s System
 	var c, u int64
-	err := sc.Scan(&s.Code, &s.Name, &s.Unit, &s.Contact, &s.Status, &s.WebhookURL, &c, &u)
+	var algs string
+	err := sc.Scan(&s.Code, &s.Name, &s.Unit, &s.Contact, &s.Status, &s.WebhookURL, &c, &u, &algs)
 	s.CreatedAt, s.UpdatedAt = fromMicros(c), fromMicros(u)
+	s.Algs = splitAlgs(algs)
 	return s, err
 }
 
@@ -204,8 +206,8 @@ func (s *sqlStore) CreateSystem(ctx context.Context, sys System) error {
 	if sys.Status == "" {
 		sys.Status = SystemActive
 	}
-	_, err := s.w.ExecContext(ctx, "INSERT INTO systems ("+systemCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-		sys.Code, sys.Name, sys.Unit, sys.Contact, sys.Status, sys.WebhookURL, micros(sys.CreatedAt), micros(sys.UpdatedAt))
+	_, err := s.w.ExecContext(ctx, "INSERT INTO systems ("+systemCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		sys.Code, sys.Name, sys.Unit, sys.Contact, sys.Status, sys.WebhookURL, micros(sys.CreatedAt), micros(sys.UpdatedAt), joinAlgs(sys.Algs))
 	if s.d.isDuplicate(err) {
 		return bus.ErrSystemExists.New("%s", sys.Code)
 	}

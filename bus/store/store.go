@@ -20,8 +20,12 @@ type System struct {
 	Contact    string // person, e-mail or phone to reach about this system
 	Status     string // SystemActive or SystemSuspended
 	WebhookURL string // optional: signed push notifications (F4)
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// Algs are the signature algorithms the system may use; empty means
+	// DefaultAlg only. CreateSystem stores them; UpdateSystem leaves them
+	// alone (SetSystemAlgs changes them).
+	Algs      []string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Key statuses.

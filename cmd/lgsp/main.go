@@ -12,6 +12,7 @@ import (
 
 	_ "github.com/tuyenquang/lgsp/adapters/rest" // registers the REST API
 	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/auth"
 	_ "github.com/tuyenquang/lgsp/bus/pipeline" // registers the core route steps
 	"github.com/tuyenquang/lgsp/bus/service"
 )
@@ -24,8 +25,9 @@ const usage = `lgsp — nền tảng tích hợp, chia sẻ dữ liệu (LGSP) /
 Usage:
   lgsp serve   [--config FILE]                 run a node (SQLite in ./data when nothing is configured)
   lgsp routes  lint|test [--dir routes]        check route files / run their tests
-  lgsp systems add|list|show|suspend|resume    manage connected systems (registry)
-  lgsp keys    issue|list|revoke               manage access_key/secret_key pairs
+  lgsp systems add|list|show|suspend|resume|allow-alg|deny-alg   manage connected systems (registry)
+  lgsp keys    issue|list|revoke|rotate|add-rsa|history   manage key pairs and their audit record
+  lgsp grants  add|list|revoke                 who may send what to whom, call which service (deny by default)
   lgsp exchange send|inbox|receive|status|cancel   exchange client (signs like any integrator)
   lgsp errors                                  print the error catalogue (codes, HTTP status, vi, en)
   lgsp config env                              list the environment variables that override the config
@@ -42,6 +44,8 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Key and grant operations are recorded with who made them.
+	ctx = auth.WithActor(ctx, "cli:"+cliUser())
 	cmd, args := os.Args[1], os.Args[2:]
 	var err error
 	switch cmd {
@@ -54,6 +58,8 @@ func main() {
 		err = systemsCmd(ctx, args)
 	case "keys":
 		err = keysCmd(ctx, args)
+	case "grants":
+		err = grantsCmd(ctx, args)
 	case "exchange":
 		err = exchangeCmd(ctx, args)
 	case "errors":
@@ -86,6 +92,16 @@ func main() {
 		fmt.Fprintln(os.Stderr, "lgsp:", describe(err))
 		os.Exit(1)
 	}
+}
+
+// cliUser names the operator for the audit record: $USER, else $LOGNAME.
+func cliUser() string {
+	for _, v := range []string{"USER", "LOGNAME"} {
+		if u := os.Getenv(v); u != "" {
+			return u
+		}
+	}
+	return "unknown"
 }
 
 type usageError string

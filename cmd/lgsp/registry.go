@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -26,12 +27,15 @@ func openRegistry(ctx context.Context, cfg service.Config) (*auth.Registry, func
 	if err != nil {
 		return nil, nil, err
 	}
-	return &auth.Registry{Store: st, Vault: v}, func() { st.Close() }, nil
+	return &auth.Registry{Store: st, Vault: v, Audit: st}, func() { st.Close() }, nil
 }
 
 func systemsCmd(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usageError("usage: lgsp systems add|list|show|suspend|resume …")
+		return usageError("usage: lgsp systems add|list|show|suspend|resume|allow-alg|deny-alg …")
+	}
+	if args[0] == "legacy-token" {
+		return legacyTokenCmd(ctx, args[1:]) // legacy.go
 	}
 	fs := flag.NewFlagSet("systems "+args[0], flag.ExitOnError)
 	load := configFlag(fs)
@@ -40,6 +44,7 @@ func systemsCmd(ctx context.Context, args []string) error {
 	unit := fs.String("unit", "", "owning unit")
 	contact := fs.String("contact", "", "contact person / e-mail / phone")
 	webhook := fs.String("webhook", "", "optional webhook URL for push notifications")
+	alg := fs.String("alg", "", "allow-alg, deny-alg: signature algorithm ("+strings.Join(auth.Algorithms(), ", ")+"); add: comma-separated algorithms allowed besides "+auth.AlgHMACSHA256)
 	_ = fs.Parse(args[1:])
 	if *code == "" && fs.NArg() > 0 {
 		*code = fs.Arg(0)
@@ -61,6 +66,11 @@ func systemsCmd(ctx context.Context, args []string) error {
 		}
 		for _, w := range warns {
 			fmt.Fprintln(os.Stderr, "warning:", w)
+		}
+		for _, a := range splitList(*alg) {
+			if _, err := reg.AllowAlg(ctx, sys.Code, a); err != nil {
+				return err
+			}
 		}
 		fmt.Printf("registered %s (%s)\nnext: lgsp keys issue --system %s --out %s.json\n", sys.Code, sys.Name, sys.Code, sys.Code)
 	case "list":
@@ -100,15 +110,25 @@ func systemsCmd(ctx context.Context, args []string) error {
 			return err
 		}
 		fmt.Printf("%s active again\n", *code)
+	case "allow-alg", "deny-alg":
+		change := reg.AllowAlg
+		if args[0] == "deny-alg" {
+			change = reg.DenyAlg
+		}
+		algs, err := change(ctx, *code, *alg)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%s may sign with: %s\n", *code, strings.Join(algs, ", "))
 	default:
-		return usageError("usage: lgsp systems add|list|show|suspend|resume …")
+		return usageError("usage: lgsp systems add|list|show|suspend|resume|allow-alg|deny-alg …")
 	}
 	return nil
 }
 
 func keysCmd(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usageError("usage: lgsp keys issue|list|revoke …")
+		return usageError("usage: lgsp keys issue|list|revoke|rotate|add-rsa|history …")
 	}
 	fs := flag.NewFlagSet("keys "+args[0], flag.ExitOnError)
 	load := configFlag(fs)
@@ -116,6 +136,10 @@ func keysCmd(ctx context.Context, args []string) error {
 	expires := fs.String("expires", "", "expiry date (YYYY-MM-DD or RFC 3339); default none")
 	out := fs.String("out", "", "issue: write a credentials file (mode 0600) instead of printing the secret")
 	url := fs.String("url", "http://127.0.0.1:8080", "issue: platform URL recorded in the credentials file")
+	alg := fs.String("alg", auth.AlgHMACSHA256, "issue: "+auth.AlgHMACSHA256+" or "+auth.AlgHMACSHA1+" (the system must be allowed it)")
+	accessKey := fs.String("access-key", "", "rotate: the access key to replace")
+	overlap := fs.Duration("overlap", 72*time.Hour, "rotate: how long the old key keeps working")
+	publicKey := fs.String("public-key", "", "add-rsa: PEM public key or X.509 certificate file")
 	_ = fs.Parse(args[1:])
 	cfg, err := load()
 	if err != nil {
@@ -136,7 +160,7 @@ func keysCmd(ctx context.Context, args []string) error {
 				}
 			}
 		}
-		ak, sk, err := reg.IssueKey(ctx, *system, exp)
+		ak, sk, err := reg.IssueKeyAlg(ctx, *system, *alg, exp)
 		if err != nil {
 			return err
 		}
@@ -172,10 +196,86 @@ func keysCmd(ctx context.Context, args []string) error {
 			return err
 		}
 		fmt.Printf("%s revoked: requests signed with it are refused from now on\n", fs.Arg(0))
+	case "rotate":
+		if *accessKey == "" && fs.NArg() == 1 {
+			*accessKey = fs.Arg(0)
+		}
+		if *accessKey == "" {
+			return usageError("usage: lgsp keys rotate --access-key AK [--overlap 72h] [--expires DATE] [--out FILE.json]")
+		}
+		exp, err := parseExpiry(*expires)
+		if err != nil {
+			return err
+		}
+		rot, err := reg.RotateKey(ctx, *accessKey, *overlap, exp)
+		if err != nil {
+			return err
+		}
+		note := fmt.Sprintf("%s keeps working until %s; deploy the new key before then", rot.Old, rot.OldExpires.Local().Format(time.RFC3339))
+		if *out != "" {
+			cred := rest.Credentials{URL: *url, System: rot.System, AccessKey: rot.AccessKey, SecretKey: rot.SecretKey}
+			b, _ := json.MarshalIndent(cred, "", "  ")
+			if err := os.WriteFile(*out, append(b, '\n'), 0o600); err != nil {
+				return err
+			}
+			fmt.Printf("issued %s for %s; credentials written to %s (mode 0600)\n%s\n", rot.AccessKey, rot.System, *out, note)
+			return nil
+		}
+		fmt.Printf("access_key: %s\nsecret_key: %s\n(the secret is shown only once: store it safely)\n%s\n", rot.AccessKey, rot.SecretKey, note)
+	case "add-rsa":
+		if *publicKey == "" {
+			return usageError("usage: lgsp keys add-rsa --system CODE --public-key FILE.pem [--expires DATE]")
+		}
+		b, err := os.ReadFile(*publicKey)
+		if err != nil {
+			return err
+		}
+		exp, err := parseExpiry(*expires)
+		if err != nil {
+			return err
+		}
+		ak, err := reg.RegisterRSAKey(ctx, *system, b, exp)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("access_key: %s\n(%s: sign with the matching private key; the platform holds no secret)\n", ak, auth.AlgRSASHA256)
+	case "history":
+		if *system == "" && fs.NArg() > 0 {
+			*system = fs.Arg(0)
+		}
+		evs, err := reg.History(ctx, *system, 1000)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(os.Stdout, 0, 2, 2, ' ', 0)
+		fmt.Fprintln(tw, "AT\tACTION\tACCESS KEY\tACTOR\tDETAIL")
+		for _, e := range evs {
+			ak := e.AccessKey
+			if ak == "" {
+				ak = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.At.Local().Format(time.RFC3339), e.Action, ak, e.Actor, e.Detail)
+		}
+		tw.Flush()
 	default:
-		return usageError("usage: lgsp keys issue|list|revoke …")
+		return usageError("usage: lgsp keys issue|list|revoke|rotate|add-rsa|history …")
 	}
 	return nil
+}
+
+// parseExpiry reads --expires: YYYY-MM-DD (local midnight) or RFC 3339;
+// "" is no expiry.
+func parseExpiry(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.ParseInLocation("2006-01-02", s, time.Local); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, usageError("--expires: expected YYYY-MM-DD or RFC 3339")
 }
 
 func fmtTime(t time.Time) string {

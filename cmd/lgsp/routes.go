@@ -23,6 +23,9 @@ func routesCmd(args []string) error {
 	}
 	if args[0] == "lint" {
 		fmt.Printf("%d routes OK\n", len(set.Routes()))
+		if n := len(set.Services()); n > 0 {
+			fmt.Printf("%d services OK\n", n)
+		}
 		return nil
 	}
 	results := route.RunTests(set, *dir)

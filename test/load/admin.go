@@ -35,8 +35,8 @@ func newAdmin(base, token string) *admin {
 // the range the shipped van-ban route accepts as sources (000.00.*.H60).
 func systemCode(i int) string { return fmt.Sprintf("000.00.%02d.H60", i) }
 
-// provision registers n systems (an existing one is fine) and issues each a
-// new key.
+// provision registers n systems (an existing one is fine), issues each a
+// new key and grants them exchanges with each other.
 func provision(ctx context.Context, a *admin, n int) ([]system, error) {
 	out := make([]system, 0, n)
 	for i := 1; i <= n; i++ {
@@ -61,6 +61,18 @@ func provision(ctx context.Context, a *admin, n int) ([]system, error) {
 			return nil, fmt.Errorf("issuing a key to %s: HTTP %d: %s", code, status, body)
 		}
 		out = append(out, system{Code: code, AccessKey: k.AccessKey, SecretKey: k.SecretKey})
+	}
+	// Exchanges are deny by default: let the load systems send edoc and
+	// edxml to each other (adding the same grant again is a no-op).
+	for _, dt := range []string{"edoc", "edxml"} {
+		g := map[string]string{"kind": "exchange", "source": "000.00.*.H60", "destination": "000.00.*.H60", "data_type": dt}
+		status, body, err := a.post(ctx, "/admin/v1/grants", g)
+		if err != nil {
+			return nil, err
+		}
+		if status != http.StatusCreated {
+			return nil, fmt.Errorf("granting %s exchanges between load systems: HTTP %d: %s", dt, status, body)
+		}
 	}
 	return out, nil
 }

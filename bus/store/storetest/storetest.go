@@ -46,10 +46,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Events", testEvents},
 		{"Outbox", testOutbox},
 		{"ClaimOutboxConcurrent", testClaimOutboxConcurrent},
+		{"Sessions", testSessions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
+	t.Run("Access", func(t *testing.T) { runAccess(t, open) })
 }
 
 // t0 has nanoseconds and a non-UTC zone: the store keeps microseconds and

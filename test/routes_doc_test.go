@@ -1,4 +1,4 @@
-package pipeline
+package test
 
 import (
 	"flag"
@@ -8,14 +8,17 @@ import (
 	"testing"
 
 	"github.com/tuyenquang/lgsp/bus"
+	_ "github.com/tuyenquang/lgsp/bus/pipeline"  // core steps
+	_ "github.com/tuyenquang/lgsp/bus/transform" // edXML and XML-DSig steps
 )
 
-var update = flag.Bool("update", false, "rewrite the generated part of docs/routes.md")
+var update = flag.Bool("update", false, "rewrite generated docs (docs/routes.md step reference)")
 
 // TestRoutesDoc keeps the step reference in docs/routes.md generated from
-// the registered step specs: `go test ./bus/pipeline -run TestRoutesDoc -update`.
+// every registered step spec (this package imports all step packages):
+// `go test ./test -run TestRoutesDoc -update`.
 func TestRoutesDoc(t *testing.T) {
-	const path = "../../docs/routes.md"
+	const path = "../docs/routes.md"
 	const begin, end = "<!-- steps:begin -->\n", "<!-- steps:end -->"
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -39,6 +42,6 @@ func TestRoutesDoc(t *testing.T) {
 		return
 	}
 	if doc != want {
-		t.Fatal("docs/routes.md step reference is out of date: go test ./bus/pipeline -run TestRoutesDoc -update")
+		t.Fatal("docs/routes.md step reference is out of date: go test ./test -run TestRoutesDoc -update")
 	}
 }

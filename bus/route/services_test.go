@@ -1,0 +1,60 @@
+package route_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/route"
+)
+
+func TestServicesParse(t *testing.T) {
+	dir := t.TempDir()
+	src := `services:
+  - name: tra-cuu
+    owner: 000.00.01.H60
+    endpoint: "http://127.0.0.1:9090/api/"
+    scopes: [read, write]
+  - name: ghi
+    owner: 000.00.02.H60
+    endpoint: https://dv.example.gov.vn
+    scopes: [write]
+    timeout: 30s
+    max_bytes: 1024
+    max_inflight: 2
+    retry: {max_attempts: 3}
+    headers: {set: {x-api-key: k}, remove: [cookie]}
+`
+	if err := os.WriteFile(filepath.Join(dir, "dv.yaml"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set, err := route.LoadDir(dir, bus.DefaultSteps) // a directory of services only is fine
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Routes()) != 0 || len(set.Services()) != 2 {
+		t.Fatalf("%d routes, %d services", len(set.Routes()), len(set.Services()))
+	}
+	a, ok := set.Service("tra-cuu")
+	if !ok {
+		t.Fatal("tra-cuu not found")
+	}
+	if a.Endpoint != "http://127.0.0.1:9090/api" || a.Timeout != route.DefaultServiceTimeout || a.MaxBytes != route.DefaultServiceMaxBytes ||
+		a.MaxInFlight != route.DefaultServiceMaxInFlight || a.Attempts("GET") != 1 || !a.AllowsScope("write") || a.AllowsScope("admin") || a.Line != 2 {
+		t.Fatalf("defaults: %+v", a)
+	}
+	b, _ := set.Service("ghi")
+	if b.Timeout != 30*time.Second || b.MaxBytes != 1024 || b.MaxInFlight != 2 || b.Attempts("GET") != 3 || b.Attempts("POST") != 1 ||
+		b.Headers.Set["X-Api-Key"] != "k" || len(b.Headers.Remove) != 1 || b.Headers.Remove[0] != "Cookie" {
+		t.Fatalf("ghi: %+v", b)
+	}
+	if _, ok := set.Service("khong-co"); ok {
+		t.Fatal("unknown service found")
+	}
+	var nilSet *route.Set
+	if _, ok := nilSet.Service("x"); ok || nilSet.Services() != nil {
+		t.Fatal("nil set has services")
+	}
+}

@@ -1,0 +1,157 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tuyenquang/lgsp/bus"
+)
+
+// ---- Sessions (A1–A6), bearer tokens, legacy token switch ----
+
+const sessionCols = "id, key_hash, source, access_key, service, scope, created_at, expires_at, revoked_at"
+
+func scanSession(sc interface{ Scan(...any) error }) (Session, error) {
+	var s Session
+	var c, e, r int64
+	err := sc.Scan(&s.ID, &s.KeyHash, &s.Source, &s.AccessKey, &s.Service, &s.Scope, &c, &e, &r)
+	s.CreatedAt, s.ExpiresAt, s.RevokedAt = fromMicros(c), fromMicros(e), fromMicros(r)
+	return s, err
+}
+
+// CreateSession gives the session an id ("ss_…") if it has none.
+func (s *sqlStore) CreateSession(ctx context.Context, ss Session) error {
+	if ss.ID == "" {
+		ss.ID = bus.NewID("ss")
+	}
+	ss.CreatedAt = orNow(ss.CreatedAt)
+	return s.write(ctx, func(tx *txx) error {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO sessions ("+sessionCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			ss.ID, ss.KeyHash, ss.Source, ss.AccessKey, ss.Service, ss.Scope, micros(ss.CreatedAt), micros(ss.ExpiresAt), micros(ss.RevokedAt)); err != nil {
+			return fmt.Errorf("inserting session %s: %w", ss.ID, err)
+		}
+		return nil
+	})
+}
+
+func (s *sqlStore) SessionByHash(ctx context.Context, keyHash string) (Session, error) {
+	ss, err := scanSession(s.r.QueryRowContext(ctx, "SELECT "+sessionCols+" FROM sessions WHERE key_hash = ?", keyHash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Session{}, bus.ErrSessionInvalid.New("no such session key")
+	}
+	if err != nil {
+		return Session{}, fmt.Errorf("reading session by key: %w", err)
+	}
+	return ss, nil
+}
+
+func (s *sqlStore) GetSession(ctx context.Context, id string) (Session, error) {
+	ss, err := scanSession(s.r.QueryRowContext(ctx, "SELECT "+sessionCols+" FROM sessions WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Session{}, bus.ErrSessionInvalid.New("no session %s", id)
+	}
+	if err != nil {
+		return Session{}, fmt.Errorf("reading session %s: %w", id, err)
+	}
+	return ss, nil
+}
+
+func (s *sqlStore) RevokeSession(ctx context.Context, id string, at time.Time) error {
+	return s.write(ctx, func(tx *txx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE sessions SET revoked_at = CASE WHEN revoked_at = 0 THEN ? ELSE revoked_at END WHERE id = ?", micros(orNow(at)), id)
+		if err != nil {
+			return fmt.Errorf("revoking session %s: %w", id, err)
+		}
+		// MySQL connections use CLIENT_FOUND_ROWS: matched rows, not changed ones.
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("revoking session %s: %w", id, err)
+		} else if n == 0 {
+			return bus.ErrSessionInvalid.New("no session %s", id)
+		}
+		return nil
+	})
+}
+
+func (s *sqlStore) PurgeSessions(ctx context.Context, before time.Time) (int64, error) {
+	var total int64
+	err := s.write(ctx, func(tx *txx) error {
+		total = 0
+		for _, q := range []string{"DELETE FROM sessions WHERE expires_at < ?", "DELETE FROM bearer_tokens WHERE expires_at < ?"} {
+			res, err := tx.ExecContext(ctx, q, micros(before))
+			if err != nil {
+				return fmt.Errorf("purging sessions: %w", err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("purging sessions: %w", err)
+			}
+			total += n
+		}
+		return nil
+	})
+	return total, err
+}
+
+func (s *sqlStore) CreateToken(ctx context.Context, t Token) error {
+	t.CreatedAt = orNow(t.CreatedAt)
+	return s.write(ctx, func(tx *txx) error {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO bearer_tokens (token_hash, system_code, access_key, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+			t.Hash, t.SystemCode, t.AccessKey, micros(t.CreatedAt), micros(t.ExpiresAt)); err != nil {
+			return fmt.Errorf("inserting token of %s: %w", t.SystemCode, err)
+		}
+		return nil
+	})
+}
+
+func (s *sqlStore) TokenByHash(ctx context.Context, hash string) (Token, error) {
+	var t Token
+	var c, e int64
+	err := s.r.QueryRowContext(ctx, "SELECT token_hash, system_code, access_key, created_at, expires_at FROM bearer_tokens WHERE token_hash = ?", hash).
+		Scan(&t.Hash, &t.SystemCode, &t.AccessKey, &c, &e)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Token{}, bus.ErrTokenInvalid.New("unknown access token")
+	}
+	if err != nil {
+		return Token{}, fmt.Errorf("reading token: %w", err)
+	}
+	t.CreatedAt, t.ExpiresAt = fromMicros(c), fromMicros(e)
+	return t, nil
+}
+
+func (s *sqlStore) SetLegacyToken(ctx context.Context, code string, on bool, at time.Time) error {
+	return s.write(ctx, func(tx *txx) error {
+		var one int
+		err := tx.QueryRowContext(ctx, "SELECT 1 FROM systems WHERE code = ?"+s.d.forShare, code).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return bus.ErrSystemNotFound.New("%s", code)
+		}
+		if err != nil {
+			return fmt.Errorf("reading system %s: %w", code, err)
+		}
+		if !on {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM legacy_token_systems WHERE code = ?", code); err != nil {
+				return fmt.Errorf("switching off legacy token of %s: %w", code, err)
+			}
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, s.d.insertIgnore+" INTO legacy_token_systems (code, enabled_at) VALUES (?, ?)", code, micros(orNow(at))); err != nil {
+			return fmt.Errorf("switching on legacy token of %s: %w", code, err)
+		}
+		return nil
+	})
+}
+
+func (s *sqlStore) LegacyToken(ctx context.Context, code string) (bool, error) {
+	var one int
+	err := s.r.QueryRowContext(ctx, "SELECT 1 FROM legacy_token_systems WHERE code = ?", code).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading legacy token switch of %s: %w", code, err)
+	}
+	return true, nil
+}

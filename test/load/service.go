@@ -1,0 +1,246 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tuyenquang/lgsp/adapters/rest"
+)
+
+// loadService is the name of the service the service mode publishes.
+const loadService = "thu-tai-dich-vu"
+
+// serviceResult is the RESULT line of a service run.
+type serviceResult struct {
+	Mode         string         `json:"mode"`
+	Label        string         `json:"label,omitempty"`
+	Conns        int            `json:"conns"`
+	Sources      int            `json:"sources"`
+	PhaseS       float64        `json:"phase_s"`
+	Bus          phaseStats     `json:"bus"`
+	Direct       phaseStats     `json:"direct"`
+	Ratio        float64        `json:"bus_over_direct"` // bus requests/s ÷ direct requests/s
+	Errors       int            `json:"errors"`
+	ErrorsByCode map[string]int `json:"errors_by_code"`
+	Server       *procUsage     `json:"server,omitempty"`
+	DB           *procUsage     `json:"db,omitempty"`
+	Loadgen      *procUsage     `json:"loadgen,omitempty"`
+	Host         *hostUsage     `json:"host,omitempty"`
+	Pass         bool           `json:"pass"`
+}
+
+// phaseStats is what one phase (through the bus, or straight to the
+// destination) measured.
+type phaseStats struct {
+	Requests     int       `json:"requests"`
+	RequestsPerS float64   `json:"requests_per_s"`
+	Latency      stepStats `json:"latency"`
+}
+
+// runService measures synchronous service calls (C2, A3–A6): -conns
+// connections each loop signed GET /svc/thu-tai-dich-vu/ping through the
+// bus to a trivial destination this tool serves on 127.0.0.1:0, for
+// -duration; then the same connections send the same load straight to the
+// destination for -duration. The ratio of the two request rates is the
+// bus's overhead.
+//
+// systems[0] owns the service; the others are the sources, each granted the
+// scope and holding one session. The service is published by writing a
+// route file into -routes-dir (the node's routes directory) and reloading
+// the routes through the admin API; the file is removed at the end.
+func runService(ctx context.Context, cfg config, a *admin, systems []system, out io.Writer) error {
+	dest, addr, err := startDestination()
+	if err != nil {
+		return err
+	}
+	defer dest.Close()
+	owner, sources := systems[0], systems[1:]
+	file, err := publishService(ctx, a, cfg.RoutesDir, owner.Code, "http://"+addr, cfg.Conns)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		os.Remove(file)
+		_, _, _ = a.post(context.WithoutCancel(ctx), "/admin/v1/routes/reload", nil)
+	}()
+	sessions := make([]*rest.ServiceSession, len(sources))
+	for i, s := range sources {
+		status, body, err := a.post(ctx, "/admin/v1/grants", map[string]string{"kind": "service", "source": s.Code, "service": loadService, "scope": "load"})
+		if err != nil {
+			return err
+		}
+		if status != http.StatusCreated && status != http.StatusOK {
+			return fmt.Errorf("granting %s: HTTP %d: %s", s.Code, status, body)
+		}
+		c := apiClient(cfg.URL, s, http.DefaultTransport, requestTimeout)
+		if sessions[i], err = c.OpenSession(ctx, rest.OpenSessionRequest{Service: loadService, Scope: "load"}); err != nil {
+			return fmt.Errorf("opening a session for %s: %w", s.Code, err)
+		}
+	}
+	fmt.Fprintf(out, "service: destination on %s, owner %s, %d sources; %d connections, %s through the bus, then %s straight to the destination\n",
+		addr, owner.Code, len(sources), cfg.Conns, cfg.Duration, cfg.Duration)
+
+	meters, err := startMeters(cfg)
+	if err != nil {
+		return err
+	}
+	busT, busN, busWall := servicePhase(ctx, cfg, func(i int, tr http.RoundTripper) func(context.Context) error {
+		c := apiClient(cfg.URL, sources[i%len(sources)], tr, requestTimeout)
+		sess := sessions[i%len(sources)]
+		return func(ctx context.Context) error {
+			resp, err := c.CallService(ctx, sess, http.MethodGet, "ping", nil, nil)
+			if err != nil {
+				return err
+			}
+			return readOK(resp)
+		}
+	})
+	directT, directN, directWall := servicePhase(ctx, cfg, func(_ int, tr http.RoundTripper) func(context.Context) error {
+		hc := &http.Client{Transport: tr, Timeout: requestTimeout}
+		return func(ctx context.Context) error {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/ping", nil)
+			resp, err := hc.Do(req)
+			if err != nil {
+				return err
+			}
+			return readOK(resp)
+		}
+	})
+	usage := meters.finish()
+
+	total := newTally()
+	total.merge(busT)
+	total.merge(directT)
+	res := serviceResult{
+		Mode: "service", Label: cfg.Label, Conns: cfg.Conns, Sources: len(sources), PhaseS: round2(cfg.Duration.Seconds()),
+		Bus:    phaseStats{Requests: busN, RequestsPerS: round1(float64(busN) / busWall.Seconds()), Latency: summarize("bus", busT.lat["call"])},
+		Direct: phaseStats{Requests: directN, RequestsPerS: round1(float64(directN) / directWall.Seconds()), Latency: summarize("direct", directT.lat["call"])},
+		Errors: total.errorCount(), ErrorsByCode: total.errs,
+		Server: usage.server, DB: usage.db, Loadgen: usage.self, Host: usage.host,
+	}
+	if res.Direct.RequestsPerS > 0 {
+		res.Ratio = round2(res.Bus.RequestsPerS / res.Direct.RequestsPerS)
+	}
+	res.Pass = res.Errors == 0 && maxLatency([]stepStats{res.Bus.Latency, res.Direct.Latency}) < float64(requestTimeout/time.Millisecond)
+	fmt.Fprintf(out, "\n%-8s %10s %12s %9s %9s %9s %9s\n", "path", "requests", "requests/s", "p50 ms", "p95 ms", "p99 ms", "max ms")
+	for _, p := range []struct {
+		name string
+		s    phaseStats
+	}{{"bus", res.Bus}, {"direct", res.Direct}} {
+		fmt.Fprintf(out, "%-8s %10d %12.1f %9.2f %9.2f %9.2f %9.2f\n", p.name, p.s.Requests, p.s.RequestsPerS, p.s.Latency.P50, p.s.Latency.P95, p.s.Latency.P99, p.s.Latency.Max)
+	}
+	fmt.Fprintf(out, "bus / direct = %.2f (requests per second through the bus ÷ straight to the destination)\n\n", res.Ratio)
+	printErrors(out, total)
+	usage.print(out)
+	return verdict(out, res.Pass, res)
+}
+
+// servicePhase runs cfg.Conns workers, each with a transport (and so a TCP
+// connection) of its own, calling the function mk builds for it until
+// cfg.Duration is over. It returns their merged tally ("call" latencies),
+// the number of good answers and the wall time.
+func servicePhase(ctx context.Context, cfg config, mk func(i int, tr http.RoundTripper) func(context.Context) error) (*tally, int, time.Duration) {
+	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
+	defer cancel()
+	tallies := make([]*tally, cfg.Conns)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range tallies {
+		t := newTally()
+		tallies[i] = t
+		wg.Go(func() {
+			tr := singleConnTransport()
+			defer tr.CloseIdleConnections()
+			call := mk(i, tr)
+			for runCtx.Err() == nil {
+				t0 := time.Now()
+				if err := call(ctx); err != nil {
+					t.fail("call", err)
+					continue
+				}
+				t.add("call", time.Since(t0))
+				t.done++
+			}
+		})
+	}
+	wg.Wait()
+	wall := time.Since(start)
+	total := newTally()
+	for _, t := range tallies {
+		total.merge(t)
+	}
+	return total, total.done, wall
+}
+
+var errNotOK = errors.New("the destination's answer is not 200 ok")
+
+func readOK(resp *http.Response) error {
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK || string(b) != "ok" {
+		return fmt.Errorf("%w: HTTP %d %q", errNotOK, resp.StatusCode, b)
+	}
+	return nil
+}
+
+// startDestination serves the trivial destination: 200 "ok" to everything.
+func startDestination() (*http.Server, string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, "ok")
+	}), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return srv, ln.Addr().String(), nil
+}
+
+// serviceRoute is the route file the service mode writes: the destination
+// of this run, owned by the first load system.
+const serviceRoute = `# Written by "go run ./test/load -mode service" for the length of a run and
+# removed afterwards. Not for production.
+services:
+  - name: %s
+    description: Dịch vụ thử tải — trả lời "ok"
+    owner: %q
+    endpoint: %q
+    scopes: [load]
+    timeout: 10s
+    max_inflight: %d
+`
+
+// publishService writes the service's route file into dir and reloads the
+// node's routes; it returns the file's path.
+func publishService(ctx context.Context, a *admin, dir, owner, endpoint string, inflight int) (string, error) {
+	if dir == "" {
+		return "", errors.New("-routes-dir: give the node's routes directory (the service is published there for the run)")
+	}
+	path := filepath.Join(dir, "zz-thu-tai-dich-vu.yaml")
+	if err := os.WriteFile(path, []byte(fmt.Sprintf(serviceRoute, loadService, owner, endpoint, max(inflight, 64))), 0o644); err != nil {
+		return "", err
+	}
+	status, body, err := a.post(ctx, "/admin/v1/routes/reload", nil)
+	if err != nil || status != http.StatusOK {
+		os.Remove(path)
+		if err == nil {
+			err = fmt.Errorf("HTTP %d: %s", status, strings.TrimSpace(body))
+		}
+		return "", fmt.Errorf("reloading the routes with %s: %w", path, err)
+	}
+	return path, nil
+}
