@@ -170,6 +170,11 @@ var (
 	ErrStepFailed       = def("route.step_failed", http.StatusUnprocessableEntity, "Dữ liệu không vượt qua bước kiểm tra của tuyến", "content failed a route step")
 	ErrRouteInvalid     = def("route.invalid", http.StatusUnprocessableEntity, "Tệp tuyến không hợp lệ", "route file is invalid")
 
+	// Packets in QCVN 102 edXML and their XML signatures (docs/edxml.md,
+	// docs/xmldsig.md); the detail names the edxml.* / xmldsig.* code.
+	ErrEDXMLInvalid   = def("edxml.invalid", http.StatusUnprocessableEntity, "Gói tin edXML không hợp lệ theo QCVN 102", "edXML packet is not valid under QCVN 102")
+	ErrXMLDSigInvalid = def("xmldsig.invalid", http.StatusUnprocessableEntity, "Chữ ký số XML của gói tin không hợp lệ", "XML signature of the packet is not valid")
+
 	// Service access through the bus: session keys (A1–A6), bearer tokens
 	// and synchronous calls to destination services (C2, R3).
 	ErrSessionInvalid = def("auth.session_invalid", http.StatusUnauthorized, "Khoá phiên không hợp lệ hoặc đã bị thu hồi", "session key is invalid or was revoked")

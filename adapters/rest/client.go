@@ -489,3 +489,21 @@ func VerifyForwarded(r *http.Request, secretFor func(accessKey string) string, n
 	}
 	return &Forwarded{Caller: r.Header.Get(HeaderCaller), SessionID: r.Header.Get(HeaderSessionID), Scope: r.Header.Get(HeaderScope), AccessKey: az.AccessKey, BodySHA256: r.Header.Get(auth.HeaderContentSHA256)}, nil
 }
+
+// SendStatus sends an edXML status packet about exchange id, of which the
+// client is a recipient (POST /v1/exchanges/{id}/status); the sender sees
+// it as a "status" event in the ledger and over the live notifications.
+func (c *Client) SendStatus(ctx context.Context, id string, packet []byte) (*exchange.StatusReport, error) {
+	sum := sha256.Sum256(packet)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.BaseURL, "/")+"/v1/exchanges/"+id+"/status", bytes.NewReader(packet))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/xml")
+	if err := auth.Sign(req, c.AccessKey, c.SecretKey, hex.EncodeToString(sum[:]), c.now(), bus.RandomToken(16)); err != nil {
+		return nil, err
+	}
+	var out exchange.StatusReport
+	_, err = c.finish(req, &out)
+	return &out, err
+}

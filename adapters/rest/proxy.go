@@ -85,7 +85,7 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		service.WriteProblem(w, r, bus.ErrServiceUnknown.New("service %q", name))
 		return
 	}
-	sess, err := p.a.h.Sessions.CheckSession(ctx, r.Header.Get(auth.HeaderSession), who.SystemCode, svc.Name)
+	sess, err := p.a.h.Sessions.CheckSessionFor(ctx, r.Header.Get(auth.HeaderSession), who, svc.Name)
 	if err != nil {
 		service.WriteProblem(w, r, err)
 		return

@@ -50,8 +50,9 @@ func provision(h *service.Host) error {
 	h.Handle("GET /v1/inbox", a.signed(a.inbox))
 	h.Handle("GET /v1/events", a.signed(a.sse))
 	h.Handle("GET /v1/events/ws", a.signed(a.websocket))
-	a.mountAuth()  // auth.go: sessions (A1–A6), verify, /token
-	a.mountProxy() // proxy.go: /svc/<name>/… (C2)
+	a.mountAuth()   // auth.go: sessions (A1–A6), verify, /token
+	a.mountProxy()  // proxy.go: /svc/<name>/… (C2)
+	a.mountStatus() // status.go: edXML status packets from recipients
 	return nil
 }
 

@@ -20,7 +20,9 @@
 // master key (package vault) bound to their access key (SecretAAD), and the
 // Verifier opens them only to check a signature.
 //
-// Session keys for service access (A1–A6) are not part of this package yet.
+// Session keys for service access (A1–A6) are issued and checked by
+// Sessions; Tokens and Authenticator accept OAuth2 bearer tokens and the
+// legacy lgspaccesstoken header beside signatures (docs/services.md).
 //
 // Package auth imports bus, bus/vault and bus/store (for its types only; it
 // needs just the narrow KeyStore and RegistryStore subsets) and the

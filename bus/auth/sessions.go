@@ -185,6 +185,18 @@ func (s *Sessions) allow(ctx context.Context, source, service, scope string) err
 // source or service), auth.session_expired, auth.key_revoked,
 // auth.key_expired, auth.system_suspended, auth.forbidden, service.scope.
 func (s *Sessions) CheckSession(ctx context.Context, sessionKey, source, service string) (*SessionInfo, error) {
+	return s.check(ctx, sessionKey, source, service, nil)
+}
+
+// CheckSessionFor is CheckSession for a call the bus authenticated a moment
+// ago as p (A3): when p holds the access key that opened the session, the
+// status of that key and of the source were checked by this very request,
+// and are not read again.
+func (s *Sessions) CheckSessionFor(ctx context.Context, sessionKey string, p *Principal, service string) (*SessionInfo, error) {
+	return s.check(ctx, sessionKey, p.SystemCode, service, p)
+}
+
+func (s *Sessions) check(ctx context.Context, sessionKey, source, service string, p *Principal) (*SessionInfo, error) {
 	if sessionKey == "" {
 		return nil, bus.ErrSessionInvalid.New("send the session key in %s", HeaderSession)
 	}
@@ -205,28 +217,10 @@ func (s *Sessions) CheckSession(ctx context.Context, sessionKey, source, service
 	if !now.Before(ss.ExpiresAt) {
 		return nil, bus.ErrSessionExpired.New("session %s expired at %s", ss.ID, ss.ExpiresAt.Format(time.RFC3339))
 	}
-	k, err := s.Store.GetKey(ctx, ss.AccessKey)
-	if errors.Is(err, bus.ErrKeyNotFound.Err()) {
-		return nil, bus.ErrSessionInvalid.New("the access key that opened session %s no longer exists", ss.ID)
-	}
-	if err != nil {
-		return nil, storeFault(err, "reading access key of session")
-	}
-	if k.Status == store.KeyRevoked || !k.RevokedAt.IsZero() {
-		return nil, bus.ErrAuthKeyRevoked.New("session %s was opened with access key %s, which was revoked", ss.ID, k.AccessKey)
-	}
-	if !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) {
-		return nil, bus.ErrAuthKeyExpired.New("session %s was opened with access key %s, which expired", ss.ID, k.AccessKey)
-	}
-	sys, err := s.Store.GetSystem(ctx, ss.Source)
-	if errors.Is(err, bus.ErrSystemNotFound.Err()) {
-		return nil, bus.ErrSessionInvalid.New("the source of session %s is no longer registered", ss.ID)
-	}
-	if err != nil {
-		return nil, storeFault(err, "reading source of session")
-	}
-	if sys.Status != store.SystemActive {
-		return nil, bus.ErrAuthSuspended.New("system %s is %s", sys.Code, sys.Status)
+	if p == nil || p.AccessKey != ss.AccessKey || p.System.Code != ss.Source || p.System.Status != store.SystemActive {
+		if err := s.checkHolder(ctx, ss, now); err != nil {
+			return nil, err
+		}
 	}
 	if _, err := s.service(ss.Service, ss.Scope); err != nil {
 		return nil, err
@@ -235,6 +229,35 @@ func (s *Sessions) CheckSession(ctx context.Context, sessionKey, source, service
 		return nil, err
 	}
 	return &SessionInfo{ID: ss.ID, Source: ss.Source, Service: ss.Service, Scope: ss.Scope, AccessKey: ss.AccessKey, ExpiresAt: ss.ExpiresAt}, nil
+}
+
+// checkHolder refuses a session whose access key was revoked or expired or
+// whose source is gone or suspended.
+func (s *Sessions) checkHolder(ctx context.Context, ss store.Session, now time.Time) error {
+	k, err := s.Store.GetKey(ctx, ss.AccessKey)
+	if errors.Is(err, bus.ErrKeyNotFound.Err()) {
+		return bus.ErrSessionInvalid.New("the access key that opened session %s no longer exists", ss.ID)
+	}
+	if err != nil {
+		return storeFault(err, "reading access key of session")
+	}
+	if k.Status == store.KeyRevoked || !k.RevokedAt.IsZero() {
+		return bus.ErrAuthKeyRevoked.New("session %s was opened with access key %s, which was revoked", ss.ID, k.AccessKey)
+	}
+	if !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) {
+		return bus.ErrAuthKeyExpired.New("session %s was opened with access key %s, which expired", ss.ID, k.AccessKey)
+	}
+	sys, err := s.Store.GetSystem(ctx, ss.Source)
+	if errors.Is(err, bus.ErrSystemNotFound.Err()) {
+		return bus.ErrSessionInvalid.New("the source of session %s is no longer registered", ss.ID)
+	}
+	if err != nil {
+		return storeFault(err, "reading source of session")
+	}
+	if sys.Status != store.SystemActive {
+		return bus.ErrAuthSuspended.New("system %s is %s", sys.Code, sys.Status)
+	}
+	return nil
 }
 
 // Owner returns the identifier code of the system that owns service (the

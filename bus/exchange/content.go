@@ -102,7 +102,7 @@ func (s *Service) message(ctx context.Context, ex *store.Exchange) *bus.Message 
 	}
 	m.Open = func() (io.ReadCloser, error) { return s.open(ctx, *ex, 0, -1) }
 	m.Replace = func(ctx context.Context, mediaType string, r io.Reader) error {
-		size, sum, wrapped, err := s.replace(ctx, ex.ID, mediaType, r)
+		size, sum, wrapped, err := s.replace(ctx, ex.ID, ex.Source, mediaType, r)
 		if err != nil {
 			return err
 		}
@@ -116,7 +116,7 @@ func (s *Service) message(ctx context.Context, ex *store.Exchange) *bus.Message 
 // replace re-encrypts a transformed payload under a new data key and swaps
 // it in. Transformed payloads are bounded by the route's size limit; they
 // are sealed chunk by chunk as read.
-func (s *Service) replace(ctx context.Context, id, mediaType string, r io.Reader) (int64, string, []byte, error) {
+func (s *Service) replace(ctx context.Context, id, source, mediaType string, r io.Reader) (int64, string, []byte, error) {
 	dk, wrapped, err := s.vault.NewDataKey(id)
 	if err != nil {
 		return 0, "", nil, err
@@ -140,7 +140,7 @@ func (s *Service) replace(ctx context.Context, id, mediaType string, r io.Reader
 		}
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
-	if err := s.store.ReplaceContent(ctx, id, wrapped, pos, sum, mediaType, chunks, s.event(id, "transformed", "lgsp", "", map[string]any{"size": pos, "sha256": sum})); err != nil {
+	if err := s.store.ReplaceContent(ctx, id, wrapped, pos, sum, mediaType, chunks, s.event(id, "transformed", "lgsp", "", map[string]any{"source": source, "size": pos, "sha256": sum, "media_type": mediaType})); err != nil {
 		return 0, "", nil, err
 	}
 	return pos, sum, wrapped, nil

@@ -494,8 +494,10 @@ func (s *Service) Complete(ctx context.Context, source, id string, c CompleteReq
 		expires = ex.ExpiresAt
 	}
 	due := rt.Plan(now)
-	a := store.Accept{ExchangeID: id, Size: ex.Size, SHA256: got, MediaType: ex.MediaType, Policy: pol, Route: rt.Name, At: now, ExpiresAt: expires, DueAt: map[string]time.Time{}}
-	a.Events = append(a.Events, s.event(id, "accepted", "lgsp", "", map[string]any{"source": source, "route": rt.Name, "size": ex.Size, "sha256": got, "labels": msg.Labels}))
+	// ex.Size/SHA256/MediaType describe the payload after the steps (a
+	// transform step's Replace updates them).
+	a := store.Accept{ExchangeID: id, Size: ex.Size, SHA256: ex.SHA256, MediaType: ex.MediaType, Policy: pol, Route: rt.Name, At: now, ExpiresAt: expires, DueAt: map[string]time.Time{}}
+	a.Events = append(a.Events, s.event(id, "accepted", "lgsp", "", map[string]any{"source": source, "route": rt.Name, "size": ex.Size, "sha256": ex.SHA256, "labels": msg.Labels}))
 	for _, r := range ex.Recipients {
 		a.DueAt[r.Code] = due
 		a.Events = append(a.Events, s.event(id, "planned", "lgsp", r.Code, map[string]any{"source": source, "due": due.Format(time.RFC3339), "mode": rt.Delivery.Mode}))

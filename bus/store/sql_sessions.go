@@ -37,8 +37,18 @@ func (s *sqlStore) CreateSession(ctx context.Context, ss Session) error {
 	})
 }
 
+// readRow runs a one-row query on the readers with a prepared statement
+// once one is cached (SQLite): session and token lookups run on every call
+// through the bus.
+func (s *sqlStore) readRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := s.rc.get(q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return s.r.QueryRowContext(ctx, q, args...)
+}
+
 func (s *sqlStore) SessionByHash(ctx context.Context, keyHash string) (Session, error) {
-	ss, err := scanSession(s.r.QueryRowContext(ctx, "SELECT "+sessionCols+" FROM sessions WHERE key_hash = ?", keyHash))
+	ss, err := scanSession(s.readRow(ctx, "SELECT "+sessionCols+" FROM sessions WHERE key_hash = ?", keyHash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, bus.ErrSessionInvalid.New("no such session key")
 	}
@@ -109,7 +119,7 @@ func (s *sqlStore) CreateToken(ctx context.Context, t Token) error {
 func (s *sqlStore) TokenByHash(ctx context.Context, hash string) (Token, error) {
 	var t Token
 	var c, e int64
-	err := s.r.QueryRowContext(ctx, "SELECT token_hash, system_code, access_key, created_at, expires_at FROM bearer_tokens WHERE token_hash = ?", hash).
+	err := s.readRow(ctx, "SELECT token_hash, system_code, access_key, created_at, expires_at FROM bearer_tokens WHERE token_hash = ?", hash).
 		Scan(&t.Hash, &t.SystemCode, &t.AccessKey, &c, &e)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Token{}, bus.ErrTokenInvalid.New("unknown access token")
@@ -146,7 +156,7 @@ func (s *sqlStore) SetLegacyToken(ctx context.Context, code string, on bool, at 
 
 func (s *sqlStore) LegacyToken(ctx context.Context, code string) (bool, error) {
 	var one int
-	err := s.r.QueryRowContext(ctx, "SELECT 1 FROM legacy_token_systems WHERE code = ?", code).Scan(&one)
+	err := s.readRow(ctx, "SELECT 1 FROM legacy_token_systems WHERE code = ?", code).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}

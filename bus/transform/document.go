@@ -371,5 +371,3 @@ func PacketFromJSON(open func() (io.ReadCloser, error), meta Meta) (*edxml.Packe
 		return func() (io.ReadCloser, error) { return openSpan(open, spans[i]) }
 	})
 }
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -1,5 +1,215 @@
 package main
 
 import (
-	_ "github.com/tuyenquang/lgsp/bus/transform" // registers the edXML and XML-DSig route steps
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/tuyenquang/lgsp/bus/edxml"
+	"github.com/tuyenquang/lgsp/bus/transform" // also registers the edXML and XML-DSig route steps
+	"github.com/tuyenquang/lgsp/bus/xmldsig"
 )
+
+const edocUsage = `usage: lgsp edoc validate FILE...                         check edXML packets (exit 1 on errors)
+       lgsp edoc inspect FILE                           summary of a packet
+       lgsp edoc build [--out F] [--source ID] [--to ID,ID] [--title T] [--importance I] FILE.json
+       lgsp edoc sign --key KEY.pem [--cert CERT.pem] [--algorithm rsa-sha256|rsa-sha1] [--c14n exclusive|inclusive] [--out F] FILE
+       lgsp edoc verify --roots CA.pem[,…] [--intermediates …] [--crls …] [--policy require|verify_if_present|ignore] FILE
+       lgsp edoc extract --out DIR FILE                 write the attachments to DIR`
+
+func edocCmd(args []string) error {
+	if len(args) == 0 {
+		return usageError(edocUsage)
+	}
+	fs := flag.NewFlagSet("edoc "+args[0], flag.ExitOnError)
+	out := fs.String("out", "", "output file (directory for extract); default stdout")
+	switch args[0] {
+	case "validate":
+		_ = fs.Parse(args[1:])
+		if fs.NArg() == 0 {
+			return usageError(edocUsage)
+		}
+		return edocValidate(fs.Args())
+	case "inspect":
+		_ = fs.Parse(args[1:])
+		if fs.NArg() != 1 {
+			return usageError(edocUsage)
+		}
+		p, err := parseFile(fs.Arg(0), nil)
+		if err != nil {
+			return err
+		}
+		fmt.Print(edxml.Inspect(p))
+		return nil
+	case "build":
+		source := fs.String("source", "", "sending organ id (From/OrganId when the JSON has none)")
+		to := fs.String("to", "", "recipient organ ids, comma-separated (the To list)")
+		title := fs.String("title", "", "Subject when the JSON has none")
+		importance := fs.String("importance", "", "normal|urgent|very-urgent|flash|flash-timed (Priority when the JSON has none)")
+		_ = fs.Parse(args[1:])
+		if fs.NArg() != 1 {
+			return usageError(edocUsage)
+		}
+		name := fs.Arg(0)
+		open := func() (io.ReadCloser, error) { return os.Open(name) }
+		p, err := transform.PacketFromJSON(open, transform.Meta{Source: *source, Recipients: splitList(*to), Title: *title, Importance: *importance, Now: time.Now()})
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		return writeOut(*out, func(w io.Writer) error { return edxml.Build(w, p) })
+	case "sign":
+		key := fs.String("key", "", "PEM file of the RSA private key (may hold the certificates too)")
+		cert := fs.String("cert", "", "PEM file of the certificate and intermediates")
+		alg := fs.String("algorithm", "rsa-sha256", "rsa-sha256 or rsa-sha1")
+		c14n := fs.String("c14n", "exclusive", "exclusive or inclusive")
+		_ = fs.Parse(args[1:])
+		if fs.NArg() != 1 || *key == "" {
+			return usageError(edocUsage)
+		}
+		opts, err := transform.ParseSignOptions(*alg, *c14n)
+		if err != nil {
+			return err
+		}
+		s, err := xmldsig.LoadSigner(*key, *cert, opts)
+		if err != nil {
+			return err
+		}
+		doc, err := os.ReadFile(fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		signed, err := s.Sign(doc)
+		if err != nil {
+			return fmt.Errorf("%s: %w", fs.Arg(0), err)
+		}
+		return writeOut(*out, func(w io.Writer) error { _, err := w.Write(signed); return err })
+	case "verify":
+		roots := fs.String("roots", "", "PEM files of trusted CA certificates, comma-separated")
+		inter := fs.String("intermediates", "", "PEM files of intermediate certificates, comma-separated")
+		crls := fs.String("crls", "", "CRL files (PEM or DER), comma-separated")
+		policy := fs.String("policy", "require", "require, verify_if_present or ignore")
+		_ = fs.Parse(args[1:])
+		if fs.NArg() != 1 {
+			return usageError(edocUsage)
+		}
+		pol, err := xmldsig.ParsePolicy(*policy)
+		if err != nil {
+			return err
+		}
+		v, err := transform.LoadVerifier(splitList(*roots), splitList(*inter), splitList(*crls))
+		if err != nil {
+			return err
+		}
+		doc, err := os.ReadFile(fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		res, warns, err := v.Check(doc, pol)
+		for _, w := range warns {
+			fmt.Printf("%s: warning %s\n", fs.Arg(0), w)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", fs.Arg(0), err)
+		}
+		if res == nil {
+			fmt.Printf("%s: not verified (policy %s)\n", fs.Arg(0), pol)
+			return nil
+		}
+		fmt.Printf("%s: OK, signed by %s (issuer %s), %s, reference %q\n", fs.Arg(0), res.Cert.Subject, res.Cert.Issuer, res.Algorithm, res.ReferenceURI)
+		return nil
+	case "extract":
+		_ = fs.Parse(args[1:])
+		if fs.NArg() != 1 || *out == "" {
+			return usageError(edocUsage)
+		}
+		if err := os.MkdirAll(*out, 0o755); err != nil {
+			return err
+		}
+		f, err := os.Open(fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, files, err := edxml.ExtractAttachments(f, *out)
+		for _, x := range files {
+			fmt.Printf("%s\t%d\t%s\n", x.Path, x.Size, x.Name)
+		}
+		if err != nil {
+			return fmt.Errorf("%s:%w", fs.Arg(0), positioned(err))
+		}
+		return nil
+	}
+	return usageError(edocUsage)
+}
+
+// positioned renders an edxml error as "line:col: …" (after "file:").
+func positioned(err error) error {
+	var e *edxml.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return fmt.Errorf(" %w", err)
+}
+
+func parseFile(name string, opts *edxml.Options) (*edxml.Packet, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	p, err := edxml.Parse(f, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s:%w", name, positioned(err))
+	}
+	return p, nil
+}
+
+// edocValidate prints every issue as "file:line:col: severity code path:
+// message" and fails when any file has an error.
+func edocValidate(files []string) error {
+	bad := 0
+	for _, name := range files {
+		p, err := parseFile(name, nil)
+		if err != nil {
+			fmt.Println(err)
+			bad++
+			continue
+		}
+		issues := edxml.Validate(p)
+		for _, is := range issues {
+			fmt.Printf("%s:%s\n", name, issueLine(is))
+		}
+		if edxml.HasErrors(issues) {
+			bad++
+		} else {
+			fmt.Printf("%s: OK (%s packet, %d warning(s))\n", name, p.Kind(), len(issues))
+		}
+	}
+	if bad > 0 {
+		return fmt.Errorf("%d of %d file(s) are not valid edXML", bad, len(files))
+	}
+	return nil
+}
+
+func issueLine(is edxml.Issue) string {
+	s := is.String()
+	if is.Line == 0 {
+		return " " + s
+	}
+	return s
+}
+
+func writeOut(path string, write func(io.Writer) error) error {
+	if path == "" {
+		return write(os.Stdout)
+	}
+	var buf bytes.Buffer
+	if err := write(&buf); err != nil {
+		return err
+	}
+	return os.WriteFile(path, buf.Bytes(), 0o644)
+}

@@ -29,6 +29,7 @@ Usage:
   lgsp keys    issue|list|revoke|rotate|add-rsa|history   manage key pairs and their audit record
   lgsp grants  add|list|revoke                 who may send what to whom, call which service (deny by default)
   lgsp exchange send|inbox|receive|status|cancel   exchange client (signs like any integrator)
+  lgsp edoc    validate|inspect|build|sign|verify|extract   edXML packets (QCVN 102) and XML signatures
   lgsp errors                                  print the error catalogue (codes, HTTP status, vi, en)
   lgsp config env                              list the environment variables that override the config
   lgsp version
@@ -62,6 +63,8 @@ func main() {
 		err = grantsCmd(ctx, args)
 	case "exchange":
 		err = exchangeCmd(ctx, args)
+	case "edoc":
+		err = edocCmd(args)
 	case "errors":
 		for _, d := range bus.Catalogue() {
 			fmt.Printf("%-28s %d  %s | %s\n", d.Code, d.Status, d.VI, d.EN)
