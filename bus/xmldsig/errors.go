@@ -17,7 +17,6 @@ const (
 	CodeMalformed         = "xmldsig.malformed"          // not well-formed XML, or a signature of the wrong shape
 	CodeAlgorithm         = "xmldsig.algorithm"          // an algorithm, transform or key type that is not accepted
 	CodeKey               = "xmldsig.key"                // a signing key or certificate that cannot be used
-	CodePKCS12Unsupported = "xmldsig.pkcs12_unsupported" // a PKCS#12 (.p12/.pfx) file was given; convert it to PEM
 )
 
 // Warning codes; a warning never stops a document.
@@ -72,7 +71,6 @@ var (
 	ErrMalformed         = &Error{Code: CodeMalformed}
 	ErrAlgorithm         = &Error{Code: CodeAlgorithm}
 	ErrKey               = &Error{Code: CodeKey}
-	ErrPKCS12Unsupported = &Error{Code: CodePKCS12Unsupported}
 )
 
 // Codes lists every error code of the package, for the bus catalogue and
@@ -80,7 +78,7 @@ var (
 var Codes = []string{
 	CodeTampered, CodeUntrustedCert, CodeExpiredCert, CodeRevokedCert,
 	CodeNoSignature, CodePlaceholder, CodeWrapped, CodeDTD, CodeTooLarge,
-	CodeMalformed, CodeAlgorithm, CodeKey, CodePKCS12Unsupported,
+	CodeMalformed, CodeAlgorithm, CodeKey,
 }
 
 // CodeOf returns the code of the *Error in err's chain, or "" when there is

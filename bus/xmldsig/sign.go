@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"software.sslmate.com/src/go-pkcs12"
 	"strings"
 
 	"github.com/beevik/etree"
@@ -62,6 +63,8 @@ type SignOptions struct {
 	// (URI="#value"). Empty means "Id", then "ID", when the root has one;
 	// without such an attribute the Reference is URI="".
 	IDAttribute string
+	// Password opens a PKCS#12 (.p12/.pfx) key file; PEM files ignore it.
+	Password string
 }
 
 // Signer signs documents with one RSA key and its certificate chain. It is
@@ -72,16 +75,42 @@ type Signer struct {
 	opts  SignOptions
 }
 
-// pkcs12Hint is the conversion step named by CodePKCS12Unsupported.
-const pkcs12Hint = "PKCS#12 (.p12/.pfx) is not supported; convert it to PEM with `openssl pkcs12 -in x.p12 -nodes -out key.pem` and pass key.pem as both key and certificate file"
-
 // LoadSigner reads an RSA private key and the signer's certificate (plus
-// any intermediates) from PEM files. Both paths may name the same file, as
-// openssl pkcs12 -nodes writes key and certificates into one; certPEMPath
-// may be empty when keyPEMPath holds the certificates too. Keys may be
-// PKCS#1 or unencrypted PKCS#8. A PKCS#12 file gives
-// xmldsig.pkcs12_unsupported with the conversion command.
+// any intermediates) from PEM files, or from one PKCS#12 (.p12/.pfx) file
+// opened with opts.Password — the form Vietnamese CAs hand out with their
+// certificates. PEM: both paths may name the same file; certPEMPath may be
+// empty when keyPEMPath holds the certificates too; keys may be PKCS#1 or
+// unencrypted PKCS#8. PKCS#12: certPEMPath may add intermediates.
 func LoadSigner(keyPEMPath, certPEMPath string, opts SignOptions) (*Signer, error) {
+	if raw, ok, err := readPKCS12(keyPEMPath); err != nil {
+		return nil, err
+	} else if ok {
+		key, leaf, cas, err := pkcs12.DecodeChain(raw, opts.Password)
+		if err != nil {
+			return nil, newErr(CodeKey, "opening PKCS#12 file "+keyPEMPath+" (wrong password?)", err)
+		}
+		certs := append([]*x509.Certificate{leaf}, cas...)
+		if certPEMPath != "" {
+			blocks, err := readPEMFile(certPEMPath)
+			if err != nil {
+				return nil, err
+			}
+			for _, b := range blocks {
+				if b.Type == "CERTIFICATE" {
+					c, err := x509.ParseCertificate(b.Bytes)
+					if err != nil {
+						return nil, newErr(CodeKey, "parsing certificate", err)
+					}
+					certs = append(certs, c)
+				}
+			}
+		}
+		signer, ok := key.(crypto.Signer)
+		if !ok {
+			return nil, newErr(CodeKey, "PKCS#12 file holds no usable private key", nil)
+		}
+		return NewSigner(signer, certs, opts)
+	}
 	var blocks []*pem.Block
 	paths := []string{keyPEMPath}
 	if certPEMPath != "" && certPEMPath != keyPEMPath {
@@ -215,13 +244,22 @@ func (s *Signer) Sign(doc []byte) ([]byte, error) {
 	return out, nil
 }
 
-// readPEMFile returns the PEM blocks of path, or the PKCS#12 error when the
-// file is one.
-func readPEMFile(path string) ([]*pem.Block, error) {
-	ext := strings.ToLower(filepath.Ext(path))
-	if ext == ".p12" || ext == ".pfx" {
-		return nil, newErr(CodePKCS12Unsupported, pkcs12Hint, nil)
+// readPKCS12 returns the bytes of path if it is a PKCS#12 file (by its
+// extension or its content).
+func readPKCS12(path string) ([]byte, bool, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, false, newErr(CodeKey, "reading key or certificate file", err)
 	}
+	ext := strings.ToLower(filepath.Ext(path))
+	if ext == ".p12" || ext == ".pfx" || isPKCS12(raw) {
+		return raw, true, nil
+	}
+	return nil, false, nil
+}
+
+// readPEMFile returns the PEM blocks of path.
+func readPEMFile(path string) ([]*pem.Block, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, newErr(CodeKey, "reading key or certificate file", err)
@@ -236,9 +274,6 @@ func readPEMFile(path string) ([]*pem.Block, error) {
 		blocks = append(blocks, b)
 	}
 	if len(blocks) == 0 {
-		if isPKCS12(raw) {
-			return nil, newErr(CodePKCS12Unsupported, pkcs12Hint, nil)
-		}
 		return nil, newErr(CodeKey, path+" holds no PEM block", nil)
 	}
 	return blocks, nil
