@@ -5,18 +5,18 @@ import "errors"
 // Stable error and warning codes. They never change meaning once shipped;
 // the bus maps them into its catalogue (bus/errors.go).
 const (
-	CodeTampered          = "xmldsig.tampered"           // digest or signature value does not match the content
-	CodeUntrustedCert     = "xmldsig.untrusted_cert"     // certificate missing, or does not chain to the configured roots
-	CodeExpiredCert       = "xmldsig.expired_cert"       // a certificate of the chain is outside its validity period
-	CodeRevokedCert       = "xmldsig.revoked_cert"       // a certificate of the chain is listed in a CRL
-	CodeNoSignature       = "xmldsig.no_signature"       // the document carries no signature
-	CodePlaceholder       = "xmldsig.placeholder"        // the signature is a static or empty placeholder (edXML SPEC §6)
-	CodeWrapped           = "xmldsig.wrapped"            // the signature does not cover the document root (signature wrapping)
-	CodeDTD               = "xmldsig.dtd"                // the document has a DOCTYPE or ENTITY declaration
-	CodeTooLarge          = "xmldsig.too_large"          // the document is larger than Verifier.MaxBytes
-	CodeMalformed         = "xmldsig.malformed"          // not well-formed XML, or a signature of the wrong shape
-	CodeAlgorithm         = "xmldsig.algorithm"          // an algorithm, transform or key type that is not accepted
-	CodeKey               = "xmldsig.key"                // a signing key or certificate that cannot be used
+	CodeTampered      = "xmldsig.tampered"       // digest or signature value does not match the content
+	CodeUntrustedCert = "xmldsig.untrusted_cert" // certificate missing, or does not chain to the configured roots
+	CodeExpiredCert   = "xmldsig.expired_cert"   // a certificate of the chain is outside its validity period
+	CodeRevokedCert   = "xmldsig.revoked_cert"   // a certificate of the chain is listed in a CRL
+	CodeNoSignature   = "xmldsig.no_signature"   // the document carries no signature
+	CodePlaceholder   = "xmldsig.placeholder"    // the signature is a static or empty placeholder (edXML SPEC §6)
+	CodeWrapped       = "xmldsig.wrapped"        // the signature does not cover the document root (signature wrapping)
+	CodeDTD           = "xmldsig.dtd"            // the document has a DOCTYPE or ENTITY declaration
+	CodeTooLarge      = "xmldsig.too_large"      // the document is larger than Verifier.MaxBytes
+	CodeMalformed     = "xmldsig.malformed"      // not well-formed XML, or a signature of the wrong shape
+	CodeAlgorithm     = "xmldsig.algorithm"      // an algorithm, transform or key type that is not accepted
+	CodeKey           = "xmldsig.key"            // a signing key or certificate that cannot be used
 )
 
 // Warning codes; a warning never stops a document.
@@ -59,18 +59,18 @@ func (e *Error) Is(target error) bool {
 
 // Sentinels for errors.Is, one per code.
 var (
-	ErrTampered          = &Error{Code: CodeTampered}
-	ErrUntrustedCert     = &Error{Code: CodeUntrustedCert}
-	ErrExpiredCert       = &Error{Code: CodeExpiredCert}
-	ErrRevokedCert       = &Error{Code: CodeRevokedCert}
-	ErrNoSignature       = &Error{Code: CodeNoSignature}
-	ErrPlaceholder       = &Error{Code: CodePlaceholder}
-	ErrWrapped           = &Error{Code: CodeWrapped}
-	ErrDTD               = &Error{Code: CodeDTD}
-	ErrTooLarge          = &Error{Code: CodeTooLarge}
-	ErrMalformed         = &Error{Code: CodeMalformed}
-	ErrAlgorithm         = &Error{Code: CodeAlgorithm}
-	ErrKey               = &Error{Code: CodeKey}
+	ErrTampered      = &Error{Code: CodeTampered}
+	ErrUntrustedCert = &Error{Code: CodeUntrustedCert}
+	ErrExpiredCert   = &Error{Code: CodeExpiredCert}
+	ErrRevokedCert   = &Error{Code: CodeRevokedCert}
+	ErrNoSignature   = &Error{Code: CodeNoSignature}
+	ErrPlaceholder   = &Error{Code: CodePlaceholder}
+	ErrWrapped       = &Error{Code: CodeWrapped}
+	ErrDTD           = &Error{Code: CodeDTD}
+	ErrTooLarge      = &Error{Code: CodeTooLarge}
+	ErrMalformed     = &Error{Code: CodeMalformed}
+	ErrAlgorithm     = &Error{Code: CodeAlgorithm}
+	ErrKey           = &Error{Code: CodeKey}
 )
 
 // Codes lists every error code of the package, for the bus catalogue and
