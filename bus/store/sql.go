@@ -206,7 +206,7 @@ func (s *sqlStore) CreateSystem(ctx context.Context, sys System) error {
 	if sys.Status == "" {
 		sys.Status = SystemActive
 	}
-	_, err := s.w.ExecContext(ctx, "INSERT INTO systems ("+systemCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	_, err := s.exec(ctx, "INSERT INTO systems ("+systemCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		sys.Code, sys.Name, sys.Unit, sys.Contact, sys.Status, sys.WebhookURL, micros(sys.CreatedAt), micros(sys.UpdatedAt), joinAlgs(sys.Algs))
 	if s.d.isDuplicate(err) {
 		return bus.ErrSystemExists.New("%s", sys.Code)
@@ -218,7 +218,7 @@ func (s *sqlStore) CreateSystem(ctx context.Context, sys System) error {
 }
 
 func (s *sqlStore) GetSystem(ctx context.Context, code string) (System, error) {
-	sys, err := scanSystem(s.r.QueryRowContext(ctx, "SELECT "+systemCols+" FROM systems WHERE code = ?", code))
+	sys, err := scanSystem(s.queryRow(ctx, "SELECT "+systemCols+" FROM systems WHERE code = ?", code))
 	if errors.Is(err, sql.ErrNoRows) {
 		return System{}, bus.ErrSystemNotFound.New("%s", code)
 	}
@@ -229,7 +229,7 @@ func (s *sqlStore) GetSystem(ctx context.Context, code string) (System, error) {
 }
 
 func (s *sqlStore) ListSystems(ctx context.Context) ([]System, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT "+systemCols+" FROM systems ORDER BY code")
+	rows, err := s.query(ctx, "SELECT "+systemCols+" FROM systems ORDER BY code")
 	if err != nil {
 		return nil, fmt.Errorf("listing systems: %w", err)
 	}
@@ -249,7 +249,7 @@ func (s *sqlStore) ListSystems(ctx context.Context) ([]System, error) {
 }
 
 func (s *sqlStore) UpdateSystem(ctx context.Context, sys System) error {
-	res, err := s.w.ExecContext(ctx, "UPDATE systems SET name = ?, unit = ?, contact = ?, status = ?, webhook_url = ?, updated_at = ? WHERE code = ?",
+	res, err := s.exec(ctx, "UPDATE systems SET name = ?, unit = ?, contact = ?, status = ?, webhook_url = ?, updated_at = ? WHERE code = ?",
 		sys.Name, sys.Unit, sys.Contact, sys.Status, sys.WebhookURL, micros(orNow(sys.UpdatedAt)), sys.Code)
 	if err != nil {
 		return fmt.Errorf("updating system %s: %w", sys.Code, err)
@@ -301,7 +301,7 @@ func (s *sqlStore) CreateKey(ctx context.Context, k Key) error {
 }
 
 func (s *sqlStore) GetKey(ctx context.Context, accessKey string) (Key, error) {
-	k, err := scanKey(s.r.QueryRowContext(ctx, "SELECT "+keyCols+" FROM access_keys WHERE access_key = ?", accessKey))
+	k, err := scanKey(s.queryRow(ctx, "SELECT "+keyCols+" FROM access_keys WHERE access_key = ?", accessKey))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Key{}, bus.ErrKeyNotFound.New("%s", accessKey)
 	}
@@ -312,7 +312,7 @@ func (s *sqlStore) GetKey(ctx context.Context, accessKey string) (Key, error) {
 }
 
 func (s *sqlStore) ListKeys(ctx context.Context, systemCode string) ([]Key, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT "+keyCols+" FROM access_keys WHERE system_code = ? ORDER BY created_at, access_key", systemCode)
+	rows, err := s.query(ctx, "SELECT "+keyCols+" FROM access_keys WHERE system_code = ? ORDER BY created_at, access_key", systemCode)
 	if err != nil {
 		return nil, fmt.Errorf("listing keys of %s: %w", systemCode, err)
 	}
@@ -333,7 +333,7 @@ func (s *sqlStore) ListKeys(ctx context.Context, systemCode string) ([]Key, erro
 
 // RevokeKey keeps the time of the first revocation when called again.
 func (s *sqlStore) RevokeKey(ctx context.Context, accessKey string, at time.Time) error {
-	res, err := s.w.ExecContext(ctx, "UPDATE access_keys SET revoked_at = CASE WHEN status = ? THEN revoked_at ELSE ? END, status = ? WHERE access_key = ?",
+	res, err := s.exec(ctx, "UPDATE access_keys SET revoked_at = CASE WHEN status = ? THEN revoked_at ELSE ? END, status = ? WHERE access_key = ?",
 		KeyRevoked, micros(orNow(at)), KeyRevoked, accessKey)
 	if err != nil {
 		return fmt.Errorf("revoking key %s: %w", accessKey, err)
@@ -349,7 +349,7 @@ func (s *sqlStore) RevokeKey(ctx context.Context, accessKey string, at time.Time
 // ---- Nonces and connections ----
 
 func (s *sqlStore) UseNonce(ctx context.Context, accessKey, nonce string, expires time.Time) (bool, error) {
-	res, err := s.w.ExecContext(ctx, s.d.insertIgnore+" INTO nonces (access_key, nonce, expires_at) VALUES (?, ?, ?)",
+	res, err := s.exec(ctx, s.d.insertIgnore+" INTO nonces (access_key, nonce, expires_at) VALUES (?, ?, ?)",
 		accessKey, nonce, micros(expires))
 	if err != nil {
 		return false, fmt.Errorf("recording nonce of %s: %w", accessKey, err)
@@ -362,7 +362,7 @@ func (s *sqlStore) UseNonce(ctx context.Context, accessKey, nonce string, expire
 }
 
 func (s *sqlStore) PurgeNonces(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.w.ExecContext(ctx, "DELETE FROM nonces WHERE expires_at < ?", micros(before))
+	res, err := s.exec(ctx, "DELETE FROM nonces WHERE expires_at < ?", micros(before))
 	if err != nil {
 		return 0, fmt.Errorf("purging nonces: %w", err)
 	}
@@ -378,7 +378,7 @@ func (s *sqlStore) RecordConnection(ctx context.Context, c Connection) error {
 	if c.ID == "" {
 		c.ID = bus.NewID("cn")
 	}
-	if _, err := s.w.ExecContext(ctx, "INSERT INTO connections (id, system_code, access_key, connected_at, remote, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+	if _, err := s.exec(ctx, "INSERT INTO connections (id, system_code, access_key, connected_at, remote, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
 		c.ID, c.SystemCode, c.AccessKey, micros(orNow(c.At)), c.Remote, micros(c.ExpiresAt)); err != nil {
 		return fmt.Errorf("recording connection of %s: %w", c.SystemCode, err)
 	}
@@ -692,7 +692,7 @@ func (s *sqlStore) ChunkIndex(ctx context.Context, id string) ([]ChunkInfo, erro
 // bus.ErrExchangeNotFound when the exchange does not exist.
 func (s *sqlStore) GetChunk(ctx context.Context, id string, offset int64) (Chunk, error) {
 	c := Chunk{ExchangeID: id, Offset: offset}
-	err := s.r.QueryRowContext(ctx, "SELECT size, data FROM chunks WHERE exchange_id = ? AND off = ?", id, offset).Scan(&c.Size, &c.Data)
+	err := s.queryRow(ctx, "SELECT size, data FROM chunks WHERE exchange_id = ? AND off = ?", id, offset).Scan(&c.Size, &c.Data)
 	if err == nil {
 		return c, nil
 	}
@@ -700,7 +700,7 @@ func (s *sqlStore) GetChunk(ctx context.Context, id string, offset int64) (Chunk
 		return Chunk{}, fmt.Errorf("reading chunk %d of %s: %w", offset, id, err)
 	}
 	var one int
-	err = s.r.QueryRowContext(ctx, "SELECT 1 FROM exchanges WHERE id = ?", id).Scan(&one)
+	err = s.queryRow(ctx, "SELECT 1 FROM exchanges WHERE id = ?", id).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Chunk{}, bus.ErrExchangeNotFound.New("%s", id)
 	}
@@ -925,7 +925,7 @@ func (s *sqlStore) Inbox(ctx context.Context, code string, statuses []string, li
 	}
 	q += " ORDER BY r.due_at, r.exchange_id LIMIT ?"
 	args = append(args, limitOr(limit))
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing inbox of %s: %w", code, err)
 	}
@@ -1000,7 +1000,7 @@ func (s *sqlStore) Purge(ctx context.Context, id, status, recipientStatus string
 }
 
 func (s *sqlStore) Expired(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT id FROM exchanges WHERE purged_at = 0 AND expires_at > 0 AND expires_at <= ? ORDER BY expires_at, id LIMIT ?",
+	rows, err := s.query(ctx, "SELECT id FROM exchanges WHERE purged_at = 0 AND expires_at > 0 AND expires_at <= ? ORDER BY expires_at, id LIMIT ?",
 		micros(orNow(now)), limitOr(limit))
 	if err != nil {
 		return nil, fmt.Errorf("listing expired exchanges: %w", err)
@@ -1034,7 +1034,7 @@ func (s *sqlStore) AddEvents(ctx context.Context, events ...Event) error {
 const eventCols = "id, exchange_id, occurred_at, kind, actor, recipient, detail, node"
 
 func (s *sqlStore) queryEvents(ctx context.Context, what, q string, args ...any) ([]Event, error) {
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", what, err)
 	}
@@ -1069,7 +1069,7 @@ func (s *sqlStore) EventsAfter(ctx context.Context, after int64, limit int) ([]E
 
 func (s *sqlStore) LastEventID(ctx context.Context) (int64, error) {
 	var id int64
-	if err := s.r.QueryRowContext(ctx, "SELECT COALESCE(MAX(id), 0) FROM events").Scan(&id); err != nil {
+	if err := s.queryRow(ctx, "SELECT COALESCE(MAX(id), 0) FROM events").Scan(&id); err != nil {
 		return 0, fmt.Errorf("reading last event id: %w", err)
 	}
 	return id, nil
@@ -1151,7 +1151,7 @@ func (s *sqlStore) ClaimOutbox(ctx context.Context, now time.Time, limit int, no
 
 // FinishOutbox returns bus.ErrNotFound for an unknown item.
 func (s *sqlStore) FinishOutbox(ctx context.Context, it OutboxItem) error {
-	res, err := s.w.ExecContext(ctx, "UPDATE outbox SET attempts = ?, last_error = ?, status = ?, due_at = ?, claimed_by = '', claimed_until = 0 WHERE id = ?",
+	res, err := s.exec(ctx, "UPDATE outbox SET attempts = ?, last_error = ?, status = ?, due_at = ?, claimed_by = '', claimed_until = 0 WHERE id = ?",
 		it.Attempts, it.LastError, it.Status, micros(it.DueAt), it.ID)
 	if err != nil {
 		return fmt.Errorf("finishing outbox item %d: %w", it.ID, err)
@@ -1174,7 +1174,7 @@ func (s *sqlStore) ListOutbox(ctx context.Context, status string, limit int) ([]
 	}
 	q += " ORDER BY id DESC LIMIT ?"
 	args = append(args, limitOr(limit))
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing outbox: %w", err)
 	}

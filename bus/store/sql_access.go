@@ -116,7 +116,7 @@ func (s *sqlStore) ListGrants(ctx context.Context, f GrantFilter) ([]Grant, erro
 		q += " AND revoked_at = 0"
 	}
 	q += " ORDER BY created_at, id"
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing grants: %w", err)
 	}
@@ -181,7 +181,7 @@ func (s *sqlStore) KeyEvents(ctx context.Context, system string, limit int) ([]K
 	}
 	q += " ORDER BY id DESC LIMIT ?"
 	args = append(args, limitOr(limit))
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading key events: %w", err)
 	}

@@ -44,7 +44,7 @@ func (s *sqlStore) readRow(ctx context.Context, q string, args ...any) *sql.Row 
 	if st := s.rc.get(q); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
-	return s.r.QueryRowContext(ctx, q, args...)
+	return s.queryRow(ctx, q, args...)
 }
 
 func (s *sqlStore) SessionByHash(ctx context.Context, keyHash string) (Session, error) {
@@ -59,7 +59,7 @@ func (s *sqlStore) SessionByHash(ctx context.Context, keyHash string) (Session, 
 }
 
 func (s *sqlStore) GetSession(ctx context.Context, id string) (Session, error) {
-	ss, err := scanSession(s.r.QueryRowContext(ctx, "SELECT "+sessionCols+" FROM sessions WHERE id = ?", id))
+	ss, err := scanSession(s.queryRow(ctx, "SELECT "+sessionCols+" FROM sessions WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, bus.ErrSessionInvalid.New("no session %s", id)
 	}

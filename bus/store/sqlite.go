@@ -41,6 +41,9 @@ func sqliteDSN(abs string, reader bool) string {
 	// secure_delete overwrites deleted content (payload chunks, wrapped
 	// keys) with zeros instead of leaving it in free pages.
 	q.Add("_pragma", "secure_delete(ON)")
+	// A 16 MiB page cache per connection (the default is 2 MiB): fewer
+	// pread system calls for the hot pages of the ledger and indexes.
+	q.Add("_pragma", "cache_size(-16384)")
 	if reader {
 		q.Add("_pragma", "query_only(1)")
 	} else {

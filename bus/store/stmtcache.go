@@ -118,3 +118,30 @@ func (t *txx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.R
 	}
 	return t.Tx.QueryRowContext(ctx, q, args...)
 }
+
+// exec runs one statement as a write of its own (group-committed on SQLite).
+func (s *sqlStore) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	var res sql.Result
+	err := s.write(ctx, func(tx *txx) error {
+		var err error
+		res, err = tx.ExecContext(ctx, q, args...)
+		return err
+	})
+	return res, err
+}
+
+// query runs a read outside a transaction through the statement cache.
+func (s *sqlStore) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := s.rc.get(q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return s.r.QueryContext(ctx, q, args...)
+}
+
+// queryRow is query for one row.
+func (s *sqlStore) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := s.rc.get(q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return s.r.QueryRowContext(ctx, q, args...)
+}
