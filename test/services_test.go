@@ -73,6 +73,12 @@ func (d *destination) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d.t.Error("destination: the caller's bearer token was forwarded")
 	}
 	v, err := owner.VerifySession(r.Context(), rest.VerifySessionRequest{SessionKey: r.Header.Get(auth.HeaderSession), Source: fw.Caller, Service: "tra-cuu"})
+	if bus.Code(apiCode(err)) == bus.ErrSessionExpired.Code {
+		// A6: a session that expired between the bus's check and this
+		// one (the one-second session of "expired session") is refused.
+		http.Error(w, "session expired", http.StatusForbidden)
+		return
+	}
 	if err != nil || !v.Valid || v.ID != fw.SessionID || v.Scope != fw.Scope || v.Source != fw.Caller {
 		d.t.Errorf("destination: A5 answered %+v, %v for %+v", v, err, fw)
 		http.Error(w, "session", http.StatusForbidden)

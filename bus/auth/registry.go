@@ -36,6 +36,10 @@ type Registry struct {
 	// it nothing is recorded, and RotateKey, AllowAlg, DenyAlg and History
 	// fail.
 	Audit AuditStore
+	// OnChange, if set, runs after every change to a key or a system
+	// (suspend, resume, revoke, rotate, algorithms): the node flushes its
+	// KeyCache there.
+	OnChange func()
 }
 
 // Warnings AddSystem may return.
@@ -138,6 +142,7 @@ func (r *Registry) Resume(ctx context.Context, code string) error {
 }
 
 func (r *Registry) setStatus(ctx context.Context, code, status string) error {
+	defer r.changed()
 	s, err := r.Store.GetSystem(ctx, strings.TrimSpace(code))
 	if err != nil {
 		return err
@@ -217,6 +222,7 @@ func (r *Registry) IssueKeyAlg(ctx context.Context, code, alg string, expires ti
 // RevokeKey revokes an access key at once (bus.ErrKeyNotFound). Requests
 // signed with it are refused with auth.key_revoked.
 func (r *Registry) RevokeKey(ctx context.Context, accessKey string) error {
+	defer r.changed()
 	accessKey = strings.TrimSpace(accessKey)
 	now := r.now().UTC()
 	if err := r.Store.RevokeKey(ctx, accessKey, now); err != nil {
@@ -245,4 +251,12 @@ func (r *Registry) Keys(ctx context.Context, code string) ([]store.Key, error) {
 		ks[i].SecretEnc = nil
 	}
 	return ks, nil
+}
+
+// changed tells the node's caches (Registry.OnChange) that a key or system
+// changed.
+func (r *Registry) changed() {
+	if r.OnChange != nil {
+		r.OnChange()
+	}
 }

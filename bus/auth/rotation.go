@@ -85,6 +85,7 @@ type Rotated struct {
 // RSA key is rotated by registering the new public key. Both keys get an
 // audit record.
 func (r *Registry) RotateKey(ctx context.Context, oldKey string, overlap time.Duration, expires time.Time) (Rotated, error) {
+	defer r.changed()
 	au, err := r.audit()
 	if err != nil {
 		return Rotated{}, err
@@ -182,6 +183,7 @@ func (r *Registry) DenyAlg(ctx context.Context, code, alg string) ([]string, err
 }
 
 func (r *Registry) changeAlgs(ctx context.Context, code, alg string, allow bool) ([]string, error) {
+	defer r.changed()
 	au, err := r.audit()
 	if err != nil {
 		return nil, err

@@ -220,10 +220,11 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	} else {
 		nonces = auth.NewMemoryNonces(1 << 20)
 	}
-	s.registry = &auth.Registry{Store: s.store, Vault: s.vault, Audit: s.store}
+	keys := &auth.KeyCache{Store: s.store}
+	s.registry = &auth.Registry{Store: s.store, Vault: s.vault, Audit: s.store, OnChange: keys.Flush}
 	limits := auth.NewLimits(cfg.Auth.RatePerKey, cfg.Auth.BurstPerKey, cfg.Auth.LockFailures, cfg.Auth.LockWindow, cfg.Auth.LockFor)
 	limits.Log, limits.Audit = log, s.store
-	s.verifier = &auth.Verifier{Keys: s.store, Vault: s.vault, Nonces: nonces, Skew: cfg.Auth.ClockSkew, Limits: limits}
+	s.verifier = &auth.Verifier{Keys: keys, Vault: s.vault, Nonces: nonces, Skew: cfg.Auth.ClockSkew, Limits: limits}
 	s.grants = &auth.Grants{Store: s.store}
 	s.provisionSessions()
 	s.exchange = exchange.New(exchange.Options{Store: s.store, Vault: s.vault, Routes: s.routes.Load, Log: log, Config: cfg.Exchange, Node: cfg.Node, Wake: s.feed.Wake, Permissions: s.grants})
