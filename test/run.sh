@@ -292,10 +292,11 @@ ensure_mariadb() {
 
 # ==== ensure_apt_tools ========================================================
 # Debian packages the interop tests need (xmllint validates our edXML against
-# xsd/edxml.xsd; xmlsec1 is the independent XML-DSig peer); they are installed
-# in ONE apt-get call, and only when one of them is missing, so a prepared
-# machine pays nothing. Planned: python3-zeep (SOAP interop).
-APT_TOOLS=(libxml2-utils xmlsec1)
+# xsd/edxml.xsd; xmlsec1 is the independent XML-DSig peer; python3-zeep is the
+# independent SOAP client of adapters/soap, run with /usr/bin/python3); they
+# are installed in ONE apt-get call, and only when one of them is missing, so
+# a prepared machine pays nothing.
+APT_TOOLS=(libxml2-utils xmlsec1 python3-zeep)
 
 ensure_apt_tools() {
 	phase "prerequisite: Debian tools (${APT_TOOLS[*]:-none listed})"
@@ -311,15 +312,16 @@ ensure_apt_tools() {
 }
 
 # ==== ensure_node_modules =====================================================
-# npm packages of the interop tests (node-soap) live in test/interop. Skipped,
-# and said so, while that folder has no package.json.
+# npm packages of the interop tests (node-soap 1.13.0, pinned in
+# test/interop/package.json and package-lock.json) live in test/interop; the
+# adapters/soap tests run node_client.js and node_server.js from there and
+# fail without them. `npm ci` (exactly the lock) runs when node_modules is
+# missing or older than package.json or package-lock.json.
 ensure_node_modules() {
 	phase "prerequisite: node modules (test/interop)"
 	local dir=$REPO_ROOT/test/interop
-	if [[ ! -f $dir/package.json ]]; then
-		info "skipped: test/interop has no package.json yet"
-		return 0
-	fi
+	[[ -f $dir/package.json ]] || die "test/interop/package.json is missing"
+	command -v node >/dev/null 2>&1 || die "node (>= 20.19, for node-soap 1.13) is needed for test/interop but not found"
 	command -v npm >/dev/null 2>&1 || die "npm is needed for test/interop but not found"
 	if [[ -d $dir/node_modules && $dir/node_modules -nt $dir/package.json &&
 		(! -f $dir/package-lock.json || $dir/node_modules -nt $dir/package-lock.json) ]]; then
