@@ -186,6 +186,14 @@ var (
 	ErrServiceDown    = def("service.unreachable", http.StatusBadGateway, "Không kết nối được tới dịch vụ đích", "destination service is unreachable")
 	ErrServiceTimeout = def("service.timeout", http.StatusGatewayTimeout, "Dịch vụ đích không trả lời trong thời gian cho phép", "destination service did not answer in time")
 
+	// National and external gateways (docs/gateways.md): VXP, the national
+	// document axis, and NGSP. The detail names the gateway, the operation
+	// and, when the gateway answered, its own ErrorCode/ErrorDesc.
+	ErrGatewayUnreachable = def("gateway.unreachable", http.StatusBadGateway, "Không kết nối được tới trục/cổng kết nối bên ngoài (VXP, NGSP)", "external gateway (VXP, NGSP) is unreachable")
+	ErrGatewayRefused     = def("gateway.refused", http.StatusBadGateway, "Trục/cổng kết nối bên ngoài từ chối yêu cầu", "external gateway refused the request")
+	ErrGatewayAuth        = def("gateway.auth", http.StatusBadGateway, "Trục/cổng kết nối bên ngoài không chấp nhận thông tin xác thực của LGSP", "external gateway did not accept LGSP's credentials")
+	ErrGatewayBadReply    = def("gateway.bad_reply", http.StatusBadGateway, "Trục/cổng kết nối bên ngoài trả lời sai định dạng", "external gateway sent a malformed reply")
+
 	// The platform itself.
 	ErrBusy        = def("system.busy", http.StatusServiceUnavailable, "Hệ thống đang quá tải, vui lòng thử lại sau", "platform is busy, try again later")
 	ErrUnavailable = def("system.unavailable", http.StatusServiceUnavailable, "Hệ thống đang dừng hoặc chưa sẵn sàng", "platform is shutting down or not ready")

@@ -11,6 +11,11 @@
 // job never overlap, a panicking job is logged and runs again at its next
 // time, and Stop cancels the jobs' context and waits for them.
 //
+// Durable wraps a Runner for clusters: a lease per job in the store
+// (LeaseStore, implemented by bus/store) lets one node run each firing,
+// and the last run of each job is kept so that a schedule missed during a
+// downtime fires once at the next start (CatchUp). Gateway pollers use it.
+//
 // It imports bus-level code only (nothing from bus/service or adapters/)
 // besides robfig/cron/v3 and logrus.
 package schedule

@@ -42,6 +42,9 @@ type Config struct {
 	Limits   LimitsConfig    `yaml:"limits"`
 	Auth     AuthConfig      `yaml:"auth"`
 	Exchange exchange.Config `yaml:"exchange"`
+	// Gateways holds one section per external gateway adapter (vxp …),
+	// decoded by the adapter itself (docs/gateways.md); absent: off.
+	Gateways map[string]yaml.Node `yaml:"gateways"`
 	// ShutdownTimeout bounds the graceful shutdown.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" env:"LGSP_SHUTDOWN_TIMEOUT"`
 }

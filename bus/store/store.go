@@ -222,6 +222,8 @@ type Store interface {
 	AccessStore
 	// SessionStore: session keys and bearer tokens (sessions.go).
 	SessionStore
+	// GatewayStore: job leases and last runs, gateway documents (gateway.go).
+	GatewayStore
 
 	// Dialect returns "sqlite" or "mysql".
 	Dialect() string

@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	_ "github.com/tuyenquang/lgsp/adapters/rest" // registers the REST API
+	_ "github.com/tuyenquang/lgsp/adapters/vxp"  // registers the national document axis gateway (off unless configured)
 	"github.com/tuyenquang/lgsp/bus"
 	"github.com/tuyenquang/lgsp/bus/auth"
 	_ "github.com/tuyenquang/lgsp/bus/pipeline" // registers the core route steps

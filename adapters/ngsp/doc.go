@@ -1,0 +1,14 @@
+// Package ngsp calls REST services published on NGSP, the national
+// integration platform (a WSO2 API Manager gateway, docs/gateways.md):
+// OAuth2 client credentials at <gateway>/token with HTTP Basic
+// consumerKey:consumerSecret, then Authorization: Bearer on every call.
+//
+// Client caches the token, refreshes it before it expires (at 80 % of
+// expires_in by default), fetches one token at a time for all callers, and
+// repeats a call once with a fresh token when the service answers 401
+// (the gateway revoked or forgot the token). Errors are the bus catalogue
+// codes gateway.unreachable, gateway.auth, gateway.refused and
+// gateway.bad_reply.
+//
+// It imports bus only.
+package ngsp

@@ -1,0 +1,311 @@
+package test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/tuyenquang/lgsp/adapters/rest"
+	"github.com/tuyenquang/lgsp/adapters/vxp"
+	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/edxml"
+	"github.com/tuyenquang/lgsp/bus/exchange"
+	"github.com/tuyenquang/lgsp/bus/service"
+	"github.com/tuyenquang/lgsp/bus/store"
+	vxpsim "github.com/tuyenquang/lgsp/test/sim/vxp"
+)
+
+// The province on the axis, the national office, and the LGSP systems.
+const (
+	gwOrgan   = "000.00.00.H60" // the province's systemid on VXP
+	vpcpOrgan = "000.00.00.G22" // Văn phòng Chính phủ
+	gwSystem  = "000.00.99.H60" // the LGSP system that stands for VXP
+	rcptSys   = "000.00.01.H60" // a QLVB system inside the province
+	senderSys = "000.00.02.H60" // another one, which sends out
+	vxpSecret = "province-secret-on-the-axis"
+)
+
+// vxpGateway returns a simulator and a mutate function that turns the
+// adapter on for it.
+func vxpGateway(t *testing.T, schedule string) (*vxpsim.Server, func(*service.Config)) {
+	t.Helper()
+	sim := vxpsim.New(map[string]string{gwOrgan: vxpSecret, vpcpOrgan: "vpcp-secret"})
+	srv := sim.Start()
+	t.Cleanup(srv.Close)
+	t.Setenv("LGSP_VXP_SECRET", vxpSecret)
+	section := map[string]any{
+		"url": srv.URL, "system_id": gwOrgan, "gateway_system": gwSystem, "organ_name": "UBND tỉnh Tuyên Quang",
+		"schedule": schedule, "organs": map[string][]string{rcptSys: {rcptSys}},
+		"retry": map[string]any{"initial": "10ms", "max_interval": "50ms", "max_attempts": 2},
+	}
+	var node yaml.Node
+	if err := node.Encode(section); err != nil {
+		t.Fatal(err)
+	}
+	return sim, func(c *service.Config) { c.Gateways = map[string]yaml.Node{"vxp": node} }
+}
+
+func statusPacketsTo(sim *vxpsim.Server, to string) []edxml.MessageHeader {
+	var out []edxml.MessageHeader
+	for _, d := range sim.Docs(func(d *vxpsim.Doc) bool { return d.MessageType == "status" && len(d.To) == 1 && d.To[0] == to }) {
+		p, err := edxml.Parse(bytes.NewReader(d.Body), nil)
+		if err == nil {
+			out = append(out, p.Envelope.Header.MessageHeader)
+		}
+	}
+	return out
+}
+
+func inboxOf(t *testing.T, c *rest.Client) []exchange.InboxView {
+	t.Helper()
+	items, err := c.Inbox(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return items
+}
+
+// TestVXPGatewayE2E: a packet placed on the axis is pulled by the cron
+// job into the recipient's inbox as application/xml edXML, status 01 goes
+// back, the packet is acknowledged; an exchange sent to the gateway system
+// is pushed to the axis with sendEdoc.
+func TestVXPGatewayE2E(t *testing.T) {
+	sim, mutate := vxpGateway(t, "@every 1s")
+	n := startNodeWith(t, "sqlite", mutate)
+	ctx := context.Background()
+	n.system(t, gwSystem, "Trục liên thông văn bản quốc gia (VXP)")
+	rcpt := n.system(t, rcptSys, "QLVB Văn phòng UBND tỉnh")
+	sender := n.system(t, senderSys, "QLVB Sở Nội vụ")
+	n.grant(t, "exchange", gwSystem, rcptSys, "edoc")
+	n.grant(t, "exchange", senderSys, gwSystem, "edoc")
+
+	// Inbound.
+	pkt := vxpsim.SamplePacket(vpcpOrgan, []string{rcptSys}, "Công văn về liên thông văn bản", bytes.Repeat([]byte("%PDF-1.7 "), 50_000))
+	docID := sim.Put(vpcpOrgan, []string{gwOrgan}, "edoc", pkt)
+	var item exchange.InboxView
+	eventually(t, "the pulled packet is in the recipient's inbox", func() (bool, error) {
+		items := inboxOf(t, rcpt)
+		if len(items) == 1 {
+			item = items[0]
+		}
+		return len(items) == 1, nil
+	})
+	if item.MediaType != "application/xml" || item.Source != gwSystem || item.Title != "Công văn về liên thông văn bản" {
+		t.Fatalf("inbox item = %+v", item)
+	}
+	if _, err := rcpt.Ready(ctx, item.ExchangeID); err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	if _, err := rcpt.Download(ctx, item.ExchangeID, 0, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), pkt) {
+		t.Fatalf("downloaded %d bytes, want the packet's %d", got.Len(), len(pkt))
+	}
+	eventually(t, "status 01 reported and the packet acknowledged", func() (bool, error) {
+		st := statusPacketsTo(sim, vpcpOrgan)
+		return len(st) == 1 && sim.Transport(docID, gwOrgan) == vxp.TransportDone, nil
+	})
+	st := statusPacketsTo(sim, vpcpOrgan)[0]
+	if st.StatusCode != string(edxml.StatusArrived) || st.From.OrganId != gwOrgan || len(st.ResponseFor) != 1 || st.ResponseFor[0].OrganId != vpcpOrgan {
+		t.Fatalf("status packet = %+v", st)
+	}
+	events, err := n.svc.Store().Events(ctx, item.ExchangeID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]bool{}
+	for _, e := range events {
+		kinds[e.Kind] = true
+	}
+	for _, k := range []string{"gateway_received", "gateway_reported", "gateway_acked"} {
+		if !kinds[k] {
+			t.Errorf("ledger of %s has no %s event (%v)", item.ExchangeID, k, kinds)
+		}
+	}
+
+	// Outbound.
+	out := vxpsim.SamplePacket(senderSys, []string{vpcpOrgan}, "Báo cáo gửi Văn phòng Chính phủ", []byte("bao cao"))
+	sum := sha256.Sum256(out)
+	space, err := sender.Request(ctx, exchange.Request{Recipients: []string{gwSystem}, Title: "Báo cáo gửi VPCP", DataType: "edoc", MediaType: "application/xml", SHA256: hex.EncodeToString(sum[:])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sender.UploadBytes(ctx, space.ExchangeID, out); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sender.Complete(ctx, space.ExchangeID, exchange.CompleteRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the exchange is pushed to the axis and confirmed", func() (bool, error) {
+		docs := sim.Docs(func(d *vxpsim.Doc) bool { return d.From == gwOrgan && d.MessageType == "edoc" })
+		v, err := sender.Status(ctx, space.ExchangeID)
+		if err != nil {
+			return false, err
+		}
+		return len(docs) == 1 && bytes.Equal(docs[0].Body, out) && docs[0].To[0] == vpcpOrgan && v.Status == store.ExchangeCompleted, nil
+	})
+	row, err := n.svc.Store().GetGatewayDoc(ctx, vxp.GatewayName, store.GatewayOut, space.ExchangeID)
+	if err != nil || row.Status != vxp.OutSent || !strings.Contains(row.Detail, "vxp_doc_id") {
+		t.Fatalf("gateway row = %+v, %v", row, err)
+	}
+	// Nothing was pulled twice.
+	if items := inboxOf(t, rcpt); len(items) != 1 {
+		t.Fatalf("recipient inbox has %d items, want 1", len(items))
+	}
+}
+
+// TestVXPPullTwiceDeliversOnce: the acknowledgement fails after the
+// packet became an exchange (as a crash between pull and ack would leave
+// it); the next pull acknowledges without a second delivery.
+func TestVXPPullTwiceDeliversOnce(t *testing.T) {
+	n := startNode(t, "sqlite")
+	ctx := context.Background()
+	sim := vxpsim.New(map[string]string{gwOrgan: vxpSecret})
+	srv := sim.Start()
+	defer srv.Close()
+	n.system(t, gwSystem, "VXP")
+	rcpt := n.system(t, rcptSys, "QLVB")
+	n.grant(t, "exchange", gwSystem, rcptSys, "edoc")
+	p := &vxp.Poller{
+		Client:   &vxp.Client{BaseURL: srv.URL, SystemID: gwOrgan, Secret: vxpSecret, Retry: vxpFastRetry},
+		Exchange: n.svc.Exchange(), Store: n.svc.Store(), Gateway: gwSystem,
+		Organs: map[string][]string{rcptSys: {rcptSys}},
+	}
+	docID := sim.Put(vpcpOrgan, []string{gwOrgan}, "edoc", vxpsim.SamplePacket(vpcpOrgan, []string{rcptSys}, "Một lần thôi", []byte("x")))
+	sim.FailOp("updateStatus", 10) // more than the client's retries
+	if n, err := p.Pull(ctx); err == nil || n != 1 {
+		t.Fatalf("first pull = %d, %v; want 1 delivered and the ack error", n, err)
+	}
+	if sim.Transport(docID, gwOrgan) != "" {
+		t.Fatal("the packet was acknowledged although updateStatus failed")
+	}
+	sim.FailOp("updateStatus", 0)
+	if n, err := p.Pull(ctx); err != nil || n != 0 {
+		t.Fatalf("second pull = %d, %v; want 0 new and no error", n, err)
+	}
+	if n, err := p.Pull(ctx); err != nil || n != 0 {
+		t.Fatalf("third pull = %d, %v", n, err)
+	}
+	eventually(t, "the exchange is due", func() (bool, error) { return len(inboxOf(t, rcpt)) == 1, nil })
+	time.Sleep(200 * time.Millisecond)
+	if items := inboxOf(t, rcpt); len(items) != 1 {
+		t.Fatalf("recipient has %d exchanges, want 1", len(items))
+	}
+	if sim.Transport(docID, gwOrgan) != vxp.TransportDone {
+		t.Fatal("the packet was not acknowledged on the second pull")
+	}
+	if st := statusPacketsTo(sim, vpcpOrgan); len(st) != 1 {
+		t.Fatalf("%d status packets sent back, want 1", len(st))
+	}
+	row, err := n.svc.Store().GetGatewayDoc(ctx, vxp.GatewayName, store.GatewayIn, docID)
+	if err != nil || row.Status != vxp.InAcked {
+		t.Fatalf("gateway row = %+v, %v", row, err)
+	}
+}
+
+// TestVXPTwoNodesMissedRun: two nodes on one MariaDB database poll the
+// same axis every second: no poll runs on both at once and every packet
+// is delivered once; a node started after a downtime runs the missed
+// (daily) poll once at start.
+func TestVXPTwoNodesMissedRun(t *testing.T) {
+	sim, mutate := vxpGateway(t, "@every 1s")
+	a := startNodeWith(t, "mysql", func(c *service.Config) { mutate(c); c.Node = "node-a" })
+	b := startNodeWith(t, "sqlite", func(c *service.Config) {
+		mutate(c)
+		c.Node = "node-b"
+		c.Store = a.dsn
+		c.MasterKeyFile = filepath.Join(a.dataDir, "master.key")
+	})
+	ctx := context.Background()
+	a.system(t, gwSystem, "VXP")
+	rcpt := a.system(t, rcptSys, "QLVB")
+	rcpt.BaseURL = b.url // read through the other node
+	a.grant(t, "exchange", gwSystem, rcptSys, "edoc")
+	for i := range 5 {
+		sim.Put(vpcpOrgan, []string{gwOrgan}, "edoc", vxpsim.SamplePacket(vpcpOrgan, []string{rcptSys}, "Văn bản "+string(rune('A'+i)), []byte{byte(i)}))
+	}
+	eventually(t, "five packets delivered", func() (bool, error) { return len(inboxOf(t, rcpt)) == 5, nil })
+	time.Sleep(2500 * time.Millisecond) // more polls on both nodes
+	if items := inboxOf(t, rcpt); len(items) != 5 {
+		t.Fatalf("recipient has %d exchanges, want 5", len(items))
+	}
+	var lists []time.Time
+	for _, c := range sim.Calls() {
+		if c.Op == "getReceivedEdocList" {
+			lists = append(lists, c.At)
+		}
+	}
+	for i := 1; i < len(lists); i++ {
+		if d := lists[i].Sub(lists[i-1]); d < 400*time.Millisecond {
+			t.Fatalf("two polls %v apart: one firing ran on both nodes", d)
+		}
+	}
+	if err := a.shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.shutdown(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Downtime: the daily 02:00 poll last ran three days ago.
+	st, err := store.Open(ctx, a.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetLastRun(ctx, vxp.JobName, time.Now().Add(-72*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	sim.Put(vpcpOrgan, []string{gwOrgan}, "edoc", vxpsim.SamplePacket(vpcpOrgan, []string{rcptSys}, "Sau thời gian dừng", []byte("late")))
+	_, daily := vxpGateway2(t, sim)
+	startC := time.Now()
+	c := startNodeWith(t, "sqlite", func(cfg *service.Config) {
+		daily(cfg)
+		cfg.Node = "node-c"
+		cfg.Store = a.dsn
+		cfg.MasterKeyFile = filepath.Join(a.dataDir, "master.key")
+	})
+	rcpt.BaseURL = c.url
+	eventually(t, "the missed daily poll ran at start", func() (bool, error) { return len(inboxOf(t, rcpt)) == 6, nil })
+	count := func() int {
+		k := 0
+		for _, call := range sim.Calls() {
+			if call.Op == "getReceivedEdocList" && call.At.After(startC) {
+				k++
+			}
+		}
+		return k
+	}
+	polls := count()
+	time.Sleep(1500 * time.Millisecond)
+	if after := count(); polls != 1 || after != polls {
+		t.Fatalf("node-c polled %d times at start and %d after; want one catch-up poll", polls, after)
+	}
+}
+
+// vxpGateway2 configures a daily poll at 02:00 on an existing simulator.
+func vxpGateway2(t *testing.T, sim *vxpsim.Server) (*vxpsim.Server, func(*service.Config)) {
+	t.Helper()
+	srv := sim.Start()
+	t.Cleanup(srv.Close)
+	section := map[string]any{
+		"url": srv.URL, "system_id": gwOrgan, "gateway_system": gwSystem,
+		"schedule": "0 2 * * *", "organs": map[string][]string{rcptSys: {rcptSys}},
+	}
+	var node yaml.Node
+	if err := node.Encode(section); err != nil {
+		t.Fatal(err)
+	}
+	return sim, func(c *service.Config) { c.Gateways = map[string]yaml.Node{"vxp": node} }
+}
+
+var vxpFastRetry = bus.RetryPolicy{Initial: 10 * time.Millisecond, MaxInterval: 20 * time.Millisecond, MaxAttempts: 2, MaxElapsed: 5 * time.Second}

@@ -1,0 +1,95 @@
+package ngspsim
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Server is the simulated gateway.
+type Server struct {
+	mu        sync.Mutex
+	key, sec  string
+	ExpiresIn int64 // seconds in token answers (default 3600)
+	tokens    map[string]time.Time
+	issued    int
+	calls     int
+}
+
+// New returns a gateway that accepts one application's credentials.
+func New(consumerKey, consumerSecret string) *Server {
+	return &Server{key: consumerKey, sec: consumerSecret, ExpiresIn: 3600, tokens: map[string]time.Time{}}
+}
+
+// Start serves s on a loopback httptest server.
+func (s *Server) Start() *httptest.Server { return httptest.NewServer(s) }
+
+// Issued returns how many tokens were issued.
+func (s *Server) Issued() int { s.mu.Lock(); defer s.mu.Unlock(); return s.issued }
+
+// Calls returns how many calls reached the protected service with a valid token.
+func (s *Server) Calls() int { s.mu.Lock(); defer s.mu.Unlock(); return s.calls }
+
+// RevokeAll forgets every token (the gateway restarted or revoked them).
+func (s *Server) RevokeAll() { s.mu.Lock(); defer s.mu.Unlock(); s.tokens = map[string]time.Time{} }
+
+func write(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/token":
+		s.token(w, r)
+	case "/dmdc/1.0/AllCategory":
+		s.protected(w, r)
+	default:
+		write(w, http.StatusNotFound, map[string]string{"error": "not_found"})
+	}
+}
+
+func (s *Server) token(w http.ResponseWriter, r *http.Request) {
+	k, sec, ok := r.BasicAuth()
+	if r.Method != http.MethodPost || r.ParseForm() != nil || r.PostForm.Get("grant_type") != "client_credentials" {
+		write(w, http.StatusBadRequest, map[string]string{"error": "unsupported_grant_type", "error_description": "grant_type must be client_credentials"})
+		return
+	}
+	if !ok || k != s.key || sec != s.sec {
+		write(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client", "error_description": "Client Authentication failed."})
+		return
+	}
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	h := hex.EncodeToString(b)
+	tok := h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+	s.mu.Lock()
+	exp := s.ExpiresIn
+	s.tokens[tok] = time.Now().Add(time.Duration(exp) * time.Second)
+	s.issued++
+	s.mu.Unlock()
+	write(w, http.StatusOK, map[string]any{"access_token": tok, "scope": "am_application_scope default", "token_type": "Bearer", "expires_in": exp})
+}
+
+func (s *Server) protected(w http.ResponseWriter, r *http.Request) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	s.mu.Lock()
+	exp, known := s.tokens[tok]
+	valid := ok && known && time.Now().Before(exp)
+	if valid {
+		s.calls++
+	}
+	s.mu.Unlock()
+	if !valid {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="WSO2 API Manager"`)
+		write(w, http.StatusUnauthorized, map[string]any{"code": "900901", "message": "Invalid Credentials", "description": "Invalid Credentials. Make sure you have provided the correct security credentials"})
+		return
+	}
+	write(w, http.StatusOK, []map[string]string{{"code": "DT", "name": "Dân tộc"}, {"code": "TG", "name": "Tôn giáo"}})
+}
