@@ -15,7 +15,8 @@ package test
 //	    because the registration design depends on it).
 //	(d) an adapter imports no other adapter, except adapters/soap (the SOAP
 //	    runtime) which any adapter may import; inside this module an adapter
-//	    imports only bus, bus/*, its own subpackages and adapters/soap.
+//	    imports only bus, bus/*, its own subpackages, adapters/soap and the
+//	    generated WSDL types under wsdl/ (wsdl/gen/<pkg>, wsdl/consumed/gen/<pkg>).
 //	(e) bus/<job> packages follow the order of the code block in
 //	    docs/architecture.md whose lines all start with "bus/": a package may
 //	    import only packages listed above it (and its own subpackages), and
@@ -220,7 +221,7 @@ func checkImports(module string, order []string, pkgs []archPkg) []violation {
 				}
 
 			case under(from, "adapters"):
-				if !inModule || to == "bus" || strings.HasPrefix(to, "bus/") {
+				if !inModule || to == "bus" || strings.HasPrefix(to, "bus/") || generatedTypes(to) {
 					continue
 				}
 				if under(to, "adapters") {
@@ -230,7 +231,7 @@ func checkImports(module string, order []string, pkgs []archPkg) []violation {
 					add("d", from, to, "an adapter never imports another adapter (only adapters/soap, the SOAP runtime)")
 					continue
 				}
-				add("d", from, to, "an adapter may import only bus, bus/*, adapters/soap and its own subpackages of this module")
+				add("d", from, to, "an adapter may import only bus, bus/*, adapters/soap, generated WSDL types (wsdl/**/gen/*) and its own subpackages of this module")
 			}
 		}
 	}
@@ -238,6 +239,13 @@ func checkImports(module string, order []string, pkgs []archPkg) []violation {
 		return strings.Compare(x.String(), y.String())
 	})
 	return slices.Compact(out)
+}
+
+// generatedTypes reports whether rel is a package of types generated from a
+// WSDL (wsdl/gen/<pkg>, wsdl/consumed/gen/<pkg>), which adapters may import.
+func generatedTypes(rel string) bool {
+	parts := strings.Split(rel, "/")
+	return len(parts) >= 3 && parts[0] == "wsdl" && parts[len(parts)-2] == "gen"
 }
 
 // skipDir reports whether the go tool ignores a directory (and so do we).
@@ -503,7 +511,12 @@ func TestCheckImports(t *testing.T) {
 		{
 			name:  "adapter imports cmd",
 			extra: []archPkg{{"adapters/qlvb", []string{m("cmd/lgsp")}}},
-			want:  []string{"(d) adapters/qlvb imports cmd/lgsp: an adapter may import only bus, bus/*, adapters/soap and its own subpackages of this module"},
+			want:  []string{"(d) adapters/qlvb imports cmd/lgsp: an adapter may import only bus, bus/*, adapters/soap, generated WSDL types (wsdl/**/gen/*) and its own subpackages of this module"},
+		},
+		{
+			name:  "adapter imports generated WSDL types (allowed) and the wsdl tooling (not)",
+			extra: []archPkg{{"adapters/qlvb", []string{m("wsdl/gen/lgspedoc"), m("wsdl/consumed/gen/qlvbvnpt"), m("wsdl/internal/fixgen")}}},
+			want:  []string{"(d) adapters/qlvb imports wsdl/internal/fixgen: an adapter may import only bus, bus/*, adapters/soap, generated WSDL types (wsdl/**/gen/*) and its own subpackages of this module"},
 		},
 		{
 			name:  "bus job imports one listed below it",

@@ -10,12 +10,15 @@ import (
 	"strings"
 	"syscall"
 
-	_ "github.com/tuyenquang/lgsp/adapters/rest" // registers the REST API
-	_ "github.com/tuyenquang/lgsp/adapters/vxp"  // registers the national document axis gateway (off unless configured)
+	_ "github.com/tuyenquang/lgsp/adapters/qlvb"    // registers the SOAP document-exchange service for QLVB systems (/soap/edoc)
+	_ "github.com/tuyenquang/lgsp/adapters/rest"    // registers the REST API
+	_ "github.com/tuyenquang/lgsp/adapters/soapout" // registers SOAP pushes to legacy systems (pushes: in route files)
+	_ "github.com/tuyenquang/lgsp/adapters/vxp"     // registers the national document axis gateway (off unless configured)
 	"github.com/tuyenquang/lgsp/bus"
 	"github.com/tuyenquang/lgsp/bus/auth"
 	_ "github.com/tuyenquang/lgsp/bus/pipeline" // registers the core route steps
 	"github.com/tuyenquang/lgsp/bus/service"
+	_ "github.com/tuyenquang/lgsp/wsdl/consumed" // registers the operations of consumed WSDLs
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
