@@ -58,14 +58,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.AdminToken, "admin-token", os.Getenv("LGSP_ADMIN_TOKEN"), "admin API token (default: env LGSP_ADMIN_TOKEN, else -admin-token-file)")
 	fs.StringVar(&c.AdminTokenFile, "admin-token-file", "./data/admin.token", "file holding the admin API token")
 	fs.IntVar(&c.Systems, "systems", 40, "systems to register and use (2–99: 000.00.01.H60 …)")
-	fs.StringVar(&c.Mode, "mode", "cycle", "cycle | hold | big | service")
+	fs.StringVar(&c.Mode, "mode", "cycle", "cycle | hold | big | service | soap")
 	fs.IntVar(&c.Concurrency, "c", 64, "concurrent workers (cycle)")
 	fs.DurationVar(&c.Duration, "duration", 20*time.Second, "how long to generate load (cycle, hold)")
-	fs.IntVar(&c.Size, "size", 20480, "content bytes per exchange (cycle)")
+	fs.IntVar(&c.Size, "size", 20480, "content bytes per exchange (cycle, soap)")
 	fs.IntVar(&c.PID, "pid", 0, "server process id to sample CPU and memory from /proc (0: none)")
 	fs.IntVar(&c.DBPID, "db-pid", 0, "database server (mariadbd) process id to sample too (0: none)")
 	fs.StringVar(&c.Label, "label", "", "free text copied into the RESULT line (e.g. sqlite, mariadb)")
-	fs.IntVar(&c.Conns, "conns", 1000, "TCP connections to hold (hold, service)")
+	fs.IntVar(&c.Conns, "conns", 1000, "TCP connections to hold (hold, service, soap)")
 	fs.Int64Var(&c.BigSize, "big-size", 100<<20, "content bytes of the one exchange (big)")
 	fs.StringVar(&c.Notify, "notify", "poll", "how recipients learn of an exchange (cycle): poll | sse")
 	fs.Uint64Var(&c.Seed, "seed", 1, "seed of the content generator")
@@ -85,8 +85,8 @@ func (c config) check() error {
 	switch {
 	case c.RoutesOut != "":
 		return nil
-	case c.Mode != "cycle" && c.Mode != "hold" && c.Mode != "big" && c.Mode != "service":
-		return fmt.Errorf("-mode %q: want cycle, hold, big or service", c.Mode)
+	case c.Mode != "cycle" && c.Mode != "hold" && c.Mode != "big" && c.Mode != "service" && c.Mode != "soap":
+		return fmt.Errorf("-mode %q: want cycle, hold, big, service or soap", c.Mode)
 	case c.Notify != "poll" && c.Notify != "sse":
 		return fmt.Errorf("-notify %q: want poll or sse", c.Notify)
 	case c.Systems < 2 || c.Systems > 99:
@@ -127,6 +127,8 @@ func run(cfg config, out io.Writer) error {
 		return runHold(ctx, cfg, systems, out)
 	case "service":
 		return runService(ctx, cfg, adm, systems, out)
+	case "soap":
+		return runSoap(ctx, cfg, systems, out)
 	default:
 		return runBig(ctx, cfg, systems, out)
 	}
