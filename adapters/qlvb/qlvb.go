@@ -41,6 +41,11 @@ const (
 	PasswordTextEnv = "LGSP_QLVB_PASSWORD_TEXT"
 )
 
+// nonceCap bounds the WS-Security nonces remembered: they are kept for
+// twice the clock skew (10 min), so 1M entries carry ~1,700 calls/s; a full
+// cache refuses with system.busy rather than forget a live nonce.
+const nonceCap = 1 << 20
+
 func init() {
 	service.RegisterModule(service.Module{Name: "qlvb", Provision: provision})
 }
@@ -54,7 +59,7 @@ type module struct {
 }
 
 func provision(h *service.Host) error {
-	m := &module{h: h, nonces: soap.NewNonceCache(0), textOK: map[string]bool{}}
+	m := &module{h: h, nonces: soap.NewNonceCache(nonceCap), textOK: map[string]bool{}}
 	for _, c := range strings.Split(os.Getenv(PasswordTextEnv), ",") {
 		if c = strings.TrimSpace(c); c != "" {
 			m.textOK[c] = true
