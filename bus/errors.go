@@ -185,6 +185,10 @@ var (
 	ErrServiceBusy    = def("service.busy", http.StatusServiceUnavailable, "Dịch vụ đích đang quá tải, vui lòng thử lại sau", "destination service is busy, try again later")
 	ErrServiceDown    = def("service.unreachable", http.StatusBadGateway, "Không kết nối được tới dịch vụ đích", "destination service is unreachable")
 	ErrServiceTimeout = def("service.timeout", http.StatusGatewayTimeout, "Dịch vụ đích không trả lời trong thời gian cho phép", "destination service did not answer in time")
+	// ErrServiceFault: a legacy SOAP service (a push destination or a
+	// bridged service) answered with a fault; its code and string are in
+	// the detail.
+	ErrServiceFault = def("service.fault", http.StatusBadGateway, "Dịch vụ đích trả về lỗi SOAP (fault)", "destination service answered with a SOAP fault")
 
 	// National and external gateways (docs/gateways.md): VXP, the national
 	// document axis, and NGSP. The detail names the gateway, the operation

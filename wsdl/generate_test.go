@@ -1,8 +1,9 @@
 package wsdl_test
 
 // Regeneration gives the committed files: every //go:generate pair of
-// generate.go (gowsdl, then fixgen) is run again into a temporary gen/ and
-// each file it writes is compared byte for byte with the one in gen/.
+// generate.go and consumed/generate.go (gowsdl, then fixgen) is run again
+// into a temporary gen/ and each file it writes is compared byte for byte
+// with the one in gen/.
 // `go tool gowsdl` runs offline from the module cache.
 
 import (
@@ -35,7 +36,14 @@ func generateLines(t *testing.T, file string) [][]string {
 }
 
 func TestRegenerationIsStable(t *testing.T) {
-	lines := generateLines(t, "generate.go")
+	for _, dir := range []string{".", "consumed"} {
+		t.Run(dir, func(t *testing.T) { regenerate(t, dir) })
+	}
+}
+
+// regenerate checks the go:generate lines of dir/generate.go.
+func regenerate(t *testing.T, dir string) {
+	lines := generateLines(t, filepath.Join(dir, "generate.go"))
 	if len(lines) == 0 {
 		t.Fatal("generate.go has no //go:generate lines")
 	}
@@ -64,6 +72,7 @@ func TestRegenerationIsStable(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+		cmd.Dir = dir
 		out, err := cmd.CombinedOutput()
 		cancel()
 		if err != nil {
@@ -78,7 +87,7 @@ func TestRegenerationIsStable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		committed, err := os.ReadFile(filepath.Join("gen", rel))
+		committed, err := os.ReadFile(filepath.Join(dir, "gen", rel))
 		if err != nil {
 			t.Fatalf("gen/%s: %v (run go generate ./wsdl/ and commit the result)", rel, err)
 		}

@@ -100,6 +100,10 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
+	if svc.SOAP != nil {
+		p.bridge(w, r, svc, who) // REST ⇄ SOAP (soapbridge.go)
+		return
+	}
 	key, err := p.ownerKey(ctx, svc.Owner)
 	if err != nil {
 		service.WriteProblem(w, r, err)

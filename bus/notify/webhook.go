@@ -33,6 +33,19 @@ type Webhooks struct {
 	Now    func() time.Time
 	// Wake is called after ledger events were written.
 	Wake func()
+	// Handlers see every claimed item first, in order; the first that
+	// takes it (SOAP pushes: kind "soap_push", and the "webhook" items of
+	// systems that are pushed to) records its outcome itself.
+	Handlers []OutboxHandler
+}
+
+// OutboxHandler takes outbox items before the webhook delivery does: the
+// outbox, its lease and the shared retry policy serve other durable pushes
+// this way (adapters/soapout).
+type OutboxHandler interface {
+	// HandleOutbox returns false to leave it to the webhook delivery;
+	// when it returns true it has finished the item (FinishOutbox).
+	HandleOutbox(ctx context.Context, it store.OutboxItem) bool
 }
 
 // Run delivers due webhooks until ctx is done.
@@ -65,6 +78,11 @@ func (w *Webhooks) Run(ctx context.Context) {
 }
 
 func (w *Webhooks) deliver(ctx context.Context, it store.OutboxItem) {
+	for _, h := range w.Handlers {
+		if h.HandleOutbox(ctx, it) {
+			return
+		}
+	}
 	now := w.Now().UTC()
 	if it.FirstAt.IsZero() {
 		it.FirstAt = now

@@ -37,6 +37,7 @@ func load(dir string, reg *bus.StepRegistry) (*Set, Problems) {
 	}
 	var all []*Route
 	var services []*Service
+	var pushes []*Push
 	var probs Problems
 	for _, e := range entries {
 		name := e.Name()
@@ -49,19 +50,21 @@ func load(dir string, reg *bus.StepRegistry) (*Set, Problems) {
 			probs = append(probs, Problem{File: file, Msg: fmt.Sprintf("reading route file: %v", err)})
 			continue
 		}
-		routes, svcs, ps := ParseFile(file, data, reg)
+		routes, svcs, pss, ps := parseAll(file, data, reg)
 		all = append(all, routes...)
 		services = append(services, svcs...)
+		pushes = append(pushes, pss...)
 		probs = append(probs, ps...)
 	}
 	set, ps := Build(all)
 	probs = append(probs, ps...)
 	probs = append(probs, set.addServices(services)...)
+	probs = append(probs, set.addPushes(pushes)...)
 	if len(probs) > 0 {
 		probs.sort()
 		return nil, probs
 	}
-	if len(set.routes) == 0 && len(set.services) == 0 {
+	if len(set.routes) == 0 && len(set.services) == 0 && len(set.pushes) == 0 {
 		return nil, Problems{{File: dir, Msg: "no route files (*.yaml) in directory"}}
 	}
 	return set, nil

@@ -20,7 +20,7 @@ import (
 
 // The fields of each mapping of a route file.
 var (
-	fileFields     = []string{"routes", "services"}
+	fileFields     = []string{"routes", "services", "pushes"}
 	routeFields    = []string{"name", "description", "match", "recipients", "max_bytes", "steps", "delivery", "tests"}
 	matchFields    = []string{"sources", "data_types"}
 	deliveryFields = []string{"mode", "schedule", "expiry", "retry"}
@@ -52,6 +52,7 @@ type parser struct {
 	reg      *bus.StepRegistry
 	probs    Problems
 	services []*Service // services: of the file (services.go)
+	pushes   []*Push    // pushes: of the file (pushes.go)
 }
 
 func (p *parser) errf(n *yaml.Node, format string, args ...any) {
@@ -117,9 +118,13 @@ func (p *parser) parse(data []byte) []*Route {
 	if hasServices {
 		p.serviceList(svcs)
 	}
+	pushes, hasPushes := top.get("pushes")
+	if hasPushes {
+		p.pushList(pushes)
+	}
 	list, ok := top.get("routes")
 	if !ok {
-		if !hasServices {
+		if !hasServices && !hasPushes {
 			p.missing(root.Content[0], top, "file", "routes")
 		}
 		return nil

@@ -156,6 +156,8 @@ type Set struct {
 	// services are the services: of the files (services.go).
 	services  []*Service
 	svcByName map[string]*Service
+	// pushes are the pushes: of the files (pushes.go).
+	pushes []*Push
 }
 
 // Match returns the route for an exchange from source (identifier code)

@@ -29,7 +29,7 @@ var IdempotentMethods = []string{http.MethodGet, http.MethodHead, http.MethodPut
 
 // The fields of each mapping of a service.
 var (
-	serviceFields      = []string{"name", "description", "owner", "endpoint", "scopes", "timeout", "retry", "max_bytes", "max_inflight", "headers"}
+	serviceFields      = []string{"name", "description", "owner", "endpoint", "scopes", "timeout", "retry", "max_bytes", "max_inflight", "headers", "soap"}
 	serviceRetryFields = []string{"max_attempts", "methods"}
 	headerFields       = []string{"set", "remove"}
 	scopeRE            = regexp.MustCompile(`^[a-z0-9][a-z0-9._:-]{0,63}$`)
@@ -49,6 +49,7 @@ type Service struct {
 	MaxBytes    int64 // request body limit
 	MaxInFlight int   // calls in flight to this service at once
 	Headers     HeaderRules
+	SOAP        *ServiceSOAP // set: a REST ⇄ SOAP bridge (pushes.go)
 	File        string
 	Line, Col   int
 
@@ -235,6 +236,9 @@ func (p *parser) service(n *yaml.Node) *Service {
 	}
 	if f, ok := fs.get("headers"); ok {
 		p.headerRules(f, s)
+	}
+	if f, ok := fs.get("soap"); ok {
+		p.serviceSOAP(f, s)
 	}
 	return s
 }

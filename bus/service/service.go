@@ -90,6 +90,14 @@ func (h *Host) Handle(pattern string, handler http.Handler) { h.mux.Handle(patte
 // Go starts background work that shutdown waits for.
 func (h *Host) Go(fn func(ctx context.Context)) { h.svc.workers.Go(fn) }
 
+// HandleOutbox lets a module deliver outbox items (its own kinds, or
+// webhooks it takes over) through the outbox worker, before webhooks.
+func (h *Host) HandleOutbox(oh notify.OutboxHandler) { h.svc.outbox = append(h.svc.outbox, oh) }
+
+// Wake tells live subscribers and the dispatcher that ledger events were
+// written.
+func (h *Host) Wake() { h.svc.feed.Wake() }
+
 // Service is a running LGSP node.
 type Service struct {
 	cfg      Config
@@ -115,6 +123,7 @@ type Service struct {
 	server   *http.Server
 	adminTok string
 
+	outbox     []notify.OutboxHandler // taken before webhooks (Host.HandleOutbox)
 	workCtx    context.Context
 	workCancel context.CancelFunc
 	workers    *bus.Group
@@ -330,7 +339,7 @@ func (s *Service) Reload() (*route.Set, error) {
 func (s *Service) StartWorkers() {
 	s.workers.Go(s.exchange.RunDispatcher)
 	s.workers.Go(s.feed.Run)
-	wh := &notify.Webhooks{Store: s.store, Vault: s.vault, Retry: bus.DefaultRetry, Log: s.log, Node: s.cfg.Node, Wake: s.feed.Wake}
+	wh := &notify.Webhooks{Store: s.store, Vault: s.vault, Retry: bus.DefaultRetry, Log: s.log, Node: s.cfg.Node, Wake: s.feed.Wake, Handlers: s.outbox}
 	s.workers.Go(wh.Run)
 	s.cron.Start()
 }

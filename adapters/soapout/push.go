@@ -1,0 +1,347 @@
+package soapout
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/tuyenquang/lgsp/adapters/soap"
+	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/exchange"
+	"github.com/tuyenquang/lgsp/bus/route"
+	"github.com/tuyenquang/lgsp/bus/store"
+)
+
+// KindSOAPPush is the outbox kind of a push.
+const KindSOAPPush = "soap_push"
+
+// Ledger event kinds of pushes.
+const (
+	EventPlanned = "soap_push_planned" // the push is due at (detail) due
+	EventPushed  = "soap_pushed"       // the legacy endpoint accepted the packet
+	EventRetry   = "soap_push_retry"   // an attempt failed; another follows
+	EventFailed  = "soap_push_failed"  // given up: the outbox item is dead
+)
+
+// DefaultMaxBytes bounds the content a push carries (it is sent inline,
+// base64 in the SOAP body).
+const DefaultMaxBytes int64 = 64 << 20
+
+// Pusher delivers pushes (see the package comment). It is an outbox
+// handler of the webhook worker (notify.OutboxHandler).
+type Pusher struct {
+	Exchange *exchange.Service
+	Store    store.Store
+	Routes   func() *route.Set
+	Log      logrus.FieldLogger
+	Node     string
+	Now      func() time.Time // default time.Now
+	Wake     func()           // optional
+	MaxBytes int64            // default DefaultMaxBytes
+	// Getenv reads the passwords of WS-Security (default os.Getenv).
+	Getenv func(string) string
+
+	mu      sync.Mutex
+	clients map[string]*soap.Client
+}
+
+type pushPayload struct {
+	ExchangeID string `json:"exchange_id"`
+	System     string `json:"system"`
+	Operation  string `json:"operation"`
+}
+
+func (p *Pusher) now() time.Time {
+	if p.Now != nil {
+		return p.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// HandleOutbox takes "soap_push" items, and the "webhook" items of
+// recipients that are pushed to (turning them into a planned push).
+func (p *Pusher) HandleOutbox(ctx context.Context, it store.OutboxItem) bool {
+	switch it.Kind {
+	case KindSOAPPush:
+		p.push(ctx, it)
+		return true
+	case "webhook":
+		return p.plan(ctx, it)
+	}
+	return false
+}
+
+// plan replaces the notification of a pushed recipient by a push due at
+// once or at the next time of the push's schedule.
+func (p *Pusher) plan(ctx context.Context, it store.OutboxItem) bool {
+	var n struct {
+		ExchangeID string `json:"exchange_id"`
+		Recipient  string `json:"recipient"`
+		Event      string `json:"event"`
+	}
+	if json.Unmarshal(it.Payload, &n) != nil || n.Event != store.RecipientNotified || n.ExchangeID == "" {
+		return false
+	}
+	ps, ok := p.Routes().Push(it.Target)
+	if !ok {
+		return false
+	}
+	now := p.now()
+	due := ps.Plan(now)
+	payload, _ := json.Marshal(pushPayload{ExchangeID: n.ExchangeID, System: it.Target, Operation: ps.Key()})
+	ctx = context.WithoutCancel(ctx)
+	if err := p.Store.EnqueueOutbox(ctx, store.OutboxItem{Kind: KindSOAPPush, Target: it.Target, ExchangeID: n.ExchangeID, Payload: payload, DueAt: due, FirstAt: due}); err != nil {
+		p.Log.WithError(err).WithField("exchange", n.ExchangeID).Error("planning a SOAP push")
+		return true // leased: tried again when the lease ends
+	}
+	it.Attempts++
+	it.Status, it.LastError = store.OutboxDone, ""
+	if err := p.Store.FinishOutbox(ctx, it); err != nil {
+		p.Log.WithError(err).WithField("outbox", it.ID).Error("recording a planned SOAP push")
+	}
+	p.ledger(ctx, n.ExchangeID, it.Target, EventPlanned, map[string]any{"operation": ps.Key(), "endpoint": ps.Endpoint, "due": due, "schedule": ps.Schedule})
+	return true
+}
+
+// permanent marks errors that no retry can cure.
+type permanent struct{ error }
+
+func (e permanent) Unwrap() error { return e.error }
+
+// push makes one attempt of a push and records its outcome.
+func (p *Pusher) push(ctx context.Context, it store.OutboxItem) {
+	now := p.now()
+	if it.FirstAt.IsZero() {
+		it.FirstAt = now
+	}
+	ps, ok := p.Routes().Push(it.Target)
+	var retry bus.RetryPolicy
+	var answer any
+	var err error
+	if !ok {
+		err = permanent{bus.ErrServiceUnknown.New("no push to %s is declared in the route files any more", it.Target)}
+	} else {
+		retry = ps.Retry
+		var done bool
+		answer, done, err = p.attempt(ctx, ps, it)
+		if done { // nothing left to push: the recipient is final
+			it.Status = store.OutboxDone
+			p.finish(ctx, it)
+			return
+		}
+	}
+	it.Attempts++
+	if err == nil {
+		it.Status, it.LastError = store.OutboxDone, ""
+		p.finish(ctx, it)
+		detail := map[string]any{"operation": ps.Key(), "endpoint": ps.Endpoint, "attempts": it.Attempts}
+		if b, e := json.Marshal(answer); e == nil && len(b) <= 2000 {
+			detail["answer"] = json.RawMessage(b)
+		}
+		p.ledger(ctx, it.ExchangeID, it.Target, EventPushed, detail)
+		if _, err := p.Exchange.Confirm(context.WithoutCancel(ctx), it.Target, it.ExchangeID, exchange.OutcomeReceived, "pushed by SOAP to "+ps.Key()); err != nil && !errors.Is(err, bus.ErrExchangeState) {
+			p.Log.WithError(err).WithField("exchange", it.ExchangeID).Error("confirming a pushed delivery")
+		}
+		return
+	}
+	if errors.Is(ctx.Err(), context.Canceled) && !errors.Is(err, bus.ErrServiceTimeout) {
+		// Shutting down: the attempt does not count; the lease brings it back.
+		return
+	}
+	it.LastError = describe(err)
+	detail := errDetail(err)
+	detail["attempt"] = it.Attempts
+	var pe permanent
+	if errors.As(err, &pe) || retry.GiveUp(it.Attempts, it.FirstAt, now) {
+		it.Status = store.OutboxDead
+		p.Log.WithError(err).WithFields(logrus.Fields{"exchange": it.ExchangeID, "system": it.Target, "attempts": it.Attempts}).Error("SOAP push failed for good")
+		p.finish(ctx, it)
+		p.ledger(ctx, it.ExchangeID, it.Target, EventFailed, detail)
+		return
+	}
+	it.Status = store.OutboxPending
+	it.DueAt = now.Add(retry.Backoff(it.Attempts))
+	detail["next"] = it.DueAt
+	p.Log.WithError(err).WithFields(logrus.Fields{"exchange": it.ExchangeID, "system": it.Target, "attempt": it.Attempts, "next": it.DueAt}).Warn("SOAP push failed; will retry")
+	p.finish(ctx, it)
+	p.ledger(ctx, it.ExchangeID, it.Target, EventRetry, detail)
+}
+
+// attempt fetches the content, maps it and calls the operation. done
+// reports that the recipient is already final (nothing to push).
+func (p *Pusher) attempt(ctx context.Context, ps *route.Push, it store.OutboxItem) (answer any, done bool, err error) {
+	b, ok := soap.Lookup(ps.Key())
+	if !ok {
+		return nil, false, permanent{bus.ErrInternal.New("operation %s is not registered (a register.go next to its generated package, imported by the binary)", ps.Key())}
+	}
+	st, err := p.Exchange.Status(ctx, "", it.ExchangeID)
+	if err != nil {
+		if errors.Is(err, bus.ErrExchangeNotFound) {
+			return nil, false, permanent{err}
+		}
+		return nil, false, err
+	}
+	var rc *store.Recipient
+	for i := range st.Exchange.Recipients {
+		if st.Exchange.Recipients[i].Code == it.Target {
+			rc = &st.Exchange.Recipients[i]
+		}
+	}
+	if rc == nil {
+		return nil, false, permanent{bus.ErrNotRecipient.New("%s is not a recipient of %s", it.Target, it.ExchangeID)}
+	}
+	if store.FinalRecipient(rc.Status) {
+		return nil, true, nil
+	}
+	content, err := p.fetch(ctx, it.Target, it.ExchangeID)
+	if err != nil {
+		return nil, false, err
+	}
+	req, err := Map(b, ps.Mapping, &Doc{Exchange: st.Exchange, Recipient: it.Target, Content: content})
+	if err != nil {
+		return nil, false, permanent{bus.ErrBadRequest.Wrap(err, "mapping exchange %s into %s", it.ExchangeID, ps.Key())}
+	}
+	c, err := p.client(ps)
+	if err != nil {
+		return nil, false, permanent{err}
+	}
+	if b.NewResponse != nil {
+		answer = b.NewResponse()
+	}
+	if err := c.Call(ctx, b.Action, req, answer); err != nil {
+		var f *soap.Fault
+		if errors.As(err, &f) && (f.Code == "Client" || f.Code == "Sender") {
+			return nil, false, permanent{err}
+		}
+		return nil, false, err
+	}
+	return answer, false, nil
+}
+
+// fetch downloads the whole content on the recipient's behalf (F6–F7).
+func (p *Pusher) fetch(ctx context.Context, system, id string) ([]byte, error) {
+	if _, err := p.Exchange.Ready(ctx, system, id); err != nil {
+		if errors.Is(err, bus.ErrExchangePurged) {
+			return nil, permanent{err}
+		}
+		return nil, err
+	}
+	f, err := p.Exchange.Fetch(ctx, system, id, 0, -1)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	max := p.MaxBytes
+	if max <= 0 {
+		max = DefaultMaxBytes
+	}
+	if f.Size > max {
+		return nil, permanent{bus.ErrBodyTooLarge.New("%s has %d bytes; SOAP pushes carry at most %d", id, f.Size, max)}
+	}
+	return io.ReadAll(f.Body)
+}
+
+// client returns the SOAP client of a push, made once per configuration.
+func (p *Pusher) client(ps *route.Push) (*soap.Client, error) {
+	getenv := p.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	var password string
+	if ps.Auth.User != "" {
+		password = getenv(ps.Auth.PasswordEnv)
+		if password == "" {
+			return nil, bus.ErrInternal.New("the password of the push to %s is not set: environment variable %s is empty", ps.System, ps.Auth.PasswordEnv)
+		}
+	}
+	sum := sha256.Sum256([]byte(password))
+	key := fmt.Sprintf("%s|%s|%s|%s|%t|%s", ps.Endpoint, ps.Version, ps.Timeout, ps.Auth.User, ps.Auth.Digest, hex.EncodeToString(sum[:8]))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.clients[key]; ok {
+		return c, nil
+	}
+	c, err := NewClient(ps.Endpoint, ps.Version, ps.Timeout, ps.Auth, password)
+	if err != nil {
+		return nil, err
+	}
+	if p.clients == nil {
+		p.clients = map[string]*soap.Client{}
+	}
+	p.clients[key] = c
+	return c, nil
+}
+
+// NewClient returns a SOAP client for a legacy endpoint as a route file
+// declares it (version "1.1" or "1.2", timeout, WS-Security).
+func NewClient(endpoint, version string, timeout time.Duration, a route.SOAPAuth, password string) (*soap.Client, error) {
+	opts := []soap.Option{soap.WithTimeout(timeout)}
+	if version == route.SOAP12 {
+		opts = append(opts, soap.WithVersion(soap.V12))
+	}
+	if a.User != "" {
+		opts = append(opts, soap.WithUsernameToken(a.User, password, a.Digest), soap.WithTimestamp(5*time.Minute))
+	}
+	return soap.NewClient(endpoint, opts...)
+}
+
+func (p *Pusher) finish(ctx context.Context, it store.OutboxItem) {
+	if err := p.Store.FinishOutbox(context.WithoutCancel(ctx), it); err != nil {
+		p.Log.WithError(err).WithField("outbox", it.ID).Error("recording a SOAP push outcome")
+	}
+}
+
+func (p *Pusher) ledger(ctx context.Context, id, system, kind string, detail map[string]any) {
+	b, _ := json.Marshal(detail)
+	ev := store.Event{ExchangeID: id, At: p.now(), Kind: kind, Actor: "lgsp", Recipient: system, Detail: string(b), Node: p.Node}
+	if err := p.Store.AddEvents(context.WithoutCancel(ctx), ev); err != nil {
+		p.Log.WithError(err).Error("recording a SOAP push event")
+	}
+	if p.Wake != nil {
+		p.Wake()
+	}
+}
+
+// errDetail describes a failed attempt for the ledger: the catalogue code
+// and, for a fault of the legacy system, its fault code and string.
+func errDetail(err error) map[string]any {
+	d := map[string]any{"code": string(bus.CodeOf(err))}
+	var f *soap.Fault
+	if errors.As(err, &f) {
+		d["code"] = string(bus.ErrServiceFault.Code)
+		d["fault_code"] = f.Code
+		d["fault_string"] = f.String
+		if f.LGSPCode != "" {
+			d["lgsp_code"] = f.LGSPCode
+		}
+	}
+	d["error"] = describe(err)
+	return d
+}
+
+// describe is the text of err kept in the outbox and the ledger; a fault
+// reads "fault <code>: <string>".
+func describe(err error) string {
+	var f *soap.Fault
+	if errors.As(err, &f) {
+		s := fmt.Sprintf("fault %s: %s", f.Code, f.String)
+		if f.LGSPCode != "" {
+			s += " (" + string(f.LGSPCode) + ")"
+		}
+		return s
+	}
+	s := err.Error()
+	if len(s) > 1000 {
+		s = s[:1000]
+	}
+	return s
+}

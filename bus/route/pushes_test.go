@@ -1,0 +1,121 @@
+package route_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/route"
+)
+
+func TestPushesParse(t *testing.T) {
+	dir := t.TempDir()
+	src := `pushes:
+  - system: 000.00.21.H60
+    wsdl: consumed/qlvb-vnpt.wsdl
+    operation: NhanVanBan
+    endpoint: http://qlvb.example.gov.vn/ws
+    auth: {username_token: {user: lgsp, password_env: QLVB_PASSWORD, digest: true}}
+    mapping: {MaGoiTin: exchange_id, SoKyHieu: "edxml:Code/CodeNumber", NoiDungEdXML: content}
+  - system: 000.00.22.H60
+    wsdl: consumed/qlvb-viettel.wsdl
+    operation: ReceiveDocument
+    endpoint: https://eoffice.example.gov.vn/doc
+    version: "1.2"
+    timeout: 20s
+    schedule: "0 7 * * *"
+    retry: {initial: 1s, max_attempts: 3}
+    mapping: {Subject: title, "Attachment[].Data": attachment.content, Urgent: const:false}
+services:
+  - name: cau-noi
+    owner: 000.00.21.H60
+    endpoint: http://qlvb.example.gov.vn/ws
+    scopes: [write]
+    soap: {wsdl: consumed/qlvb-vnpt.wsdl, operation: NhanVanBan, mapping: {MaGoiTin: json:ma.so}}
+`
+	if err := os.WriteFile(filepath.Join(dir, "p.yaml"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set, err := route.LoadDir(dir, bus.DefaultSteps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, ok := set.Push("000.00.21.H60")
+	if !ok || a.Key() != "qlvb-vnpt/NhanVanBan" || a.Version != route.SOAP11 || a.Timeout != route.DefaultPushTimeout || a.Retry != bus.DefaultRetry ||
+		a.Auth != (route.SOAPAuth{User: "lgsp", PasswordEnv: "QLVB_PASSWORD", Digest: true}) || len(a.Mapping) != 3 || a.Mapping[1].Source != "edxml:Code/CodeNumber" {
+		t.Fatalf("push a: %+v", a)
+	}
+	now := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	if !a.Plan(now).Equal(now) {
+		t.Fatal("a push without schedule is due at once")
+	}
+	b, _ := set.Push("000.00.22.H60")
+	// 07:00 in Asia/Ho_Chi_Minh is 00:00 UTC.
+	if b.Version != route.SOAP12 || b.Timeout != 20*time.Second || b.Retry.MaxAttempts != 3 || !b.Plan(now).Equal(time.Date(2026, 3, 3, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("push b: %+v, plan %s", b, b.Plan(now))
+	}
+	if len(set.Pushes()) != 2 {
+		t.Fatal(set.Pushes())
+	}
+	s, _ := set.Service("cau-noi")
+	if s.SOAP == nil || s.SOAP.Key() != "qlvb-vnpt/NhanVanBan" || s.SOAP.Mapping[0].Source != "json:ma.so" {
+		t.Fatalf("bridge: %+v", s.SOAP)
+	}
+}
+
+func TestPushesLint(t *testing.T) {
+	src := `pushes:
+  - system: 000.00.21.H60
+    wsdl: ../qlvb.wsdl
+    operation: "Nhan Van Ban"
+    endpoint: ftp://x
+    version: "2.0"
+    timeout: 60s
+    auth: {username_token: {user: a, password_env: "mật khẩu"}}
+    mapping: {TrichYeu: titel, "Attachment[].Data": attachment.content, Name: attachment.name}
+    schedule: "0 0 30 2 *"
+  - system: 000.00.21.H60
+    wsdl: consumed/a.wsdl
+    operation: Op
+    endpoint: http://x
+  - system: "bad code!"
+    wsdl: consumed/b.wsdl
+    operation: Op
+    endpoint: http://x
+    mapping: {A: content}
+services:
+  - name: cau-noi
+    owner: 000.00.21.H60
+    endpoint: http://x
+    scopes: [write]
+    soap: {wsdl: consumed/a.wsdl, operation: Op, mapping: {A: title}}
+`
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "p.yaml"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	probs := route.Lint(dir, bus.DefaultSteps)
+	got := probs.Error()
+	for _, want := range []string{
+		`p.yaml:3:11: wsdl: "../qlvb.wsdl" must name a file in wsdl/consumed`,
+		`p.yaml:4:16: operation: "Nhan Van Ban" is not an operation name`,
+		`p.yaml:5:15: endpoint:`,
+		`p.yaml:6:14: version: "2.0": expected "1.1" or "1.2"`,
+		`p.yaml:7:14: timeout: 60s exceeds the maximum of 30s`,
+		`p.yaml:8:52: password_env: "mật khẩu" must be the name of an environment variable`,
+		`p.yaml:9:25: mapping: TrichYeu: unknown source "titel" (did you mean "title"?)`,
+		`p.yaml:9:79: mapping: Name: attachment.name is a value of one attachment`,
+		`p.yaml:10:15: schedule:`,
+		`p.yaml:11:5: push: missing field "mapping"`,
+		`p.yaml:15:13: system: "bad code!" is not an identifier code`,
+		`p.yaml:25:63: mapping: A: unknown source "title"; a bridged service maps json:<path> or const:<text>`,
+		`p.yaml:11:13: system 000.00.21.H60 already has a push`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing problem %q in:\n%s", want, got)
+		}
+	}
+}

@@ -1,0 +1,16 @@
+// Package consumed holds the WSDLs of legacy systems that LGSP calls (their
+// own services, which LGSP pushes documents to or bridges REST callers to),
+// the go:generate lines that turn them into Go types under gen/<pkg>/ with
+// gowsdl, and, by importing every generated package, the registrations of
+// their operations (soapout.Register) so that route files can name them.
+//
+// Adding a system: drop its WSDL here, add a go:generate line to
+// generate.go, run `go generate ./wsdl/consumed/`, write gen/<pkg>/register.go
+// with one soapout.Register line per operation, import the package below,
+// and write a route (docs/soap-systems.md, "Adding a legacy system").
+package consumed
+
+import (
+	_ "github.com/tuyenquang/lgsp/wsdl/consumed/gen/qlvbviettel" // registers qlvb-viettel/ReceiveDocument
+	_ "github.com/tuyenquang/lgsp/wsdl/consumed/gen/qlvbvnpt"    // registers qlvb-vnpt/NhanVanBan
+)
