@@ -223,8 +223,13 @@ func TestSoapPush(t *testing.T) {
 		if len(got.Files) != 1 || string(got.Files[0].Data) != "%PDF-1.7 tệp đính kèm" || got.Files[0].Name == "" {
 			t.Fatalf("attachments %+v", got.Files)
 		}
-		pushed := ledgerEvents(t, n, id, "soap_pushed")
-		if len(pushed) != 1 || pushed[0].At.Before(planned.Due) {
+		// The ledger records the push once the simulator has answered.
+		var pushed []store.Event
+		eventually(t, "the push is recorded", func() (bool, error) {
+			pushed = ledgerEvents(t, n, id, "soap_pushed")
+			return len(pushed) == 1, nil
+		})
+		if pushed[0].At.Before(planned.Due) {
 			t.Fatalf("pushed %+v before its planned time %s", pushed, planned.Due)
 		}
 		eventually(t, "confirmed", func() (bool, error) { return recipientStatus(t, n, id, pushViettel) == store.RecipientConfirmed, nil })
