@@ -240,7 +240,7 @@ func TestVXPTwoNodesMissedRun(t *testing.T) {
 	}
 	var lists []time.Time
 	for _, c := range sim.Calls() {
-		if c.Op == "getReceivedEdocList" {
+		if c.Op == "getReceivedEdocList" && c.Headers["messagetype"] == vxp.MessageEdoc {
 			lists = append(lists, c.At)
 		}
 	}
@@ -279,7 +279,7 @@ func TestVXPTwoNodesMissedRun(t *testing.T) {
 	count := func() int {
 		k := 0
 		for _, call := range sim.Calls() {
-			if call.Op == "getReceivedEdocList" && call.At.After(startC) {
+			if call.Op == "getReceivedEdocList" && call.Headers["messagetype"] == vxp.MessageEdoc && call.At.After(startC) {
 				k++
 			}
 		}
@@ -309,3 +309,74 @@ func vxpGateway2(t *testing.T, sim *vxpsim.Server) (*vxpsim.Server, func(*servic
 }
 
 var vxpFastRetry = bus.RetryPolicy{Initial: 10 * time.Millisecond, MaxInterval: 20 * time.Millisecond, MaxAttempts: 2, MaxElapsed: 5 * time.Second}
+
+// TestVXPStatusAnswersPushedExchange: a status packet pulled from the axis
+// that answers a pushed document (ResponseFor) is recorded on the exchange
+// it was pushed from, as the gateway system's status, and acknowledged
+// once; one that answers nothing LGSP pushed is acknowledged as fail.
+func TestVXPStatusAnswersPushedExchange(t *testing.T) {
+	n := startNode(t, "sqlite")
+	ctx := context.Background()
+	sim := vxpsim.New(map[string]string{gwOrgan: vxpSecret})
+	srv := sim.Start()
+	defer srv.Close()
+	n.system(t, gwSystem, "VXP")
+	sender := n.system(t, senderSys, "QLVB Sở Nội vụ")
+	n.grant(t, "exchange", senderSys, gwSystem, "edoc")
+	p := &vxp.Poller{
+		Client:   &vxp.Client{BaseURL: srv.URL, SystemID: gwOrgan, Secret: vxpSecret, Retry: vxpFastRetry},
+		Exchange: n.svc.Exchange(), Store: n.svc.Store(), Gateway: gwSystem,
+	}
+	out := vxpsim.SamplePacket(senderSys, []string{vpcpOrgan}, "Báo cáo", []byte("bao cao"))
+	space, err := sender.Request(ctx, exchange.Request{Recipients: []string{gwSystem}, Title: "Báo cáo", DataType: "edoc", MediaType: "application/xml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sender.UploadBytes(ctx, space.ExchangeID, out); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sender.Complete(ctx, space.ExchangeID, exchange.CompleteRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "pushed", func() (bool, error) { k, err := p.Push(ctx); return k == 1, err })
+
+	status := func(doc []byte, code edxml.StatusCode) []byte {
+		parsed, err := edxml.Parse(bytes.NewReader(doc), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := edxml.StatusFor(parsed, code, edxml.Organization{OrganId: vpcpOrgan, OrganName: "VPCP"}, time.Now(), "Đã tiếp nhận")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if err := edxml.Build(&b, st); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	answer := sim.Put(vpcpOrgan, []string{gwOrgan}, "status", status(out, edxml.StatusAccepted))
+	stray := sim.Put(vpcpOrgan, []string{gwOrgan}, "status", status(vxpsim.SamplePacket(vpcpOrgan, []string{"000.00.00.G99"}, "Khác", []byte("x")), edxml.StatusAccepted))
+	if k, err := p.PullStatus(ctx); k != 1 || err == nil || !strings.Contains(err.Error(), "exchange.not_found") {
+		t.Fatalf("PullStatus = %d, %v; want 1 recorded and the stray one refused", k, err)
+	}
+	if sim.Transport(answer, gwOrgan) != vxp.TransportDone || sim.Transport(stray, gwOrgan) != vxp.TransportFail {
+		t.Fatalf("transport: answer %q, stray %q", sim.Transport(answer, gwOrgan), sim.Transport(stray, gwOrgan))
+	}
+	if k, err := p.PullStatus(ctx); k != 0 || err != nil {
+		t.Fatalf("second PullStatus = %d, %v", k, err)
+	}
+	v, err := sender.Status(ctx, space.ExchangeID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []exchange.EventView
+	for _, e := range v.Ledger {
+		if e.Kind == "status" {
+			got = append(got, e)
+		}
+	}
+	if len(got) != 1 || got[0].Actor != gwSystem || got[0].Recipient != gwSystem || !strings.Contains(got[0].Detail, `"code":"03"`) {
+		t.Fatalf("status events on the pushed exchange: %+v", got)
+	}
+}

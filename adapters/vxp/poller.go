@@ -39,6 +39,10 @@ const (
 	OutSending = "sending"
 	OutSent    = "sent"
 	OutFailed  = "failed" // retries exhausted: the exchange was rejected for the gateway system
+	// OutRef marks a reference row (DocID RefKey…): the edXML identity of a
+	// pushed document, so that a status packet answering it (ResponseFor)
+	// finds the exchange it was pushed from.
+	OutRef = "ref"
 )
 
 // Poller moves packets between VXP and the province's exchange:
@@ -55,9 +59,18 @@ const (
 //     sent to the axis (sendEdoc) to the organ ids of its To elements that
 //     are not the province's own (not in Organs), then confirmed; failures
 //     are retried at the next runs with the shared retry policy, then the
-//     exchange is rejected for the gateway with the reason.
+//     exchange is rejected for the gateway with the reason. The pushed
+//     document's edXML identity (DocKey, DocumentId) is remembered.
+//   - PullStatus: every status packet waiting on the axis (a remote
+//     agency's answer — 03 đã tiếp nhận, 05 …) is matched by its
+//     ResponseFor to the exchange whose document was pushed, and recorded
+//     on it as the gateway system's status report (exchange.ReportStatus:
+//     a `status` ledger event for the gateway recipient, which
+//     getSentEdocList shows the sender); then acknowledged (updateStatus
+//     done). A status packet that answers no pushed document, or is not a
+//     valid status packet, is acknowledged as fail.
 //
-// Both write ledger events (gateway_received, gateway_reported,
+// They write ledger events (gateway_received, gateway_reported,
 // gateway_acked, gateway_sent, gateway_failed) on the exchange.
 type Poller struct {
 	Client   *Client
@@ -110,11 +123,12 @@ func (p *Poller) dataType() string {
 	return "edoc"
 }
 
-// Poll runs Pull then Push and joins their errors.
+// Poll runs Pull, Push then PullStatus and joins their errors.
 func (p *Poller) Poll(ctx context.Context) error {
 	_, perr := p.Pull(ctx)
 	_, serr := p.Push(ctx)
-	return errors.Join(perr, serr)
+	_, sterr := p.PullStatus(ctx)
+	return errors.Join(perr, serr, sterr)
 }
 
 // event builds a ledger event on an exchange; detail carries the source
@@ -476,6 +490,12 @@ func (p *Poller) send(ctx context.Context, ex store.Exchange) (string, []string,
 	mt := MessageEdoc
 	var to []string
 	mh := &pkt.Envelope.Header.MessageHeader
+	if pkt.Kind() == edxml.KindDocument {
+		// Before sendEdoc: an answer cannot arrive before its reference.
+		if err := p.rememberRefs(ctx, ex.ID, pkt); err != nil {
+			return "", nil, err
+		}
+	}
 	if pkt.Kind() == edxml.KindStatus {
 		mt = MessageStatus
 		for _, rf := range mh.ResponseFor {
@@ -502,4 +522,202 @@ func (p *Poller) send(ctx context.Context, ex store.Exchange) (string, []string,
 	defer f.Close()
 	docID, err := p.Client.SendEdoc(ctx, SendRequest{From: p.organID(), To: to, MessageType: mt, SHA256: sum, Body: f.Body, FileName: ex.ID + ".edxml"})
 	return docID, to, err
+}
+
+// RefPrefix starts the DocID of reference rows (direction out, status
+// OutRef); the rest is a SHA-256 of the identity, within the column size.
+const RefPrefix = "ref:"
+
+// RefKey returns the reference DocID of a document identity: kind "key"
+// for a DocKey (issuer|number/notation|date), "id" for a DocumentId.
+func RefKey(kind, value string) string {
+	sum := sha256.Sum256([]byte(kind + "\x00" + value))
+	return RefPrefix + kind + ":" + hex.EncodeToString(sum[:])
+}
+
+// docRefs are the reference keys of a document packet.
+func docRefs(pkt *edxml.Packet) []string {
+	var out []string
+	k := pkt.Key()
+	if k.OrganId != "" && k.Code != "" && k.Date != "" {
+		out = append(out, RefKey("key", k.String()))
+	}
+	if id := strings.TrimSpace(pkt.Envelope.Header.MessageHeader.DocumentId); id != "" {
+		out = append(out, RefKey("id", id))
+	}
+	return out
+}
+
+// responseRefs are the reference keys a ResponseFor points at, DocKey first.
+func responseRefs(rf edxml.ResponseFor) []string {
+	var out []string
+	k := edxml.DocKey{OrganId: strings.TrimSpace(rf.OrganId), Code: strings.TrimSpace(rf.Code), Date: rf.PromulgationDate.DateString()}
+	if k.OrganId != "" && k.Code != "" && k.Date != "" {
+		out = append(out, RefKey("key", k.String()))
+	}
+	if id := strings.TrimSpace(rf.DocumentId); id != "" {
+		out = append(out, RefKey("id", id))
+	}
+	return out
+}
+
+// rememberRefs maps the pushed document's identity to exID (a document
+// pushed again from a later exchange: the latest push wins).
+func (p *Poller) rememberRefs(ctx context.Context, exID string, pkt *edxml.Packet) error {
+	for _, ref := range docRefs(pkt) {
+		row, created, err := p.Store.ClaimGatewayDoc(ctx, store.GatewayDoc{Gateway: GatewayName, Direction: store.GatewayOut, DocID: ref, ExchangeID: exID, Status: OutRef, Detail: "{}", CreatedAt: p.now()})
+		if err != nil {
+			return err
+		}
+		if !created && row.ExchangeID != exID {
+			row.ExchangeID, row.UpdatedAt = exID, p.now()
+			if err := p.Store.UpdateGatewayDoc(ctx, row); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// matchStatus returns the exchange whose pushed document a status packet
+// answers ("" when none).
+func (p *Poller) matchStatus(ctx context.Context, pkt *edxml.Packet) (string, error) {
+	for _, rf := range pkt.Envelope.Header.MessageHeader.ResponseFor {
+		for _, ref := range responseRefs(rf) {
+			row, err := p.Store.GetGatewayDoc(ctx, GatewayName, store.GatewayOut, ref)
+			if errors.Is(err, bus.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return "", err
+			}
+			if row.ExchangeID != "" {
+				return row.ExchangeID, nil
+			}
+		}
+	}
+	return "", nil
+}
+
+// PullStatus records every waiting status packet on the exchange it
+// answers. It returns how many were recorded.
+func (p *Poller) PullStatus(ctx context.Context) (int, error) {
+	list, err := p.Client.GetReceivedEdocList(ctx, MessageStatus)
+	if err != nil {
+		return 0, err
+	}
+	var errs []error
+	n := 0
+	for _, it := range list {
+		if ctx.Err() != nil {
+			break
+		}
+		recorded, err := p.pullStatusOne(ctx, string(it.DocID), string(it.From))
+		if err != nil {
+			p.log().WithError(err).WithField("doc_id", string(it.DocID)).Warn("pulling a status packet from VXP")
+			errs = append(errs, fmt.Errorf("vxp status %s: %w", it.DocID, err))
+		}
+		if recorded {
+			n++
+		}
+	}
+	return n, errors.Join(errs...)
+}
+
+func (p *Poller) pullStatusOne(ctx context.Context, docID, from string) (bool, error) {
+	if docID == "" {
+		return false, nil
+	}
+	row, _, err := p.Store.ClaimGatewayDoc(ctx, store.GatewayDoc{Gateway: GatewayName, Direction: store.GatewayIn, DocID: docID, Status: InPulling, Detail: mustJSON(inDetail{From: from}), CreatedAt: p.now()})
+	if err != nil {
+		return false, err
+	}
+	var det inDetail
+	_ = json.Unmarshal([]byte(row.Detail), &det)
+	recorded := false
+	if row.Status == InPulling {
+		exID, rep, err := p.recordStatus(ctx, docID)
+		if err != nil {
+			var be *bus.Error
+			if errors.As(err, &be) && be.Def.Status < 500 && !strings.HasPrefix(string(be.Def.Code), "gateway.") {
+				// Not a status LGSP can place: report fail so that the
+				// axis stops offering it.
+				det.Reason = string(be.Def.Code) + ": " + be.Detail
+				row.Status, row.ExchangeID, row.Detail, row.UpdatedAt = InRefused, exID, mustJSON(det), p.now()
+				if uerr := p.Store.UpdateGatewayDoc(ctx, row); uerr != nil {
+					return false, errors.Join(err, uerr)
+				}
+				if uerr := p.Client.UpdateStatus(ctx, docID, TransportFail); uerr != nil {
+					return false, errors.Join(err, uerr)
+				}
+			}
+			return false, err
+		}
+		row.Status, row.ExchangeID, row.Detail, row.UpdatedAt = InDelivered, exID, mustJSON(det), p.now()
+		if err := p.Store.UpdateGatewayDoc(ctx, row); err != nil {
+			return false, err
+		}
+		p.addEvent(ctx, p.event(exID, "gateway_received", p.Gateway, p.Gateway, map[string]any{"doc_id": docID, "from": det.From, "message_type": MessageStatus, "status_code": rep.Code}))
+		recorded = true
+	}
+	switch row.Status {
+	case InRefused:
+		return recorded, p.Client.UpdateStatus(ctx, docID, TransportFail)
+	case InDelivered, InAcked:
+		if err := p.Client.UpdateStatus(ctx, docID, TransportDone); err != nil {
+			return recorded, fmt.Errorf("acknowledging: %w", err)
+		}
+		if row.Status != InAcked {
+			row.Status, row.UpdatedAt = InAcked, p.now()
+			if err := p.Store.UpdateGatewayDoc(ctx, row); err != nil {
+				return recorded, err
+			}
+			p.addEvent(ctx, p.event(row.ExchangeID, "gateway_acked", p.Gateway, p.Gateway, map[string]any{"doc_id": docID, "transport_status": TransportDone}))
+		}
+	}
+	return recorded, nil
+}
+
+// recordStatus reads one status packet from the axis and reports it on
+// the exchange whose pushed document it answers, as the gateway system.
+func (p *Poller) recordStatus(ctx context.Context, docID string) (string, *exchange.StatusReport, error) {
+	rc, err := p.Client.GetEdoc(ctx, docID)
+	if err != nil {
+		return "", nil, err
+	}
+	raw, err := io.ReadAll(io.LimitReader(rc, exchange.MaxStatusBytes+1))
+	rc.Close()
+	if err != nil {
+		var be *bus.Error
+		if errors.As(err, &be) || errors.Is(err, bus.ErrGatewayUnreachable) || errors.Is(err, bus.ErrGatewayRefused) || errors.Is(err, bus.ErrGatewayBadReply) {
+			return "", nil, err
+		}
+		return "", nil, bus.ErrEDXMLInvalid.Wrap(err, "vxp status %s: %v", docID, err)
+	}
+	if len(raw) > exchange.MaxStatusBytes {
+		return "", nil, bus.ErrBodyTooLarge.New("vxp status %s: a status packet is limited to %d bytes", docID, exchange.MaxStatusBytes)
+	}
+	pkt, err := edxml.Parse(bytes.NewReader(raw), &edxml.Options{MaxAttachments: 1, MaxAttachmentBytes: 1})
+	if err != nil {
+		return "", nil, bus.ErrEDXMLInvalid.New("vxp status %s: %v", docID, err)
+	}
+	if pkt.Kind() != edxml.KindStatus {
+		return "", nil, bus.ErrEDXMLInvalid.New("vxp status %s is not a status packet", docID)
+	}
+	exID, err := p.matchStatus(ctx, pkt)
+	if err != nil {
+		return "", nil, err
+	}
+	if exID == "" {
+		var refs []string
+		for _, rf := range pkt.Envelope.Header.MessageHeader.ResponseFor {
+			refs = append(refs, strings.Trim(strings.Join([]string{rf.OrganId, rf.Code, rf.PromulgationDate.DateString(), rf.DocumentId}, " · "), " ·"))
+		}
+		return "", nil, bus.ErrExchangeNotFound.New("vxp status %s answers no document pushed by LGSP (ResponseFor %v)", docID, refs)
+	}
+	rep, err := p.Exchange.ReportStatus(ctx, p.Gateway, exID, bytes.NewReader(raw))
+	if err != nil {
+		return exID, nil, err
+	}
+	return exID, rep, nil
 }
