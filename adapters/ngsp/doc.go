@@ -10,5 +10,10 @@
 // codes gateway.unreachable, gateway.auth, gateway.refused and
 // gateway.bad_reply.
 //
-// It imports bus only.
+// DanhMuc calls a legacy SOAP service behind the same gateway, "Danh mục
+// đơn vị hành chính" (wsdl/consumed/ngsp-danhmuc.wsdl), through the
+// gowsdl-generated types of wsdl/consumed/gen/ngspdanhmuc and the SOAP
+// runtime adapters/soap, with the Bearer token of a Client.
+//
+// It imports bus, adapters/soap and wsdl/consumed/gen/ngspdanhmuc only.
 package ngsp

@@ -8,6 +8,11 @@
 // generate.go, run `go generate ./wsdl/consumed/`, write gen/<pkg>/register.go
 // with one soapout.Register line per operation, import the package below,
 // and write a route (docs/soap-systems.md, "Adding a legacy system").
+//
+// gen/ngspdanhmuc (ngsp-danhmuc.wsdl, an NGSP legacy SOAP service) is not
+// registered nor imported here on purpose: it needs the NGSP Bearer token,
+// which routes do not send; adapters/ngsp.DanhMuc calls it
+// (docs/gateways.md §3).
 package consumed
 
 import (

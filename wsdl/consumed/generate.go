@@ -11,3 +11,5 @@ package consumed
 //go:generate go run ../internal/fixgen -wsdl qlvb-vnpt.wsdl -file gen/qlvbvnpt/qlvbvnpt.go
 //go:generate go tool gowsdl -d gen -p qlvbviettel -o qlvbviettel.go qlvb-viettel.wsdl
 //go:generate go run ../internal/fixgen -wsdl qlvb-viettel.wsdl -file gen/qlvbviettel/qlvbviettel.go
+//go:generate go tool gowsdl -d gen -p ngspdanhmuc -o ngspdanhmuc.go ngsp-danhmuc.wsdl
+//go:generate go run ../internal/fixgen -wsdl ngsp-danhmuc.wsdl -file gen/ngspdanhmuc/ngspdanhmuc.go

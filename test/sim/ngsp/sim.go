@@ -19,11 +19,12 @@ type Server struct {
 	tokens    map[string]time.Time
 	issued    int
 	calls     int
+	danhmuc   http.Handler // the legacy SOAP service at DanhMucPath
 }
 
 // New returns a gateway that accepts one application's credentials.
 func New(consumerKey, consumerSecret string) *Server {
-	return &Server{key: consumerKey, sec: consumerSecret, ExpiresIn: 3600, tokens: map[string]time.Time{}}
+	return &Server{key: consumerKey, sec: consumerSecret, ExpiresIn: 3600, tokens: map[string]time.Time{}, danhmuc: newDanhMuc()}
 }
 
 // Start serves s on a loopback httptest server.
@@ -32,11 +33,23 @@ func (s *Server) Start() *httptest.Server { return httptest.NewServer(s) }
 // Issued returns how many tokens were issued.
 func (s *Server) Issued() int { s.mu.Lock(); defer s.mu.Unlock(); return s.issued }
 
-// Calls returns how many calls reached the protected service with a valid token.
+// Calls returns how many calls reached a protected service (REST or SOAP)
+// with a valid token.
 func (s *Server) Calls() int { s.mu.Lock(); defer s.mu.Unlock(); return s.calls }
 
 // RevokeAll forgets every token (the gateway restarted or revoked them).
 func (s *Server) RevokeAll() { s.mu.Lock(); defer s.mu.Unlock(); s.tokens = map[string]time.Time{} }
+
+// ExpireAll makes every issued token expire now on the gateway, while
+// clients still hold them as valid (their clock or expires_in disagree).
+func (s *Server) ExpireAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	for t := range s.tokens {
+		s.tokens[t] = now
+	}
+}
 
 func write(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -50,6 +63,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.token(w, r)
 	case "/dmdc/1.0/AllCategory":
 		s.protected(w, r)
+	case DanhMucPath:
+		s.serveDanhMuc(w, r)
 	default:
 		write(w, http.StatusNotFound, map[string]string{"error": "not_found"})
 	}
@@ -77,16 +92,22 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	write(w, http.StatusOK, map[string]any{"access_token": tok, "scope": "am_application_scope default", "token_type": "Bearer", "expires_in": exp})
 }
 
-func (s *Server) protected(w http.ResponseWriter, r *http.Request) {
+// authorized says whether r carries a valid Bearer token, and counts it as
+// a call when it does.
+func (s *Server) authorized(r *http.Request) bool {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	exp, known := s.tokens[tok]
 	valid := ok && known && time.Now().Before(exp)
 	if valid {
 		s.calls++
 	}
-	s.mu.Unlock()
-	if !valid {
+	return valid
+}
+
+func (s *Server) protected(w http.ResponseWriter, r *http.Request) {
+	if !s.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="WSO2 API Manager"`)
 		write(w, http.StatusUnauthorized, map[string]any{"code": "900901", "message": "Invalid Credentials", "description": "Invalid Credentials. Make sure you have provided the correct security credentials"})
 		return
