@@ -20,7 +20,6 @@ import (
 	"github.com/tuyenquang/lgsp/bus"
 	"github.com/tuyenquang/lgsp/bus/auth"
 	"github.com/tuyenquang/lgsp/bus/service"
-	"github.com/tuyenquang/lgsp/bus/store"
 	"github.com/tuyenquang/lgsp/wsdl/gen/lgspedoc"
 )
 
@@ -225,21 +224,9 @@ func (m *module) usernameToken(ctx context.Context, h *soap.Header) (*auth.Princ
 	if err != nil {
 		return nil, bus.ErrUnavailable.Wrap(err, "reading access key")
 	}
-	if k.Status == store.KeyRevoked || !k.RevokedAt.IsZero() {
-		return nil, bus.ErrAuthKeyRevoked.New("access key %s was revoked", k.AccessKey)
-	}
-	if !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) {
-		return nil, bus.ErrAuthKeyExpired.New("access key %s expired at %s", k.AccessKey, k.ExpiresAt.UTC().Format(time.RFC3339))
-	}
-	sys, err := v.Keys.GetSystem(ctx, k.SystemCode)
-	if errors.Is(err, bus.ErrSystemNotFound.Err()) {
-		return nil, bus.ErrAuthUnknownKey.New("access key %s belongs to no registered system", k.AccessKey)
-	}
+	sys, err := auth.KeyStanding(ctx, v.Keys, k, now)
 	if err != nil {
-		return nil, bus.ErrUnavailable.Wrap(err, "reading system")
-	}
-	if sys.Status != store.SystemActive {
-		return nil, bus.ErrAuthSuspended.New("system %s is %s", sys.Code, sys.Status)
+		return nil, err
 	}
 	if !sec.Digest() && !m.textOK[sys.Code] {
 		return nil, bus.ErrAuthAlgorithm.New("system %s must send a PasswordDigest UsernameToken (PasswordText is not allowed for it)", sys.Code)

@@ -131,23 +131,7 @@ func (t *Tokens) client(ctx context.Context, accessKey, secret string) (store.Ke
 
 // status refuses a revoked or expired key and a suspended system.
 func (t *Tokens) status(ctx context.Context, k store.Key) (store.System, error) {
-	if k.Status == store.KeyRevoked || !k.RevokedAt.IsZero() {
-		return store.System{}, bus.ErrAuthKeyRevoked.New("access key %s was revoked", k.AccessKey)
-	}
-	if !k.ExpiresAt.IsZero() && !t.now().Before(k.ExpiresAt) {
-		return store.System{}, bus.ErrAuthKeyExpired.New("access key %s expired at %s", k.AccessKey, k.ExpiresAt.UTC().Format(time.RFC3339))
-	}
-	sys, err := t.Store.GetSystem(ctx, k.SystemCode)
-	if errors.Is(err, bus.ErrSystemNotFound.Err()) {
-		return store.System{}, bus.ErrAuthUnknownKey.New("access key %s belongs to no registered system", k.AccessKey)
-	}
-	if err != nil {
-		return store.System{}, storeFault(err, "reading system")
-	}
-	if sys.Status != store.SystemActive {
-		return store.System{}, bus.ErrAuthSuspended.New("system %s is %s", sys.Code, sys.Status)
-	}
-	return sys, nil
+	return KeyStanding(ctx, t.Store, k, t.now())
 }
 
 // Bearer checks a bearer token and returns who it was issued to. The key

@@ -174,21 +174,9 @@ func (v *Verifier) Verify(r *http.Request) (*Principal, error) {
 		return nil, bus.ErrAuthBadSignature.New("the platform signed this canonical request: %q", canonical)
 	}
 
-	if k.Status == store.KeyRevoked || !k.RevokedAt.IsZero() {
-		return nil, bus.ErrAuthKeyRevoked.New("access key %s was revoked", k.AccessKey)
-	}
-	if !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) {
-		return nil, bus.ErrAuthKeyExpired.New("access key %s expired at %s", k.AccessKey, k.ExpiresAt.UTC().Format(time.RFC3339))
-	}
-	sys, err := v.Keys.GetSystem(ctx, k.SystemCode)
-	if errors.Is(err, bus.ErrSystemNotFound.Err()) {
-		return nil, bus.ErrAuthUnknownKey.New("access key %s belongs to no registered system", k.AccessKey)
-	}
+	sys, err := KeyStanding(ctx, v.Keys, k, now)
 	if err != nil {
-		return nil, storeFault(err, "reading system")
-	}
-	if sys.Status != store.SystemActive {
-		return nil, bus.ErrAuthSuspended.New("system %s is %s", sys.Code, sys.Status)
+		return nil, err
 	}
 	if !AlgAllowed(sys, az.Alg) {
 		return nil, bus.ErrAuthAlgorithm.New("system %s may not sign with %s (allowed: %v)", sys.Code, az.Alg, AllowedAlgs(sys))
@@ -239,4 +227,28 @@ func storeFault(err error, doing string) error {
 		return e
 	}
 	return bus.ErrUnavailable.Wrap(err, "%s", doing)
+}
+
+// KeyStanding checks that a key may be used at now — not revoked, not
+// expired, its system registered and active — and returns the system. Every
+// way of authenticating a system (signatures, UsernameTokens, bearer
+// tokens) goes through it, so a revocation or suspension holds for all.
+func KeyStanding(ctx context.Context, keys KeyStore, k store.Key, now time.Time) (store.System, error) {
+	if k.Status == store.KeyRevoked || !k.RevokedAt.IsZero() {
+		return store.System{}, bus.ErrAuthKeyRevoked.New("access key %s was revoked", k.AccessKey)
+	}
+	if !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) {
+		return store.System{}, bus.ErrAuthKeyExpired.New("access key %s expired at %s", k.AccessKey, k.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	sys, err := keys.GetSystem(ctx, k.SystemCode)
+	if errors.Is(err, bus.ErrSystemNotFound.Err()) {
+		return sys, bus.ErrAuthUnknownKey.New("access key %s belongs to no registered system", k.AccessKey)
+	}
+	if err != nil {
+		return sys, storeFault(err, "reading system")
+	}
+	if sys.Status != store.SystemActive {
+		return sys, bus.ErrAuthSuspended.New("system %s is %s", sys.Code, sys.Status)
+	}
+	return sys, nil
 }
