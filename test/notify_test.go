@@ -216,3 +216,36 @@ func TestExpiryPurges(t *testing.T) {
 		t.Fatal("expired exchange kept its chunks")
 	}
 }
+
+// TestLiveStreamsEndOnShutdown: SSE and WebSocket subscribers are told the
+// node is going away and their streams end at once, so a drain is not held
+// up by connections that never go idle.
+func TestLiveStreamsEndOnShutdown(t *testing.T) {
+	n := startNode(t, "sqlite")
+	b := n.system(t, "000.00.01.H60", "Văn phòng")
+	ended := make(chan error, 1)
+	go func() { ended <- b.Events(context.Background(), 0, func(notify.Event) error { return nil }) }()
+	req, _ := http.NewRequest(http.MethodGet, b.BaseURL+"/v1/events/ws", nil)
+	if err := signWith(req, b, auth.EmptySHA256); err != nil {
+		t.Fatal(err)
+	}
+	ws, _, err := websocket.Dial(context.Background(), strings.Replace(b.BaseURL, "http", "ws", 1)+"/v1/events/ws", &websocket.DialOptions{HTTPHeader: req.Header})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "two subscribers", func() (bool, error) { return hubCount(n) == 2, nil })
+	stopped := make(chan error, 1)
+	go func() { stopped <- n.shutdown() }()
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the SSE stream did not end within 10 s of shutdown")
+	}
+	_, _, err = ws.Read(context.Background())
+	if websocket.CloseStatus(err) != websocket.StatusGoingAway {
+		t.Fatalf("websocket closed with %v, want going away", err)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+}

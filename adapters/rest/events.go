@@ -86,6 +86,10 @@ func (a *api) sse(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
+		case <-a.h.Stopping():
+			fmt.Fprintf(w, "event: closing\ndata: {\"reason\":\"the node is shutting down; reconnect with Last-Event-ID\"}\n\n")
+			fl.Flush()
+			return
 		case <-sub.Dropped:
 			fmt.Fprintf(w, "event: dropped\ndata: {\"reason\":\"slow consumer; reconnect with Last-Event-ID\"}\n\n")
 			fl.Flush()
@@ -142,6 +146,9 @@ func (a *api) websocket(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-ctx.Done():
 			c.Close(websocket.StatusNormalClosure, "")
+			return
+		case <-a.h.Stopping():
+			c.Close(websocket.StatusGoingAway, "the node is shutting down; reconnect with ?after=<last id>")
 			return
 		case <-sub.Dropped:
 			c.Close(websocket.StatusTryAgainLater, "slow consumer; reconnect with ?after=<last id>")

@@ -87,6 +87,11 @@ type Host struct {
 // Handle mounts a handler on the service's mux (Go 1.22 patterns).
 func (h *Host) Handle(pattern string, handler http.Handler) { h.mux.Handle(pattern, handler) }
 
+// Stopping is closed when the node starts shutting down: long-lived
+// streams (SSE, WebSocket) end on it, since http.Server.Shutdown neither
+// waits for hijacked connections nor sees a streaming one go idle.
+func (h *Host) Stopping() <-chan struct{} { return h.svc.stopping }
+
 // Go starts background work that shutdown waits for.
 func (h *Host) Go(fn func(ctx context.Context)) { h.svc.workers.Go(fn) }
 
@@ -119,6 +124,8 @@ type Service struct {
 	reloadMu sync.Mutex
 	limit    *limiter
 	draining atomic.Bool
+	stopping chan struct{} // closed when shutdown starts
+	stopOnce sync.Once
 	mux      *http.ServeMux
 	server   *http.Server
 	adminTok string
@@ -192,7 +199,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, log: log, logClose: closer, mux: http.NewServeMux()}
+	s := &Service{cfg: cfg, log: log, logClose: closer, mux: http.NewServeMux(), stopping: make(chan struct{})}
 	s.limit = newLimiter(cfg.Limits.MaxInFlight, cfg.Limits.MaxQueued, cfg.Limits.QueueWait)
 	fail := func(err error) (*Service, error) {
 		if s.store != nil {
@@ -399,6 +406,7 @@ func (s *Service) Shutdown() error {
 	deadline := s.cfg.ShutdownTimeout
 	start := time.Now()
 	s.draining.Store(true)
+	s.stopOnce.Do(func() { close(s.stopping) })
 	var firstErr error
 	if s.server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), deadline*3/4)
