@@ -159,7 +159,13 @@ type inDetail struct {
 // Pull takes every waiting document packet into the exchange. It returns
 // how many became new exchanges.
 func (p *Poller) Pull(ctx context.Context) (int, error) {
-	list, err := p.Client.GetReceivedEdocList(ctx, MessageEdoc)
+	return p.pullEach(ctx, MessageEdoc, "packet", p.pullOne)
+}
+
+// pullEach lists the waiting packets of one message type and hands each to
+// one; it returns how many one took, and every error joined.
+func (p *Poller) pullEach(ctx context.Context, messageType, what string, one func(ctx context.Context, docID, from string) (bool, error)) (int, error) {
+	list, err := p.Client.GetReceivedEdocList(ctx, messageType)
 	if err != nil {
 		return 0, err
 	}
@@ -169,12 +175,12 @@ func (p *Poller) Pull(ctx context.Context) (int, error) {
 		if ctx.Err() != nil {
 			break
 		}
-		created, err := p.pullOne(ctx, string(it.DocID), string(it.From))
+		took, err := one(ctx, string(it.DocID), string(it.From))
 		if err != nil {
-			p.log().WithError(err).WithField("doc_id", string(it.DocID)).Warn("pulling a packet from VXP")
-			errs = append(errs, fmt.Errorf("vxp document %s: %w", it.DocID, err))
+			p.log().WithError(err).WithField("doc_id", string(it.DocID)).Warn("pulling a " + what + " from VXP")
+			errs = append(errs, fmt.Errorf("vxp %s %s: %w", what, it.DocID, err))
 		}
-		if created {
+		if took {
 			n++
 		}
 	}
@@ -602,26 +608,7 @@ func (p *Poller) matchStatus(ctx context.Context, pkt *edxml.Packet) (string, er
 // PullStatus records every waiting status packet on the exchange it
 // answers. It returns how many were recorded.
 func (p *Poller) PullStatus(ctx context.Context) (int, error) {
-	list, err := p.Client.GetReceivedEdocList(ctx, MessageStatus)
-	if err != nil {
-		return 0, err
-	}
-	var errs []error
-	n := 0
-	for _, it := range list {
-		if ctx.Err() != nil {
-			break
-		}
-		recorded, err := p.pullStatusOne(ctx, string(it.DocID), string(it.From))
-		if err != nil {
-			p.log().WithError(err).WithField("doc_id", string(it.DocID)).Warn("pulling a status packet from VXP")
-			errs = append(errs, fmt.Errorf("vxp status %s: %w", it.DocID, err))
-		}
-		if recorded {
-			n++
-		}
-	}
-	return n, errors.Join(errs...)
+	return p.pullEach(ctx, MessageStatus, "status packet", p.pullStatusOne)
 }
 
 func (p *Poller) pullStatusOne(ctx context.Context, docID, from string) (bool, error) {
