@@ -118,14 +118,15 @@ func TestVXPGatewayE2E(t *testing.T) {
 	if st.StatusCode != string(edxml.StatusArrived) || st.From.OrganId != gwOrgan || len(st.ResponseFor) != 1 || st.ResponseFor[0].OrganId != vpcpOrgan {
 		t.Fatalf("status packet = %+v", st)
 	}
-	events, err := n.svc.Store().Events(ctx, item.ExchangeID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The poller writes gateway_acked after the axis took the acknowledgement.
 	kinds := map[string]bool{}
-	for _, e := range events {
-		kinds[e.Kind] = true
-	}
+	eventually(t, "the acknowledgement in the ledger", func() (bool, error) {
+		events, err := n.svc.Store().Events(ctx, item.ExchangeID)
+		for _, e := range events {
+			kinds[e.Kind] = true
+		}
+		return kinds["gateway_acked"], err
+	})
 	for _, k := range []string{"gateway_received", "gateway_reported", "gateway_acked"} {
 		if !kinds[k] {
 			t.Errorf("ledger of %s has no %s event (%v)", item.ExchangeID, k, kinds)

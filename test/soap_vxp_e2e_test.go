@@ -168,9 +168,15 @@ func TestSoapVxpEndToEnd(t *testing.T) {
 	eventually(t, "the remote status pulled and acknowledged", func() (bool, error) {
 		return sim.Transport(statusDoc, gwOrgan) == vxp.TransportDone, nil
 	})
-	row, err := n.svc.Store().GetGatewayDoc(ctx, vxp.GatewayName, store.GatewayIn, statusDoc)
-	if err != nil || row.ExchangeID != id || row.Status != vxp.InAcked {
-		t.Fatalf("gateway row of the status packet = %+v, %v; want acked on %s", row, err, id)
+	// The poller records the acknowledgement after the axis took it.
+	var row store.GatewayDoc
+	eventually(t, "the status packet's gateway row acknowledged", func() (bool, error) {
+		var err error
+		row, err = n.svc.Store().GetGatewayDoc(ctx, vxp.GatewayName, store.GatewayIn, statusDoc)
+		return err == nil && row.Status == vxp.InAcked, err
+	})
+	if row.ExchangeID != id {
+		t.Fatalf("gateway row of the status packet = %+v; want it on %s", row, id)
 	}
 	events, err := n.svc.Store().Events(ctx, id)
 	if err != nil {
