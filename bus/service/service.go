@@ -217,7 +217,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if s.store, err = OpenStore(ctx, &cfg); err != nil {
 		return fail(fmt.Errorf("opening store: %w", err))
 	}
-	set, err := route.LoadDir(cfg.RoutesDir, bus.DefaultSteps)
+	set, err := LoadRoutes(cfg.RoutesDir)
 	if err != nil {
 		return fail(fmt.Errorf("loading routes from %s:\n%w", cfg.RoutesDir, err))
 	}
@@ -332,7 +332,7 @@ func (s *Service) ready(w http.ResponseWriter, r *http.Request) {
 func (s *Service) Reload() (*route.Set, error) {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
-	set, err := route.LoadDir(s.cfg.RoutesDir, bus.DefaultSteps)
+	set, err := LoadRoutes(s.cfg.RoutesDir)
 	if err != nil {
 		s.log.WithError(err).Error("route reload refused: the running routes stay in force")
 		return nil, err

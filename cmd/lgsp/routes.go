@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/tuyenquang/lgsp/bus"
 	"github.com/tuyenquang/lgsp/bus/route"
+	"github.com/tuyenquang/lgsp/bus/service"
 )
 
 func routesCmd(args []string) error {
@@ -16,7 +16,7 @@ func routesCmd(args []string) error {
 	fs := flag.NewFlagSet("routes "+args[0], flag.ExitOnError)
 	dir := fs.String("dir", "routes", "folder of route files")
 	_ = fs.Parse(args[1:])
-	set, err := route.LoadDir(*dir, bus.DefaultSteps)
+	set, err := service.LoadRoutes(*dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return fmt.Errorf("route files have problems; the running routes (if any) stay in force")
