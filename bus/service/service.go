@@ -264,6 +264,28 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err := s.cron.Add("purge-sessions", "@every 5m", s.purgeSessions); err != nil {
 		return fail(err)
 	}
+	// Delivered notifications need no record once the ledger has the
+	// event; without pruning the outbox would grow by a row per recipient
+	// of every exchange. Dead items stay for operators.
+	if err := s.cron.Add("prune-outbox", "@every 10m", func(ctx context.Context) {
+		total := int64(0)
+		for ctx.Err() == nil {
+			n, err := s.store.PruneOutbox(ctx, time.Now().Add(-24*time.Hour), 5000)
+			if err != nil {
+				log.WithError(err).Error("pruning delivered outbox items")
+				return
+			}
+			total += n
+			if n < 5000 {
+				break
+			}
+		}
+		if total > 0 {
+			log.WithField("count", total).Info("pruned delivered outbox items older than 24 h")
+		}
+	}); err != nil {
+		return fail(err)
+	}
 
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "node": cfg.Node})

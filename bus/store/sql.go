@@ -1165,6 +1165,37 @@ func (s *sqlStore) FinishOutbox(ctx context.Context, it OutboxItem) error {
 }
 
 // ListOutbox lists every status when status is empty.
+func (s *sqlStore) PruneOutbox(ctx context.Context, before time.Time, limit int) (int64, error) {
+	var n int64
+	err := s.write(ctx, func(tx *txx) error {
+		n = 0
+		rows, err := tx.QueryContext(ctx, "SELECT id FROM outbox WHERE status = ? AND due_at < ? ORDER BY id LIMIT ?", OutboxDone, micros(before), limitOr(limit))
+		if err != nil {
+			return fmt.Errorf("listing delivered outbox items: %w", err)
+		}
+		var ids []any
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil || len(ids) == 0 {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, "DELETE FROM outbox WHERE id IN ("+placeholders(len(ids))+")", ids...)
+		if err != nil {
+			return fmt.Errorf("pruning delivered outbox items: %w", err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}
+
 func (s *sqlStore) ListOutbox(ctx context.Context, status string, limit int) ([]OutboxItem, error) {
 	q := "SELECT " + outboxCols + " FROM outbox"
 	var args []any

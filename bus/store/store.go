@@ -326,4 +326,7 @@ type Store interface {
 	FinishOutbox(ctx context.Context, it OutboxItem) error
 	// ListOutbox lists items with the given status, newest first (operators).
 	ListOutbox(ctx context.Context, status string, limit int) ([]OutboxItem, error)
+	// PruneOutbox deletes up to limit delivered (done) items last due before
+	// t and returns how many; dead items stay for operators.
+	PruneOutbox(ctx context.Context, before time.Time, limit int) (int64, error)
 }

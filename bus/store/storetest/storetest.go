@@ -1078,6 +1078,23 @@ func testOutbox(t *testing.T, s store.Store) {
 		t.Fatalf("all items, newest first = %+v", list)
 	}
 	isCode(t, s.FinishOutbox(ctx, store.OutboxItem{ID: 999999, Status: store.OutboxDone}), bus.ErrNotFound, "finishing unknown item")
+	// Pruning drops delivered items only, and only those older than the cut.
+	n, err := s.PruneOutbox(ctx, at(-time.Second), 100)
+	ok(t, err, "pruning outbox")
+	if n != 0 {
+		t.Fatalf("pruned %d items due before the first one", n)
+	}
+	n, err = s.PruneOutbox(ctx, at(100*time.Hour), 100)
+	ok(t, err, "pruning outbox")
+	if n != 1 {
+		t.Fatalf("pruned %d items, want the one delivered", n)
+	}
+	if list, _ := s.ListOutbox(ctx, store.OutboxDone, 10); len(list) != 0 {
+		t.Fatalf("delivered items after pruning = %+v", list)
+	}
+	if list, _ := s.ListOutbox(ctx, store.OutboxDead, 10); len(list) != 1 {
+		t.Fatalf("dead items after pruning = %+v", list)
+	}
 }
 
 func testClaimOutboxConcurrent(t *testing.T, s store.Store) {
