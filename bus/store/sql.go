@@ -188,6 +188,20 @@ func (s *sqlStore) Close() error {
 
 const systemCols = "code, name, unit, contact, status, webhook_url, created_at, updated_at, algs"
 
+// collect scans every row with scan and closes rows.
+func collect[T any](rows *sql.Rows, scan func(sc interface{ Scan(...any) error }) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 func scanSystem(sc interface{ Scan(...any) error }) (System, error) {
 	var s System
 	var c, u int64
@@ -233,16 +247,8 @@ func (s *sqlStore) ListSystems(ctx context.Context) ([]System, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing systems: %w", err)
 	}
-	defer rows.Close()
-	var out []System
-	for rows.Next() {
-		sys, err := scanSystem(rows)
-		if err != nil {
-			return nil, fmt.Errorf("listing systems: %w", err)
-		}
-		out = append(out, sys)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collect(rows, scanSystem)
+	if err != nil {
 		return nil, fmt.Errorf("listing systems: %w", err)
 	}
 	return out, nil
@@ -316,16 +322,8 @@ func (s *sqlStore) ListKeys(ctx context.Context, systemCode string) ([]Key, erro
 	if err != nil {
 		return nil, fmt.Errorf("listing keys of %s: %w", systemCode, err)
 	}
-	defer rows.Close()
-	var out []Key
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, fmt.Errorf("listing keys of %s: %w", systemCode, err)
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collect(rows, scanKey)
+	if err != nil {
 		return nil, fmt.Errorf("listing keys of %s: %w", systemCode, err)
 	}
 	return out, nil

@@ -120,16 +120,8 @@ func (s *sqlStore) ListGrants(ctx context.Context, f GrantFilter) ([]Grant, erro
 	if err != nil {
 		return nil, fmt.Errorf("listing grants: %w", err)
 	}
-	defer rows.Close()
-	var out []Grant
-	for rows.Next() {
-		g, err := scanGrant(rows)
-		if err != nil {
-			return nil, fmt.Errorf("listing grants: %w", err)
-		}
-		out = append(out, g)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collect(rows, scanGrant)
+	if err != nil {
 		return nil, fmt.Errorf("listing grants: %w", err)
 	}
 	return out, nil
