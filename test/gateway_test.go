@@ -197,9 +197,9 @@ func TestVXPPullTwiceDeliversOnce(t *testing.T) {
 		t.Fatalf("third pull = %d, %v", n, err)
 	}
 	eventually(t, "the exchange is due", func() (bool, error) { return len(inboxOf(t, rcpt)) == 1, nil })
-	time.Sleep(200 * time.Millisecond)
-	if items := inboxOf(t, rcpt); len(items) != 1 {
-		t.Fatalf("recipient has %d exchanges, want 1", len(items))
+	// Pulls create exchanges synchronously: the store shows every one.
+	if sent, err := n.svc.Exchange().Sent(ctx, gwSystem, 10); err != nil || len(sent) != 1 {
+		t.Fatalf("the gateway system sent %d exchanges (%v), want 1", len(sent), err)
 	}
 	if sim.Transport(docID, gwOrgan) != vxp.TransportDone {
 		t.Fatal("the packet was not acknowledged on the second pull")
@@ -235,16 +235,22 @@ func TestVXPTwoNodesMissedRun(t *testing.T) {
 		sim.Put(vpcpOrgan, []string{gwOrgan}, "edoc", vxpsim.SamplePacket(vpcpOrgan, []string{rcptSys}, "Văn bản "+string(rune('A'+i)), []byte{byte(i)}))
 	}
 	eventually(t, "five packets delivered", func() (bool, error) { return len(inboxOf(t, rcpt)) == 5, nil })
-	time.Sleep(2500 * time.Millisecond) // more polls on both nodes
-	if items := inboxOf(t, rcpt); len(items) != 5 {
-		t.Fatalf("recipient has %d exchanges, want 5", len(items))
-	}
-	var lists []time.Time
-	for _, c := range sim.Calls() {
-		if c.Op == "getReceivedEdocList" && c.Headers["messagetype"] == vxp.MessageEdoc {
-			lists = append(lists, c.At)
+	polls := func() []time.Time {
+		var at []time.Time
+		for _, c := range sim.Calls() {
+			if c.Op == "getReceivedEdocList" && c.Headers["messagetype"] == vxp.MessageEdoc {
+				at = append(at, c.At)
+			}
 		}
+		return at
 	}
+	// Let both nodes poll a few more times over the packets already taken.
+	more := len(polls()) + 3
+	eventually(t, "three more polls", func() (bool, error) { return len(polls()) >= more, nil })
+	if sent, err := a.svc.Exchange().Sent(ctx, gwSystem, 20); err != nil || len(sent) != 5 {
+		t.Fatalf("the gateway system sent %d exchanges (%v), want 5", len(sent), err)
+	}
+	lists := polls()
 	for i := 1; i < len(lists); i++ {
 		if d := lists[i].Sub(lists[i-1]); d < 400*time.Millisecond {
 			t.Fatalf("two polls %v apart: one firing ran on both nodes", d)
@@ -286,11 +292,15 @@ func TestVXPTwoNodesMissedRun(t *testing.T) {
 		}
 		return k
 	}
-	polls := count()
-	time.Sleep(1500 * time.Millisecond)
-	if after := count(); polls != 1 || after != polls {
-		t.Fatalf("node-c polled %d times at start and %d after; want one catch-up poll", polls, after)
+	if k := count(); k != 1 {
+		t.Fatalf("node-c polled %d times at start; want one catch-up poll", k)
 	}
+	// The catch-up is recorded, so the next firing is the next 02:00 and a
+	// restart does not catch up again.
+	eventually(t, "the catch-up run recorded", func() (bool, error) {
+		last, err := c.svc.Store().LastRun(ctx, vxp.JobName)
+		return err == nil && !last.Before(startC), err
+	})
 }
 
 // vxpGateway2 configures a daily poll at 02:00 on an existing simulator.

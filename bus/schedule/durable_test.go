@@ -151,12 +151,13 @@ func TestDurableTwoNodesOneRun(t *testing.T) {
 	// Concurrent manual runs: exactly one gets the lease.
 	var manual atomic.Int32
 	release := make(chan struct{})
+	started := make(chan struct{}, 2)
 	nodes := make([]*schedule.Durable, 2)
 	for i := range nodes {
 		r := schedule.NewRunner(nil)
 		defer stopRunner(t, r)
 		nodes[i] = schedule.NewDurable(r, st, []string{"node-a", "node-b"}[i], nil)
-		if err := nodes[i].Add("manual", "@every 1h", func(context.Context) { manual.Add(1); <-release }); err != nil {
+		if err := nodes[i].Add("manual", "@every 1h", func(context.Context) { manual.Add(1); started <- struct{}{}; <-release }); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -173,11 +174,28 @@ func TestDurableTwoNodesOneRun(t *testing.T) {
 			ranCh <- ok
 		}()
 	}
-	time.Sleep(300 * time.Millisecond) // both have tried; one holds the job
+	// One node runs the job and holds it; the other must give up at once,
+	// while the job is still running.
+	wait := func(what string, c <-chan struct{}) {
+		select {
+		case <-c:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s did not happen within 10 s", what)
+		}
+	}
+	wait("a run starting", started)
+	ran := 0
+	select {
+	case ok := <-ranCh:
+		if ok {
+			t.Fatal("the second node ran the job while the first held it")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second node did not give up within 10 s")
+	}
 	close(release)
 	wg.Wait()
 	close(ranCh)
-	ran := 0
 	for ok := range ranCh {
 		if ok {
 			ran++
@@ -191,6 +209,7 @@ func TestDurableTwoNodesOneRun(t *testing.T) {
 	var mu sync.Mutex
 	var times []time.Time
 	var byNode [2]atomic.Int32
+	tick := make(chan struct{}, 64)
 	runners := make([]*schedule.Runner, 2)
 	for i := range runners {
 		runners[i] = schedule.NewRunner(nil)
@@ -200,20 +219,23 @@ func TestDurableTwoNodesOneRun(t *testing.T) {
 			mu.Lock()
 			times = append(times, time.Now())
 			mu.Unlock()
-			time.Sleep(100 * time.Millisecond)
+			time.Sleep(100 * time.Millisecond) // the job's own work, not synchronisation
+			tick <- struct{}{}
 		}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	runners[0].Start()
 	runners[1].Start()
-	time.Sleep(3500 * time.Millisecond)
+	for range 3 { // three firings, whichever node ran each
+		wait("a scheduled run", tick)
+	}
 	stopRunner(t, runners[0])
 	stopRunner(t, runners[1])
 	mu.Lock()
 	defer mu.Unlock()
 	if len(times) < 2 {
-		t.Fatalf("%d runs in 3.5s, want at least 2", len(times))
+		t.Fatalf("%d runs, want at least 2", len(times))
 	}
 	for i := 1; i < len(times); i++ {
 		if gap := times[i].Sub(times[i-1]); gap < 500*time.Millisecond {
