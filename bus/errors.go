@@ -153,6 +153,10 @@ var (
 	ErrGrantInvalid  = def("grant.invalid", http.StatusUnprocessableEntity, "Quyền cấp không hợp lệ", "grant is invalid")
 	ErrGrantNotFound = def("grant.not_found", http.StatusNotFound, "Không tìm thấy quyền đã cấp", "grant not found")
 
+	// Organs a system may speak for in packets besides its own code (R6,
+	// Art. 5): lgsp systems speaks-for.
+	ErrSpeaksForNotFound = def("speaks_for.not_found", http.StatusNotFound, "Hệ thống chưa được ghi nhận là đại diện cho đơn vị này", "the system is not listed as speaking for this organ")
+
 	// Exchange (F1–F7).
 	ErrExchangeNotFound = def("exchange.not_found", http.StatusNotFound, "Không tìm thấy gói tin trao đổi", "exchange not found")
 	ErrExchangeInvalid  = def("exchange.invalid", http.StatusUnprocessableEntity, "Yêu cầu trao đổi không hợp lệ", "exchange request is invalid")
@@ -174,6 +178,12 @@ var (
 	// docs/xmldsig.md); the detail names the edxml.* / xmldsig.* code.
 	ErrEDXMLInvalid   = def("edxml.invalid", http.StatusUnprocessableEntity, "Gói tin edXML không hợp lệ theo QCVN 102", "edXML packet is not valid under QCVN 102")
 	ErrXMLDSigInvalid = def("xmldsig.invalid", http.StatusUnprocessableEntity, "Chữ ký số XML của gói tin không hợp lệ", "XML signature of the packet is not valid")
+	// The organ codes of a packet are bound to the caller (R6, Art. 5): a
+	// system sends and reports status only as itself or as an organ the
+	// registry lists for it, and only about documents it is a party of.
+	// The detail names the codes, never other packet text.
+	ErrSenderMismatch = def("edxml.sender_mismatch", http.StatusForbidden, "Đơn vị gửi trong gói tin (From/OrganId) không phải hệ thống gọi hoặc đơn vị mà hệ thống được phép đại diện", "the sending organ of the packet (From/OrganId) is neither the calling system nor an organ it may speak for")
+	ErrStatusForeign  = def("edxml.status_foreign", http.StatusForbidden, "Gói tin trạng thái phản hồi cho văn bản không thuộc giao dịch này", "the status packet answers (ResponseFor) a document that is not the one of this exchange")
 
 	// Service access through the bus: session keys (A1–A6), bearer tokens
 	// and synchronous calls to destination services (C2, R3).

@@ -65,3 +65,13 @@ func RandomToken(n int) string {
 	}
 	return strings.ToUpper(idEnc.EncodeToString(b))
 }
+
+// ShowCode returns code when it is a well-formed identifier code, which an
+// error detail or a log line may name; anything else comes from a packet
+// and could be payload text, so it is replaced by a placeholder.
+func ShowCode(code string) string {
+	if _, err := ParseSystemCode(code); err == nil {
+		return code
+	}
+	return "(not an identifier code)"
+}

@@ -31,6 +31,23 @@ type Message struct {
 	// output), re-encrypting it; Size, SHA256 and MediaType are updated. It is
 	// nil where the payload cannot be replaced (route tests without content).
 	Replace func(ctx context.Context, mediaType string, r io.Reader) error
+	// SpeaksFor returns nil when Source may name organ as the sender of a
+	// packet (its own code or an organ the registry lists for it), else a
+	// catalogue error (edxml.sender_mismatch). Nil (route tests) allows
+	// Source's own code only.
+	SpeaksFor func(ctx context.Context, organ string) error
+}
+
+// CheckSender applies SpeaksFor, or when it is nil, accepts only Source's
+// own code.
+func (m *Message) CheckSender(ctx context.Context, organ string) error {
+	if m.SpeaksFor != nil {
+		return m.SpeaksFor(ctx, organ)
+	}
+	if organ == m.Source {
+		return nil
+	}
+	return ErrSenderMismatch.New("the packet names %s as its sender; %s may send only as itself here", ShowCode(organ), m.Source)
 }
 
 // Label sets a label on the message.

@@ -22,6 +22,12 @@
 //	                    the last status packet it reported
 //	getAgencyList       Registry.List (active systems)
 //
+// A packet speaks only for the caller (R6, Art. 5): the From/OrganId of
+// sendEdoc and updateStatus packets must be the caller's code or an organ
+// listed for it (auth.SpeaksFor, edxml.sender_mismatch), and a status
+// packet's ResponseFor must name the document of its docId
+// (edxml.status_foreign); see docs/edxml.md.
+//
 // Authentication is that of REST, from the same key store: a WS-Security
 // UsernameToken whose Username is the access key and whose Password is the
 // secret key, as a PasswordDigest (PasswordText only for the systems listed

@@ -20,7 +20,9 @@ import (
 // sendEdoc opens an exchange of data type edxml for an edXML document
 // packet: the recipients are the To/OrganId of the packet (organ ids are
 // LGSP system codes), or the codes in "to" when given; the title is the
-// Subject; the importance is OtherInfo/Priority (0–4).
+// Subject; the importance is OtherInfo/Priority (0–4). The packet's
+// From/OrganId must be the caller's code or an organ listed for it
+// (edxml.sender_mismatch); nothing is stored otherwise.
 func (m *module) sendEdoc(ctx context.Context, p *auth.Principal, req *lgspedoc.SendEdoc) (any, error) {
 	raw, err := decodeBase64("edxml", req.Edxml, MaxEdocBytes)
 	if err != nil {
@@ -34,6 +36,13 @@ func (m *module) sendEdoc(ctx context.Context, p *auth.Principal, req *lgspedoc.
 		return nil, bus.ErrEDXMLInvalid.New("this is a status packet: send it with updateStatus")
 	}
 	mh := pkt.Envelope.Header.MessageHeader
+	if mh.From == nil || strings.TrimSpace(mh.From.OrganId) == "" {
+		return nil, bus.ErrEDXMLInvalid.New("the packet names no sender (MessageHeader/From/OrganId)")
+	}
+	// The packet may speak only for the caller (R6, Art. 5).
+	if err := m.h.Exchange.CheckSender(ctx, p.SystemCode, mh.From.OrganId); err != nil {
+		return nil, err
+	}
 	recips := uniq(req.To)
 	if len(recips) == 0 {
 		for _, to := range mh.To {
@@ -116,7 +125,10 @@ func (m *module) getEdoc(ctx context.Context, p *auth.Principal, req *lgspedoc.G
 
 // updateStatus records an edXML status packet about a received document;
 // 01 (đã đến) and 03 (đã vào sổ) also confirm receipt when the caller has
-// downloaded the content.
+// downloaded the content. ReportStatus refuses a packet whose From is not
+// the caller's (edxml.sender_mismatch) or whose ResponseFor names another
+// document (edxml.status_foreign) before anything is recorded or
+// confirmed.
 func (m *module) updateStatus(ctx context.Context, p *auth.Principal, req *lgspedoc.UpdateStatus) (any, error) {
 	id := strings.TrimSpace(req.DocId)
 	if id == "" {

@@ -72,6 +72,12 @@ const (
 //
 // They write ledger events (gateway_received, gateway_reported,
 // gateway_acked, gateway_sent, gateway_failed) on the exchange.
+//
+// Pull and PullStatus hand packets whose From is a remote agency to the
+// exchange as the gateway system: they run with exchange.AsGateway, so the
+// rule that a system speaks only for itself and its listed organs (R6,
+// Art. 5) lets the poller through by construction. Requests made with the
+// gateway system's own keys get the ordinary rule.
 type Poller struct {
 	Client   *Client
 	Exchange *exchange.Service
@@ -287,6 +293,8 @@ func mustJSON(v any) string {
 // memory. It returns the exchange id (also when the route refused it) and
 // the status packet 01 to send back.
 func (p *Poller) deliver(ctx context.Context, row *store.GatewayDoc) (string, string, error) {
+	// The packet's From is the remote agency: the axis vouches for it.
+	ctx = exchange.AsGateway(ctx, p.Gateway)
 	rc, err := p.Client.GetEdoc(ctx, row.DocID)
 	if err != nil {
 		return "", "", err
@@ -668,6 +676,8 @@ func (p *Poller) pullStatusOne(ctx context.Context, docID, from string) (bool, e
 // recordStatus reads one status packet from the axis and reports it on
 // the exchange whose pushed document it answers, as the gateway system.
 func (p *Poller) recordStatus(ctx context.Context, docID string) (string, *exchange.StatusReport, error) {
+	// The packet's From is the remote agency: the axis vouches for it.
+	ctx = exchange.AsGateway(ctx, p.Gateway)
 	rc, err := p.Client.GetEdoc(ctx, docID)
 	if err != nil {
 		return "", nil, err

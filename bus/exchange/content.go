@@ -101,6 +101,7 @@ func (s *Service) message(ctx context.Context, ex *store.Exchange) *bus.Message 
 		m.Recipients = append(m.Recipients, r.Code)
 	}
 	m.Open = func() (io.ReadCloser, error) { return s.open(ctx, *ex, 0, -1) }
+	m.SpeaksFor = func(ctx context.Context, organ string) error { return s.CheckSender(ctx, ex.Source, organ) }
 	m.Replace = func(ctx context.Context, mediaType string, r io.Reader) error {
 		size, sum, wrapped, err := s.replace(ctx, ex.ID, ex.Source, mediaType, r)
 		if err != nil {

@@ -62,6 +62,7 @@ type Service struct {
 	now    func() time.Time
 	wake   func() // tells live subscribers and the dispatcher that events were written
 	perms  Permissions
+	speaks SpeaksFor
 
 	uploads sync.Map // exchange id → struct{}: one upload per space at a time on this node
 	due     chan struct{}
@@ -80,6 +81,9 @@ type Options struct {
 	// Permissions decides who may send what to whom (auth.Grants); nil
 	// refuses every exchange (deny by default).
 	Permissions Permissions
+	// SpeaksFor binds the organ codes in packets to the caller
+	// (auth.SpeaksFor); nil lets a system speak only for itself.
+	SpeaksFor SpeaksFor
 }
 
 // Permissions is the part of auth.Permissions that F2 needs. If it also
@@ -110,7 +114,7 @@ func (s *Service) checkGrants(ctx context.Context, source string, recips []strin
 
 // New returns a Service.
 func New(o Options) *Service {
-	s := &Service{store: o.Store, vault: o.Vault, routes: o.Routes, log: o.Log, cfg: o.Config.withDefaults(), node: o.Node, now: o.Now, wake: o.Wake, perms: o.Permissions, due: make(chan struct{}, 1)}
+	s := &Service{store: o.Store, vault: o.Vault, routes: o.Routes, log: o.Log, cfg: o.Config.withDefaults(), node: o.Node, now: o.Now, wake: o.Wake, perms: o.Permissions, speaks: o.SpeaksFor, due: make(chan struct{}, 1)}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -489,6 +493,7 @@ func (s *Service) Complete(ctx context.Context, source, id string, c CompleteReq
 		s.wake()
 		return ex, err
 	}
+	s.labelDocRefs(msg)
 	now := s.now().UTC()
 	if expires.IsZero() {
 		expires = ex.ExpiresAt

@@ -34,6 +34,12 @@ type StatusReport struct {
 // whom the exchange was delivered may report; reports are accepted after
 // the payload is purged (they are metadata only). A packet that is not a
 // valid status packet is refused with edxml.invalid naming the issue.
+//
+// The packet speaks for the caller only (R6, Art. 5): its From/OrganId must
+// be system's own code or an organ listed for it (CheckSender,
+// edxml.sender_mismatch), and every ResponseFor must name this exchange's
+// document — its id as DocumentId, or the edXML identity recorded when it
+// was accepted (edxml.status_foreign). A refusal records nothing.
 func (s *Service) ReportStatus(ctx context.Context, system, id string, packet io.Reader) (*StatusReport, error) {
 	ex, rc, err := s.get(ctx, system, id)
 	if err != nil {
@@ -75,6 +81,12 @@ func (s *Service) ReportStatus(ctx context.Context, system, id string, packet io
 	by := system
 	if mh.From != nil && mh.From.OrganId != "" {
 		by = mh.From.OrganId
+	}
+	if err := s.CheckSender(ctx, system, by); err != nil {
+		return nil, err
+	}
+	if err := s.checkResponseFor(ctx, ex, system, mh.ResponseFor); err != nil {
+		return nil, err
 	}
 	ev := s.event(id, "status", system, system, map[string]any{"source": ex.Source, "code": mh.StatusCode, "description": mh.Description, "by": by})
 	if err := s.store.AddEvents(ctx, ev); err != nil {

@@ -113,6 +113,7 @@ type Service struct {
 	registry *auth.Registry
 	verifier *auth.Verifier
 	grants   *auth.Grants
+	speaks   *auth.SpeaksFor
 	sessions *auth.Sessions
 	tokens   *auth.Tokens
 	authn    *auth.Authenticator
@@ -242,8 +243,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	limits.Log, limits.Audit = log, s.store
 	s.verifier = &auth.Verifier{Keys: keys, Vault: s.vault, Nonces: nonces, Skew: cfg.Auth.ClockSkew, Limits: limits}
 	s.grants = &auth.Grants{Store: s.store}
+	s.speaks = &auth.SpeaksFor{Store: s.store}
 	s.provisionSessions()
-	s.exchange = exchange.New(exchange.Options{Store: s.store, Vault: s.vault, Routes: s.routes.Load, Log: log, Config: cfg.Exchange, Node: cfg.Node, Wake: s.feed.Wake, Permissions: s.grants})
+	s.exchange = exchange.New(exchange.Options{Store: s.store, Vault: s.vault, Routes: s.routes.Load, Log: log, Config: cfg.Exchange, Node: cfg.Node, Wake: s.feed.Wake, Permissions: s.grants, SpeaksFor: s.speaks})
 	s.cron = schedule.NewRunner(log)
 	if err := s.cron.Add("expire-exchanges", "@every 30s", func(ctx context.Context) {
 		if n, err := s.exchange.Expire(ctx); err != nil {
@@ -292,6 +294,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	})
 	s.mux.HandleFunc("GET /readyz", s.ready)
 	s.mountAdmin()
+	s.mountSpeaksFor()
 	h := &Host{Config: &s.cfg, Log: log, Store: s.store, Vault: s.vault, Registry: s.registry, Verifier: s.verifier, Grants: s.grants, Exchange: s.exchange, Hub: s.hub, mux: s.mux, svc: s}
 	h.Sessions, h.Tokens, h.Auth = s.sessions, s.tokens, s.authn
 	for _, m := range Modules() {

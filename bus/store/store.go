@@ -224,6 +224,8 @@ type Store interface {
 	SessionStore
 	// GatewayStore: job leases and last runs, gateway documents (gateway.go).
 	GatewayStore
+	// OrganStore: the organs a system may speak for in packets (organs.go).
+	OrganStore
 
 	// Dialect returns "sqlite" or "mysql".
 	Dialect() string

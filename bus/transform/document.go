@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tuyenquang/lgsp/bus"
 	"github.com/tuyenquang/lgsp/bus/edxml"
 )
 
@@ -147,11 +148,15 @@ func (t *Text) UnmarshalJSON(b []byte) error {
 // Meta is the exchange metadata (F2) that completes a document: the
 // sending system, the recipients, the title and the importance.
 type Meta struct {
-	Source     string   // From/OrganId (must match from.organ_id when both are given)
+	Source     string   // From/OrganId (must match from.organ_id when both are given, unless SpeaksFor allows it)
 	Recipients []string // the To list, in order
 	Title      string   // Subject when the document has none
 	Importance string   // Priority when the document has none
 	Now        time.Time
+	// SpeaksFor, when set, decides whether a from.organ_id other than
+	// Source may stand (an organ the registry lists for the source);
+	// without it only Source does. Its error is returned as is.
+	SpeaksFor func(organ string) error
 }
 
 // jsonError is bad content in a JSON document or a mapping; it becomes a
@@ -179,10 +184,16 @@ func (doc *Document) Packet(meta Meta, open opener) (*edxml.Packet, error) {
 		from = doc.From.org()
 	}
 	if meta.Source != "" {
-		if from.OrganId != "" && from.OrganId != meta.Source {
-			return nil, badf("from.organ_id %q differs from the sending system %s", from.OrganId, meta.Source)
+		switch {
+		case from.OrganId == "" || from.OrganId == meta.Source:
+			from.OrganId = meta.Source
+		case meta.SpeaksFor != nil:
+			if err := meta.SpeaksFor(from.OrganId); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, bus.ErrSenderMismatch.New("from.organ_id %s differs from the sending system %s", bus.ShowCode(from.OrganId), meta.Source)
 		}
-		from.OrganId = meta.Source
 	}
 	mh.From = &from
 	if len(meta.Recipients) > 0 {

@@ -36,7 +36,7 @@ func newFromJSON(decode func(into any) error) (bus.Step, error) {
 		if err := needContent(step, m, true); err != nil {
 			return err
 		}
-		p, err := PacketFromJSON(m.Open, metaOf(m))
+		p, err := PacketFromJSON(m.Open, metaOf(ctx, m))
 		if err != nil {
 			return contentFailure(step, err)
 		}
@@ -48,6 +48,9 @@ func newFromJSON(decode func(into any) error) (bus.Step, error) {
 	}), nil
 }
 
-func metaOf(m *bus.Message) Meta {
-	return Meta{Source: m.Source, Recipients: m.Recipients, Title: m.Title, Importance: m.Importance, Now: now()}
+// metaOf is the exchange metadata of m; a from organ other than the source
+// is checked against the organs the source speaks for.
+func metaOf(ctx context.Context, m *bus.Message) Meta {
+	return Meta{Source: m.Source, Recipients: m.Recipients, Title: m.Title, Importance: m.Importance, Now: now(),
+		SpeaksFor: func(organ string) error { return m.CheckSender(ctx, organ) }}
 }

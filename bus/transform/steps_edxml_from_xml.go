@@ -451,7 +451,7 @@ func newFromXML(decode func(into any) error) (bus.Step, error) {
 		if err != nil {
 			return contentFailure(step, err)
 		}
-		p, err := d.Packet(metaOf(m), nil)
+		p, err := d.Packet(metaOf(ctx, m), nil)
 		if err != nil {
 			return contentFailure(step, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/tuyenquang/lgsp/bus"
 	"github.com/tuyenquang/lgsp/bus/edxml"
@@ -39,7 +40,7 @@ func newValidate(decode func(into any) error) (bus.Step, error) {
 		}
 	}
 	const step = "edxml_validate"
-	return bus.StepFunc(func(_ context.Context, m *bus.Message) error {
+	return bus.StepFunc(func(ctx context.Context, m *bus.Message) error {
 		if err := needContent(step, m, false); err != nil {
 			return err
 		}
@@ -55,6 +56,13 @@ func newValidate(decode func(into any) error) (bus.Step, error) {
 		kind := p.Kind().String()
 		if len(c.Kinds) > 0 && !slices.Contains(c.Kinds, kind) {
 			return bus.ErrStepFailed.New("%s: a %s packet is not accepted here (kinds: %v)", step, kind, c.Kinds)
+		}
+		// The packet speaks for the exchange's source only (R6, Art. 5); a
+		// missing From is left to the validation rules.
+		if f := p.Envelope.Header.MessageHeader.From; f != nil && strings.TrimSpace(f.OrganId) != "" {
+			if err := m.CheckSender(ctx, strings.TrimSpace(f.OrganId)); err != nil {
+				return err
+			}
 		}
 		issues := edxml.Validate(p)
 		if c.WarningsAreErrors {

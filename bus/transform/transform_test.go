@@ -241,7 +241,6 @@ func TestFromJSONErrors(t *testing.T) {
 		{"second file bad", `{"files":[{"name":"a","content_base64":"QQ=="},{"name":"b","content_base64":"Q"}]}`, "files[1].content_base64"},
 		{"no content", `{"files":[{"name":"a"}]}`, "files[0].content_base64 is required"},
 		{"no name", `{"files":[{"content_base64":"QQ=="}]}`, "files[0].name is required"},
-		{"spoofed from", `{"from":{"organ_id":"000.00.09.H60"}}`, `from.organ_id "000.00.09.H60" differs from the sending system 000.00.00.H60`},
 		{"to not a recipient", `{"to":[{"organ_id":"000.00.09.H60"}]}`, `to[0].organ_id "000.00.09.H60" is not a recipient`},
 		{"bad date", `{"promulgation":{"date":"14.03.2025"}}`, "promulgation.date: date"},
 		{"bad number", `{"page_amount": true}`, "page_amount"},

@@ -37,6 +37,9 @@ func systemsCmd(ctx context.Context, args []string) error {
 	if args[0] == "legacy-token" {
 		return legacyTokenCmd(ctx, args[1:]) // legacy.go
 	}
+	if args[0] == "speaks-for" {
+		return speaksForCmd(ctx, args[1:]) // speaksfor.go
+	}
 	fs := flag.NewFlagSet("systems "+args[0], flag.ExitOnError)
 	load := configFlag(fs)
 	code := fs.String("code", "", "identifier code (QCVN 102, e.g. 000.00.01.H60)")
