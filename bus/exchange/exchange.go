@@ -215,25 +215,25 @@ func (s *Service) RequestExchange(ctx context.Context, source string, req Reques
 	case utf8.RuneCountInString(title) > 500:
 		return nil, bus.ErrExchangeInvalid.New("title is longer than 500 characters")
 	case !dataTypeRE.MatchString(req.DataType):
-		return nil, bus.ErrExchangeInvalid.New("data_type %q: expected 1–64 of a-z 0-9 . _ -", req.DataType)
+		return nil, bus.ErrExchangeInvalid.New("data_type: expected 1–64 of a-z 0-9 . _ -")
 	case req.Size < 0:
 		return nil, bus.ErrExchangeInvalid.New("size must not be negative")
 	case req.SHA256 != "" && !sha256RE.MatchString(req.SHA256):
 		return nil, bus.ErrExchangeInvalid.New("sha256 must be 64 lower-case hex digits")
 	case req.MediaType != "" && !mediaRE.MatchString(req.MediaType):
-		return nil, bus.ErrExchangeInvalid.New("media_type %q is not a media type", req.MediaType)
+		return nil, bus.ErrExchangeInvalid.New("media_type is not a media type (type/subtype)")
 	}
 	imp := "normal"
 	if req.Importance != "" {
 		var ok bool
 		if imp, ok = importances[req.Importance]; !ok {
-			return nil, bus.ErrExchangeInvalid.New("importance %q: expected normal, urgent, very-urgent, flash, flash-timed (or 0–4)", req.Importance)
+			return nil, bus.ErrExchangeInvalid.New("importance: expected normal, urgent, very-urgent, flash, flash-timed (or 0–4)")
 		}
 	}
 	proto := "rest"
 	if req.Protocol != "" {
 		if !protocols[req.Protocol] {
-			return nil, bus.ErrExchangeInvalid.New("protocol %q: expected rest or soap", req.Protocol)
+			return nil, bus.ErrExchangeInvalid.New("protocol: expected rest or soap")
 		}
 		proto = req.Protocol
 	}
@@ -452,7 +452,7 @@ func (s *Service) Complete(ctx context.Context, source, id string, c CompleteReq
 	mt := ex.MediaType
 	if c.MediaType != "" {
 		if !mediaRE.MatchString(c.MediaType) {
-			return ex, bus.ErrExchangeInvalid.New("media_type %q is not a media type", c.MediaType)
+			return ex, bus.ErrExchangeInvalid.New("media_type is not a media type (type/subtype)")
 		}
 		mt = c.MediaType
 	}
@@ -540,13 +540,13 @@ func (s *Service) policy(ex store.Exchange, raw json.RawMessage) ([]byte, time.T
 	dec := json.NewDecoder(strings.NewReader(string(raw)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
-		return nil, time.Time{}, bus.ErrExchangeInvalid.New("policy: %v", err)
+		return nil, time.Time{}, bus.ErrExchangeInvalid.New("policy: expected {\"expires_in\": \"48h\", \"note\": \"…\"} and no other field")
 	}
 	var exp time.Time
 	if p.ExpiresIn != "" {
 		d, err := time.ParseDuration(p.ExpiresIn)
 		if err != nil || d <= 0 {
-			return nil, time.Time{}, bus.ErrExchangeInvalid.New("policy.expires_in %q: expected a positive duration like 48h", p.ExpiresIn)
+			return nil, time.Time{}, bus.ErrExchangeInvalid.New("policy.expires_in: expected a positive duration like 48h")
 		}
 		exp = s.now().UTC().Add(d)
 		if exp.After(ex.ExpiresAt) {
