@@ -263,7 +263,8 @@ type Store interface {
 
 	// PutChunk stores a sealed chunk. Chunks at or past the exchange's
 	// Received offset are uncommitted until CommitUpload moves Received
-	// past them.
+	// past them — and DeleteStrayChunks deletes them, so uploads use
+	// AppendChunk; PutChunk and CommitUpload stay for tools and tests.
 	PutChunk(ctx context.Context, c Chunk) error
 	// CommitUpload moves Received from `from` to `to` if the exchange is
 	// still requested and Received equals from (bus.ErrUploadOffset
