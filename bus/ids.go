@@ -2,9 +2,13 @@ package bus
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base32"
+	"encoding/hex"
 	"regexp"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Identifier codes of connected systems (Art. 8; edXML SPEC §4). The legacy
@@ -66,12 +70,15 @@ func RandomToken(n int) string {
 	return strings.ToUpper(idEnc.EncodeToString(b))
 }
 
-// ShowCode returns code when it is a well-formed identifier code, which an
-// error detail or a log line may name; anything else comes from a packet
-// and could be payload text, so it is replaced by a placeholder.
+// ShowCode returns code when it has the legacy QCVN 102 form
+// LLL.KK.JJ.XNN, which an error detail or a log line may name. Anything else
+// comes from a packet and could be payload text (the dotted form admits any
+// run of letters and digits), so it is shown only by its length and a short
+// SHA-256, which an operator can match against a code they know.
 func ShowCode(code string) string {
-	if _, err := ParseSystemCode(code); err == nil {
+	if legacyCode.MatchString(code) {
 		return code
 	}
-	return "(not an identifier code)"
+	sum := sha256.Sum256([]byte(code))
+	return "(" + strconv.Itoa(utf8.RuneCountInString(code)) + " characters, sha256:" + hex.EncodeToString(sum[:4]) + ")"
 }

@@ -1,9 +1,12 @@
 package edxml
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 )
 
 // IssueCode is a stable code of a parse or validation finding. Codes never
@@ -114,4 +117,14 @@ func HasErrors(issues []Issue) bool {
 		}
 	}
 	return false
+}
+
+// ValueRef describes a value from a packet without quoting it: its length in
+// characters and the first 4 bytes of its SHA-256 ("12 characters,
+// sha256:ab12cd34"). Issue messages end up in error details, the ledger and
+// logs, which must never hold payload text (R2); the short hash still lets
+// a sender find which of its values was meant.
+func ValueRef(v string) string {
+	sum := sha256.Sum256([]byte(v))
+	return strconv.Itoa(utf8.RuneCountInString(v)) + " characters, sha256:" + hex.EncodeToString(sum[:4])
 }

@@ -165,7 +165,7 @@ next:
 					if err != nil {
 						m.issue(CodeDate, SeverityError, c, err.Error())
 					} else if !canonical {
-						m.issue(CodeDate, SeverityWarning, c, "date "+text+" accepted but not canonical; written as "+d.String())
+						m.issue(CodeDate, SeverityWarning, c, "date accepted but not in the canonical form yyyy/MM/dd[ HH:mm:ss]; written in it")
 					}
 					f.Set(reflect.ValueOf(d))
 				}

@@ -466,7 +466,7 @@ func ParseDate(s string) (d Date, canonical bool, err error) {
 			return Date{Time: t, HasTime: l.hasTime}, l.standard, nil
 		}
 	}
-	return Date{Raw: s}, false, fmt.Errorf("date %q is not in an accepted form (yyyy/MM/dd[ HH:mm:ss], dd/MM/yyyy, yyyy-MM-dd)", s)
+	return Date{Raw: s}, false, fmt.Errorf("date (%s) is not in an accepted form (yyyy/MM/dd[ HH:mm:ss], dd/MM/yyyy, yyyy-MM-dd)", ValueRef(s))
 }
 
 // NewDate returns a date without time of day.

@@ -260,13 +260,13 @@ func (v *validator) value(vr ValueRule, pn pathNode) {
 	sev := vr.Severity
 	if vr.CodeList != "" {
 		if _, ok := v.rs.CodeLists[vr.CodeList][text]; !ok {
-			v.add(CodeCodeList, sev, pn, fmt.Sprintf("%q is not in code list %s (%s)", text, vr.CodeList, strings.Join(sortedKeys(v.rs.CodeLists[vr.CodeList]), ", ")))
+			v.add(CodeCodeList, sev, pn, fmt.Sprintf("the value (%s) is not in code list %s (%s)", ValueRef(text), vr.CodeList, strings.Join(sortedKeys(v.rs.CodeLists[vr.CodeList]), ", ")))
 		}
 	}
 	switch vr.Format {
 	case "int":
 		if _, err := strconv.Atoi(text); err != nil {
-			v.add(CodeFormat, sev, pn, fmt.Sprintf("%q is not an integer", text))
+			v.add(CodeFormat, sev, pn, fmt.Sprintf("the value (%s) is not an integer", ValueRef(text)))
 		}
 	case "date", "datetime":
 		d, _, err := ParseDate(text)
@@ -274,7 +274,7 @@ func (v *validator) value(vr ValueRule, pn pathNode) {
 			break // reported by Parse with the original text; a built value keeps Raw
 		}
 		if vr.Format == "datetime" && !d.HasTime {
-			v.add(CodeDate, SeverityWarning, pn, fmt.Sprintf("%q has no time of day; yyyy/MM/dd HH:mm:ss expected", text))
+			v.add(CodeDate, SeverityWarning, pn, "the date has no time of day; yyyy/MM/dd HH:mm:ss expected")
 		}
 	case "identifier":
 		v.identifier(pn, text)
@@ -283,7 +283,7 @@ func (v *validator) value(vr ValueRule, pn pathNode) {
 		v.add(CodeFormat, sev, pn, fmt.Sprintf("longer than %d characters", vr.MaxLength))
 	}
 	if vr.Pattern != "" && !v.rs.patterns[vr.Pattern].MatchString(text) {
-		v.add(CodeFormat, sev, pn, fmt.Sprintf("%q does not match %s", text, vr.Pattern))
+		v.add(CodeFormat, sev, pn, fmt.Sprintf("the value (%s) does not match %s", ValueRef(text), vr.Pattern))
 	}
 	// Dates the caller set to an unparsable value (Raw) are errors too.
 	if vr.Format == "date" || vr.Format == "datetime" {
@@ -307,9 +307,9 @@ func (v *validator) identifier(pn pathNode, id string) {
 	switch {
 	case v.rs.legacy.MatchString(id):
 	case v.rs.accepted.MatchString(id) && len(id) <= ir.MaxLength:
-		v.add(CodeIdentifier, ir.NonLegacySeverity, pn, fmt.Sprintf("%q is not in the legacy form LLL.KK.JJ.XNN; accepted as a dotted identifier (QĐ 20/2020, ≤ %d)", id, ir.MaxLength))
+		v.add(CodeIdentifier, ir.NonLegacySeverity, pn, fmt.Sprintf("the identifier (%s) is not in the legacy form LLL.KK.JJ.XNN; accepted as a dotted identifier (QĐ 20/2020, ≤ %d)", ValueRef(id), ir.MaxLength))
 	default:
-		v.add(CodeIdentifier, ir.InvalidSeverity, pn, fmt.Sprintf("%q is not an organisation identifier (LLL.KK.JJ.XNN or dotted groups of 0-9A-Z, ≤ %d characters)", id, ir.MaxLength))
+		v.add(CodeIdentifier, ir.InvalidSeverity, pn, fmt.Sprintf("the value (%s) is not an organisation identifier (LLL.KK.JJ.XNN or dotted groups of 0-9A-Z, ≤ %d characters)", ValueRef(id), ir.MaxLength))
 	}
 }
 
@@ -368,19 +368,19 @@ func (v *validator) references() {
 	for _, pn := range refNodes {
 		id := stripCid(strings.TrimSpace(pn.n.Text))
 		if refs[id] > 1 {
-			v.add(CodeReference, sev, pn, fmt.Sprintf("ContentId %q used by more than one Reference", id))
+			v.add(CodeReference, sev, pn, fmt.Sprintf("ContentId (%s) used by more than one Reference", ValueRef(id)))
 		}
 		if atts[id] == 0 {
-			v.add(CodeReference, sev, pn, fmt.Sprintf("no Attachment carries ContentId %q", id))
+			v.add(CodeReference, sev, pn, fmt.Sprintf("no Attachment carries the ContentId (%s)", ValueRef(id)))
 		}
 	}
 	for _, pn := range attNodes {
 		id := stripCid(strings.TrimSpace(pn.n.Text))
 		if atts[id] > 1 {
-			v.add(CodeReference, sev, pn, fmt.Sprintf("ContentId %q used by more than one Attachment", id))
+			v.add(CodeReference, sev, pn, fmt.Sprintf("ContentId (%s) used by more than one Attachment", ValueRef(id)))
 		}
 		if refs[id] == 0 && v.p.Kind() == KindDocument {
-			v.add(CodeReference, sev, pn, fmt.Sprintf("Attachment %q has no manifest Reference", id))
+			v.add(CodeReference, sev, pn, fmt.Sprintf("the Attachment with ContentId (%s) has no manifest Reference", ValueRef(id)))
 		}
 	}
 }
@@ -396,7 +396,7 @@ func (v *validator) documentId() {
 	want := ComposeDocumentId(mh.From.OrganId, mh.PromulgationInfo.PromulgationDate.Time, mh.Code.CodeNumber, mh.Code.CodeNotation)
 	if mh.DocumentId != want {
 		path := "/edXML/edXMLEnvelope/edXMLHeader/MessageHeader/DocumentId"
-		v.add(CodeDocumentId, sev, pathNode{nil, path, ""}, fmt.Sprintf("DocumentId %q differs from the composed %q (kept as is; not used as a key)", mh.DocumentId, want))
+		v.add(CodeDocumentId, sev, pathNode{nil, path, ""}, fmt.Sprintf("DocumentId (%s) differs from the one composed of From/OrganId, PromulgationDate and Code (%s); kept as is, not used as a key", ValueRef(mh.DocumentId), ValueRef(want)))
 	}
 }
 

@@ -194,6 +194,15 @@ func (s *Service) Confirm(ctx context.Context, system, id, outcome, note string)
 	default:
 		return ex, bus.ErrBadRequest.New("outcome %q: expected received or rejected", outcome)
 	}
+	if rc.Status == t.To {
+		// A retry of a confirmation that was committed (its answer may
+		// have been lost, or the node stopped before the purge): answer
+		// with the current state, finishing the completion if needed.
+		if err := s.maybeComplete(ctx, id, "confirm-retry"); err != nil {
+			return ex, err
+		}
+		return s.store.GetExchange(ctx, id)
+	}
 	if store.FinalRecipient(rc.Status) {
 		return ex, bus.ErrExchangeState.New("%s was already %s by %s", id, rc.Status, system)
 	}
@@ -202,16 +211,19 @@ func (s *Service) Confirm(ctx context.Context, system, id, outcome, note string)
 	if err := s.store.Transition(ctx, t); err != nil {
 		return ex, err
 	}
+	crashpoint("after-confirm-commit")
 	s.wake()
-	if err := s.maybeComplete(ctx, id); err != nil {
+	if err := s.maybeComplete(ctx, id, ""); err != nil {
 		return ex, err
 	}
 	return s.store.GetExchange(ctx, id)
 }
 
 // maybeComplete purges an exchange whose recipients are all final. Several
-// callers may race here; Purge is idempotent.
-func (s *Service) maybeComplete(ctx context.Context, id string) error {
+// callers may race here (confirmations, the sweeper on every node); Purge
+// is idempotent. by, if set, is recorded in the purge event: who finished
+// a completion that was interrupted.
+func (s *Service) maybeComplete(ctx context.Context, id, by string) error {
 	ex, err := s.store.GetExchange(ctx, id)
 	if err != nil {
 		return err
@@ -228,11 +240,19 @@ func (s *Service) maybeComplete(ctx context.Context, id string) error {
 	ctx = context.WithoutCancel(ctx)
 	if err := s.store.Purge(ctx, id, store.ExchangeCompleted, store.RecipientConfirmed, now,
 		s.event(id, "completed", "lgsp", "", map[string]any{"source": ex.Source}),
-		s.event(id, "purged", "lgsp", "", map[string]any{"source": ex.Source, "reason": "completed"})); err != nil {
+		s.event(id, "purged", "lgsp", "", purgeDetail(ex.Source, by))); err != nil {
 		return fmt.Errorf("purging completed exchange %s: %w", id, err)
 	}
 	s.wake()
 	return nil
+}
+
+func purgeDetail(source, by string) map[string]any {
+	d := map[string]any{"source": source, "reason": "completed"}
+	if by != "" {
+		d["resumed_by"] = by
+	}
+	return d
 }
 
 // Cancel ends an exchange at the sender's request and purges its payload.

@@ -219,25 +219,25 @@ func (s *Service) RequestExchange(ctx context.Context, source string, req Reques
 	case utf8.RuneCountInString(title) > 500:
 		return nil, bus.ErrExchangeInvalid.New("title is longer than 500 characters")
 	case !dataTypeRE.MatchString(req.DataType):
-		return nil, bus.ErrExchangeInvalid.New("data_type %q: expected 1–64 of a-z 0-9 . _ -", req.DataType)
+		return nil, bus.ErrExchangeInvalid.New("data_type: expected 1–64 of a-z 0-9 . _ -")
 	case req.Size < 0:
 		return nil, bus.ErrExchangeInvalid.New("size must not be negative")
 	case req.SHA256 != "" && !sha256RE.MatchString(req.SHA256):
 		return nil, bus.ErrExchangeInvalid.New("sha256 must be 64 lower-case hex digits")
 	case req.MediaType != "" && !mediaRE.MatchString(req.MediaType):
-		return nil, bus.ErrExchangeInvalid.New("media_type %q is not a media type", req.MediaType)
+		return nil, bus.ErrExchangeInvalid.New("media_type is not a media type (type/subtype)")
 	}
 	imp := "normal"
 	if req.Importance != "" {
 		var ok bool
 		if imp, ok = importances[req.Importance]; !ok {
-			return nil, bus.ErrExchangeInvalid.New("importance %q: expected normal, urgent, very-urgent, flash, flash-timed (or 0–4)", req.Importance)
+			return nil, bus.ErrExchangeInvalid.New("importance: expected normal, urgent, very-urgent, flash, flash-timed (or 0–4)")
 		}
 	}
 	proto := "rest"
 	if req.Protocol != "" {
 		if !protocols[req.Protocol] {
-			return nil, bus.ErrExchangeInvalid.New("protocol %q: expected rest or soap", req.Protocol)
+			return nil, bus.ErrExchangeInvalid.New("protocol: expected rest or soap")
 		}
 		proto = req.Protocol
 	}
@@ -335,8 +335,9 @@ func payloadGone(ex store.Exchange) error {
 	}
 }
 
-// UploadStatus returns how many bytes of the space are committed (for
-// resuming an interrupted upload).
+// UploadStatus returns how many bytes of the space are durable: every
+// stored chunk moves the offset with it, so after a broken connection or a
+// crash of the node the upload resumes from the last stored chunk.
 func (s *Service) UploadStatus(ctx context.Context, source, id string) (received, max int64, err error) {
 	ex, err := s.getOwn(ctx, source, id)
 	if err != nil {
@@ -346,11 +347,16 @@ func (s *Service) UploadStatus(ctx context.Context, source, id string) (received
 }
 
 // Upload appends the bytes read from body to the space of exchange id,
-// starting at offset, which must equal the bytes already committed (F3).
-// The part is committed only when body is read to its end without error —
-// including the body-hash check done by the reader — otherwise its chunks
-// are deleted and the space is as before. Bodies are streamed chunk by
-// chunk; nothing holds a whole payload.
+// starting at offset, which must equal the bytes already stored (F3).
+// Each chunk is stored together with the new offset, so what is stored is
+// what HEAD reports, whatever happens to the connection or the node.
+// A part that is refused — its body hash does not match, it overflows the
+// space — is rolled back whole, as if it never came. A part that is
+// interrupted (connection broken, node stopped) keeps its stored chunks
+// and the sender resumes from there; those bytes were never checked
+// against the part's own X-LGSP-Content-SHA256 (the part never ended), so
+// they count on the whole-content SHA-256 checked at completion. Bodies are
+// streamed chunk by chunk; nothing holds a whole payload.
 func (s *Service) Upload(ctx context.Context, source, id string, offset int64, body io.Reader) (int64, error) {
 	ex, err := s.getOwn(ctx, source, id)
 	if err != nil {
@@ -369,53 +375,86 @@ func (s *Service) Upload(ctx context.Context, source, id string, offset int64, b
 		return ex.Received, bus.ErrExchangeState.New("another upload to %s is in progress", id)
 	}
 	defer s.uploads.Delete(id)
-	// Chunks at or past the committed offset are leftovers of an aborted part.
+	// Chunks past the stored offset are strays of an older writer.
 	if err := s.store.DeleteChunksFrom(ctx, id, offset); err != nil {
-		return ex.Received, fmt.Errorf("clearing aborted upload of %s: %w", id, err)
+		return ex.Received, fmt.Errorf("clearing stray chunks of %s: %w", id, err)
 	}
 	dk, err := s.vault.UnwrapDataKey(id, ex.WrappedKey)
 	if err != nil {
 		return ex.Received, fmt.Errorf("unwrapping data key of %s: %w", id, err)
 	}
 	buf := make([]byte, s.cfg.ChunkSize)
+	defer clear(buf)
 	pos := offset
-	abort := func(cause error) (int64, error) {
+	refuse := func(cause error) (int64, error) {
 		// Use a fresh context: the request's may be cancelled already.
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		if err := s.store.DeleteChunksFrom(dctx, id, offset); err != nil {
-			s.log.WithError(err).WithField("exchange", id).Error("deleting chunks of an aborted upload")
+		if err := s.store.RollbackUpload(dctx, id, offset, pos); err != nil {
+			s.log.WithError(err).WithField("exchange", id).Error("rolling back a refused upload part")
+			return pos, cause
 		}
-		return ex.Received, cause
+		return offset, cause
 	}
 	for {
-		n, rerr := io.ReadFull(body, buf)
-		if n > 0 {
+		n, rerr := readChunk(body, buf)
+		if n > 0 && (rerr == nil || rerr == io.EOF) {
 			if pos+int64(n) > ex.MaxBytes {
-				return abort(bus.ErrSpaceFull.New("the space of %s holds at most %d bytes", id, ex.MaxBytes))
+				return refuse(bus.ErrSpaceFull.New("the space of %s holds at most %d bytes", id, ex.MaxBytes))
 			}
 			sealed := dk.SealChunk(id, pos, buf[:n])
-			if err := s.store.PutChunk(ctx, store.Chunk{ExchangeID: id, Offset: pos, Size: int64(n), Data: sealed}); err != nil {
-				return abort(fmt.Errorf("storing chunk at %d of %s: %w", pos, id, err))
+			if err := s.store.AppendChunk(ctx, store.Chunk{ExchangeID: id, Offset: pos, Size: int64(n), Data: sealed}); err != nil {
+				return s.interrupted(ctx, source, id, offset, pos, fmt.Errorf("storing chunk at %d of %s: %w", pos, id, err))
 			}
 			pos += int64(n)
 		}
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+		if rerr == io.EOF {
 			break
 		}
 		if rerr != nil {
-			return abort(rerr)
+			var be *bus.Error
+			if errors.As(rerr, &be) && be.Def.Status < 500 {
+				return refuse(rerr) // e.g. auth.body_hash: the part is not what was signed
+			}
+			return s.interrupted(ctx, source, id, offset, pos, rerr)
 		}
 	}
-	clear(buf)
 	if pos == offset {
-		return ex.Received, nil
+		return pos, nil
 	}
 	ev := s.event(id, "uploaded", source, "", map[string]any{"source": source, "from": offset, "to": pos})
-	if err := s.store.CommitUpload(ctx, id, offset, pos, ev); err != nil {
-		return abort(err)
+	if err := s.store.AddEvents(ctx, ev); err != nil {
+		return pos, err
 	}
 	return pos, nil
+}
+
+// interrupted ends a part that broke off: what is stored stays, and the
+// sender resumes from pos.
+func (s *Service) interrupted(ctx context.Context, source, id string, from, pos int64, cause error) (int64, error) {
+	if pos > from {
+		ev := s.event(id, "uploaded", "lgsp", "", map[string]any{"source": source, "from": from, "to": pos, "interrupted": true})
+		if err := s.store.AddEvents(context.WithoutCancel(ctx), ev); err != nil {
+			s.log.WithError(err).WithField("exchange", id).Error("recording an interrupted upload part")
+		}
+	}
+	return pos, cause
+}
+
+// readChunk fills buf from r like io.ReadFull, but tells a body that ended
+// (io.EOF, with the last short chunk in buf) from one that broke off (any
+// other error, including io.ErrUnexpectedEOF from a truncated request
+// body): only bytes of a body that ended may be stored after an error.
+func readChunk(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // Complete closes the upload (F3: content and exchange policy received) and
@@ -456,7 +495,7 @@ func (s *Service) Complete(ctx context.Context, source, id string, c CompleteReq
 	mt := ex.MediaType
 	if c.MediaType != "" {
 		if !mediaRE.MatchString(c.MediaType) {
-			return ex, bus.ErrExchangeInvalid.New("media_type %q is not a media type", c.MediaType)
+			return ex, bus.ErrExchangeInvalid.New("media_type is not a media type (type/subtype)")
 		}
 		mt = c.MediaType
 	}
@@ -545,13 +584,13 @@ func (s *Service) policy(ex store.Exchange, raw json.RawMessage) ([]byte, time.T
 	dec := json.NewDecoder(strings.NewReader(string(raw)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
-		return nil, time.Time{}, bus.ErrExchangeInvalid.New("policy: %v", err)
+		return nil, time.Time{}, bus.ErrExchangeInvalid.New("policy: expected {\"expires_in\": \"48h\", \"note\": \"…\"} and no other field")
 	}
 	var exp time.Time
 	if p.ExpiresIn != "" {
 		d, err := time.ParseDuration(p.ExpiresIn)
 		if err != nil || d <= 0 {
-			return nil, time.Time{}, bus.ErrExchangeInvalid.New("policy.expires_in %q: expected a positive duration like 48h", p.ExpiresIn)
+			return nil, time.Time{}, bus.ErrExchangeInvalid.New("policy.expires_in: expected a positive duration like 48h")
 		}
 		exp = s.now().UTC().Add(d)
 		if exp.After(ex.ExpiresAt) {

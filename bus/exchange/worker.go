@@ -74,3 +74,33 @@ func (s *Service) Expire(ctx context.Context) (int, error) {
 		s.wake()
 	}
 }
+
+// sweepBatch bounds the exchanges one Sweep pass completes per store call.
+const sweepBatch = 100
+
+// Sweep repairs what a crash of a node can leave half done, so that no
+// payload outlives its exchange (R2): it completes and purges exchanges
+// whose recipients are all final but which were not purged (a node
+// stopped between the last confirmation and the purge), and deletes
+// chunks no exchange can read (past the stored offset, or of a purged
+// exchange). It runs at start-up and periodically; several nodes may run
+// it at once, since Purge and DeleteStrayChunks are idempotent.
+func (s *Service) Sweep(ctx context.Context) (completed int, strays int64, err error) {
+	for ctx.Err() == nil {
+		ids, err := s.store.Settled(ctx, sweepBatch)
+		if err != nil {
+			return completed, 0, err
+		}
+		for _, id := range ids {
+			if err := s.maybeComplete(ctx, id, "sweeper"); err != nil {
+				return completed, 0, err
+			}
+			completed++
+		}
+		if len(ids) < sweepBatch {
+			break
+		}
+	}
+	strays, err = s.store.DeleteStrayChunks(ctx)
+	return completed, strays, err
+}

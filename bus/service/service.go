@@ -256,6 +256,12 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}); err != nil {
 		return fail(err)
 	}
+	// A node stopped between a confirmation and the purge, or in the middle
+	// of an upload, leaves work half done; the sweeper finishes it at
+	// start-up (StartWorkers) and every minute, on every node.
+	if err := s.cron.Add("sweep-exchanges", "@every 1m", s.sweep); err != nil {
+		return fail(err)
+	}
 	if err := s.cron.Add("purge-nonces", "@every 1m", func(ctx context.Context) {
 		if _, err := s.store.PurgeNonces(ctx, time.Now().Add(-cfg.Auth.ClockSkew)); err != nil {
 			log.WithError(err).Error("purging old nonces")
@@ -352,6 +358,17 @@ func (s *Service) ready(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// sweep runs the exchange sweeper once and logs what it repaired.
+func (s *Service) sweep(ctx context.Context) {
+	n, strays, err := s.exchange.Sweep(ctx)
+	if err != nil && ctx.Err() == nil {
+		s.log.WithError(err).Error("sweeping exchanges")
+	}
+	if n > 0 || strays > 0 {
+		s.log.WithFields(logrus.Fields{"completed": n, "stray_chunks": strays}).Warn("sweeper finished interrupted completions and deleted stray chunks")
+	}
+}
+
 // Reload loads the route files again; the new set replaces the running one
 // only if every file lints clean.
 func (s *Service) Reload() (*route.Set, error) {
@@ -369,6 +386,7 @@ func (s *Service) Reload() (*route.Set, error) {
 
 // StartWorkers starts the background work without listening (tests).
 func (s *Service) StartWorkers() {
+	s.workers.Go(s.sweep)
 	s.workers.Go(s.exchange.RunDispatcher)
 	s.workers.Go(s.feed.Run)
 	wh := &notify.Webhooks{Store: s.store, Vault: s.vault, Retry: bus.DefaultRetry, Log: s.log, Node: s.cfg.Node, Wake: s.feed.Wake, Handlers: s.outbox}

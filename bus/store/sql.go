@@ -651,6 +651,81 @@ func (s *sqlStore) DeleteChunksFrom(ctx context.Context, id string, offset int64
 	})
 }
 
+func (s *sqlStore) AppendChunk(ctx context.Context, c Chunk) error {
+	return s.write(ctx, func(tx *txx) error {
+		status, received, maxBytes, err := s.exchangeState(ctx, tx, c.ExchangeID, s.d.forUpdate)
+		if err != nil {
+			return err
+		}
+		if status != ExchangeRequested {
+			return bus.ErrExchangeState.New("exchange %s is %s", c.ExchangeID, status)
+		}
+		if c.Offset != received {
+			return bus.ErrUploadOffset.New("chunk at %d of %s, but %d bytes are received", c.Offset, c.ExchangeID, received)
+		}
+		if maxBytes > 0 && c.Offset+c.Size > maxBytes {
+			return bus.ErrSpaceFull.New("chunk ends at %d, the limit is %d", c.Offset+c.Size, maxBytes)
+		}
+		data := c.Data
+		if data == nil {
+			data = []byte{}
+		}
+		// REPLACE: a stray chunk left at this offset by an older writer is
+		// overwritten, never read.
+		if _, err := tx.ExecContext(ctx, "REPLACE INTO chunks (exchange_id, off, size, data) VALUES (?, ?, ?, ?)",
+			c.ExchangeID, c.Offset, c.Size, data); err != nil {
+			return fmt.Errorf("inserting chunk %d of %s: %w", c.Offset, c.ExchangeID, err)
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE exchanges SET received = ?, updated_at = ? WHERE id = ?", c.Offset+c.Size, micros(time.Now()), c.ExchangeID); err != nil {
+			return fmt.Errorf("moving the received offset of %s: %w", c.ExchangeID, err)
+		}
+		return nil
+	})
+}
+
+func (s *sqlStore) RollbackUpload(ctx context.Context, id string, from, to int64) error {
+	return s.write(ctx, func(tx *txx) error {
+		status, received, _, err := s.exchangeState(ctx, tx, id, s.d.forUpdate)
+		if err != nil {
+			return err
+		}
+		if status != ExchangeRequested {
+			return bus.ErrExchangeState.New("exchange %s is %s", id, status)
+		}
+		if received != to || from > to {
+			return bus.ErrUploadOffset.New("%d bytes received, not %d: the part is not the last one", received, to)
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM chunks WHERE exchange_id = ? AND off >= ?", id, from); err != nil {
+			return fmt.Errorf("deleting chunks of %s from %d: %w", id, from, err)
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE exchanges SET received = ?, updated_at = ? WHERE id = ?", from, micros(time.Now()), id); err != nil {
+			return fmt.Errorf("rolling back the upload of %s: %w", id, err)
+		}
+		return nil
+	})
+}
+
+func (s *sqlStore) DeleteStrayChunks(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.write(ctx, func(tx *txx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM chunks WHERE EXISTS (SELECT 1 FROM exchanges e WHERE e.id = chunks.exchange_id AND (e.purged_at <> 0 OR chunks.off >= e.received))")
+		if err != nil {
+			return fmt.Errorf("deleting stray chunks: %w", err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	if n > 0 && s.afterPurge != nil {
+		if err := s.afterPurge(ctx); err != nil {
+			return n, fmt.Errorf("after deleting stray chunks: %w", err)
+		}
+	}
+	return n, nil
+}
+
 func (s *sqlStore) ChunkIndex(ctx context.Context, id string) ([]ChunkInfo, error) {
 	var out []ChunkInfo
 	err := s.read(ctx, func(tx *txx) error {
@@ -1014,6 +1089,28 @@ func (s *sqlStore) Expired(ctx context.Context, now time.Time, limit int) ([]str
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("listing expired exchanges: %w", err)
+	}
+	return out, nil
+}
+
+func (s *sqlStore) Settled(ctx context.Context, limit int) ([]string, error) {
+	args := append([]any{ExchangeAccepted}, finalRecipientStatuses...)
+	args = append(args, limitOr(limit))
+	rows, err := s.query(ctx, "SELECT e.id FROM exchanges e WHERE e.status = ? AND e.purged_at = 0 AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.exchange_id = e.id AND r.status NOT IN ("+placeholders(len(finalRecipientStatuses))+")) ORDER BY e.id LIMIT ?", args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing settled exchanges: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("listing settled exchanges: %w", err)
+		}
+		out = append(out, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing settled exchanges: %w", err)
 	}
 	return out, nil
 }

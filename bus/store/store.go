@@ -265,7 +265,8 @@ type Store interface {
 
 	// PutChunk stores a sealed chunk. Chunks at or past the exchange's
 	// Received offset are uncommitted until CommitUpload moves Received
-	// past them.
+	// past them — and DeleteStrayChunks deletes them, so uploads use
+	// AppendChunk; PutChunk and CommitUpload stay for tools and tests.
 	PutChunk(ctx context.Context, c Chunk) error
 	// CommitUpload moves Received from `from` to `to` if the exchange is
 	// still requested and Received equals from (bus.ErrUploadOffset
@@ -274,6 +275,24 @@ type Store interface {
 	// DeleteChunksFrom deletes chunks whose Offset is ≥ offset (an aborted
 	// or rolled-back upload part).
 	DeleteChunksFrom(ctx context.Context, id string, offset int64) error
+	// AppendChunk stores a sealed chunk at the exchange's Received offset
+	// and moves Received past it in the same transaction, so that what is
+	// durable and what Received says never differ (an upload interrupted by
+	// a crash resumes from there). bus.ErrUploadOffset if c.Offset is not
+	// Received, bus.ErrExchangeState if the exchange is no longer
+	// requested, bus.ErrSpaceFull past MaxBytes.
+	AppendChunk(ctx context.Context, c Chunk) error
+	// RollbackUpload undoes a refused upload part: if Received is still
+	// `to` (nothing was appended after the part), it deletes the chunks
+	// from `from` on and moves Received back to `from`; otherwise it
+	// returns bus.ErrUploadOffset and changes nothing.
+	RollbackUpload(ctx context.Context, id string, from, to int64) error
+	// DeleteStrayChunks deletes chunks no exchange can read: those at or
+	// past their exchange's Received offset (remains of an upload of an
+	// earlier version, or of a crash between writes) and those of purged
+	// exchanges. It returns how many it deleted. Safe on several nodes at
+	// once and at any time: every writer keeps its chunks below Received.
+	DeleteStrayChunks(ctx context.Context) (int64, error)
 	// ChunkIndex lists the chunks below the Received offset, ordered by offset.
 	ChunkIndex(ctx context.Context, id string) ([]ChunkInfo, error)
 	// GetChunk returns the chunk that starts at offset.
@@ -307,6 +326,10 @@ type Store interface {
 	Purge(ctx context.Context, id, status, recipientStatus string, at time.Time, events ...Event) error
 	// Expired returns ids of exchanges not yet purged whose ExpiresAt ≤ now.
 	Expired(ctx context.Context, now time.Time, limit int) ([]string, error)
+	// Settled returns ids of accepted exchanges, not yet purged, whose
+	// recipients are all in a final state: their completion and purge were
+	// interrupted (a crash after the last confirmation) and must be resumed.
+	Settled(ctx context.Context, limit int) ([]string, error)
 
 	// AddEvents appends ledger events.
 	AddEvents(ctx context.Context, events ...Event) error

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"reflect"
@@ -218,7 +219,7 @@ func (doc *Document) Packet(meta Meta, open opener) (*edxml.Packet, error) {
 		}
 		for i, t := range doc.To {
 			if _, left := byID[t.OrganID]; left {
-				return nil, badf("to[%d].organ_id %q is not a recipient of the exchange", i, t.OrganID)
+				return nil, badf("to[%d].organ_id (%s) is not a recipient of the exchange", i, edxml.ValueRef(t.OrganID))
 			}
 		}
 	} else {
@@ -367,7 +368,7 @@ func PacketFromJSON(open func() (io.ReadCloser, error), meta Meta) (*edxml.Packe
 	dec := json.NewDecoder(bytes.NewReader(sc.skel))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&doc); err != nil {
-		return nil, badf("JSON document: %v", err)
+		return nil, badf("JSON document: %s", decodeProblem(err))
 	}
 	spans := make([]span, len(doc.Files))
 	for i, f := range doc.Files {
@@ -381,4 +382,43 @@ func PacketFromJSON(open func() (io.ReadCloser, error), meta Meta) (*edxml.Packe
 	return doc.Packet(meta, func(i int) func() (io.ReadCloser, error) {
 		return func() (io.ReadCloser, error) { return openSpan(open, spans[i]) }
 	})
+}
+
+// decodeProblem describes an encoding/json error without the text it quotes
+// (unknown field names, number literals): error details reach the ledger
+// and the logs, which never hold payload text (R2).
+func decodeProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		return fmt.Sprintf("field %s: a JSON %s where a %s is expected", fieldName(te.Field), jsonKind(te.Value), te.Type.Kind())
+	case errors.As(err, &se):
+		return fmt.Sprintf("not valid JSON at byte %d", se.Offset)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.TrimPrefix(err.Error(), "json: unknown field ")
+		if u, uerr := strconv.Unquote(name); uerr == nil {
+			name = u
+		}
+		return fmt.Sprintf("an unknown field (%s); docs/edxml.md lists the fields", edxml.ValueRef(name))
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "the document ends too early"
+	}
+	return "not a JSON document of the expected shape"
+}
+
+// fieldName keeps a Go decoder field path only if it is made of known
+// names (the decoder names the struct fields, never values).
+func fieldName(f string) string {
+	if f == "" {
+		return "(top level)"
+	}
+	return f
+}
+
+// jsonKind is the first word of UnmarshalTypeError.Value ("number 1e999"
+// → "number"): the rest is the literal.
+func jsonKind(v string) string {
+	k, _, _ := strings.Cut(v, " ")
+	return k
 }

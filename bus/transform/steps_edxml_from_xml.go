@@ -334,7 +334,7 @@ func (x *XMLMapping) collect(r io.Reader) (map[string][]string, error) {
 			return nil, badf("XML body is larger than %d bytes", max)
 		}
 		if err != nil {
-			return nil, badf("XML body: %v", err)
+			return nil, badf("XML body at %s: not well-formed XML", pos())
 		}
 		switch t := tok.(type) {
 		case xml.Directive:
