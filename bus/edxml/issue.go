@@ -14,7 +14,8 @@ type IssueCode string
 const (
 	CodeSyntax      IssueCode = "edxml.syntax"      // not well-formed XML
 	CodeDTD         IssueCode = "edxml.dtd"         // DOCTYPE / entity declarations are refused
-	CodeLimit       IssueCode = "edxml.limit"       // depth, header size, text run or attachment size over the limit
+	CodeLimit       IssueCode = "edxml.limit"       // header size, text run, attachment size or count over the limit
+	CodeTooComplex  IssueCode = "edxml.too_complex" // elements, attributes, depth, name length or nodes over the limit (xmlscan)
 	CodeRoot        IssueCode = "edxml.root"        // root is not {NS}edXML or has no edXMLEnvelope
 	CodeAttachment  IssueCode = "edxml.attachment"  // bad base64, unsupported content in ContentTransferEncoded, sink error
 	CodeRequired    IssueCode = "edxml.required"    // a required element is missing or empty
