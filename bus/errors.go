@@ -174,6 +174,11 @@ var (
 	// docs/xmldsig.md); the detail names the edxml.* / xmldsig.* code.
 	ErrEDXMLInvalid   = def("edxml.invalid", http.StatusUnprocessableEntity, "Gói tin edXML không hợp lệ theo QCVN 102", "edXML packet is not valid under QCVN 102")
 	ErrXMLDSigInvalid = def("xmldsig.invalid", http.StatusUnprocessableEntity, "Chữ ký số XML của gói tin không hợp lệ", "XML signature of the packet is not valid")
+	// ErrEDXMLTooComplex and ErrXMLTooComplex: the document crossed a limit
+	// on its shape (elements, attributes, depth, name length, nodes); the
+	// detail names the limit and the position, never the content.
+	ErrEDXMLTooComplex = def("edxml.too_complex", http.StatusUnprocessableEntity, "Gói tin edXML quá phức tạp (quá nhiều phần tử hoặc thuộc tính, lồng quá sâu hoặc tên quá dài)", "edXML packet is too complex (too many elements or attributes, nested too deep, or a name too long)")
+	ErrXMLTooComplex   = def("xml.too_complex", http.StatusUnprocessableEntity, "Tài liệu XML quá phức tạp (quá nhiều phần tử hoặc thuộc tính, lồng quá sâu hoặc tên quá dài)", "XML document is too complex (too many elements or attributes, nested too deep, or a name too long)")
 
 	// Service access through the bus: session keys (A1–A6), bearer tokens
 	// and synchronous calls to destination services (C2, R3).

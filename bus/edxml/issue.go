@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/tuyenquang/lgsp/bus"
 )
 
 // IssueCode is a stable code of a parse or validation finding. Codes never
@@ -115,4 +117,14 @@ func HasErrors(issues []Issue) bool {
 		}
 	}
 	return false
+}
+
+// ParseFailure is the bus error for a packet Parse refused:
+// edxml.too_complex for a limit on its shape, edxml.invalid otherwise; the
+// detail is the issue (code, path, position, rule), never content.
+func ParseFailure(err error) error {
+	if CodeOf(err) == CodeTooComplex {
+		return bus.ErrEDXMLTooComplex.New("%s", err)
+	}
+	return bus.ErrEDXMLInvalid.New("%s", err)
 }
