@@ -184,6 +184,11 @@ var (
 	// The detail names the codes, never other packet text.
 	ErrSenderMismatch = def("edxml.sender_mismatch", http.StatusForbidden, "Đơn vị gửi trong gói tin (From/OrganId) không phải hệ thống gọi hoặc đơn vị mà hệ thống được phép đại diện", "the sending organ of the packet (From/OrganId) is neither the calling system nor an organ it may speak for")
 	ErrStatusForeign  = def("edxml.status_foreign", http.StatusForbidden, "Gói tin trạng thái phản hồi cho văn bản không thuộc giao dịch này", "the status packet answers (ResponseFor) a document that is not the one of this exchange")
+	// ErrEDXMLTooComplex and ErrXMLTooComplex: the document crossed a limit
+	// on its shape (elements, attributes, depth, name length, nodes); the
+	// detail names the limit and the position, never the content.
+	ErrEDXMLTooComplex = def("edxml.too_complex", http.StatusUnprocessableEntity, "Gói tin edXML quá phức tạp (quá nhiều phần tử hoặc thuộc tính, lồng quá sâu hoặc tên quá dài)", "edXML packet is too complex (too many elements or attributes, nested too deep, or a name too long)")
+	ErrXMLTooComplex   = def("xml.too_complex", http.StatusUnprocessableEntity, "Tài liệu XML quá phức tạp (quá nhiều phần tử hoặc thuộc tính, lồng quá sâu hoặc tên quá dài)", "XML document is too complex (too many elements or attributes, nested too deep, or a name too long)")
 
 	// Service access through the bus: session keys (A1–A6), bearer tokens
 	// and synchronous calls to destination services (C2, R3).

@@ -30,7 +30,7 @@ func (m *module) sendEdoc(ctx context.Context, p *auth.Principal, req *lgspedoc.
 	}
 	pkt, err := edxml.Parse(bytes.NewReader(raw), nil)
 	if err != nil {
-		return nil, bus.ErrEDXMLInvalid.New("%v", err)
+		return nil, edxml.ParseFailure(err)
 	}
 	if pkt.Kind() != edxml.KindDocument {
 		return nil, bus.ErrEDXMLInvalid.New("this is a status packet: send it with updateStatus")

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/xmlscan"
 )
 
 // Version is a SOAP version; the zero value means SOAP 1.1.
@@ -227,6 +228,38 @@ type reader struct {
 	dec   *xml.Decoder
 	ver   Version
 	scope scope
+	// limits, when set, bound the shape of the message (pre-scanned by
+	// envelope before any token is decoded): requests from outside.
+	limits *xmlscan.Limits
+}
+
+// newRequestReader is newReader for a request: the shape limits in force
+// (xmlscan.Defaults) apply.
+func newRequestReader(data []byte) *reader {
+	r := newReader(data)
+	l := xmlscan.Defaults()
+	r.limits = &l
+	return r
+}
+
+// checkShape pre-scans the message against r.limits: the decoded header
+// blocks and body values cost memory per element, so their number is
+// bounded before decoding starts.
+func (r *reader) checkShape() error {
+	if r.limits == nil {
+		return nil
+	}
+	err := xmlscan.Check(r.data, *r.limits)
+	var le *xmlscan.LimitError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &le):
+		return bus.ErrXMLTooComplex.New("SOAP message (%s): %s at %d:%d", le.Limit, le.What(), le.Line, le.Col)
+	case errors.Is(err, xmlscan.ErrDeclaration):
+		return errDoctype
+	}
+	return err
 }
 
 func newReader(data []byte) *reader {
@@ -257,8 +290,12 @@ func (r *reader) next() (xml.Token, error) {
 	}
 }
 
-// envelope reads up to the Envelope start and learns the version.
+// envelope checks the shape of the message, then reads up to the Envelope
+// start and learns the version.
 func (r *reader) envelope() error {
+	if err := r.checkShape(); err != nil {
+		return err
+	}
 	tok, err := r.next()
 	if err != nil {
 		return err

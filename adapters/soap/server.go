@@ -188,7 +188,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.fault(w, r, v, "", err)
 		return
 	}
-	rd := newReader(data)
+	rd := newRequestReader(data)
 	if err := rd.envelope(); err != nil {
 		if errors.Is(err, errVersion) {
 			s.fault(w, r, v, "VersionMismatch", bus.ErrBadRequest.New("%v", err))

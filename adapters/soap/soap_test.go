@@ -14,6 +14,7 @@ import (
 
 	"github.com/tuyenquang/lgsp/adapters/soap"
 	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/xmlscan"
 )
 
 var versions = []soap.Version{soap.V11, soap.V12}
@@ -338,4 +339,40 @@ func TestNewClientRefuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestServerRefusesComplexMessages: a request over the shape limits
+// (xmlscan defaults) is refused with xml.too_complex naming the limit and
+// the position, before any of it is decoded, and without quoting it.
+func TestServerRefusesComplexMessages(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	cases := []struct{ name, inner, limit string }{
+		{"elements", strings.Repeat("<x/>", xmlscan.DefaultMaxElements+1), "(elements)"},
+		{"depth", strings.Repeat("<d>", xmlscan.DefaultMaxDepth+1) + strings.Repeat("</d>", xmlscan.DefaultMaxDepth+1), "(depth)"},
+		{"attributes", `<x` + attrs(xmlscan.DefaultMaxAttrsPerElement+1) + `/>`, "(attributes_per_element)"},
+		{"name", "<BIMAT" + strings.Repeat("N", xmlscan.DefaultMaxNameBytes) + "/>", "(name_length)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			body := fmt.Sprintf(env11, `<GetExchange xmlns="urn:lgsp:test:citizen"><Id>ex-1</Id>`+tc.inner+`</GetExchange>`)
+			status, h, answer := post(t, f.URL, "text/xml", body)
+			if status != http.StatusInternalServerError || h.Get("X-LGSP-Error-Code") != "xml.too_complex" {
+				t.Fatalf("status %d, code %q:\n%.400s", status, h.Get("X-LGSP-Error-Code"), answer)
+			}
+			if !strings.Contains(answer, tc.limit) || !strings.Contains(answer, "at 1:") {
+				t.Fatalf("answer does not name the limit %s and position:\n%.400s", tc.limit, answer)
+			}
+			if strings.Contains(answer, "BIMAT") {
+				t.Fatalf("answer quotes the request:\n%.400s", answer)
+			}
+		})
+	}
+}
+
+func attrs(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, ` a%d="1"`, i)
+	}
+	return b.String()
 }

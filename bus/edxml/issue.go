@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/tuyenquang/lgsp/bus"
 )
 
 // IssueCode is a stable code of a parse or validation finding. Codes never
@@ -17,7 +19,8 @@ type IssueCode string
 const (
 	CodeSyntax      IssueCode = "edxml.syntax"      // not well-formed XML
 	CodeDTD         IssueCode = "edxml.dtd"         // DOCTYPE / entity declarations are refused
-	CodeLimit       IssueCode = "edxml.limit"       // depth, header size, text run or attachment size over the limit
+	CodeLimit       IssueCode = "edxml.limit"       // header size, text run, attachment size or count over the limit
+	CodeTooComplex  IssueCode = "edxml.too_complex" // elements, attributes, depth, name length or nodes over the limit (xmlscan)
 	CodeRoot        IssueCode = "edxml.root"        // root is not {NS}edXML or has no edXMLEnvelope
 	CodeAttachment  IssueCode = "edxml.attachment"  // bad base64, unsupported content in ContentTransferEncoded, sink error
 	CodeRequired    IssueCode = "edxml.required"    // a required element is missing or empty
@@ -127,4 +130,14 @@ func HasErrors(issues []Issue) bool {
 func ValueRef(v string) string {
 	sum := sha256.Sum256([]byte(v))
 	return strconv.Itoa(utf8.RuneCountInString(v)) + " characters, sha256:" + hex.EncodeToString(sum[:4])
+}
+
+// ParseFailure is the bus error for a packet Parse refused:
+// edxml.too_complex for a limit on its shape, edxml.invalid otherwise; the
+// detail is the issue (code, path, position, rule), never content.
+func ParseFailure(err error) error {
+	if CodeOf(err) == CodeTooComplex {
+		return bus.ErrEDXMLTooComplex.New("%s", err)
+	}
+	return bus.ErrEDXMLInvalid.New("%s", err)
 }

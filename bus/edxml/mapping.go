@@ -84,19 +84,40 @@ func fieldsOf(t reflect.Type) []fieldInfo {
 // decoder state shared by one mapping pass.
 type mapper struct {
 	issues []Issue
-	paths  map[*Node]string
+	pos    map[string]Pos // path → position of every element mapped onto a field
 }
 
-func (m *mapper) issue(code IssueCode, sev Severity, n *Node, msg string) {
-	m.issues = append(m.issues, Issue{Code: code, Severity: sev, Path: m.paths[n], Line: n.Pos.Line, Col: n.Pos.Col, Msg: msg})
+func (m *mapper) issue(code IssueCode, sev Severity, n *Node, path, msg string) {
+	m.issues = append(m.issues, Issue{Code: code, Severity: sev, Path: path, Line: n.Pos.Line, Col: n.Pos.Col, Msg: msg})
+}
+
+// childPaths returns a function giving the path of each child of n in
+// turn, with "[i]" when n has several children of that name (as walk).
+func childPaths(n *Node, path string) func(c *Node) string {
+	var count, seen map[string]int
+	return func(c *Node) string {
+		if count == nil {
+			count, seen = map[string]int{}, map[string]int{}
+			for _, x := range n.Children {
+				count[x.Name.Local]++
+			}
+		}
+		p := path + "/" + c.Name.Local
+		if count[c.Name.Local] > 1 {
+			seen[c.Name.Local]++
+			p += "[" + itoa(seen[c.Name.Local]) + "]"
+		}
+		return p
+	}
 }
 
 // isKnownSpace reports whether an element's namespace is the edXML one (or
 // none: some producers forget the declaration).
 func isKnownSpace(s string) bool { return s == NS || s == "" }
 
-// decodeInto maps the children and attributes of n onto the struct v.
-func (m *mapper) decodeInto(n *Node, v reflect.Value) {
+// decodeInto maps the children and attributes of n (at path) onto the
+// struct v.
+func (m *mapper) decodeInto(n *Node, path string, v reflect.Value) {
 	fields := fieldsOf(v.Type())
 	var extra reflect.Value
 	for _, fi := range fields {
@@ -114,8 +135,10 @@ func (m *mapper) decodeInto(n *Node, v reflect.Value) {
 			extra.Set(reflect.Append(extra, reflect.ValueOf(c)))
 		}
 	}
+	pathOf := childPaths(n, path)
 next:
 	for _, c := range n.Children {
+		cpath := pathOf(c)
 		for _, fi := range fields {
 			if fi.name == "" || fi.name != c.Name.Local {
 				continue
@@ -124,20 +147,23 @@ next:
 				continue
 			}
 			f := v.Field(fi.index)
+			if m.pos != nil {
+				m.pos[cpath] = c.Pos
+			}
 			switch fi.kind {
 			case fRaw:
 				if !f.IsNil() {
-					m.issue(CodeDuplicate, SeverityWarning, c, "<"+c.Name.Local+"> occurs more than once; the extra one is kept as unknown")
+					m.issue(CodeDuplicate, SeverityWarning, c, cpath, "<"+c.Name.Local+"> occurs more than once; the extra one is kept as unknown")
 					keep(c)
 					continue next
 				}
 				if c.Name.Space != DSigNS {
-					m.issue(CodeSignature, SeverityWarning, c, "<Signature> is not in the XML-DSig namespace (placeholder signature?)")
+					m.issue(CodeSignature, SeverityWarning, c, cpath, "<Signature> is not in the XML-DSig namespace (placeholder signature?)")
 				}
 				f.Set(reflect.ValueOf(c))
 			case fString, fDate, fSliceString:
 				if len(c.Children) > 0 {
-					m.issue(CodeUnexpected, SeverityWarning, c, "<"+c.Name.Local+"> should hold text but has child elements; kept as unknown")
+					m.issue(CodeUnexpected, SeverityWarning, c, cpath, "<"+c.Name.Local+"> should hold text but has child elements; kept as unknown")
 					keep(c)
 					continue next
 				}
@@ -150,46 +176,46 @@ next:
 					f.Set(reflect.Append(f, reflect.ValueOf(text)))
 				case fString:
 					if f.String() != "" {
-						m.issue(CodeDuplicate, SeverityWarning, c, "<"+c.Name.Local+"> occurs more than once; the extra one is kept as unknown")
+						m.issue(CodeDuplicate, SeverityWarning, c, cpath, "<"+c.Name.Local+"> occurs more than once; the extra one is kept as unknown")
 						keep(c)
 						continue next
 					}
 					f.SetString(text)
 				case fDate:
 					if !f.Interface().(Date).IsZero() {
-						m.issue(CodeDuplicate, SeverityWarning, c, "<"+c.Name.Local+"> occurs more than once; the extra one is kept as unknown")
+						m.issue(CodeDuplicate, SeverityWarning, c, cpath, "<"+c.Name.Local+"> occurs more than once; the extra one is kept as unknown")
 						keep(c)
 						continue next
 					}
 					d, canonical, err := ParseDate(text)
 					if err != nil {
-						m.issue(CodeDate, SeverityError, c, err.Error())
+						m.issue(CodeDate, SeverityError, c, cpath, "date is not in an accepted form (yyyy/MM/dd[ HH:mm:ss], dd/MM/yyyy, yyyy-MM-dd)")
 					} else if !canonical {
-						m.issue(CodeDate, SeverityWarning, c, "date accepted but not in the canonical form yyyy/MM/dd[ HH:mm:ss]; written in it")
+						m.issue(CodeDate, SeverityWarning, c, cpath, "date accepted but not in the canonical form yyyy/MM/dd[ HH:mm:ss]; written in it")
 					}
 					f.Set(reflect.ValueOf(d))
 				}
 			case fStruct:
 				if !f.IsZero() {
-					m.issue(CodeDuplicate, SeverityWarning, c, "<"+c.Name.Local+"> occurs more than once; the extra one is kept as unknown")
+					m.issue(CodeDuplicate, SeverityWarning, c, cpath, "<"+c.Name.Local+"> occurs more than once; the extra one is kept as unknown")
 					keep(c)
 					continue next
 				}
-				m.decodeInto(c, f)
+				m.decodeInto(c, cpath, f)
 			case fPtrStruct:
 				if !f.IsNil() {
-					m.issue(CodeDuplicate, SeverityWarning, c, "<"+c.Name.Local+"> occurs more than once; the extra one is kept as unknown")
+					m.issue(CodeDuplicate, SeverityWarning, c, cpath, "<"+c.Name.Local+"> occurs more than once; the extra one is kept as unknown")
 					keep(c)
 					continue next
 				}
 				nv := reflect.New(f.Type().Elem())
-				m.decodeInto(c, nv.Elem())
+				m.decodeInto(c, cpath, nv.Elem())
 				if !nv.Elem().IsZero() {
 					f.Set(nv)
 				}
 			case fSliceStruct:
 				nv := reflect.New(f.Type().Elem()).Elem()
-				m.decodeInto(c, nv)
+				m.decodeInto(c, cpath, nv)
 				if !nv.IsZero() {
 					f.Set(reflect.Append(f, nv))
 				}
@@ -295,6 +321,14 @@ func encode(name string, v reflect.Value) *Node {
 	return n
 }
 
+// canonicalForm names the layout a date is written in (not its value).
+func canonicalForm(d Date) string {
+	if d.HasTime {
+		return "yyyy/MM/dd HH:mm:ss"
+	}
+	return "yyyy/MM/dd"
+}
+
 func leaf(name, text string) *Node {
 	return &Node{Name: xml.Name{Space: NS, Local: name}, Text: text}
 }
@@ -379,7 +413,13 @@ func (a *Attachment) node() *Node {
 	n := &Node{Name: xml.Name{Space: NS, Local: "Attachment"}, Attrs: a.Attrs, Pos: a.pos}
 	for _, kv := range [][2]string{{"ContentId", a.ContentId}, {"AttachmentName", a.AttachmentName}, {"Description", a.Description}, {"ContentType", a.ContentType}} {
 		if kv[1] != "" {
-			n.Children = append(n.Children, leaf(kv[0], kv[1]))
+			l := leaf(kv[0], kv[1])
+			for _, lp := range a.leafPos {
+				if lp.name == kv[0] {
+					l.Pos = lp.pos
+				}
+			}
+			n.Children = append(n.Children, l)
 		}
 	}
 	n.Children = append(n.Children, a.Extra...)

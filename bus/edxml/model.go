@@ -333,7 +333,13 @@ type Attachment struct {
 	// writing. Parse sets it when the attachment was spooled.
 	Open func() (io.ReadCloser, error)
 
-	pos Pos
+	pos     Pos
+	leafPos []leafPos // positions of the metadata children, from Parse
+}
+
+type leafPos struct {
+	name string
+	pos  Pos
 }
 
 // AttachmentMeta is what the sink learns about an attachment before its

@@ -14,6 +14,8 @@ import (
 	"os"
 	"reflect"
 	"strings"
+
+	"github.com/tuyenquang/lgsp/bus/xmlscan"
 )
 
 // Options tunes Parse. The zero value is usable: attachments are decoded,
@@ -28,7 +30,14 @@ type Options struct {
 	// Attachment.Open); call Packet.Cleanup to remove them.
 	SpoolDir string
 
-	MaxDepth           int   // element nesting; default 64
+	// Limits bounds the shape of the packet: elements, attributes (per
+	// element and in total), nesting, name length, comments and processing
+	// instructions (edxml.too_complex). Zero fields take xmlscan.Defaults.
+	// The tree Parse keeps costs a bounded amount per element, so these
+	// limits bound the memory of a packet whatever its size.
+	Limits xmlscan.Limits
+
+	MaxDepth           int   // element nesting; when set, overrides Limits.MaxDepth
 	MaxHeaderBytes     int64 // bytes outside attachment content; default 16 MiB
 	MaxTextBytes       int   // longest run of text, attribute or comment; default 1 MiB
 	MaxAttachmentBytes int64 // decoded bytes per attachment; default 4 GiB
@@ -40,9 +49,11 @@ func (o *Options) withDefaults() Options {
 	if o != nil {
 		v = *o
 	}
-	if v.MaxDepth <= 0 {
-		v.MaxDepth = 64
+	if v.MaxDepth > 0 {
+		v.Limits.MaxDepth = v.MaxDepth
 	}
+	v.Limits = v.Limits.WithDefaults()
+	v.MaxDepth = v.Limits.MaxDepth
 	if v.MaxHeaderBytes <= 0 {
 		v.MaxHeaderBytes = 16 << 20
 	}
@@ -102,8 +113,13 @@ type parser struct {
 	o     Options
 	g     *guard
 	dec   *xml.Decoder
+	cnt   *xmlscan.Counter
 	pkt   *Packet
 	stack []*Node
+	// texts[i] collects the character data of stack[i] when it comes in
+	// more than one token (text broken by comments, CDATA, references):
+	// appending to Node.Text each time would copy it quadratically.
+	texts [][]byte
 	root  *Node
 	ae    *Node // current AttachmentEncoded
 	att   *Node // current Attachment
@@ -132,7 +148,7 @@ func Parse(r io.Reader, opts *Options) (*Packet, error) {
 	if !ok {
 		br = bufio.NewReaderSize(r, 64<<10)
 	}
-	p := &parser{o: o, pkt: &Packet{}}
+	p := &parser{o: o, pkt: &Packet{}, cnt: xmlscan.NewCounter(o.Limits)}
 	p.g = &guard{br: br, max: o.MaxTextBytes}
 	p.dec = xml.NewDecoder(p.g)
 	p.dec.Strict = true
@@ -169,7 +185,7 @@ func (p *parser) tokenErr(err error) *Error {
 	}
 	var se *xml.SyntaxError
 	if errors.As(err, &se) {
-		return p.fail(CodeSyntax, at, p.path(), err, "not well-formed: %s", se.Msg)
+		return p.fail(CodeSyntax, at, p.path(), err, "not well-formed: %s", clipMsg(se.Msg))
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return p.fail(CodeSyntax, at, p.path(), err, "not well-formed: unexpected end of input")
@@ -192,11 +208,19 @@ func (p *parser) run() error {
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
+			if le := p.cnt.Start(t.Name, t.Attr); le != nil {
+				return p.tooComplex(le, at, p.path()+"/"+clip(t.Name.Local))
+			}
 			if err := p.start(t, at); err != nil {
 				return err
 			}
 		case xml.EndElement:
+			p.cnt.End()
 			p.end()
+		case xml.Comment, xml.ProcInst:
+			if le := p.cnt.Node(); le != nil {
+				return p.tooComplex(le, at, p.path())
+			}
 		case xml.CharData:
 			if len(p.stack) == 0 {
 				if len(bytes.TrimSpace(t)) > 0 {
@@ -204,11 +228,7 @@ func (p *parser) run() error {
 				}
 				continue
 			}
-			top := p.stack[len(p.stack)-1]
-			if len(top.Children) > 0 && len(bytes.TrimSpace(t)) == 0 {
-				continue
-			}
-			top.Text += string(t)
+			p.text(t)
 		case xml.Directive:
 			return p.fail(CodeDTD, at, p.path(), nil, "<!%s> refused: DOCTYPE and entity declarations are not allowed in edXML", firstWord(t))
 		}
@@ -217,6 +237,52 @@ func (p *parser) run() error {
 		return p.fail(CodeRoot, p.pos(), "", nil, "no root element")
 	}
 	return p.finish()
+}
+
+// text adds character data to the innermost element. The first run becomes
+// Node.Text directly; later runs go through texts so that the element's
+// text is copied once, not once per run.
+func (p *parser) text(t xml.CharData) {
+	d := len(p.stack) - 1
+	top := p.stack[d]
+	if len(top.Children) > 0 && len(bytes.TrimSpace(t)) == 0 {
+		return
+	}
+	for len(p.texts) <= d {
+		p.texts = append(p.texts, nil)
+	}
+	switch {
+	case len(p.texts[d]) > 0:
+		p.texts[d] = append(p.texts[d], t...)
+	case top.Text == "":
+		top.Text = string(t)
+	default:
+		p.texts[d] = append(append(p.texts[d], top.Text...), t...)
+	}
+}
+
+// tooComplex turns a limit of the packet's shape into edxml.too_complex,
+// naming the limit and the position, never the content.
+func (p *parser) tooComplex(le *xmlscan.LimitError, at Pos, path string) *Error {
+	le.Line, le.Col, le.Offset = at.Line, at.Col, p.dec.InputOffset()
+	return p.fail(CodeTooComplex, at, path, le, "packet too complex (%s): %s", le.Limit, le.What())
+}
+
+// clip bounds a name quoted in an error (names are bounded by the limits;
+// this keeps messages short whatever the limits are).
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
+
+// clipMsg bounds a decoder message (it may name markup, never more).
+func clipMsg(s string) string {
+	if len(s) > 160 {
+		return s[:160] + "…"
+	}
+	return s
 }
 
 func firstWord(b []byte) string {
@@ -235,15 +301,12 @@ func (p *parser) start(t xml.StartElement, at Pos) error {
 	if len(t.Attr) > 0 {
 		n.Attrs = userAttrs(t.Attr) // declarations are regenerated by Build
 	}
-	if len(p.stack) >= p.o.MaxDepth {
-		return p.fail(CodeLimit, at, p.path()+"/"+t.Name.Local, nil, "elements nested deeper than %d", p.o.MaxDepth)
-	}
 	if len(p.stack) == 0 {
 		if p.root != nil {
-			return p.fail(CodeSyntax, at, "", nil, "not well-formed: a second root element <%s>", t.Name.Local)
+			return p.fail(CodeSyntax, at, "", nil, "not well-formed: a second root element <%s>", clip(t.Name.Local))
 		}
 		if t.Name.Local != "edXML" || t.Name.Space != NS {
-			return p.fail(CodeRoot, at, "/"+t.Name.Local, nil, "root element is {%s}%s; want {%s}edXML", t.Name.Space, t.Name.Local, NS)
+			return p.fail(CodeRoot, at, "/"+clip(t.Name.Local), nil, "root element is {%s}%s; want {%s}edXML", clip(t.Name.Space), clip(t.Name.Local), NS)
 		}
 		p.root = n
 		p.stack = append(p.stack, n)
@@ -269,8 +332,16 @@ func (p *parser) start(t xml.StartElement, at Pos) error {
 }
 
 func (p *parser) end() {
-	n := p.stack[len(p.stack)-1]
-	p.stack = p.stack[:len(p.stack)-1]
+	d := len(p.stack) - 1
+	n := p.stack[d]
+	p.stack = p.stack[:d]
+	if d < len(p.texts) && len(p.texts[d]) > 0 {
+		n.Text = string(p.texts[d])
+		p.texts[d] = p.texts[d][:0]
+		if cap(p.texts[d]) > 64<<10 {
+			p.texts[d] = nil // do not keep a large buffer for the rest of the parse
+		}
+	}
 	if len(n.Children) > 0 && strings.TrimSpace(n.Text) == "" {
 		n.Text = ""
 	}
@@ -305,6 +376,7 @@ func (p *parser) attachment(n *Node) *Attachment {
 		case f != nil && text == "":
 		case f != nil && *f == "":
 			*f = text
+			a.leafPos = append(a.leafPos, leafPos{c.Name.Local, c.Pos})
 		default:
 			a.Extra = append(a.Extra, c)
 		}
@@ -429,7 +501,7 @@ func (p *parser) stream(t xml.StartElement, at Pos) error {
 		if errors.As(err, &e) {
 			return e
 		}
-		return p.fail(CodeAttachment, at, path, err, "attachment %q: %v", p.meta(at).AttachmentName, err)
+		return p.fail(CodeAttachment, at, path, err, "attachment %d: %v", p.nAtt, err)
 	}
 	if !cr.done { // sink stopped early and drain failed silently: make sure the element is consumed
 		if _, err := io.Copy(io.Discard, cr); err != nil {
@@ -558,7 +630,7 @@ func (c *cteReader) Read(b []byte) (int, error) {
 			c.pending = append(c.pending[:0], t...)
 		case xml.Comment, xml.ProcInst:
 		case xml.StartElement:
-			return c.fail(CodeAttachment, "element <%s> inside ContentTransferEncoded", t.Name.Local)
+			return c.fail(CodeAttachment, "element <%s> inside ContentTransferEncoded", clip(t.Name.Local))
 		default:
 			return c.fail(CodeAttachment, "unexpected markup inside ContentTransferEncoded")
 		}
@@ -580,7 +652,7 @@ func (c *cteReader) entity() error {
 		_, _ = c.br.Discard(end + 1)
 		return nil
 	}
-	_, err := c.fail(CodeAttachment, "character reference &%s; not allowed in base64 content", buf[1:end])
+	_, err := c.fail(CodeAttachment, "a character reference other than whitespace is not allowed in base64 content")
 	return err
 }
 
@@ -598,17 +670,18 @@ func (p *parser) finish() error {
 	if env == 0 {
 		return p.fail(CodeRoot, root.Pos, "/edXML", nil, "no edXMLEnvelope element")
 	}
-	p.pkt.pos = map[string]Pos{}
-	paths := map[*Node]string{}
-	walk(root, "/edXML", func(n *Node, path string) {
-		paths[n] = path
-		p.pkt.pos[path] = n.Pos
-	})
-	m := &mapper{paths: paths}
+	// Positions are recorded for the elements the model maps (their paths
+	// are short); every other element keeps its own Node.Pos. A path per
+	// element of the whole tree would cost more than the tree.
+	p.pkt.pos = map[string]Pos{"/edXML": root.Pos}
+	m := &mapper{pos: p.pkt.pos}
 	// AttachmentEncoded was handled while streaming; keep its unknown children.
 	kept := root.Children[:0:0]
 	for _, c := range root.Children {
 		if c.Name.Local == "AttachmentEncoded" && isKnownSpace(c.Name.Space) {
+			if _, ok := p.pkt.pos["/edXML/AttachmentEncoded"]; !ok {
+				p.pkt.pos["/edXML/AttachmentEncoded"] = c.Pos
+			}
 			for _, a := range c.Children {
 				if a.Name.Local != "Attachment" || !isKnownSpace(a.Name.Space) {
 					p.pkt.AttachmentExtra = append(p.pkt.AttachmentExtra, a)
@@ -620,7 +693,7 @@ func (p *parser) finish() error {
 	}
 	shallow := *root
 	shallow.Children = kept
-	m.decodeInto(&shallow, reflect.ValueOf(p.pkt).Elem())
+	m.decodeInto(&shallow, "/edXML", reflect.ValueOf(p.pkt).Elem())
 	p.pkt.issues = m.issues
 	return nil
 }

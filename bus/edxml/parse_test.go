@@ -59,7 +59,7 @@ func normalize(p *Packet) *Packet {
 	atts := make([]*Attachment, len(p.Attachments))
 	for i, a := range p.Attachments {
 		ca := *a
-		ca.pos, ca.SpoolPath, ca.Open = Pos{}, "", nil
+		ca.pos, ca.leafPos, ca.SpoolPath, ca.Open = Pos{}, nil, "", nil
 		atts[i] = &ca
 	}
 	c.Attachments = atts
@@ -298,7 +298,7 @@ func TestParseErrors(t *testing.T) {
 		{"mismatched tag", `<edXML xmlns="` + NS + `"><a></b></edXML>`, nil, CodeSyntax},
 		{"undefined entity", `<edXML xmlns="` + NS + `"><a>&foo;</a></edXML>`, nil, CodeSyntax},
 		{"two roots", `<edXML xmlns="` + NS + `">` + env + `</edXML><edXML xmlns="` + NS + `"/>`, nil, CodeSyntax},
-		{"too deep", deep, &Options{MaxDepth: 50}, CodeLimit},
+		{"too deep", deep, &Options{MaxDepth: 50}, CodeTooComplex},
 		{"text too long", `<edXML xmlns="` + NS + `"><a>` + strings.Repeat("x", 5000) + `</a></edXML>`, &Options{MaxTextBytes: 1000}, CodeLimit},
 		{"header too big", `<edXML xmlns="` + NS + `">` + strings.Repeat("<a>x</a>", 1000) + `</edXML>`, &Options{MaxHeaderBytes: 2000}, CodeLimit},
 		{"bad base64", `<edXML xmlns="` + NS + `">` + env + `<AttachmentEncoded><Attachment><ContentId>cid:1</ContentId><ContentTransferEncoded>@@@@</ContentTransferEncoded></Attachment></AttachmentEncoded></edXML>`, nil, CodeAttachment},

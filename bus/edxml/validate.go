@@ -148,10 +148,7 @@ func Validate(p *Packet) []Issue { return stdRules.Validate(p) }
 func (rs *Rules) Validate(p *Packet) []Issue {
 	v := &validator{rs: rs, p: p}
 	v.issues = append(v.issues, p.issues...)
-	root := p.Tree()
-	walk(root, "/edXML", func(n *Node, path string) {
-		v.nodes = append(v.nodes, pathNode{n, path, stripIndex(path)})
-	})
+	v.index(p.Tree())
 	kind := "document"
 	if p.Kind() == KindStatus {
 		kind = "status"
@@ -189,9 +186,16 @@ func (rs *Rules) Validate(p *Packet) []Issue {
 	return v.issues
 }
 
+// pathNode is an element of the tree Validate walks, or (with path set and
+// at 0) the place of a missing one. The paths of walked elements are made
+// from their ancestors only when an issue names them: one string per
+// element would cost more than the tree (see index).
 type pathNode struct {
 	n          *Node
 	path, bare string
+	at         int // 1 + index in validator.nodes; 0 for a synthetic entry
+	parent     int // index of the parent in validator.nodes; -1 for the root
+	sib        int // 1-based index among same-named siblings when there are several, else 0
 }
 
 type validator struct {
@@ -202,24 +206,98 @@ type validator struct {
 }
 
 func (v *validator) add(code IssueCode, sev Severity, pn pathNode, msg string) {
-	i := Issue{Code: code, Severity: sev, Path: pn.path, Msg: msg}
-	if pos, ok := v.p.pos[pn.path]; ok {
-		i.Line, i.Col = pos.Line, pos.Col
-	}
+	i := Issue{Code: code, Severity: sev, Path: v.pathOf(pn), Msg: msg}
+	i.Line, i.Col = v.posOf(pn, i.Path)
 	v.issues = append(v.issues, i)
 }
 
-func matches(rule, bare string) bool {
-	if strings.HasPrefix(rule, "//") {
-		return bare == rule[1:] || strings.HasSuffix(bare, rule[1:])
+// posOf is the position of a walked element: its own (elements kept as
+// read), or the one Parse recorded for its path (elements of the model).
+func (v *validator) posOf(pn pathNode, path string) (line, col int) {
+	if pn.at > 0 && pn.n.Pos.Line > 0 {
+		return pn.n.Pos.Line, pn.n.Pos.Col
 	}
-	return bare == rule
+	pos := v.p.pos[path]
+	return pos.Line, pos.Col
+}
+
+// index lists root and its descendants in document order with their parent
+// and sibling index (the "[i]" of walk's paths).
+func (v *validator) index(root *Node) {
+	v.nodes = append(v.nodes, pathNode{n: root, at: 1, parent: -1})
+	for i := 0; i < len(v.nodes); i++ {
+		n := v.nodes[i].n
+		var count map[string]int
+		if len(n.Children) > 1 {
+			count = map[string]int{}
+			for _, c := range n.Children {
+				count[c.Name.Local]++
+			}
+		}
+		seen := map[string]int{}
+		for _, c := range n.Children {
+			sib := 0
+			if count[c.Name.Local] > 1 {
+				seen[c.Name.Local]++
+				sib = seen[c.Name.Local]
+			}
+			v.nodes = append(v.nodes, pathNode{n: c, at: len(v.nodes) + 1, parent: i, sib: sib})
+		}
+	}
+}
+
+// pathOf is the element path of pn, with indices; bareOf without.
+func (v *validator) pathOf(pn pathNode) string { return v.build(pn, true) }
+
+func (v *validator) bareOf(pn pathNode) string { return v.build(pn, false) }
+
+func (v *validator) build(pn pathNode, indices bool) string {
+	if pn.at == 0 {
+		if indices {
+			return pn.path
+		}
+		return stripIndex(pn.path)
+	}
+	var steps []int
+	for i := pn.at - 1; i >= 0; i = v.nodes[i].parent {
+		steps = append(steps, i)
+	}
+	var b strings.Builder
+	for k := len(steps) - 1; k >= 0; k-- {
+		x := v.nodes[steps[k]]
+		b.WriteByte('/')
+		b.WriteString(x.n.Name.Local)
+		if indices && x.sib > 0 {
+			b.WriteString("[" + itoa(x.sib) + "]")
+		}
+	}
+	return b.String()
+}
+
+// matches reports whether the element at index i has the bare path rule,
+// or, for a rule "//a/b", a bare path ending in /a/b. It compares names
+// from the element up, without building its path.
+func (v *validator) matches(rule string, i int) bool {
+	r, anywhere := rule, strings.HasPrefix(rule, "//")
+	if anywhere {
+		r = rule[1:]
+	}
+	for {
+		k := strings.LastIndexByte(r, '/')
+		if k < 0 || i < 0 || v.nodes[i].n.Name.Local != r[k+1:] {
+			return false
+		}
+		r, i = r[:k], v.nodes[i].parent
+		if r == "" {
+			return anywhere || i < 0
+		}
+	}
 }
 
 func (v *validator) match(rule string) []pathNode {
 	var out []pathNode
-	for _, pn := range v.nodes {
-		if matches(rule, pn.bare) {
+	for i, pn := range v.nodes {
+		if v.matches(rule, i) {
 			out = append(out, pn)
 		}
 	}
@@ -236,7 +314,7 @@ func (v *validator) required(rule string, sev Severity, why string) {
 	}
 	for _, pn := range v.match(parent) {
 		if !slices.ContainsFunc(pn.n.Children, func(c *Node) bool { return c.Name.Local == child && present(c) }) {
-			v.add(CodeRequired, sev, pathNode{pn.n, pn.path + "/" + child, ""}, "<"+child+"> is missing or empty ("+why+")")
+			v.add(CodeRequired, sev, pathNode{n: pn.n, path: v.pathOf(pn) + "/" + child}, "<"+child+"> is missing or empty ("+why+")")
 			v.fixPos(pn)
 		}
 	}
@@ -246,9 +324,7 @@ func (v *validator) required(rule string, sev Severity, why string) {
 func (v *validator) fixPos(parent pathNode) {
 	last := &v.issues[len(v.issues)-1]
 	if last.Line == 0 {
-		if pos, ok := v.p.pos[parent.path]; ok {
-			last.Line, last.Col = pos.Line, pos.Col
-		}
+		last.Line, last.Col = v.posOf(parent, v.pathOf(parent))
 	}
 }
 
@@ -328,7 +404,7 @@ func (v *validator) conditional(c Conditional) {
 	}
 	for _, r := range c.Require {
 		if !slices.ContainsFunc(v.match(r), func(pn pathNode) bool { return present(pn.n) }) {
-			v.add(CodeConditional, c.Severity, pathNode{nil, r, ""}, c.Message+" ("+c.ID+": "+lastStep(r)+" missing)")
+			v.add(CodeConditional, c.Severity, pathNode{path: r}, c.Message+" ("+c.ID+": "+lastStep(r)+" missing)")
 			v.fixPos(at)
 		}
 	}
@@ -356,11 +432,11 @@ func (v *validator) references() {
 			continue
 		}
 		id := stripCid(strings.TrimSpace(pn.n.Text))
-		switch {
-		case strings.HasSuffix(pn.bare, "/edXMLManifest/Reference/ContentId"):
+		switch bare := v.bareOf(pn); {
+		case strings.HasSuffix(bare, "/edXMLManifest/Reference/ContentId"):
 			refs[id]++
 			refNodes = append(refNodes, pn)
-		case pn.bare == "/edXML/AttachmentEncoded/Attachment/ContentId":
+		case bare == "/edXML/AttachmentEncoded/Attachment/ContentId":
 			atts[id]++
 			attNodes = append(attNodes, pn)
 		}
@@ -396,7 +472,7 @@ func (v *validator) documentId() {
 	want := ComposeDocumentId(mh.From.OrganId, mh.PromulgationInfo.PromulgationDate.Time, mh.Code.CodeNumber, mh.Code.CodeNotation)
 	if mh.DocumentId != want {
 		path := "/edXML/edXMLEnvelope/edXMLHeader/MessageHeader/DocumentId"
-		v.add(CodeDocumentId, sev, pathNode{nil, path, ""}, fmt.Sprintf("DocumentId (%s) differs from the one composed of From/OrganId, PromulgationDate and Code (%s); kept as is, not used as a key", ValueRef(mh.DocumentId), ValueRef(want)))
+		v.add(CodeDocumentId, sev, pathNode{path: path}, fmt.Sprintf("DocumentId (%s) differs from the one composed of From/OrganId, PromulgationDate and Code (%s); kept as is, not used as a key", ValueRef(mh.DocumentId), ValueRef(want)))
 	}
 }
 

@@ -60,7 +60,7 @@ func (s *Service) ReportStatus(ctx context.Context, system, id string, packet io
 	}
 	p, err := edxml.Parse(bytes.NewReader(raw), &edxml.Options{MaxAttachments: 1, MaxAttachmentBytes: 1})
 	if err != nil {
-		return nil, bus.ErrEDXMLInvalid.New("%s", err)
+		return nil, edxml.ParseFailure(err)
 	}
 	if p.Kind() != edxml.KindStatus {
 		return nil, bus.ErrEDXMLInvalid.New("a document packet was sent; this endpoint takes status packets (MessageHeader/StatusCode)")

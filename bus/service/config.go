@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tuyenquang/lgsp/bus/exchange"
+	"github.com/tuyenquang/lgsp/bus/xmlscan"
 )
 
 // Config is the whole service configuration (configs/lgsp.yaml). Every
@@ -42,6 +43,9 @@ type Config struct {
 	Limits   LimitsConfig    `yaml:"limits"`
 	Auth     AuthConfig      `yaml:"auth"`
 	Exchange exchange.Config `yaml:"exchange"`
+	// XMLLimits bounds the shape of XML from outside (edXML packets, SOAP
+	// requests, signed documents, legacy XML bodies): see XMLLimitsConfig.
+	XMLLimits XMLLimitsConfig `yaml:"xml_limits"`
 	// Gateways holds one section per external gateway adapter (vxp …),
 	// decoded by the adapter itself (docs/gateways.md); absent: off.
 	Gateways map[string]yaml.Node `yaml:"gateways"`
@@ -75,6 +79,28 @@ type LimitsConfig struct {
 	MaxSubscribers int `yaml:"max_subscribers"`
 }
 
+// XMLLimitsConfig bounds the shape of every XML document read from outside
+// before (or while) a tree is built from it; beyond a limit the document is
+// refused with edxml.too_complex, xmldsig.too_complex or xml.too_complex.
+// A tree costs a bounded amount per element, so these bound the memory of
+// parsing whatever the input (docs/edxml.md has the measured figures).
+type XMLLimitsConfig struct {
+	MaxElements        int `yaml:"max_elements" env:"LGSP_XML_MAX_ELEMENTS"`
+	MaxAttributes      int `yaml:"max_attributes"`
+	MaxAttrsPerElement int `yaml:"max_attributes_per_element"`
+	MaxDepth           int `yaml:"max_depth"`
+	MaxNameBytes       int `yaml:"max_name_bytes"`
+	// MaxNodes counts elements, comments, processing instructions and
+	// CDATA sections together.
+	MaxNodes int `yaml:"max_nodes"`
+}
+
+// Limits returns the xmlscan form of c.
+func (c XMLLimitsConfig) Limits() xmlscan.Limits {
+	return xmlscan.Limits{MaxElements: c.MaxElements, MaxAttrs: c.MaxAttributes, MaxAttrsPerElement: c.MaxAttrsPerElement,
+		MaxDepth: c.MaxDepth, MaxNameBytes: c.MaxNameBytes, MaxNodes: c.MaxNodes}
+}
+
 // AuthConfig sets request-signature checks.
 type AuthConfig struct {
 	ClockSkew time.Duration `yaml:"clock_skew"`
@@ -101,13 +127,17 @@ type AuthConfig struct {
 // Defaults returns the configuration used when nothing is set.
 func Defaults() Config {
 	host, _ := os.Hostname()
-	return Config{
+	c := Config{
 		Node: host, Listen: "127.0.0.1:8080", DataDir: "./data", RoutesDir: "./routes",
 		Log:             LogConfig{Level: "info", Format: "json"},
 		Limits:          LimitsConfig{MaxInFlight: 256, MaxQueued: 4096, QueueWait: 10 * time.Second, MaxJSONBytes: 1 << 20, MaxConns: 10000, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, RequestTimeout: 30 * time.Second, MaxSubscribers: 10000},
 		Auth:            AuthConfig{ClockSkew: 5 * time.Minute, RatePerKey: 200, BurstPerKey: 400, LockFailures: 10, LockWindow: time.Minute, LockFor: 5 * time.Minute},
 		ShutdownTimeout: 30 * time.Second,
 	}
+	c.XMLLimits = XMLLimitsConfig{MaxElements: xmlscan.DefaultMaxElements, MaxAttributes: xmlscan.DefaultMaxAttrs,
+		MaxAttrsPerElement: xmlscan.DefaultMaxAttrsPerElement, MaxDepth: xmlscan.DefaultMaxDepth,
+		MaxNameBytes: xmlscan.DefaultMaxNameBytes, MaxNodes: xmlscan.DefaultMaxNodes}
+	return c
 }
 
 // LoadConfig reads path (optional: "" uses the defaults only), decodes it
@@ -162,6 +192,9 @@ func (c *Config) validate() error {
 	}
 	if c.DataDir == "" {
 		errs = append(errs, "data_dir must not be empty")
+	}
+	if x := c.XMLLimits; x.MaxElements <= 0 || x.MaxAttributes <= 0 || x.MaxAttrsPerElement <= 0 || x.MaxDepth <= 0 || x.MaxNameBytes <= 0 || x.MaxNodes < x.MaxElements {
+		errs = append(errs, "xml_limits: every limit must be positive and max_nodes at least max_elements")
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration:\n  %s", strings.Join(errs, "\n  "))

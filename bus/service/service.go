@@ -28,6 +28,7 @@ import (
 	"github.com/tuyenquang/lgsp/bus/schedule"
 	"github.com/tuyenquang/lgsp/bus/store"
 	"github.com/tuyenquang/lgsp/bus/vault"
+	"github.com/tuyenquang/lgsp/bus/xmlscan"
 )
 
 // Module is an adapter that plugs into the service: it mounts its HTTP
@@ -202,6 +203,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, log: log, logClose: closer, mux: http.NewServeMux(), stopping: make(chan struct{})}
 	s.limit = newLimiter(cfg.Limits.MaxInFlight, cfg.Limits.MaxQueued, cfg.Limits.QueueWait)
+	// One process runs one service: the XML shape limits are process-wide
+	// defaults read by every parser of outside XML.
+	xmlscan.SetDefaults(cfg.XMLLimits.Limits())
 	fail := func(err error) (*Service, error) {
 		if s.store != nil {
 			s.store.Close()

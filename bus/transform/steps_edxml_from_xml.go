@@ -12,6 +12,7 @@ import (
 
 	"github.com/tuyenquang/lgsp/bus"
 	"github.com/tuyenquang/lgsp/bus/edxml"
+	"github.com/tuyenquang/lgsp/bus/xmlscan"
 )
 
 // FromXMLConfig configures the edxml_from_xml step.
@@ -325,6 +326,12 @@ func (x *XMLMapping) collect(r io.Reader) (map[string][]string, error) {
 		line, col := dec.InputPos()
 		return fmt.Sprintf("%d:%d", line, col)
 	}
+	// The element stack and the sibling counts grow with the document's
+	// shape: the same limits as the pre-scan of DOM parsers apply.
+	cnt := xmlscan.NewCounter(xmlscan.Limits{})
+	tooComplex := func(le *xmlscan.LimitError) error {
+		return badf("XML body at %s: %s (%s): %s", pos(), bus.ErrXMLTooComplex.Code, le.Limit, le.What())
+	}
 	for {
 		tok, err := dec.Token()
 		if err == io.EOF {
@@ -339,7 +346,14 @@ func (x *XMLMapping) collect(r io.Reader) (map[string][]string, error) {
 		switch t := tok.(type) {
 		case xml.Directive:
 			return nil, badf("XML body at %s: DOCTYPE and entity declarations are refused", pos())
+		case xml.Comment, xml.ProcInst:
+			if le := cnt.Node(); le != nil {
+				return nil, tooComplex(le)
+			}
 		case xml.StartElement:
+			if le := cnt.Start(t.Name, t.Attr); le != nil {
+				return nil, tooComplex(le)
+			}
 			if len(stack) > maxDepth*2 {
 				return nil, badf("XML body at %s: nested deeper than %d", pos(), maxDepth*2)
 			}
@@ -375,6 +389,7 @@ func (x *XMLMapping) collect(r io.Reader) (map[string][]string, error) {
 				}
 			}
 		case xml.EndElement:
+			cnt.End()
 			for i, mp := range x.maps {
 				if depthOf[i] == len(stack) {
 					if v := strings.TrimSpace(texts[i].String()); v != "" {

@@ -14,6 +14,7 @@ const (
 	CodeWrapped       = "xmldsig.wrapped"        // the signature does not cover the document root (signature wrapping)
 	CodeDTD           = "xmldsig.dtd"            // the document has a DOCTYPE or ENTITY declaration
 	CodeTooLarge      = "xmldsig.too_large"      // the document is larger than Verifier.MaxBytes
+	CodeTooComplex    = "xmldsig.too_complex"    // too many elements or attributes, too deep, a name too long (xmlscan limits)
 	CodeMalformed     = "xmldsig.malformed"      // not well-formed XML, or a signature of the wrong shape
 	CodeAlgorithm     = "xmldsig.algorithm"      // an algorithm, transform or key type that is not accepted
 	CodeKey           = "xmldsig.key"            // a signing key or certificate that cannot be used
@@ -68,6 +69,7 @@ var (
 	ErrWrapped       = &Error{Code: CodeWrapped}
 	ErrDTD           = &Error{Code: CodeDTD}
 	ErrTooLarge      = &Error{Code: CodeTooLarge}
+	ErrTooComplex    = &Error{Code: CodeTooComplex}
 	ErrMalformed     = &Error{Code: CodeMalformed}
 	ErrAlgorithm     = &Error{Code: CodeAlgorithm}
 	ErrKey           = &Error{Code: CodeKey}
@@ -77,7 +79,7 @@ var (
 // for tests that check that no error escapes without one.
 var Codes = []string{
 	CodeTampered, CodeUntrustedCert, CodeExpiredCert, CodeRevokedCert,
-	CodeNoSignature, CodePlaceholder, CodeWrapped, CodeDTD, CodeTooLarge,
+	CodeNoSignature, CodePlaceholder, CodeWrapped, CodeDTD, CodeTooLarge, CodeTooComplex,
 	CodeMalformed, CodeAlgorithm, CodeKey,
 }
 

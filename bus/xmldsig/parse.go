@@ -2,11 +2,14 @@ package xmldsig
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/beevik/etree"
+
+	"github.com/tuyenquang/lgsp/bus/xmlscan"
 )
 
 // DefaultMaxBytes is the size limit Verifier uses when MaxBytes is zero.
@@ -71,12 +74,25 @@ func utf8Only(charset string, r io.Reader) (io.Reader, error) {
 	return nil, fmt.Errorf("encoding %q is not accepted, only UTF-8", charset)
 }
 
-// parse reads doc into an etree document after the declaration check. It
-// refuses documents without a root element, with more than one, or with
-// any remaining directive.
-func parse(doc []byte) (*etree.Document, error) {
+// parse reads doc into an etree document after the declaration check and
+// the shape pre-scan. It refuses documents without a root element, with
+// more than one, or with any remaining directive.
+//
+// The pre-scan is what bounds memory: an etree element costs a few hundred
+// bytes and goxmldsig copies the tree twice (Validate, then the
+// canonicalizer), so a 31 MB document of empty elements cost 2.24 GB
+// before the limits; with them the trees are bounded by lim, and what
+// grows with the input is text, copied a small number of times.
+func parse(doc []byte, lim xmlscan.Limits) (*etree.Document, error) {
 	if err := checkDeclarations(doc); err != nil {
 		return nil, err
+	}
+	if err := xmlscan.Check(doc, lim); err != nil {
+		var le *xmlscan.LimitError
+		if errors.As(err, &le) {
+			return nil, newErr(CodeTooComplex, fmt.Sprintf("%s at %d:%d (byte %d)", le.What(), le.Line, le.Col, le.Offset), err)
+		}
+		return nil, newErr(CodeDTD, "document declaration is not accepted", nil)
 	}
 	d := etree.NewDocument()
 	d.ReadSettings = etree.ReadSettings{CharsetReader: utf8Only, MaxDepth: maxDepth}

@@ -15,6 +15,8 @@ import (
 
 	"github.com/beevik/etree"
 	dsig "github.com/russellhaering/goxmldsig"
+
+	"github.com/tuyenquang/lgsp/bus/xmlscan"
 )
 
 // Algorithm is the signature algorithm; it names the digest too, which is
@@ -70,6 +72,10 @@ type SignOptions struct {
 // Signer signs documents with one RSA key and its certificate chain. It is
 // safe for concurrent use.
 type Signer struct {
+	// Limits bounds the shape of the documents it signs (xmldsig.too_complex);
+	// zero fields take xmlscan.Defaults.
+	Limits xmlscan.Limits
+
 	key   *rsa.PrivateKey
 	chain []*x509.Certificate // leaf first
 	opts  SignOptions
@@ -195,7 +201,7 @@ func (s *Signer) Certificate() *x509.Certificate { return s.chain[0] }
 // that already holds a ds:Signature is refused, because verifiers accept
 // exactly one.
 func (s *Signer) Sign(doc []byte) ([]byte, error) {
-	d, err := parse(doc)
+	d, err := parse(doc, s.Limits)
 	if err != nil {
 		return nil, err
 	}

@@ -4,16 +4,21 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/beevik/etree"
 	dsig "github.com/russellhaering/goxmldsig"
+	"github.com/russellhaering/goxmldsig/etreeutils"
+
+	"github.com/tuyenquang/lgsp/bus/xmlscan"
 )
 
 // Policy says what a route or a connected system demands of signatures.
@@ -78,6 +83,9 @@ type Verifier struct {
 	IDAttributes []string
 	// RejectSHA1 refuses SHA-1 signatures and digests instead of warning.
 	RejectSHA1 bool
+	// Limits bounds the document's shape before the DOM is built
+	// (xmldsig.too_complex); zero fields take xmlscan.Defaults.
+	Limits xmlscan.Limits
 }
 
 // Result describes a verified signature.
@@ -171,7 +179,7 @@ func (v *Verifier) Check(doc []byte, p Policy) (*Result, []Warning, error) {
 	if int64(len(doc)) > v.maxBytes() {
 		return nil, nil, newErr(CodeTooLarge, fmt.Sprintf("document exceeds %d bytes", v.maxBytes()), nil)
 	}
-	d, err := parse(doc)
+	d, err := parse(doc, v.Limits)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -181,7 +189,7 @@ func (v *Verifier) Check(doc []byte, p Policy) (*Result, []Warning, error) {
 	var placeholder string
 	switch {
 	case len(sigs.dsig) == 0 && len(sigs.other) > 0:
-		placeholder = fmt.Sprintf("element %s is not an XML-DSig signature (namespace %q)", sigs.other[0].FullTag(), sigs.other[0].NamespaceURI())
+		placeholder = fmt.Sprintf("element %s is not an XML-DSig signature (namespace %s)", clip(sigs.other[0].FullTag()), safeURI(sigs.other[0].NamespaceURI()))
 	case len(sigs.dsig) == 1:
 		sigEl = sigs.dsig[0]
 		placeholder = placeholderReason(sigEl)
@@ -294,7 +302,7 @@ func (v *Verifier) verify(root, sig *etree.Element) (*Result, error) {
 	}
 	res.C14NMethod = cm.SelectAttrValue("Algorithm", "")
 	if !c14nMethods[res.C14NMethod] {
-		return nil, newErr(CodeAlgorithm, fmt.Sprintf("canonicalization %q is not accepted", res.C14NMethod), nil)
+		return nil, newErr(CodeAlgorithm, fmt.Sprintf("canonicalization %s is not accepted", safeURI(res.C14NMethod)), nil)
 	}
 	sm, err := one(si, "SignatureMethod")
 	if err != nil {
@@ -303,7 +311,7 @@ func (v *Verifier) verify(root, sig *etree.Element) (*Result, error) {
 	res.SignatureMethod = sm.SelectAttrValue("Algorithm", "")
 	name, ok := signatureMethods[res.SignatureMethod]
 	if !ok {
-		return nil, newErr(CodeAlgorithm, fmt.Sprintf("signature method %q is not accepted", res.SignatureMethod), nil)
+		return nil, newErr(CodeAlgorithm, fmt.Sprintf("signature method %s is not accepted", safeURI(res.SignatureMethod)), nil)
 	}
 	res.Algorithm = name
 	ref, err := one(si, "Reference")
@@ -317,7 +325,7 @@ func (v *Verifier) verify(root, sig *etree.Element) (*Result, error) {
 	res.DigestMethod = dm.SelectAttrValue("Algorithm", "")
 	digest, ok := digestMethods[res.DigestMethod]
 	if !ok {
-		return nil, newErr(CodeAlgorithm, fmt.Sprintf("digest method %q is not accepted", res.DigestMethod), nil)
+		return nil, newErr(CodeAlgorithm, fmt.Sprintf("digest method %s is not accepted", safeURI(res.DigestMethod)), nil)
 	}
 	if strings.HasSuffix(name, "sha1") || digest == "sha1" {
 		if v.RejectSHA1 {
@@ -368,13 +376,13 @@ func checkTransforms(ref *etree.Element) error {
 		alg := t.SelectAttrValue("Algorithm", "")
 		switch {
 		case t.Tag != "Transform" || t.NamespaceURI() != dsig.Namespace:
-			return newErr(CodeMalformed, "unexpected element "+t.FullTag()+" in Transforms", nil)
+			return newErr(CodeMalformed, "unexpected element "+clip(t.FullTag())+" in Transforms", nil)
 		case alg == string(dsig.EnvelopedSignatureAltorithmId):
 			enveloped++
 		case c14nMethods[alg]:
 			c14n++
 		default:
-			return newErr(CodeAlgorithm, fmt.Sprintf("transform %q is not accepted", alg), nil)
+			return newErr(CodeAlgorithm, fmt.Sprintf("transform %s is not accepted", safeURI(alg)), nil)
 		}
 	}
 	if enveloped != 1 || c14n > 1 {
@@ -399,7 +407,7 @@ func (v *Verifier) checkReference(root, ref *etree.Element) (string, error) {
 		return attrs[0], nil
 	}
 	if !strings.HasPrefix(uri.Value, "#") || len(uri.Value) == 1 || strings.HasPrefix(uri.Value, "#xpointer(") {
-		return "", newErr(CodeAlgorithm, fmt.Sprintf("reference URI %q is not accepted; use \"\" or \"#<id of the root>\"", uri.Value), nil)
+		return "", newErr(CodeAlgorithm, fmt.Sprintf("reference URI %s is not accepted; use \"\" or \"#<id of the root>\"", valueRef(uri.Value)), nil)
 	}
 	id := uri.Value[1:]
 	rootAttr := ""
@@ -424,13 +432,44 @@ func (v *Verifier) checkReference(root, ref *etree.Element) (string, error) {
 	}
 	switch {
 	case rootAttr == "" && holders > 0:
-		return "", newErr(CodeWrapped, fmt.Sprintf("signature references element #%s, which is not the document root", id), nil)
+		return "", newErr(CodeWrapped, fmt.Sprintf("signature references element with id %s, which is not the document root", valueRef(id)), nil)
 	case rootAttr == "":
-		return "", newErr(CodeWrapped, fmt.Sprintf("reference #%s matches no element", id), nil)
+		return "", newErr(CodeWrapped, fmt.Sprintf("reference to id %s matches no element", valueRef(id)), nil)
 	case holders > 1:
-		return "", newErr(CodeWrapped, fmt.Sprintf("id %q is used by %d elements", id, holders), nil)
+		return "", newErr(CodeWrapped, fmt.Sprintf("id %s is used by %d elements", valueRef(id), holders), nil)
 	}
 	return rootAttr, nil
+}
+
+// valueRef names a value taken from the document without quoting it: its
+// length and the start of its SHA-256, enough to match it against the
+// sender's copy.
+func valueRef(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return fmt.Sprintf("[%d bytes, sha256 %x…]", len(s), sum[:4])
+}
+
+// safeURI quotes an algorithm or namespace URI when it looks like one
+// (short, URI characters only: these identify algorithms, they are not
+// document content) and refers to anything else by valueRef.
+func safeURI(s string) string {
+	if len(s) > 100 {
+		return valueRef(s)
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(":/#._-", r)) {
+			return valueRef(s)
+		}
+	}
+	return strconv.Quote(s)
+}
+
+// clip bounds a name quoted in an error.
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
 }
 
 func contains(list []string, s string) bool {
@@ -558,6 +597,8 @@ func (v *Verifier) checkRevocation(chain []*x509.Certificate, now time.Time) ([]
 func mapValidateError(err error) error {
 	msg := err.Error()
 	switch {
+	case errors.Is(err, etreeutils.ErrTraversalLimit):
+		return newErr(CodeTooComplex, "more elements than goxmldsig canonicalizes (about 1000)", err)
 	case errors.Is(err, dsig.ErrMissingSignature):
 		return newErr(CodeWrapped, "no signature references the document root", err)
 	case strings.Contains(msg, "Could not verify certificate against trusted certs"):

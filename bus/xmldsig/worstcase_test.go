@@ -1,0 +1,168 @@
+package xmldsig
+
+import (
+	"bytes"
+	"errors"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tuyenquang/lgsp/bus/xmlscan"
+)
+
+// Worst cases for Verify: signed documents just below DefaultMaxBytes. A
+// document of empty elements (the shape that cost 2.24 GB for 31 MB before
+// the pre-scan) is refused by the pre-scan; the accepted shapes are as many
+// elements as the limits allow plus text, long attribute values, and the
+// real shape (a base64 attachment).
+
+const worstDocSize = DefaultMaxBytes - 1<<20
+
+// insertIntoHeader puts extra right after the MessageHeader start tag.
+func insertIntoHeader(doc []byte, extra string) []byte {
+	at := bytes.Index(doc, []byte("<edXML:MessageHeader>")) + len("<edXML:MessageHeader>")
+	out := make([]byte, 0, len(doc)+len(extra))
+	out = append(out, doc[:at]...)
+	out = append(out, extra...)
+	return append(out, doc[at:]...)
+}
+
+func fill(unit string, size int) string {
+	return strings.Repeat(unit, max(size/len(unit), 0))
+}
+
+// peakHeap runs f while a goroutine samples runtime.MemStats.HeapInuse
+// every 200µs and returns the highest sample above the HeapInuse after a
+// GC just before f (so the input, allocated before, is not counted).
+func peakHeap(f func()) uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapInuse
+	var mu sync.Mutex
+	peak := base
+	stop, done := make(chan struct{}), make(chan struct{})
+	sample := func() {
+		var s runtime.MemStats
+		runtime.ReadMemStats(&s)
+		mu.Lock()
+		peak = max(peak, s.HeapInuse)
+		mu.Unlock()
+	}
+	go func() {
+		defer close(done)
+		t := time.NewTicker(200 * time.Microsecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				sample()
+			}
+		}
+	}()
+	f()
+	sample()
+	close(stop)
+	<-done
+	return peak - base
+}
+
+type worstDoc struct {
+	name    string
+	doc     func(t testing.TB, p *testPKI) []byte
+	refused bool
+}
+
+var worstDocs = []worstDoc{
+	{"empty_elements", func(t testing.TB, p *testPKI) []byte {
+		signed := mustSign(t, edxmlDoc("", 1<<10), SignOptions{})
+		return insertIntoHeader(signed, fill("<a/>", worstDocSize-len(signed)))
+	}, true},
+	{"elements_at_scan_limit_then_text", func(t testing.TB, p *testPKI) []byte {
+		// Within the pre-scan limits, but more elements than goxmldsig
+		// canonicalizes: refused by it after the DOM was built.
+		signed := mustSign(t, edxmlDoc("", 1<<10), SignOptions{})
+		return insertIntoHeader(signed, fill("<a/>", 4*(xmlscan.DefaultMaxElements-200))+"<x>"+fill("t", worstDocSize-4*xmlscan.DefaultMaxElements)+"</x>")
+	}, true},
+	{"900_elements_then_text", func(t testing.TB, p *testPKI) []byte {
+		doc := insertIntoHeader(edxmlDoc("", 1<<10), fill("<a/>", 4*900)+"<x>"+fill("t", worstDocSize-4*1000)+"</x>")
+		return mustSign(t, doc, SignOptions{})
+	}, false},
+	{"long_attribute_values", func(t testing.TB, p *testPKI) []byte {
+		doc := insertIntoHeader(edxmlDoc("", 1<<10), fill(`<a v="`+strings.Repeat("v", 1<<20)+`"/>`, worstDocSize))
+		return mustSign(t, doc, SignOptions{})
+	}, false},
+	{"base64_attachment", func(t testing.TB, p *testPKI) []byte {
+		return mustSign(t, edxmlDoc("", worstDocSize), SignOptions{})
+	}, false},
+}
+
+// TestVerifyWorstCaseMemory measures the peak heap of Verify on each
+// worst-case document and fails above maxVerifyRatio × its size. etree and
+// goxmldsig copy text several times (the token, the DOM string, the
+// canonical form, the verified element written out again), so the bound is
+// a few times the input for text-heavy documents; element-heavy documents
+// are bounded by the pre-scan.
+const maxVerifyRatio = 10.0
+
+func TestVerifyWorstCaseMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("31 MB documents; skipped with -short")
+	}
+	p := getPKI(t)
+	v := p.verifier()
+	for _, w := range worstDocs {
+		doc := w.doc(t, p)
+		var err error
+		peak := peakHeap(func() { _, err = v.Verify(doc) })
+		switch {
+		case w.refused && !errors.Is(err, ErrTooComplex):
+			t.Fatalf("%s: got %v, want xmldsig.too_complex", w.name, err)
+		case !w.refused && err != nil:
+			t.Fatalf("%s: %v", w.name, err)
+		}
+		ratio := float64(peak) / float64(len(doc))
+		t.Logf("%-28s in %6.2f MiB  peak heap %7.2f MiB  %.2f×", w.name, float64(len(doc))/(1<<20), float64(peak)/(1<<20), ratio)
+		if ratio > maxVerifyRatio {
+			t.Errorf("%s: peak heap %.1f× the input; limit %.0f×", w.name, ratio, maxVerifyRatio)
+		}
+	}
+}
+
+// BenchmarkVerifyWorstCase reports peak heap per input byte per shape:
+//
+//	go test ./bus/xmldsig -run '^$' -bench VerifyWorstCase -benchtime 1x
+func BenchmarkVerifyWorstCase(b *testing.B) {
+	p := getPKI(b)
+	v := p.verifier()
+	for _, w := range worstDocs {
+		b.Run(w.name, func(b *testing.B) {
+			doc := w.doc(b, p)
+			b.SetBytes(int64(len(doc)))
+			var worst uint64
+			for b.Loop() {
+				worst = max(worst, peakHeap(func() { _, _ = v.Verify(doc) }))
+			}
+			b.ReportMetric(float64(worst)/float64(len(doc)), "peakB/inB")
+		})
+	}
+}
+
+func TestTooComplexNamesLimitNotContent(t *testing.T) {
+	signed := mustSign(t, edxmlDoc("", 1<<10), SignOptions{})
+	doc := insertIntoHeader(signed, "<BIMAT"+strings.Repeat("N", xmlscan.DefaultMaxNameBytes)+"/>")
+	_, err := getPKI(t).verifier().Verify(doc)
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodeTooComplex || !strings.Contains(e.Msg, "name longer than") || strings.Contains(err.Error(), "BIMAT") {
+		t.Fatalf("got %v; want xmldsig.too_complex naming the limit without the name", err)
+	}
+	s := getPKI(t).signer(t, false, SignOptions{})
+	s.Limits = xmlscan.Limits{MaxElements: 10}
+	if _, err := s.Sign(edxmlDoc("", 1<<10)); !errors.Is(err, ErrTooComplex) {
+		t.Fatalf("Sign over the limit: %v", err)
+	}
+}
