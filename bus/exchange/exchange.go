@@ -386,6 +386,12 @@ func (s *Service) Upload(ctx context.Context, source, id string, offset int64, b
 	}
 	for {
 		n, rerr := io.ReadFull(body, buf)
+		if rerr != nil && rerr != io.EOF && rerr != io.ErrUnexpectedEOF {
+			// The body failed (too slow, client gone, bad hash): abort
+			// deletes this part anyway, and the request's context may
+			// already be cancelled, so do not store it first.
+			return abort(rerr)
+		}
 		if n > 0 {
 			if pos+int64(n) > ex.MaxBytes {
 				return abort(bus.ErrSpaceFull.New("the space of %s holds at most %d bytes", id, ex.MaxBytes))
@@ -396,11 +402,8 @@ func (s *Service) Upload(ctx context.Context, source, id string, offset int64, b
 			}
 			pos += int64(n)
 		}
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
-			break
-		}
 		if rerr != nil {
-			return abort(rerr)
+			break
 		}
 	}
 	clear(buf)
