@@ -110,13 +110,16 @@ func (a *admission) enter(ctx context.Context, r *http.Request) error {
 	return nil
 }
 
-// move takes a slot of p, then gives back the one held.
+// move gives back the slot held, then takes one of p. Giving back first
+// matters: an authenticated request waiting for a main slot must not keep a
+// slot of the unauthenticated pool (nor of the gate) while it waits.
 func (a *admission) move(ctx context.Context, p pool) error {
-	if err := a.s.limiterOf(p).acquire(ctx); err != nil {
-		return err
-	}
 	if l := a.s.limiterOf(a.held); l != nil {
 		l.release()
+	}
+	a.held = poolNone
+	if err := a.s.limiterOf(p).acquire(ctx); err != nil {
+		return err
 	}
 	a.held = p
 	return nil
@@ -143,12 +146,9 @@ func (a *admission) admit(ctx context.Context) error {
 	if a.admitted {
 		return nil
 	}
-	if err := a.move(ctx, poolMain); err != nil {
-		return err
-	}
 	a.admitted = true
 	a.giveBudget()
-	return nil
+	return a.move(ctx, poolMain)
 }
 
 // allow is called before a body read of up to want bytes and says how many

@@ -128,7 +128,7 @@ func Defaults() Config {
 		Log: LogConfig{Level: "info", Format: "json"},
 		Limits: LimitsConfig{MaxInFlight: 256, MaxQueued: 4096, QueueWait: 10 * time.Second, MaxJSONBytes: 1 << 20, MaxConns: 10000, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, RequestTimeout: 30 * time.Second, MaxSubscribers: 10000,
 			MaxHeaderBytes: 64 << 10, MaxFormBytes: 8 << 10, BodyGrace: 10 * time.Second, BodyMinRate: 16 << 10, BodyMaxStall: 30 * time.Second,
-			UnauthInFlight: 64, UnauthQueued: 256, UnauthBodyBytes: 64 << 20},
+			UnauthInFlight: 64, UnauthQueued: 4096, UnauthBodyBytes: 64 << 20},
 		Auth:            AuthConfig{ClockSkew: 5 * time.Minute, RatePerKey: 200, BurstPerKey: 400, LockFailures: 10, LockWindow: time.Minute, LockFor: 5 * time.Minute},
 		ShutdownTimeout: 30 * time.Second,
 	}
