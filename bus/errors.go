@@ -141,6 +141,9 @@ var (
 	ErrBadJSON      = def("request.bad_json", http.StatusBadRequest, "Nội dung JSON không hợp lệ", "request body is not valid JSON")
 	ErrBodyTooLarge = def("request.too_large", http.StatusRequestEntityTooLarge, "Nội dung vượt quá kích thước cho phép", "request body exceeds the size limit")
 	ErrNotFound     = def("request.not_found", http.StatusNotFound, "Không tìm thấy tài nguyên", "resource not found")
+	// ErrBodyTooSlow: the body did not arrive within limits.body_grace or
+	// fell below limits.body_min_rate (slow clients, R3).
+	ErrBodyTooSlow = def("request.too_slow", http.StatusRequestTimeout, "Nội dung yêu cầu được gửi quá chậm hoặc bị ngừng giữa chừng", "request body arrived too slowly or stalled")
 
 	// Registry of connected systems (R7, Art. 8).
 	ErrInvalidCode    = def("registry.invalid_code", http.StatusUnprocessableEntity, "Mã định danh không đúng cấu trúc QCVN 102", "identifier code does not follow the QCVN 102 structure")

@@ -101,6 +101,10 @@ func principal(ctx context.Context) (*auth.Principal, error) {
 
 // ServeHTTP checks an LGSP HTTP signature when the request carries one
 // (over the whole SOAP body), then hands the request to the SOAP server.
+// The signature is checked from the headers before the body is read, so
+// that only an authenticated request reads a body in the main pool; a
+// request with a UsernameToken is authenticated once its envelope is read
+// (security), in the unauthenticated pool and its memory budget.
 func (m *module) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := &authState{}
 	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
@@ -109,16 +113,16 @@ func (m *module) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if strings.Contains(r.Header.Get("Content-Type"), soap.ContentType12) {
 			v = soap.V12
 		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-		if err != nil {
-			soap.WriteFault(w, v, bus.ErrBadRequest.New("reading the request body: %v", err))
-			return
-		}
-		if len(body) > maxBody {
-			soap.WriteFault(w, v, bus.ErrBodyTooLarge.New("SOAP requests are limited to %d bytes", maxBody))
-			return
-		}
 		p, err := m.h.Auth.Authenticate(r)
+		if err != nil {
+			soap.WriteFault(w, v, err)
+			return
+		}
+		if err := service.Admit(r.Context()); err != nil {
+			soap.WriteFault(w, v, err)
+			return
+		}
+		body, err := soap.ReadBody(w, r, maxBody)
 		if err != nil {
 			soap.WriteFault(w, v, err)
 			return
@@ -160,7 +164,7 @@ func (m *module) security(ctx context.Context, h *soap.Header, _ *soap.Operation
 		return err
 	}
 	st.p = p
-	return nil
+	return service.Admit(ctx)
 }
 
 // usernameToken checks a WS-Security UsernameToken (Username = access key,

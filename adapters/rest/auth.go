@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -135,13 +136,17 @@ func (a *api) token(w http.ResponseWriter, r *http.Request) {
 		}
 		service.WriteJSON(w, status, map[string]string{"error": oauth, "error_description": bus.AsError(err).Def.EN})
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, a.lim)
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(strings.ToLower(ct), "application/x-www-form-urlencoded") {
 		fail(http.StatusBadRequest, "invalid_request", bus.ErrBadRequest.New("send grant_type=client_credentials as application/x-www-form-urlencoded"))
 		return
 	}
-	if err := r.ParseForm(); err != nil {
-		fail(http.StatusBadRequest, "invalid_request", bus.ErrBadRequest.New("unreadable form"))
+	if err := a.readForm(w, r); err != nil {
+		e := bus.AsError(err)
+		oauth := "invalid_request"
+		if e.Def.Status >= 500 {
+			oauth = "temporarily_unavailable"
+		}
+		fail(e.Def.Status, oauth, err)
 		return
 	}
 	if gt := r.PostForm.Get("grant_type"); gt != "client_credentials" {
@@ -170,4 +175,28 @@ func (a *api) token(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
 	service.WriteJSON(w, http.StatusOK, TokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(life / time.Second)})
+}
+
+// readForm reads the small form of POST /token within limits.max_form_bytes
+// (413 request.too_large past it); the body is read before any credential
+// is checked, so it stays small.
+func (a *api) readForm(w http.ResponseWriter, r *http.Request) error {
+	max := a.h.Config.Limits.MaxFormBytes
+	tooLarge := bus.ErrBodyTooLarge.New("the form of POST /token is limited to %d bytes", max)
+	if r.ContentLength > max {
+		return tooLarge
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, max)
+	if err := r.ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		var be *bus.Error
+		switch {
+		case errors.As(err, &mbe):
+			return tooLarge
+		case errors.As(err, &be):
+			return be
+		}
+		return bus.ErrBadRequest.New("unreadable form")
+	}
+	return nil
 }

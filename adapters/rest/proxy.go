@@ -80,6 +80,10 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		service.WriteProblem(w, r, err)
 		return
 	}
+	if err := service.Admit(ctx); err != nil {
+		service.WriteProblem(w, r, err)
+		return
+	}
 	svc, ok := p.a.h.Routes().Service(name)
 	if !ok {
 		service.WriteProblem(w, r, bus.ErrServiceUnknown.New("service %q", name))
@@ -126,7 +130,11 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		bodyHash = auth.EmptySHA256
 	default:
 		if fixed, err = io.ReadAll(io.LimitReader(r.Body, svc.MaxBytes+1)); err != nil {
-			service.WriteProblem(w, r, bus.ErrBadRequest.New("reading the body: %v", err))
+			var be *bus.Error
+			if !errors.As(err, &be) {
+				be = bus.ErrBadRequest.New("reading the body: %v", err)
+			}
+			service.WriteProblem(w, r, be)
 			return
 		}
 		if int64(len(fixed)) > svc.MaxBytes {

@@ -76,6 +76,12 @@ func (a *api) verify(next http.HandlerFunc, stream bool) http.Handler {
 			service.WriteProblem(w, r, err)
 			return
 		}
+		// Authenticated from the headers: only now may the request take a
+		// slot of the main pool and have its body read.
+		if err := service.Admit(r.Context()); err != nil {
+			service.WriteProblem(w, r, err)
+			return
+		}
 		ctx := context.WithValue(r.Context(), principalKey{}, p)
 		ctx = service.WithLog(ctx, service.Log(ctx).WithField("system", p.SystemCode))
 		r = r.WithContext(ctx)

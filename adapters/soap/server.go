@@ -324,20 +324,30 @@ func badXML(err error) error {
 	return bus.ErrBadRequest.New("the SOAP message is not well-formed: %v", err)
 }
 
-// readBody reads the request body within MaxBody.
+// readBody reads the request body within MaxBody. The buffer grows with
+// what arrives, never with what Content-Length claims: a client that
+// declares a large body and sends one byte holds one byte.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	limit := s.opts.MaxBody
+	return ReadBody(w, r, s.opts.MaxBody)
+}
+
+// ReadBody reads r's body, refusing more than limit bytes with
+// request.too_large (by Content-Length before reading, or once read). Read
+// errors that are catalogue errors (a body too slow, a busy platform) are
+// returned as they are.
+func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, bus.ErrBodyTooLarge.New("SOAP requests are limited to %d bytes", limit)
 	}
 	var b bytes.Buffer
-	if r.ContentLength > 0 {
-		b.Grow(int(r.ContentLength))
-	}
 	if _, err := b.ReadFrom(http.MaxBytesReader(w, r.Body, limit)); err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		var be *bus.Error
+		switch {
+		case errors.As(err, &mbe):
 			return nil, bus.ErrBodyTooLarge.New("SOAP requests are limited to %d bytes", limit)
+		case errors.As(err, &be):
+			return nil, be
 		}
 		return nil, bus.ErrBadRequest.New("reading the request body: %v", err)
 	}

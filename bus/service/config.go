@@ -77,6 +77,28 @@ type LimitsConfig struct {
 	RequestTimeout time.Duration `yaml:"request_timeout"`
 	// MaxSubscribers bounds live SSE/WebSocket subscribers.
 	MaxSubscribers int `yaml:"max_subscribers"`
+	// MaxHeaderBytes bounds the request line and headers of a request.
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// MaxFormBytes bounds the form body of POST /token.
+	MaxFormBytes int64 `yaml:"max_form_bytes"`
+
+	// Every request body must start within BodyGrace of its first read and
+	// then keep an average of at least BodyMinRate bytes/s; a body ahead of
+	// that floor may pause at most BodyMaxStall. Bodies of non-streaming
+	// requests must also be in within RequestTimeout. A body that misses
+	// this is cut with request.too_slow (408) and its connection closed.
+	BodyGrace    time.Duration `yaml:"body_grace" env:"LGSP_BODY_GRACE"`
+	BodyMinRate  int64         `yaml:"body_min_rate" env:"LGSP_BODY_MIN_RATE"`
+	BodyMaxStall time.Duration `yaml:"body_max_stall" env:"LGSP_BODY_MAX_STALL"`
+	// Requests not yet authenticated (POST /token, SOAP with a
+	// UsernameToken, any body read before its signature is checked) run in
+	// their own pool: UnauthInFlight at once, UnauthQueued more waiting up
+	// to QueueWait. Their bodies may hold at most UnauthBodyBytes in total.
+	// Past either, 503 system.busy with Retry-After. A request leaves this
+	// pool for the main one (MaxInFlight) once authenticated.
+	UnauthInFlight  int   `yaml:"unauth_inflight" env:"LGSP_UNAUTH_INFLIGHT"`
+	UnauthQueued    int   `yaml:"unauth_queued" env:"LGSP_UNAUTH_QUEUED"`
+	UnauthBodyBytes int64 `yaml:"unauth_body_bytes" env:"LGSP_UNAUTH_BODY_BYTES"`
 }
 
 // XMLLimitsConfig bounds the shape of every XML document read from outside
@@ -129,8 +151,10 @@ func Defaults() Config {
 	host, _ := os.Hostname()
 	c := Config{
 		Node: host, Listen: "127.0.0.1:8080", DataDir: "./data", RoutesDir: "./routes",
-		Log:             LogConfig{Level: "info", Format: "json"},
-		Limits:          LimitsConfig{MaxInFlight: 256, MaxQueued: 4096, QueueWait: 10 * time.Second, MaxJSONBytes: 1 << 20, MaxConns: 10000, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, RequestTimeout: 30 * time.Second, MaxSubscribers: 10000},
+		Log: LogConfig{Level: "info", Format: "json"},
+		Limits: LimitsConfig{MaxInFlight: 256, MaxQueued: 4096, QueueWait: 10 * time.Second, MaxJSONBytes: 1 << 20, MaxConns: 10000, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, RequestTimeout: 30 * time.Second, MaxSubscribers: 10000,
+			MaxHeaderBytes: 64 << 10, MaxFormBytes: 8 << 10, BodyGrace: 10 * time.Second, BodyMinRate: 16 << 10, BodyMaxStall: 30 * time.Second,
+			UnauthInFlight: 64, UnauthQueued: 4096, UnauthBodyBytes: 64 << 20},
 		Auth:            AuthConfig{ClockSkew: 5 * time.Minute, RatePerKey: 200, BurstPerKey: 400, LockFailures: 10, LockWindow: time.Minute, LockFor: 5 * time.Minute},
 		ShutdownTimeout: 30 * time.Second,
 	}
@@ -171,8 +195,17 @@ func (c *Config) validate() error {
 	if c.Limits.MaxInFlight <= 0 {
 		errs = append(errs, "limits.max_inflight must be positive")
 	}
-	if c.Limits.MaxQueued < 0 {
-		errs = append(errs, "limits.max_queued must not be negative")
+	if c.Limits.MaxQueued < 0 || c.Limits.UnauthQueued < 0 {
+		errs = append(errs, "limits.max_queued and limits.unauth_queued must not be negative")
+	}
+	if c.Limits.UnauthInFlight <= 0 || c.Limits.UnauthBodyBytes <= 0 {
+		errs = append(errs, "limits.unauth_inflight and limits.unauth_body_bytes must be positive")
+	}
+	if c.Limits.BodyGrace <= 0 || c.Limits.BodyMaxStall <= 0 || c.Limits.BodyMinRate <= 0 {
+		errs = append(errs, "limits.body_grace, limits.body_max_stall and limits.body_min_rate must be positive")
+	}
+	if c.Limits.MaxHeaderBytes <= 0 || c.Limits.MaxFormBytes <= 0 {
+		errs = append(errs, "limits.max_header_bytes and limits.max_form_bytes must be positive")
 	}
 	if c.Auth.ClockSkew <= 0 || c.Auth.ClockSkew > time.Hour {
 		errs = append(errs, "auth.clock_skew must be in (0, 1h]")

@@ -103,6 +103,7 @@ type ctxKey int
 const (
 	keyRequestID ctxKey = iota
 	keyLog
+	keyAdmission
 )
 
 // RequestID returns the request id of ctx.
@@ -127,11 +128,13 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	body   *bodyGuard // nil: no body
 }
 
 func (s *statusWriter) WriteHeader(c int) {
 	if s.status == 0 {
 		s.status = c
+		s.closeIfUnread()
 	}
 	s.ResponseWriter.WriteHeader(c)
 }
@@ -139,6 +142,7 @@ func (s *statusWriter) WriteHeader(c int) {
 func (s *statusWriter) Write(b []byte) (int, error) {
 	if s.status == 0 {
 		s.status = 200
+		s.closeIfUnread()
 	}
 	n, err := s.ResponseWriter.Write(b)
 	s.bytes += int64(n)
@@ -146,6 +150,16 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 }
 
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// closeIfUnread asks for the connection to be closed after an answer to a
+// request whose body was not read to its end (a refusal, a body too slow):
+// otherwise the server would first wait for the rest of it, at the
+// client's pace.
+func (s *statusWriter) closeIfUnread() {
+	if s.body != nil && !s.body.ended() {
+		s.Header().Set("Connection", "close")
+	}
+}
 
 // Flush lets streaming handlers (SSE) flush through the wrapper.
 func (s *statusWriter) Flush() {
@@ -234,11 +248,21 @@ func (s *Service) middleware(next http.Handler) http.Handler {
 			WriteProblem(sw, r, &bus.Error{Def: bus.ErrUnavailable, Detail: "the node is shutting down", RetryAfter: 1})
 			return
 		}
-		if err := s.limit.acquire(ctx); err != nil {
+		// Pools and body limits (admission.go): unauthenticated work
+		// cannot hold the slots of authenticated requests.
+		adm := &admission{s: s}
+		ctx = context.WithValue(ctx, keyAdmission, adm)
+		r = r.WithContext(ctx)
+		if hasBody(r) {
+			sw.body = s.guardBody(w, r, adm, start)
+			r.Body = sw.body
+			defer sw.body.finish()
+		}
+		defer adm.done()
+		if err := adm.enter(ctx, r); err != nil {
 			WriteProblem(sw, r, err)
 			return
 		}
-		defer s.limit.release()
 		if !streaming(r) {
 			// R3: no answer later than 30 s. Content transfers are exempt:
 			// their length depends on the size and the client's link.

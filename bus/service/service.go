@@ -124,7 +124,10 @@ type Service struct {
 	cron     *schedule.Runner
 	routes   atomic.Pointer[route.Set]
 	reloadMu sync.Mutex
-	limit    *limiter
+	limit    *limiter // authenticated requests
+	gate     *limiter // requests whose HTTP credentials are being checked
+	unauth   *limiter // requests not authenticated (admission.go)
+	budget   budget   // bytes of bodies read before authentication
 	draining atomic.Bool
 	stopping chan struct{} // closed when shutdown starts
 	stopOnce sync.Once
@@ -202,7 +205,11 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, log: log, logClose: closer, mux: http.NewServeMux(), stopping: make(chan struct{})}
-	s.limit = newLimiter(cfg.Limits.MaxInFlight, cfg.Limits.MaxQueued, cfg.Limits.QueueWait)
+	lim := cfg.Limits
+	s.limit = newLimiter(lim.MaxInFlight, lim.MaxQueued, lim.QueueWait)
+	s.gate = newLimiter(lim.MaxInFlight, lim.MaxQueued, lim.QueueWait)
+	s.unauth = newLimiter(lim.UnauthInFlight, lim.UnauthQueued, lim.QueueWait)
+	s.budget.max = lim.UnauthBodyBytes
 	// One process runs one service: the XML shape limits are process-wide
 	// defaults read by every parser of outside XML.
 	xmlscan.SetDefaults(cfg.XMLLimits.Limits())
@@ -339,8 +346,14 @@ func (s *Service) Verifier() *auth.Verifier { return s.verifier }
 // Routes returns the route set in force.
 func (s *Service) Routes() *route.Set { return s.routes.Load() }
 
-// InFlight returns the number of requests being processed now.
+// InFlight returns the number of authenticated requests being processed now.
 func (s *Service) InFlight() int { return len(s.limit.slots) }
+
+// UnauthInFlight returns the number of requests in the unauthenticated pool.
+func (s *Service) UnauthInFlight() int { return len(s.unauth.slots) }
+
+// UnauthBodyBytes returns the bytes of the unauthenticated-body budget in use.
+func (s *Service) UnauthBodyBytes() int64 { return s.budget.used.Load() }
 
 // AdminToken returns the admin API bearer token.
 func (s *Service) AdminToken() string { return s.adminTok }
@@ -411,7 +424,7 @@ func (s *Service) Run(ctx context.Context, ready func(addr net.Addr)) error {
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: s.cfg.Limits.ReadHeaderTimeout,
 		IdleTimeout:       s.cfg.Limits.IdleTimeout,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    s.cfg.Limits.MaxHeaderBytes,
 		ErrorLog:          nil,
 	}
 	s.StartWorkers()
@@ -510,6 +523,10 @@ func (s *Service) admin(h http.HandlerFunc) http.HandlerFunc {
 		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if subtle.ConstantTimeCompare([]byte(got), []byte(s.adminTok)) != 1 {
 			WriteProblem(w, r, bus.ErrAdminUnauthorized.New("send Authorization: Bearer <token from %s>", s.cfg.AdminTokenPath()))
+			return
+		}
+		if err := Admit(r.Context()); err != nil {
+			WriteProblem(w, r, err)
 			return
 		}
 		h(w, r.WithContext(auth.WithActor(r.Context(), "admin-api")))

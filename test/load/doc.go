@@ -4,7 +4,7 @@
 //
 // It registers -systems systems (000.00.01.H60, 000.00.02.H60, …) through
 // the admin API, issues a fresh key for each (an existing system is reused),
-// then runs one of three modes:
+// then runs one of these modes (service and soap: docs/load.md):
 //
 //	cycle  -c workers each loop the full F1–F7 exchange: the sender
 //	       connects, requests, uploads -size bytes and completes; the
@@ -17,6 +17,10 @@
 //	big    one exchange of -big-size bytes streamed from a deterministic
 //	       generator (never held in memory) up and down again, reporting
 //	       MB/s and the server's memory growth.
+//	slowloris -conns connections send a request head and then one body
+//	       byte every -drip (half POST /token, half /soap/edoc declaring
+//	       -big-size bytes), reconnecting when dropped, while -c workers send
+//	       signed requests: every signed request must succeed under 30 s.
 //
 // With -pid it samples the server's /proc/PID/stat and /proc/PID/status
 // every 50 ms for its CPU use and resident memory. The last line printed is
@@ -33,4 +37,5 @@
 //	go run ./test/load -mode cycle -c 64 -duration 20s -pid $(pgrep -n lgsp)
 //	go run ./test/load -mode hold -conns 1000 -duration 20s
 //	go run ./test/load -mode big -big-size 104857600
+//	go run ./test/load -mode slowloris -conns 300 -c 8 -big-size 44000000 -duration 60s
 package main

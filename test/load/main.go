@@ -32,6 +32,7 @@ type config struct {
 	Seed           uint64
 	RoutesOut      string
 	RoutesDir      string
+	Drip           time.Duration
 }
 
 // errTargetMissed makes the command exit 1 after the report was printed.
@@ -58,15 +59,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.AdminToken, "admin-token", os.Getenv("LGSP_ADMIN_TOKEN"), "admin API token (default: env LGSP_ADMIN_TOKEN, else -admin-token-file)")
 	fs.StringVar(&c.AdminTokenFile, "admin-token-file", "./data/admin.token", "file holding the admin API token")
 	fs.IntVar(&c.Systems, "systems", 40, "systems to register and use (2–99: 000.00.01.H60 …)")
-	fs.StringVar(&c.Mode, "mode", "cycle", "cycle | hold | big | service | soap")
+	fs.StringVar(&c.Mode, "mode", "cycle", "cycle | hold | big | service | soap | slowloris")
 	fs.IntVar(&c.Concurrency, "c", 64, "concurrent workers (cycle)")
 	fs.DurationVar(&c.Duration, "duration", 20*time.Second, "how long to generate load (cycle, hold)")
 	fs.IntVar(&c.Size, "size", 20480, "content bytes per exchange (cycle, soap)")
 	fs.IntVar(&c.PID, "pid", 0, "server process id to sample CPU and memory from /proc (0: none)")
 	fs.IntVar(&c.DBPID, "db-pid", 0, "database server (mariadbd) process id to sample too (0: none)")
 	fs.StringVar(&c.Label, "label", "", "free text copied into the RESULT line (e.g. sqlite, mariadb)")
-	fs.IntVar(&c.Conns, "conns", 1000, "TCP connections to hold (hold, service, soap)")
-	fs.Int64Var(&c.BigSize, "big-size", 100<<20, "content bytes of the one exchange (big)")
+	fs.IntVar(&c.Conns, "conns", 1000, "TCP connections to hold (hold, service, soap, slowloris)")
+	fs.DurationVar(&c.Drip, "drip", 5*time.Second, "interval between the body bytes of a slow client (slowloris)")
+	fs.Int64Var(&c.BigSize, "big-size", 100<<20, "content bytes of the one exchange (big); the Content-Length the slow SOAP clients declare (slowloris)")
 	fs.StringVar(&c.Notify, "notify", "poll", "how recipients learn of an exchange (cycle): poll | sse")
 	fs.Uint64Var(&c.Seed, "seed", 1, "seed of the content generator")
 	fs.StringVar(&c.RoutesOut, "routes-out", "", "write a 200 MiB route file into this directory and exit")
@@ -85,14 +87,14 @@ func (c config) check() error {
 	switch {
 	case c.RoutesOut != "":
 		return nil
-	case c.Mode != "cycle" && c.Mode != "hold" && c.Mode != "big" && c.Mode != "service" && c.Mode != "soap":
-		return fmt.Errorf("-mode %q: want cycle, hold, big, service or soap", c.Mode)
+	case c.Mode != "cycle" && c.Mode != "hold" && c.Mode != "big" && c.Mode != "service" && c.Mode != "soap" && c.Mode != "slowloris":
+		return fmt.Errorf("-mode %q: want cycle, hold, big, service, soap or slowloris", c.Mode)
 	case c.Notify != "poll" && c.Notify != "sse":
 		return fmt.Errorf("-notify %q: want poll or sse", c.Notify)
 	case c.Systems < 2 || c.Systems > 99:
 		return fmt.Errorf("-systems %d: want 2 to 99", c.Systems)
-	case c.Concurrency < 1 || c.Conns < 1 || c.Size < 1 || c.BigSize < 1 || c.Duration <= 0:
-		return errors.New("-c, -conns, -size, -big-size and -duration must be positive")
+	case c.Concurrency < 1 || c.Conns < 1 || c.Size < 1 || c.BigSize < 1 || c.Duration <= 0 || c.Drip <= 0:
+		return errors.New("-c, -conns, -size, -big-size, -duration and -drip must be positive")
 	}
 	return nil
 }
@@ -129,6 +131,8 @@ func run(cfg config, out io.Writer) error {
 		return runService(ctx, cfg, adm, systems, out)
 	case "soap":
 		return runSoap(ctx, cfg, systems, out)
+	case "slowloris":
+		return runSlowloris(ctx, cfg, systems, out)
 	default:
 		return runBig(ctx, cfg, systems, out)
 	}

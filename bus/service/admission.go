@@ -1,0 +1,361 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/auth"
+)
+
+// What a request may hold while it runs (R3, R4). Work whose pace the
+// client sets — above all reading a body — must not tie up the slots that
+// authenticated traffic needs, so a request is in one of three pools:
+//
+//   - gate: it carries HTTP credentials (an LGSP signature, a bearer or
+//     legacy token) that are being checked from its headers; the check does
+//     not wait on the client, so a gate slot is held only briefly;
+//   - unauth: it has no HTTP credentials (POST /token, SOAP with a
+//     UsernameToken, probes of unknown paths), or it reads its body before it
+//     is authenticated; small, and its bodies share a memory budget;
+//   - main: it is authenticated (Admit).
+//
+// Every body read also has a deadline and a minimum rate (bodyGuard).
+
+type pool int
+
+const (
+	poolNone pool = iota
+	poolGate
+	poolUnauth
+	poolMain
+)
+
+// budgetChunk is how much of the unauthenticated-body budget a request
+// takes at a time: its reads before authentication are cut to what it holds.
+const budgetChunk = 32 << 10
+
+// budget bounds the bytes of bodies read before authentication, over all
+// requests.
+type budget struct {
+	used atomic.Int64
+	max  int64
+}
+
+func (b *budget) take(n int64) bool {
+	for {
+		u := b.used.Load()
+		if u+n > b.max {
+			return false
+		}
+		if b.used.CompareAndSwap(u, u+n) {
+			return true
+		}
+	}
+}
+
+func (b *budget) give(n int64) { b.used.Add(-n) }
+
+// errBudget is the refusal when unauthenticated bodies hold the whole budget.
+func errBudget() error {
+	return &bus.Error{Def: bus.ErrBusy, Detail: "too much unauthenticated request data in progress", RetryAfter: 1}
+}
+
+// admission is one request's place in the pools and its share of the budget.
+// It is used by the handler's goroutine and, for streamed bodies, by the
+// goroutine that reads them, hence the mutex.
+type admission struct {
+	s        *Service
+	mu       sync.Mutex
+	held     pool
+	admitted bool
+	reserved int64 // budget bytes taken
+	read     int64 // of which already read
+}
+
+func (s *Service) limiterOf(p pool) *limiter {
+	switch p {
+	case poolGate:
+		return s.gate
+	case poolUnauth:
+		return s.unauth
+	case poolMain:
+		return s.limit
+	}
+	return nil
+}
+
+// enter takes the request's first pool: the gate when it carries HTTP
+// credentials, else the unauthenticated pool with a first chunk of the
+// budget when it has a body.
+func (a *admission) enter(ctx context.Context, r *http.Request) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if hasCredentials(r) {
+		return a.move(ctx, poolGate)
+	}
+	if err := a.move(ctx, poolUnauth); err != nil {
+		return err
+	}
+	if hasBody(r) && !a.reserve() {
+		return errBudget()
+	}
+	return nil
+}
+
+// move gives back the slot held, then takes one of p. Giving back first
+// matters: an authenticated request waiting for a main slot must not keep a
+// slot of the unauthenticated pool (nor of the gate) while it waits.
+func (a *admission) move(ctx context.Context, p pool) error {
+	if l := a.s.limiterOf(a.held); l != nil {
+		l.release()
+	}
+	a.held = poolNone
+	if err := a.s.limiterOf(p).acquire(ctx); err != nil {
+		return err
+	}
+	a.held = p
+	return nil
+}
+
+func (a *admission) reserve() bool {
+	if !a.s.budget.take(budgetChunk) {
+		return false
+	}
+	a.reserved += budgetChunk
+	return true
+}
+
+func (a *admission) giveBudget() {
+	a.s.budget.give(a.reserved)
+	a.reserved, a.read = 0, 0
+}
+
+// admit moves an authenticated request to the main pool; its body, if read
+// before, no longer counts against the unauthenticated budget.
+func (a *admission) admit(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.admitted {
+		return nil
+	}
+	a.admitted = true
+	a.giveBudget()
+	return a.move(ctx, poolMain)
+}
+
+// allow is called before a body read of up to want bytes and says how many
+// may be read. Before authentication the read moves the request to the
+// unauthenticated pool and is cut to the budget it holds.
+func (a *admission) allow(ctx context.Context, want int) (int, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.admitted {
+		return want, nil
+	}
+	if a.held != poolUnauth {
+		if err := a.move(ctx, poolUnauth); err != nil {
+			return 0, err
+		}
+	}
+	if a.reserved-a.read <= 0 && !a.reserve() {
+		return 0, errBudget()
+	}
+	return int(min(int64(want), a.reserved-a.read)), nil
+}
+
+func (a *admission) got(n int) {
+	a.mu.Lock()
+	if !a.admitted {
+		a.read += int64(n)
+	}
+	a.mu.Unlock()
+}
+
+// done gives back everything the request holds.
+func (a *admission) done() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if l := a.s.limiterOf(a.held); l != nil {
+		l.release()
+	}
+	a.held = poolNone
+	a.giveBudget()
+}
+
+// Admit tells the service that the request of ctx is authenticated: it
+// leaves the unauthenticated pools for the main one, waiting for a slot as
+// requests do (system.busy with Retry-After when none frees in time).
+// Adapters call it as soon as the caller is known, before reading a body
+// they can check afterwards. It is a no-op outside the service's handler
+// and when called again.
+func Admit(ctx context.Context) error {
+	a, _ := ctx.Value(keyAdmission).(*admission)
+	if a == nil {
+		return nil
+	}
+	return a.admit(ctx)
+}
+
+// hasCredentials reports whether r carries HTTP credentials that are
+// checked from its headers alone (HTTP Basic, which some SOAP stacks add and
+// POST /token uses with a body, does not count).
+func hasCredentials(r *http.Request) bool {
+	h := strings.TrimSpace(r.Header.Get(auth.HeaderAuthorization))
+	return strings.HasPrefix(h, "LGSP-") || len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") || r.Header.Get(auth.HeaderLegacyToken) != ""
+}
+
+func hasBody(r *http.Request) bool {
+	return r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
+}
+
+// bodyGuard wraps a request body: the first read must see bytes within
+// grace, then every byte buys 1/rate s of time, with at most stall banked
+// ahead (so the average stays above the floor and no pause is longer than
+// stall once the grace is used); hard, when set, is the latest any byte may
+// come. The deadline is the connection's read deadline, so a stalled read
+// ends even though no byte arrives. Before authentication each read also
+// asks the admission (pool, budget).
+type bodyGuard struct {
+	src   io.ReadCloser
+	ctx   context.Context
+	rc    *http.ResponseController
+	adm   *admission
+	grace time.Duration
+	stall time.Duration
+	rate  float64
+	hard  time.Time
+
+	mu       sync.Mutex
+	started  bool
+	eof      bool
+	failed   error
+	deadline time.Time // when the body is too late
+	applied  time.Time // the read deadline last given to the connection
+}
+
+// deadlineStep: the connection's deadline is moved only when the body's
+// moved by this much (it trails by at most this, never gives more time).
+const deadlineStep = 50 * time.Millisecond
+
+func (s *Service) guardBody(w http.ResponseWriter, r *http.Request, adm *admission, start time.Time) *bodyGuard {
+	lim := s.cfg.Limits
+	g := &bodyGuard{src: r.Body, ctx: r.Context(), rc: http.NewResponseController(w), adm: adm,
+		grace: lim.BodyGrace, stall: lim.BodyMaxStall, rate: float64(lim.BodyMinRate)}
+	if !streaming(r) {
+		g.hard = start.Add(lim.RequestTimeout)
+	}
+	return g
+}
+
+func (g *bodyGuard) Read(p []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.failed != nil {
+		return 0, g.failed
+	}
+	if g.eof {
+		return 0, io.EOF
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if g.adm != nil {
+		n, err := g.adm.allow(g.ctx, len(p))
+		if err != nil {
+			g.failed = err
+			return 0, err
+		}
+		p = p[:n]
+	}
+	now := time.Now()
+	if !g.started {
+		g.started = true
+		g.deadline = g.capped(now.Add(g.grace))
+		g.apply(true)
+	}
+	n, err := g.src.Read(p)
+	if g.adm != nil {
+		g.adm.got(n)
+	}
+	if n > 0 {
+		g.extend(time.Now(), n)
+	}
+	switch {
+	case err == io.EOF:
+		g.eof = true
+		// The server reads on in the background once the body ended (to
+		// see the client go); that read must not hit the body's deadline.
+		_ = g.rc.SetReadDeadline(time.Time{})
+	case err != nil && errors.Is(err, os.ErrDeadlineExceeded):
+		err = g.tooSlow()
+		g.failed = err
+	}
+	return n, err
+}
+
+func (g *bodyGuard) tooSlow() error {
+	if !g.hard.IsZero() && !g.deadline.Before(g.hard) {
+		return bus.ErrBodyTooSlow.New("the body was not in within the request time limit")
+	}
+	return bus.ErrBodyTooSlow.New("the body must start within %s and then arrive at %d bytes/s on average", g.grace, int64(g.rate))
+}
+
+func (g *bodyGuard) capped(t time.Time) time.Time {
+	if !g.hard.IsZero() && t.After(g.hard) {
+		return g.hard
+	}
+	return t
+}
+
+// extend gives n bytes just received their time, at most stall ahead of now.
+func (g *bodyGuard) extend(now time.Time, n int) {
+	d := g.deadline.Add(time.Duration(float64(n) / g.rate * float64(time.Second)))
+	if lim := now.Add(g.stall); d.After(lim) {
+		d = lim
+	}
+	if d.Before(g.deadline) { // still within a grace longer than stall
+		d = g.deadline
+	}
+	g.deadline = g.capped(d)
+	g.apply(false)
+}
+
+func (g *bodyGuard) apply(force bool) {
+	if !force && g.deadline.Sub(g.applied) < deadlineStep {
+		return
+	}
+	if err := g.rc.SetReadDeadline(g.deadline); err == nil {
+		g.applied = g.deadline
+	}
+}
+
+// finish runs after the handler: the server would read on what is left of
+// an unread body (up to 256 KiB, to reuse the connection) at the client's
+// pace; the answer said Connection: close (closeIfUnread), so that read
+// ends at once and the connection is closed.
+func (g *bodyGuard) finish() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.eof {
+		return
+	}
+	g.failed = bus.ErrBodyTooSlow.New("the request ended before its body")
+	_ = g.rc.SetReadDeadline(time.Now())
+}
+
+func (g *bodyGuard) Close() error { return g.src.Close() }
+
+// ended reports whether the body was read to its end.
+func (g *bodyGuard) ended() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.eof
+}
