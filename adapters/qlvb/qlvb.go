@@ -192,9 +192,9 @@ func (m *module) usernameToken(ctx context.Context, h *soap.Header) (*auth.Princ
 			}
 			return "", false
 		}
-		secret, err := m.h.Vault.Open(k.SecretEnc, auth.SecretAAD(k.AccessKey))
+		secret, err := auth.SharedSecret(m.h.Vault, k) // auth.key_kind for a public key
 		if err != nil {
-			lookupErr = bus.ErrInternal.Wrap(err, "opening the secret of an access key")
+			lookupErr = err
 			return "", false
 		}
 		key = &struct{ code string }{k.SystemCode}

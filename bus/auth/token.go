@@ -115,9 +115,9 @@ func (t *Tokens) client(ctx context.Context, accessKey, secret string) (store.Ke
 	if err != nil {
 		return store.Key{}, store.System{}, storeFault(err, "reading access key")
 	}
-	stored, err := t.Vault.Open(k.SecretEnc, SecretAAD(k.AccessKey))
+	stored, err := SharedSecret(t.Vault, k) // auth.key_kind for a public key
 	if err != nil {
-		return store.Key{}, store.System{}, bus.ErrInternal.Wrap(err, "opening the secret of an access key")
+		return store.Key{}, store.System{}, err
 	}
 	same := subtle.ConstantTimeCompare(stored, []byte(secret)) == 1
 	clear(stored)
@@ -135,8 +135,9 @@ func (t *Tokens) status(ctx context.Context, k store.Key) (store.System, error) 
 }
 
 // Bearer checks a bearer token and returns who it was issued to. The key
-// it was issued for and its system are checked again on every call, so
-// revoking the key or suspending the system ends the token at once.
+// it was issued for and its system are checked again on every call
+// (KeyStanding), so revoking the key, suspending the system or denying the
+// key's algorithm ends the token at its next use.
 func (t *Tokens) Bearer(ctx context.Context, token string) (*Principal, error) {
 	if token == "" || len(token) > 256 {
 		return nil, bus.ErrTokenInvalid.New("malformed access token")
@@ -155,6 +156,11 @@ func (t *Tokens) Bearer(ctx context.Context, token string) (*Principal, error) {
 	}
 	if err != nil {
 		return nil, storeFault(err, "reading access key")
+	}
+	// Tokens are issued only against a shared secret: one bound to a
+	// public key was obtained by offering that public key as a secret.
+	if !IsShared(k) {
+		return nil, errKeyKind(k)
 	}
 	sys, err := t.status(ctx, k)
 	if err != nil {

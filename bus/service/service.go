@@ -112,6 +112,7 @@ type Service struct {
 	vault    *vault.Vault
 	registry *auth.Registry
 	verifier *auth.Verifier
+	platform *auth.PlatformKeys
 	grants   *auth.Grants
 	sessions *auth.Sessions
 	tokens   *auth.Tokens
@@ -242,6 +243,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	limits.Log, limits.Audit = log, s.store
 	s.verifier = &auth.Verifier{Keys: keys, Vault: s.vault, Nonces: nonces, Skew: cfg.Auth.ClockSkew, Limits: limits}
 	s.grants = &auth.Grants{Store: s.store}
+	if err := s.provisionPlatformKeys(ctx); err != nil {
+		return fail(err)
+	}
 	s.provisionSessions()
 	s.exchange = exchange.New(exchange.Options{Store: s.store, Vault: s.vault, Routes: s.routes.Load, Log: log, Config: cfg.Exchange, Node: cfg.Node, Wake: s.feed.Wake, Permissions: s.grants})
 	s.cron = schedule.NewRunner(log)
@@ -368,7 +372,7 @@ func (s *Service) Reload() (*route.Set, error) {
 func (s *Service) StartWorkers() {
 	s.workers.Go(s.exchange.RunDispatcher)
 	s.workers.Go(s.feed.Run)
-	wh := &notify.Webhooks{Store: s.store, Vault: s.vault, Retry: bus.DefaultRetry, Log: s.log, Node: s.cfg.Node, Wake: s.feed.Wake, Handlers: s.outbox}
+	wh := &notify.Webhooks{Store: s.store, Vault: s.vault, Platform: s.platform, Retry: bus.DefaultRetry, Log: s.log, Node: s.cfg.Node, Wake: s.feed.Wake, Handlers: s.outbox}
 	s.workers.Go(wh.Run)
 	s.cron.Start()
 }
