@@ -179,7 +179,7 @@ func (m *module) usernameToken(ctx context.Context, h *soap.Header) (*auth.Princ
 	if len(ak) > 128 {
 		return nil, bus.ErrAuthMalformed.New("the Username is too long")
 	}
-	if err := v.Limits.CheckLocked(ak); err != nil {
+	if err := v.Limits.CheckLocked(ak, h.RemoteAddr); err != nil {
 		return nil, err
 	}
 	var key *struct{ code string }

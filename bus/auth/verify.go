@@ -145,8 +145,9 @@ func (v *Verifier) Verify(r *http.Request) (*Principal, error) {
 	if v.Keys == nil || v.Vault == nil || v.Nonces == nil {
 		return nil, bus.ErrInternal.New("verifier is not configured")
 	}
-	// A locked key is refused before any work, even with a good signature.
-	if err := v.Limits.CheckLocked(az.AccessKey); err != nil {
+	// A key locked for this client address is refused before any work,
+	// even with a good signature.
+	if err := v.Limits.CheckLocked(az.AccessKey, r.RemoteAddr); err != nil {
 		return nil, err
 	}
 	k, err := v.Keys.GetKey(ctx, az.AccessKey)

@@ -240,7 +240,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	keys := &auth.KeyCache{Store: s.store}
 	s.registry = &auth.Registry{Store: s.store, Vault: s.vault, Audit: s.store, OnChange: keys.Flush}
 	limits := auth.NewLimits(cfg.Auth.RatePerKey, cfg.Auth.BurstPerKey, cfg.Auth.LockFailures, cfg.Auth.LockWindow, cfg.Auth.LockFor)
-	limits.Log, limits.Audit = log, s.store
+	limits.Log, limits.Audit, limits.AlertFailures = log, s.store, cfg.Auth.AlertFailures
 	s.verifier = &auth.Verifier{Keys: keys, Vault: s.vault, Nonces: nonces, Skew: cfg.Auth.ClockSkew, Limits: limits}
 	s.grants = &auth.Grants{Store: s.store}
 	if err := s.provisionPlatformKeys(ctx); err != nil {
