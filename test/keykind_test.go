@@ -21,6 +21,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -266,6 +267,18 @@ func TestWebhookToRSASystem(t *testing.T) {
 	h := sha256.Sum256([]byte(canon))
 	if err := rsa.VerifyPKCS1v15(key, crypto.SHA256, h[:], a.Signature); err != nil {
 		t.Fatalf("the webhook does not verify with the published platform key: %v", err)
+	}
+	// The openssl check docs/auth.md gives receivers.
+	dir := t.TempDir()
+	for name, b := range map[string][]byte{"canonical.txt": []byte(canon), "sig.bin": a.Signature, "lgsp-platform.pem": []byte(pk.PublicKey)} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command("openssl", "dgst", "-sha256", "-verify", "lgsp-platform.pem", "-signature", "sig.bin", "canonical.txt")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "Verified OK") {
+		t.Fatalf("openssl dgst -verify: %s %v", out, err)
 	}
 	for _, c := range []string{canon, strings.Replace(canon, auth.AlgRSASHA256, auth.AlgHMACSHA256, 1)} {
 		m := hmac.New(sha256.New, []byte(pemText))
