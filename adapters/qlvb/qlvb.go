@@ -183,7 +183,7 @@ func (m *module) usernameToken(ctx context.Context, h *soap.Header) (*auth.Princ
 	if len(ak) > 128 {
 		return nil, bus.ErrAuthMalformed.New("the Username is too long")
 	}
-	if err := v.Limits.CheckLocked(ak); err != nil {
+	if err := v.Limits.CheckLocked(ak, h.RemoteAddr); err != nil {
 		return nil, err
 	}
 	var key *struct{ code string }
@@ -196,9 +196,9 @@ func (m *module) usernameToken(ctx context.Context, h *soap.Header) (*auth.Princ
 			}
 			return "", false
 		}
-		secret, err := m.h.Vault.Open(k.SecretEnc, auth.SecretAAD(k.AccessKey))
+		secret, err := auth.SharedSecret(m.h.Vault, k) // auth.key_kind for a public key
 		if err != nil {
-			lookupErr = bus.ErrInternal.Wrap(err, "opening the secret of an access key")
+			lookupErr = err
 			return "", false
 		}
 		key = &struct{ code string }{k.SystemCode}

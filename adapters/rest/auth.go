@@ -161,7 +161,7 @@ func (a *api) token(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusUnauthorized, "invalid_client", bus.ErrAuthMissing.New("send Authorization: Basic base64(access_key:secret_key)"))
 		return
 	}
-	tok, life, err := a.h.Tokens.Issue(r.Context(), id, secret)
+	tok, life, err := a.h.Tokens.Issue(r.Context(), id, secret, r.RemoteAddr)
 	if err != nil {
 		e := bus.AsError(err)
 		switch {

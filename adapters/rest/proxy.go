@@ -267,7 +267,7 @@ func (p *proxy) ownerKey(ctx context.Context, owner string) (ownerKey, error) {
 		if alg == "" {
 			alg = auth.AlgHMACSHA256
 		}
-		if c.Status != store.KeyActive || !c.RevokedAt.IsZero() || !c.ExpiresAt.IsZero() && !c.ExpiresAt.After(now) || !strings.HasPrefix(alg, "LGSP-HMAC-") {
+		if c.Status != store.KeyActive || !c.RevokedAt.IsZero() || !c.ExpiresAt.IsZero() && !c.ExpiresAt.After(now) || !auth.IsShared(*c) {
 			continue
 		}
 		if _, known := auth.LookupAlgorithm(alg); known && (best == nil || c.CreatedAt.After(best.CreatedAt)) {
@@ -277,9 +277,9 @@ func (p *proxy) ownerKey(ctx context.Context, owner string) (ownerKey, error) {
 	if best == nil {
 		return ownerKey{}, bus.ErrServiceDown.New("the owner system %s has no active HMAC key to sign forwarded calls with", owner)
 	}
-	secret, err := p.a.h.Vault.Open(best.SecretEnc, auth.SecretAAD(best.AccessKey))
+	secret, err := auth.SharedSecret(p.a.h.Vault, *best)
 	if err != nil {
-		return ownerKey{}, bus.ErrInternal.Wrap(err, "opening the secret of %s", best.AccessKey)
+		return ownerKey{}, err
 	}
 	k = ownerKey{accessKey: best.AccessKey, alg: best.Alg, secret: secret, until: now.Add(ownerKeyTTL)}
 	if k.alg == "" {

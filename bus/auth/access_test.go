@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -360,7 +361,7 @@ func TestLimitsLockout(t *testing.T) {
 	f.v.Limits = l
 	sign := func(secret string) *http.Request {
 		r := exampleRequest(t)
-		r.RemoteAddr = "203.0.113.7:4242"
+		r.RemoteAddr = "127.0.0.7:4242"
 		if err := Sign(r, exAccessKey, secret, exBodyHash, f.clk.Now(), ""); err != nil {
 			t.Fatal(err)
 		}
@@ -395,7 +396,7 @@ func TestLimitsLockout(t *testing.T) {
 			alert = e
 		}
 	}
-	if alert == nil || alert.Data["access_key"] != exAccessKey || alert.Data["system"] != exSystem || alert.Data["failures"] != 3 || alert.Data["remote"] != "203.0.113.7:4242" {
+	if alert == nil || alert.Data["access_key"] != exAccessKey || alert.Data["system"] != exSystem || alert.Data["failures"] != 3 || alert.Data["remote"] != "127.0.0.7" || alert.Data["alert"] != "auth.locked" {
 		t.Fatalf("alert %+v", alert)
 	}
 	if len(am.events) != 1 || am.events[0].Action != store.KeyEventLocked || am.events[0].AccessKey != exAccessKey || am.events[0].System != exSystem {
@@ -405,6 +406,82 @@ func TestLimitsLockout(t *testing.T) {
 	wantCode(t, verify(exSecret), "auth.locked")
 	f.clk.Add(time.Second)
 	wantCode(t, verify(exSecret), "")
+}
+
+// TestLimitsPerAddress: bad signatures lock the key only for the address
+// that sent them; the real client at another address keeps working; a
+// burst from several addresses logs an alert and locks nobody else.
+func TestLimitsPerAddress(t *testing.T) {
+	f, am := accessFixture(t)
+	log, hook := logtest.NewNullLogger()
+	l := NewLimits(0, 0, 3, time.Minute, 5*time.Minute)
+	l.AlertFailures = 5
+	l.Now, l.Log, l.Audit = f.clk.Now, log, am
+	f.v.Limits = l
+	verify := func(remote, secret string) error {
+		r := exampleRequest(t)
+		r.RemoteAddr = remote
+		if err := Sign(r, exAccessKey, secret, exBodyHash, f.clk.Now(), ""); err != nil {
+			t.Fatal(err)
+		}
+		_, err := f.v.Verify(r)
+		return err
+	}
+	const victim, attacker, other = "127.0.0.1:5000", "127.0.0.2:6000", "[::1]:7000"
+	for range 3 {
+		wantCode(t, verify(attacker, "wrong"), "auth.bad_signature")
+		wantCode(t, verify(victim, exSecret), "")
+	}
+	wantCode(t, verify(attacker, "wrong"), "auth.locked")
+	wantCode(t, verify("127.0.0.2:6001", exSecret), "auth.locked") // the address, whatever the port
+	wantCode(t, verify(victim, exSecret), "")
+	bursts := func() int {
+		n := 0
+		for _, e := range hook.AllEntries() {
+			if e.Level == logrus.ErrorLevel && e.Data["alert"] == "auth.failure_burst" {
+				n++
+			}
+		}
+		return n
+	}
+	wantCode(t, verify(other, "wrong"), "auth.bad_signature")
+	if bursts() != 0 {
+		t.Fatal("burst alert below the threshold")
+	}
+	wantCode(t, verify(other, "wrong"), "auth.bad_signature") // fifth of the key within the window
+	if bursts() != 1 {
+		t.Fatalf("burst alerts = %d, want 1", bursts())
+	}
+	wantCode(t, verify(victim, exSecret), "")
+	wantCode(t, verify(other, "wrong"), "auth.bad_signature") // third from [::1]: locks it
+	wantCode(t, verify(other, exSecret), "auth.locked")
+	wantCode(t, verify(victim, exSecret), "")
+	if bursts() != 1 {
+		t.Fatal("more than one burst alert per window")
+	}
+	if len(am.events) != 2 || !strings.Contains(am.events[0].Detail, "127.0.0.2") || !strings.Contains(am.events[1].Detail, "::1") {
+		t.Fatalf("lock events %+v", am.events)
+	}
+}
+
+// TestLimitsMemoryBounded: an attacker with more addresses than
+// MaxLockEntries cannot grow the state past it, and idle entries are swept.
+func TestLimitsMemoryBounded(t *testing.T) {
+	clk := &clock{t: time.Unix(1_790_000_000, 0)}
+	l := NewLimits(0, 0, 3, time.Minute, 5*time.Minute)
+	l.Now = clk.Now
+	ctx := context.Background()
+	for i := range MaxLockEntries + 1000 {
+		l.Failure(ctx, "AKVICTIM", "000.00.01.H60", fmt.Sprintf("127.%d.%d.%d:1", i>>16&255, i>>8&255, i&255))
+	}
+	if keys, pairs := l.entries(); keys != 1 || pairs != MaxLockEntries {
+		t.Fatalf("entries = %d keys, %d pairs; want 1, %d", keys, pairs, MaxLockEntries)
+	}
+	clk.Add(2 * time.Minute)
+	l.Failure(ctx, "AKVICTIM", "000.00.01.H60", "127.0.0.2:1") // triggers the sweep
+	if _, pairs := l.entries(); pairs != 1 {
+		t.Fatalf("pairs after the sweep = %d, want 1", pairs)
+	}
 }
 
 func TestLimitsRate(t *testing.T) {

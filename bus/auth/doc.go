@@ -17,8 +17,12 @@
 // canonical form or the verifier.
 //
 // Secrets are never stored in clear: the Registry seals them with the
-// master key (package vault) bound to their access key (SecretAAD), and the
-// Verifier opens them only to check a signature.
+// master key (package vault) bound to their access key (SecretAAD). The
+// kind of a key is stored with it (store.KeyShared or store.KeyPublic), and
+// SharedSecret, the only function that opens a sealed secret, has nothing
+// to give for a public key (auth.key_kind): a system's certificate is
+// public and must never pass for a secret. Webhooks to systems without a
+// secret are signed by the platform key (PlatformKeys).
 //
 // Session keys for service access (A1–A6) are issued and checked by
 // Sessions; Tokens and Authenticator accept OAuth2 bearer tokens and the

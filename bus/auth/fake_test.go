@@ -170,7 +170,8 @@ func testVault(t testing.TB) *vault.Vault {
 	return v
 }
 
-// putKey stores a key with a known secret, sealed as the registry does.
+// putKey stores a key with a known secret, sealed as the registry does
+// (for a public-key algorithm, secret is the public key).
 func putKey(t testing.TB, m *memStore, v *vault.Vault, k store.Key, secret string) {
 	t.Helper()
 	if k.Alg == "" {
@@ -179,7 +180,11 @@ func putKey(t testing.TB, m *memStore, v *vault.Vault, k store.Key, secret strin
 	if k.Status == "" {
 		k.Status = store.KeyActive
 	}
-	k.SecretEnc = v.Seal([]byte(secret), SecretAAD(k.AccessKey))
+	if AlgKeyKind(k.Alg) == store.KeyPublic {
+		k.Kind, k.PublicKey = store.KeyPublic, []byte(secret) // a public key is stored as it is, never sealed
+	} else {
+		k.Kind, k.SecretEnc = store.KeyShared, v.Seal([]byte(secret), SecretAAD(k.AccessKey))
+	}
 	if err := m.CreateKey(context.Background(), k); err != nil {
 		t.Fatal(err)
 	}

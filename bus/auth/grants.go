@@ -23,10 +23,11 @@ type GrantStore interface {
 // scope, only while an active grant says so.
 //
 // Checks read a snapshot of the active grants that is at most CacheTTL old
-// (default 2 s): reading every grant from the store on each service call
-// took a quarter of a node's CPU under load. A grant added or revoked on
-// this node takes effect at once; on other nodes within CacheTTL. A
-// negative CacheTTL reads the store on every check.
+// (default auth.CacheTTL, 0.5 s): reading every grant from the store on
+// each service call took a quarter of a node's CPU under load. A grant
+// added or revoked on this node takes effect at once; on other nodes and
+// from the CLI within CacheTTL, so within ChangeBound. A negative CacheTTL
+// reads the store on every check.
 type Grants struct {
 	Store    GrantStore
 	Now      func() time.Time
@@ -42,7 +43,7 @@ type grantSnapshot struct {
 }
 
 // DefaultGrantCacheTTL bounds how stale a node's view of the grants may be.
-const DefaultGrantCacheTTL = 2 * time.Second
+const DefaultGrantCacheTTL = CacheTTL
 
 // active returns the grants of kind, from the snapshot when it is fresh.
 func (g *Grants) active(ctx context.Context, kind string) ([]store.Grant, error) {

@@ -8,16 +8,30 @@ import (
 	"github.com/tuyenquang/lgsp/bus/store"
 )
 
+// ChangeBound is how long a change to a key or a system (revocation,
+// suspension, allowed algorithms) or to a grant may take to hold on every
+// node, wherever it was made (admin API of any node, or the CLI writing
+// the store directly): the caches on the authentication path keep what
+// they read for at most CacheTTL, and a request in flight when the change
+// commits finishes with what it read. The node where the change was made
+// drops its caches at once.
+const ChangeBound = time.Second
+
+// CacheTTL is the default lifetime of KeyCache entries and of grant
+// snapshots: half of ChangeBound, leaving the other half to the request
+// that read the entry.
+const CacheTTL = ChangeBound / 2
+
 // KeyCache remembers successful key and system lookups for a short time,
 // so that a signature check does not read both from the store on every
 // request (two of the three store reads of a service call through the
 // bus). Misses are never cached. The Registry of the same node flushes it
 // on every change (Registry.OnChange), so a revocation or suspension made
 // on this node holds at once; one made on another node or by the CLI holds
-// within TTL.
+// within TTL (CacheTTL by default), so within ChangeBound.
 type KeyCache struct {
 	Store KeyStore
-	TTL   time.Duration // default 1 s
+	TTL   time.Duration // default CacheTTL
 
 	mu      sync.Mutex
 	keys    map[string]cachedKey
@@ -43,7 +57,7 @@ func (c *KeyCache) ttl() time.Duration {
 	if c.TTL > 0 {
 		return c.TTL
 	}
-	return time.Second
+	return CacheTTL
 }
 
 // GetKey returns the key, from the cache when fresh.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"sync"
 	"time"
 
@@ -15,37 +16,62 @@ import (
 )
 
 // Defaults of Limits (auth.rate_per_key, auth.burst_per_key,
-// auth.lock_failures, auth.lock_window, auth.lock_for).
+// auth.lock_failures, auth.lock_window, auth.lock_for, auth.alert_failures).
 const (
-	DefaultRatePerKey   = 200
-	DefaultBurstPerKey  = 400
-	DefaultLockFailures = 10
-	DefaultLockWindow   = time.Minute
-	DefaultLockFor      = 5 * time.Minute
+	DefaultRatePerKey    = 200
+	DefaultBurstPerKey   = 400
+	DefaultLockFailures  = 10
+	DefaultLockWindow    = time.Minute
+	DefaultLockFor       = 5 * time.Minute
+	DefaultAlertFailures = 50
 )
+
+// MaxLockEntries bounds the (access key, client address) pairs whose bad
+// signatures Limits remembers: an attacker with many addresses cannot grow
+// it without limit. Past it, failures from new pairs still count towards
+// the per-key alert but lock nothing until a sweep frees room.
+const MaxLockEntries = 100_000
 
 // Limits guards access keys (M3): a token bucket per key bounds the
 // requests it may make, and a burst of bad signatures locks the key for a
-// while, logs an alert and records a "locked" key event.
+// while — from the client address that sent them only — logs an alert and
+// records a "locked" key event.
+//
+// Why per (access key, client address): the access key travels in every
+// request, so anybody can send bad signatures with it. Counted per key, ten
+// of them locked the real client out; counted per pair, the attacker locks
+// only itself, and the real client, at its own address, keeps working.
+// Bad signatures of one key from all addresses together are still watched:
+// past AlertFailures within Window an alert is logged at error level
+// (field alert = "auth.failure_burst"), without locking anybody.
+//
+// The client address is the IP of the connection (http.Request.RemoteAddr,
+// port dropped); trusted proxies that forward the client's address are not
+// honoured yet, so behind a reverse proxy every client shares its address.
 //
 // The state lives in the memory of one node: with several nodes each
 // enforces its own bucket (a client may reach n×rate in total) and counts
 // the failures it sees; a lock is recorded in the shared audit but not
-// shared. Only access keys that exist reach Limits, so its memory is
-// bounded by the number of keys; idle entries are dropped.
+// shared. Buckets exist only for keys that exist; lock entries are bounded
+// by MaxLockEntries; idle entries of both are swept every minute.
 type Limits struct {
 	// Rate is the sustained requests per second of one key and Burst the
 	// bucket size; Rate ≤ 0 turns rate limiting off.
 	Rate  float64
 	Burst int
-	// MaxFailures bad signatures within Window lock the key for LockFor;
-	// MaxFailures ≤ 0 turns lockout off.
+	// MaxFailures bad signatures of one key from one client address
+	// within Window lock that pair for LockFor; MaxFailures ≤ 0 turns
+	// lockout (and the burst alert) off.
 	MaxFailures int
 	Window      time.Duration
 	LockFor     time.Duration
+	// AlertFailures bad signatures of one key from all addresses within
+	// Window log an alert (at most one per key and Window); 0 means
+	// DefaultAlertFailures.
+	AlertFailures int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Log receives the alert of a lock (error level).
+	// Log receives the alerts (error level).
 	Log logrus.FieldLogger
 	// Audit records the lock; nil: not recorded.
 	Audit interface {
@@ -53,14 +79,22 @@ type Limits struct {
 	}
 
 	mu        sync.Mutex
-	keys      map[string]*keyState
+	keys      map[string]*keyState    // per access key: bucket and burst watch
+	pairs     map[lockPair]*lockState // per (access key, client address)
 	lastSweep time.Time
 }
 
 type keyState struct {
-	tokens      float64
-	filled      time.Time   // when tokens was last brought up to date
-	failures    []time.Time // bad signatures within the window, oldest first
+	tokens    float64
+	filled    time.Time   // when tokens was last brought up to date
+	failures  []time.Time // bad signatures from any address within the window, oldest first (≤ alert threshold)
+	alertedAt time.Time   // last burst alert
+}
+
+type lockPair struct{ key, addr string }
+
+type lockState struct {
+	failures    []time.Time // within the window, oldest first (≤ MaxFailures)
 	lockedUntil time.Time
 }
 
@@ -100,14 +134,29 @@ func (l *Limits) log() logrus.FieldLogger {
 	return lg
 }
 
+func (l *Limits) alertFailures() int {
+	if l.AlertFailures > 0 {
+		return l.AlertFailures
+	}
+	return DefaultAlertFailures
+}
+
+// ClientAddr is the address failures are counted under: the IP of a
+// RemoteAddr ("ip:port" or "[ip]:port"), or the text itself when it has no
+// port.
+func ClientAddr(remote string) string {
+	if host, _, err := net.SplitHostPort(remote); err == nil {
+		return host
+	}
+	return remote
+}
+
 // state returns the entry of a key, creating it; l.mu is held.
 func (l *Limits) state(ak string, now time.Time) *keyState {
 	if l.keys == nil {
 		l.keys = map[string]*keyState{}
 	}
-	if now.Sub(l.lastSweep) > time.Minute {
-		l.sweep(now)
-	}
+	l.maybeSweep(now)
 	st, ok := l.keys[ak]
 	if !ok {
 		st = &keyState{tokens: float64(l.Burst), filled: now}
@@ -116,14 +165,26 @@ func (l *Limits) state(ak string, now time.Time) *keyState {
 	return st
 }
 
-// sweep drops entries that hold nothing: a full bucket, no recent failure,
-// no lock.
+func (l *Limits) maybeSweep(now time.Time) {
+	if now.Sub(l.lastSweep) > time.Minute {
+		l.sweep(now)
+	}
+}
+
+// sweep drops entries that hold nothing: a full bucket and no recent
+// failure for keys; no lock and no recent failure for pairs.
 func (l *Limits) sweep(now time.Time) {
 	l.lastSweep = now
+	recent := func(fs []time.Time) bool { return len(fs) > 0 && now.Sub(fs[len(fs)-1]) < l.Window }
 	for ak, st := range l.keys {
 		l.refill(st, now)
-		if st.tokens >= float64(l.Burst) && now.After(st.lockedUntil) && (len(st.failures) == 0 || now.Sub(st.failures[len(st.failures)-1]) > l.Window) {
+		if st.tokens >= float64(l.Burst) && !recent(st.failures) && now.Sub(st.alertedAt) >= l.Window {
 			delete(l.keys, ak)
+		}
+	}
+	for p, ls := range l.pairs {
+		if !now.Before(ls.lockedUntil) && !recent(ls.failures) {
+			delete(l.pairs, p)
 		}
 	}
 }
@@ -135,21 +196,22 @@ func (l *Limits) refill(st *keyState, now time.Time) {
 	}
 }
 
-// CheckLocked refuses a locked key with auth.locked and a Retry-After of
-// the time left.
-func (l *Limits) CheckLocked(accessKey string) error {
+// CheckLocked refuses, with auth.locked and a Retry-After of the time left,
+// an access key locked for the client address of remote (a RemoteAddr).
+// The same key from another address is not refused.
+func (l *Limits) CheckLocked(accessKey, remote string) error {
 	if l == nil || l.MaxFailures <= 0 {
 		return nil
 	}
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	st, ok := l.keys[accessKey]
-	if !ok || !now.Before(st.lockedUntil) {
+	ls, ok := l.pairs[lockPair{accessKey, ClientAddr(remote)}]
+	if !ok || !now.Before(ls.lockedUntil) {
 		return nil
 	}
-	e := bus.ErrAuthLocked.New("access key %s is locked until %s after %d bad signatures within %s", accessKey, st.lockedUntil.UTC().Format(time.RFC3339), l.MaxFailures, l.Window)
-	e.RetryAfter = int(math.Ceil(st.lockedUntil.Sub(now).Seconds()))
+	e := bus.ErrAuthLocked.New("access key %s is locked for your address until %s after %d bad signatures within %s", accessKey, ls.lockedUntil.UTC().Format(time.RFC3339), l.MaxFailures, l.Window)
+	e.RetryAfter = int(math.Ceil(ls.lockedUntil.Sub(now).Seconds()))
 	return e
 }
 
@@ -174,48 +236,111 @@ func (l *Limits) Allow(accessKey string) error {
 	return e
 }
 
-// Failure counts a bad signature of an existing access key. The failure
-// that reaches MaxFailures within Window locks the key for LockFor, logs an
-// alert at error level (access_key, system, failures, remote) and records
-// a "locked" key event. It reports whether it locked the key.
+// Failure counts a bad signature (or wrong secret) of an existing access
+// key from remote (a RemoteAddr). The failure that reaches MaxFailures from
+// one client address within Window locks the key for that address for
+// LockFor, logs an alert at error level (alert, access_key, system,
+// failures, remote) and records a "locked" key event. Failures of the key
+// from all addresses that reach AlertFailures within Window log an alert
+// (alert = "auth.failure_burst") and lock nothing. It reports whether it
+// locked.
 func (l *Limits) Failure(ctx context.Context, accessKey, system, remote string) bool {
 	if l == nil || l.MaxFailures <= 0 {
 		return false
 	}
 	now := l.now()
+	addr := ClientAddr(remote)
 	l.mu.Lock()
 	st := l.state(accessKey, now)
-	cut := 0
-	for cut < len(st.failures) && now.Sub(st.failures[cut]) >= l.Window {
-		cut++
-	}
-	st.failures = append(st.failures[cut:], now)
-	n := len(st.failures)
-	locked := n >= l.MaxFailures && !now.Before(st.lockedUntil)
-	if locked {
-		st.lockedUntil = now.Add(l.LockFor)
-		st.failures = nil
-	} else if n > l.MaxFailures {
-		st.failures = st.failures[n-l.MaxFailures:] // keep the slice bounded while locked
-	}
-	until := st.lockedUntil
+	burst := l.countBurst(st, now)
+	locked, n, until := l.countPair(lockPair{accessKey, addr}, now)
 	l.mu.Unlock()
+	if burst > 0 {
+		l.log().WithFields(logrus.Fields{
+			"alert": "auth.failure_burst", "access_key": accessKey, "system": system, "failures": burst,
+			"window": l.Window.String(), "last_remote": addr,
+		}).Error("burst of bad signatures for an access key from several addresses; the key is not locked")
+	}
 	if !locked {
 		return false
 	}
 	l.log().WithFields(logrus.Fields{
-		"alert": "auth.locked", "access_key": accessKey, "system": system, "failures": n, "remote": remote,
+		"alert": "auth.locked", "access_key": accessKey, "system": system, "failures": n, "remote": addr,
 		"window": l.Window.String(), "locked_until": until.UTC().Format(time.RFC3339),
-	}).Error("access key locked after a burst of bad signatures")
+	}).Error("access key locked for one client address after a burst of bad signatures")
 	if l.Audit != nil {
 		// The request's context ends with its answer; the record must not.
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		ev := store.KeyEvent{At: now.UTC(), AccessKey: accessKey, System: system, Action: store.KeyEventLocked, Actor: "lgsp",
-			Detail: fmt.Sprintf("%d bad signatures within %s from %s; locked until %s", n, l.Window, remote, until.UTC().Format(time.RFC3339))}
+			Detail: fmt.Sprintf("%d bad signatures within %s from %s; locked for that address until %s", n, l.Window, addr, until.UTC().Format(time.RFC3339))}
 		if err := l.Audit.AddKeyEvents(actx, ev); err != nil {
 			l.log().WithError(err).WithField("access_key", accessKey).Error("recording the lock of an access key")
 		}
 	}
 	return true
+}
+
+// window drops the times older than Window from the front of fs and
+// appends now; l.mu is held.
+func (l *Limits) window(fs []time.Time, now time.Time) []time.Time {
+	cut := 0
+	for cut < len(fs) && now.Sub(fs[cut]) >= l.Window {
+		cut++
+	}
+	return append(fs[cut:], now)
+}
+
+// countBurst counts a failure of the key from any address and returns the
+// count when it calls for an alert (at most one per Window), else 0;
+// l.mu is held.
+func (l *Limits) countBurst(st *keyState, now time.Time) int {
+	limit := l.alertFailures()
+	st.failures = l.window(st.failures, now)
+	n := len(st.failures)
+	if n > limit {
+		st.failures = st.failures[n-limit:] // bounded
+	}
+	if n >= limit && now.Sub(st.alertedAt) >= l.Window {
+		st.alertedAt = now
+		return n
+	}
+	return 0
+}
+
+// countPair counts a failure of one (key, address) pair and locks it when
+// it reaches MaxFailures; l.mu is held. A new pair is not remembered while
+// MaxLockEntries pairs are.
+func (l *Limits) countPair(p lockPair, now time.Time) (locked bool, n int, until time.Time) {
+	if l.pairs == nil {
+		l.pairs = map[lockPair]*lockState{}
+	}
+	ls, ok := l.pairs[p]
+	if !ok {
+		if len(l.pairs) >= MaxLockEntries {
+			l.maybeSweep(now) // at most once a minute: a full map must not cost a sweep per failure
+			if len(l.pairs) >= MaxLockEntries {
+				return false, 0, time.Time{}
+			}
+		}
+		ls = &lockState{}
+		l.pairs[p] = ls
+	}
+	ls.failures = l.window(ls.failures, now)
+	n = len(ls.failures)
+	locked = n >= l.MaxFailures && !now.Before(ls.lockedUntil)
+	if locked {
+		ls.lockedUntil = now.Add(l.LockFor)
+		ls.failures = nil
+	} else if n > l.MaxFailures {
+		ls.failures = ls.failures[n-l.MaxFailures:] // keep the slice bounded while locked
+	}
+	return locked, n, ls.lockedUntil
+}
+
+// entries returns how many keys and pairs are remembered (tests).
+func (l *Limits) entries() (keys, pairs int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.keys), len(l.pairs)
 }

@@ -203,6 +203,7 @@ func (r *Registry) IssueKeyAlg(ctx context.Context, code, alg string, expires ti
 		AccessKey:  accessKey,
 		SystemCode: s.Code,
 		Alg:        alg,
+		Kind:       store.KeyShared,
 		SecretEnc:  r.Vault.Seal([]byte(secret), SecretAAD(accessKey)),
 		Status:     store.KeyActive,
 		CreatedAt:  now,
@@ -248,7 +249,7 @@ func (r *Registry) Keys(ctx context.Context, code string) ([]store.Key, error) {
 		return nil, err
 	}
 	for i := range ks {
-		ks[i].SecretEnc = nil
+		ks[i].SecretEnc = nil // listings never carry sealed secrets
 	}
 	return ks, nil
 }

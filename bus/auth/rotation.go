@@ -104,7 +104,7 @@ func (r *Registry) RotateKey(ctx context.Context, oldKey string, overlap time.Du
 	if alg == "" {
 		alg = AlgHMACSHA256
 	}
-	if alg == AlgRSASHA256 {
+	if !IsShared(old) {
 		return Rotated{}, bus.ErrBadRequest.New("%s is an RSA key: register the new public key (lgsp keys add-rsa), then revoke or let this one expire", old.AccessKey)
 	}
 	now := r.now().UTC()
@@ -112,7 +112,7 @@ func (r *Registry) RotateKey(ctx context.Context, oldKey string, overlap time.Du
 		return Rotated{}, bus.ErrBadRequest.New("key expiry %s is not in the future", expires.UTC().Format(time.RFC3339))
 	}
 	ak, secret := "AK"+bus.RandomToken(12), bus.RandomToken(32)
-	nk := store.Key{AccessKey: ak, SystemCode: old.SystemCode, Alg: alg, SecretEnc: r.Vault.Seal([]byte(secret), SecretAAD(ak)), Status: store.KeyActive, CreatedAt: now}
+	nk := store.Key{AccessKey: ak, SystemCode: old.SystemCode, Alg: alg, Kind: store.KeyShared, SecretEnc: r.Vault.Seal([]byte(secret), SecretAAD(ak)), Status: store.KeyActive, CreatedAt: now}
 	if !expires.IsZero() {
 		nk.ExpiresAt = expires.UTC()
 	}
@@ -135,7 +135,8 @@ func (r *Registry) RotateKey(ctx context.Context, oldKey string, overlap time.Du
 // (a PEM public key or an X.509 certificate, RSA ≥ 2048 bits). The system
 // must be allowed that algorithm. The returned access key identifies the
 // public key (RSAAccessKey); there is no secret. The key is stored in PKIX
-// form, sealed like secrets so that every key reads the same way.
+// form as a key of kind store.KeyPublic, apart from the sealed secrets of
+// HMAC keys, so that no path that needs a secret can be given it.
 func (r *Registry) RegisterRSAKey(ctx context.Context, code string, pemBytes []byte, expires time.Time) (string, error) {
 	if r.Vault == nil {
 		return "", bus.ErrInternal.New("registry has no vault")
@@ -159,7 +160,7 @@ func (r *Registry) RegisterRSAKey(ctx context.Context, code string, pemBytes []b
 	if _, err := r.Store.GetKey(ctx, ak); err == nil {
 		return "", bus.ErrBadRequest.New("this public key is already registered as %s", ak)
 	}
-	k := store.Key{AccessKey: ak, SystemCode: s.Code, Alg: AlgRSASHA256, SecretEnc: r.Vault.Seal(publicKeyPEM(pub), SecretAAD(ak)), Status: store.KeyActive, CreatedAt: now}
+	k := store.Key{AccessKey: ak, SystemCode: s.Code, Alg: AlgRSASHA256, Kind: store.KeyPublic, PublicKey: publicKeyPEM(pub), Status: store.KeyActive, CreatedAt: now}
 	if !expires.IsZero() {
 		k.ExpiresAt = expires.UTC()
 	}

@@ -231,8 +231,9 @@ func (s *Sessions) check(ctx context.Context, sessionKey, source, service string
 	return &SessionInfo{ID: ss.ID, Source: ss.Source, Service: ss.Service, Scope: ss.Scope, AccessKey: ss.AccessKey, ExpiresAt: ss.ExpiresAt}, nil
 }
 
-// checkHolder refuses a session whose access key was revoked or expired or
-// whose source is gone or suspended.
+// checkHolder refuses a session whose access key was revoked or expired,
+// whose source is gone or suspended, or whose key's algorithm the source
+// may no longer use (as KeyStanding).
 func (s *Sessions) checkHolder(ctx context.Context, ss store.Session, now time.Time) error {
 	k, err := s.Store.GetKey(ctx, ss.AccessKey)
 	if errors.Is(err, bus.ErrKeyNotFound.Err()) {
@@ -256,6 +257,9 @@ func (s *Sessions) checkHolder(ctx context.Context, ss store.Session, now time.T
 	}
 	if sys.Status != store.SystemActive {
 		return bus.ErrAuthSuspended.New("system %s is %s", sys.Code, sys.Status)
+	}
+	if alg := keyAlgOf(k); !AlgAllowed(sys, alg) {
+		return bus.ErrAuthAlgorithm.New("session %s was opened with access key %s of %s, which system %s may not use any more", ss.ID, k.AccessKey, alg, sys.Code)
 	}
 	return nil
 }

@@ -308,7 +308,7 @@ func TestTokens(t *testing.T) {
 	ctx := context.Background()
 	t.Run("issue and use", func(t *testing.T) {
 		tk, st, clk := newTokens(t)
-		tok, life, err := tk.Issue(ctx, "AKSRC0000000000000001", "src-secret")
+		tok, life, err := tk.Issue(ctx, "AKSRC0000000000000001", "src-secret", "127.0.0.1:1")
 		if err != nil || life != DefaultTokenTTL || !strings.HasPrefix(tok, "lgst_") {
 			t.Fatalf("Issue = %q, %s, %v", tok, life, err)
 		}
@@ -329,38 +329,38 @@ func TestTokens(t *testing.T) {
 	})
 	t.Run("revoking the key ends its tokens", func(t *testing.T) {
 		tk, st, clk := newTokens(t)
-		tok, _, err := tk.Issue(ctx, "AKSRC0000000000000001", "src-secret")
+		tok, _, err := tk.Issue(ctx, "AKSRC0000000000000001", "src-secret", "127.0.0.1:1")
 		if err != nil {
 			t.Fatal(err)
 		}
 		_ = st.RevokeKey(ctx, "AKSRC0000000000000001", clk.Now())
 		_, err = tk.Bearer(ctx, tok)
 		wantCode(t, err, bus.ErrAuthKeyRevoked.Code)
-		_, _, err = tk.Issue(ctx, "AKSRC0000000000000001", "src-secret")
+		_, _, err = tk.Issue(ctx, "AKSRC0000000000000001", "src-secret", "127.0.0.1:1")
 		wantCode(t, err, bus.ErrAuthKeyRevoked.Code)
 	})
 	t.Run("bad credentials", func(t *testing.T) {
 		tk, _, _ := newTokens(t)
-		_, _, err := tk.Issue(ctx, "AKSRC0000000000000001", "wrong")
+		_, _, err := tk.Issue(ctx, "AKSRC0000000000000001", "wrong", "127.0.0.1:1")
 		wantCode(t, err, bus.ErrAuthBadSignature.Code)
-		_, _, err = tk.Issue(ctx, "AKNOPE00000000000000", "src-secret")
+		_, _, err = tk.Issue(ctx, "AKNOPE00000000000000", "src-secret", "127.0.0.1:1")
 		wantCode(t, err, bus.ErrAuthUnknownKey.Code)
-		_, _, err = tk.Issue(ctx, "", "")
+		_, _, err = tk.Issue(ctx, "", "", "127.0.0.1:1")
 		wantCode(t, err, bus.ErrAuthMalformed.Code)
 	})
 	t.Run("legacy header is off by default", func(t *testing.T) {
 		tk, st, _ := newTokens(t)
 		h := EncodeLegacyToken(LegacyCredentials{AccessKey: "AKSRC0000000000000001", SecretKey: "src-secret", AppName: "QLVB", PartnerCode: srcCode})
-		_, err := tk.Legacy(ctx, h)
+		_, err := tk.Legacy(ctx, h, "127.0.0.1:1")
 		wantCode(t, err, bus.ErrForbidden.Code)
 		st.legacy[srcCode] = true
-		p, err := tk.Legacy(ctx, h)
+		p, err := tk.Legacy(ctx, h, "127.0.0.1:1")
 		if err != nil || p.SystemCode != srcCode || p.Alg != AuthLegacyToken {
 			t.Fatalf("Legacy = %+v, %v", p, err)
 		}
-		_, err = tk.Legacy(ctx, EncodeLegacyToken(LegacyCredentials{AccessKey: "AKSRC0000000000000001", SecretKey: "nope"}))
+		_, err = tk.Legacy(ctx, EncodeLegacyToken(LegacyCredentials{AccessKey: "AKSRC0000000000000001", SecretKey: "nope"}), "127.0.0.1:1")
 		wantCode(t, err, bus.ErrAuthBadSignature.Code)
-		_, err = tk.Legacy(ctx, "%%%")
+		_, err = tk.Legacy(ctx, "%%%", "127.0.0.1:1")
 		wantCode(t, err, bus.ErrAuthMalformed.Code)
 	})
 }
@@ -370,7 +370,7 @@ func TestAuthenticator(t *testing.T) {
 	tk, st, clk := newTokens(t)
 	st.legacy[srcCode] = true
 	a := &Authenticator{Verifier: &Verifier{Keys: st, Vault: tk.Vault, Nonces: NewMemoryNonces(16), Now: clk.Now}, Tokens: tk}
-	tok, _, err := tk.Issue(ctx, "AKSRC0000000000000001", "src-secret")
+	tok, _, err := tk.Issue(ctx, "AKSRC0000000000000001", "src-secret", "127.0.0.1:1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,12 +69,13 @@ func (t *Tokens) ttl() time.Duration {
 	return DefaultTokenTTL
 }
 
-// Issue checks client credentials (an access key and its secret key) and
-// returns a new bearer token with its lifetime. Errors: auth.unknown_key,
+// Issue checks client credentials (an access key and its secret key) sent
+// from remote (the RemoteAddr, for lockout) and returns a new bearer token
+// with its lifetime. Errors: auth.unknown_key,
 // auth.bad_signature (the secret does not match), auth.key_revoked,
 // auth.key_expired, auth.system_suspended.
-func (t *Tokens) Issue(ctx context.Context, accessKey, secret string) (string, time.Duration, error) {
-	k, _, err := t.client(ctx, accessKey, secret)
+func (t *Tokens) Issue(ctx context.Context, accessKey, secret, remote string) (string, time.Duration, error) {
+	k, _, err := t.client(ctx, accessKey, secret, remote)
 	if err != nil {
 		return "", 0, err
 	}
@@ -98,14 +99,14 @@ func hashToken(tok string) string {
 // client checks an access key and its secret, then the key's and the
 // system's status, in the order Verify uses: status is told only to a
 // caller who knows the secret.
-func (t *Tokens) client(ctx context.Context, accessKey, secret string) (store.Key, store.System, error) {
+func (t *Tokens) client(ctx context.Context, accessKey, secret, remote string) (store.Key, store.System, error) {
 	if t.Store == nil || t.Vault == nil {
 		return store.Key{}, store.System{}, bus.ErrInternal.New("tokens are not configured")
 	}
 	if !validAccessKey(accessKey) || secret == "" {
 		return store.Key{}, store.System{}, bus.ErrAuthMalformed.New("client credentials are missing or malformed")
 	}
-	if err := t.Limits.CheckLocked(accessKey); err != nil {
+	if err := t.Limits.CheckLocked(accessKey, remote); err != nil {
 		return store.Key{}, store.System{}, err
 	}
 	k, err := t.Store.GetKey(ctx, accessKey)
@@ -115,14 +116,14 @@ func (t *Tokens) client(ctx context.Context, accessKey, secret string) (store.Ke
 	if err != nil {
 		return store.Key{}, store.System{}, storeFault(err, "reading access key")
 	}
-	stored, err := t.Vault.Open(k.SecretEnc, SecretAAD(k.AccessKey))
+	stored, err := SharedSecret(t.Vault, k) // auth.key_kind for a public key
 	if err != nil {
-		return store.Key{}, store.System{}, bus.ErrInternal.Wrap(err, "opening the secret of an access key")
+		return store.Key{}, store.System{}, err
 	}
 	same := subtle.ConstantTimeCompare(stored, []byte(secret)) == 1
 	clear(stored)
 	if !same {
-		t.Limits.Failure(ctx, k.AccessKey, k.SystemCode, "")
+		t.Limits.Failure(ctx, k.AccessKey, k.SystemCode, remote)
 		return store.Key{}, store.System{}, bus.ErrAuthBadSignature.New("the secret key does not match access key %s", accessKey)
 	}
 	sys, err := t.status(ctx, k)
@@ -135,8 +136,9 @@ func (t *Tokens) status(ctx context.Context, k store.Key) (store.System, error) 
 }
 
 // Bearer checks a bearer token and returns who it was issued to. The key
-// it was issued for and its system are checked again on every call, so
-// revoking the key or suspending the system ends the token at once.
+// it was issued for and its system are checked again on every call
+// (KeyStanding), so revoking the key, suspending the system or denying the
+// key's algorithm ends the token at its next use.
 func (t *Tokens) Bearer(ctx context.Context, token string) (*Principal, error) {
 	if token == "" || len(token) > 256 {
 		return nil, bus.ErrTokenInvalid.New("malformed access token")
@@ -155,6 +157,11 @@ func (t *Tokens) Bearer(ctx context.Context, token string) (*Principal, error) {
 	}
 	if err != nil {
 		return nil, storeFault(err, "reading access key")
+	}
+	// Tokens are issued only against a shared secret: one bound to a
+	// public key was obtained by offering that public key as a secret.
+	if !IsShared(k) {
+		return nil, errKeyKind(k)
 	}
 	sys, err := t.status(ctx, k)
 	if err != nil {
@@ -180,10 +187,11 @@ func EncodeLegacyToken(c LegacyCredentials) string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
-// Legacy checks an lgspaccesstoken header value: the credentials inside
+// Legacy checks an lgspaccesstoken header value sent from remote (the
+// RemoteAddr, for lockout): the credentials inside
 // must be a valid key pair, and the system must have the legacy header
 // switched on (auth.forbidden otherwise; it is off by default).
-func (t *Tokens) Legacy(ctx context.Context, value string) (*Principal, error) {
+func (t *Tokens) Legacy(ctx context.Context, value, remote string) (*Principal, error) {
 	if len(value) > 4096 {
 		return nil, bus.ErrAuthMalformed.New("%s is too long", HeaderLegacyToken)
 	}
@@ -197,7 +205,7 @@ func (t *Tokens) Legacy(ctx context.Context, value string) (*Principal, error) {
 	if err := json.Unmarshal(raw, &c); err != nil {
 		return nil, bus.ErrAuthMalformed.New("%s does not hold a JSON object with AccessKey and SecretKey", HeaderLegacyToken)
 	}
-	k, sys, err := t.client(ctx, c.AccessKey, c.SecretKey)
+	k, sys, err := t.client(ctx, c.AccessKey, c.SecretKey, remote)
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +246,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
 			tok := strings.TrimSpace(r.Header.Get(HeaderAuthorization)[len("Bearer "):])
 			p, err = a.Tokens.Bearer(r.Context(), tok)
 		case r.Header.Get(HeaderLegacyToken) != "":
-			p, err = a.Tokens.Legacy(r.Context(), r.Header.Get(HeaderLegacyToken))
+			p, err = a.Tokens.Legacy(r.Context(), r.Header.Get(HeaderLegacyToken), r.RemoteAddr)
 		default:
 			return a.Verifier.Verify(r)
 		}

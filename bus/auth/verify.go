@@ -145,8 +145,9 @@ func (v *Verifier) Verify(r *http.Request) (*Principal, error) {
 	if v.Keys == nil || v.Vault == nil || v.Nonces == nil {
 		return nil, bus.ErrInternal.New("verifier is not configured")
 	}
-	// A locked key is refused before any work, even with a good signature.
-	if err := v.Limits.CheckLocked(az.AccessKey); err != nil {
+	// A key locked for this client address is refused before any work,
+	// even with a good signature.
+	if err := v.Limits.CheckLocked(az.AccessKey, r.RemoteAddr); err != nil {
 		return nil, err
 	}
 	k, err := v.Keys.GetKey(ctx, az.AccessKey)
@@ -156,19 +157,18 @@ func (v *Verifier) Verify(r *http.Request) (*Principal, error) {
 	if err != nil {
 		return nil, storeFault(err, "reading access key")
 	}
-	keyAlg := k.Alg
-	if keyAlg == "" {
-		keyAlg = AlgHMACSHA256
+	// A public key offered under an algorithm of shared secrets is refused
+	// as such: it must never act as an HMAC key.
+	material, err := verifyMaterial(v.Vault, k, az.Alg)
+	if err != nil {
+		return nil, err
 	}
-	if keyAlg != az.Alg {
+	if keyAlg := keyAlgOf(k); keyAlg != az.Alg {
+		clear(material)
 		return nil, bus.ErrAuthAlgorithm.New("access key %s signs with %s, not %s", k.AccessKey, keyAlg, az.Alg)
 	}
-	secret, err := v.Vault.Open(k.SecretEnc, SecretAAD(k.AccessKey))
-	if err != nil {
-		return nil, bus.ErrInternal.Wrap(err, "opening the secret of an access key")
-	}
-	ok = alg.Verify(secret, []byte(canonical), az.Signature)
-	clear(secret)
+	ok = alg.Verify(material, []byte(canonical), az.Signature)
+	clear(material)
 	if !ok {
 		v.Limits.Failure(ctx, k.AccessKey, k.SystemCode, r.RemoteAddr)
 		return nil, bus.ErrAuthBadSignature.New("the platform signed this canonical request: %q", canonical)
@@ -177,9 +177,6 @@ func (v *Verifier) Verify(r *http.Request) (*Principal, error) {
 	sys, err := KeyStanding(ctx, v.Keys, k, now)
 	if err != nil {
 		return nil, err
-	}
-	if !AlgAllowed(sys, az.Alg) {
-		return nil, bus.ErrAuthAlgorithm.New("system %s may not sign with %s (allowed: %v)", sys.Code, az.Alg, AllowedAlgs(sys))
 	}
 	if err := v.Limits.Allow(k.AccessKey); err != nil {
 		return nil, err
@@ -229,10 +226,20 @@ func storeFault(err error, doing string) error {
 	return bus.ErrUnavailable.Wrap(err, "%s", doing)
 }
 
+// keyAlgOf returns the algorithm of k (AlgHMACSHA256 when unset).
+func keyAlgOf(k store.Key) string {
+	if k.Alg == "" {
+		return AlgHMACSHA256
+	}
+	return k.Alg
+}
+
 // KeyStanding checks that a key may be used at now — not revoked, not
-// expired, its system registered and active — and returns the system. Every
-// way of authenticating a system (signatures, UsernameTokens, bearer
-// tokens) goes through it, so a revocation or suspension holds for all.
+// expired, its system registered and active, and the key's algorithm still
+// among those the system is allowed — and returns the system. Every way of
+// authenticating a system (signatures, UsernameTokens, bearer tokens
+// already issued, the lgspaccesstoken header, sessions) goes through it,
+// so a revocation, a suspension or a denied algorithm holds for all.
 func KeyStanding(ctx context.Context, keys KeyStore, k store.Key, now time.Time) (store.System, error) {
 	if k.Status == store.KeyRevoked || !k.RevokedAt.IsZero() {
 		return store.System{}, bus.ErrAuthKeyRevoked.New("access key %s was revoked", k.AccessKey)
@@ -249,6 +256,9 @@ func KeyStanding(ctx context.Context, keys KeyStore, k store.Key, now time.Time)
 	}
 	if sys.Status != store.SystemActive {
 		return sys, bus.ErrAuthSuspended.New("system %s is %s", sys.Code, sys.Status)
+	}
+	if alg := keyAlgOf(k); !AlgAllowed(sys, alg) {
+		return sys, bus.ErrAuthAlgorithm.New("system %s may not use keys of %s any more (allowed: %v)", sys.Code, alg, AllowedAlgs(sys))
 	}
 	return sys, nil
 }

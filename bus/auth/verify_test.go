@@ -103,7 +103,7 @@ func TestVerifyRefusals(t *testing.T) {
 		{name: "empty body hash", tamper: func(_ *testing.T, r *http.Request) { r.Header.Set(HeaderContentSHA256, "") }, code: "auth.malformed"},
 		{name: "bad query escape", tamper: func(_ *testing.T, r *http.Request) { r.URL.RawQuery = "a=%zz" }, code: "auth.malformed", detail: "percent-encoding"},
 		{name: "unsupported algorithm", tamper: setAuth("LGSP-HMAC-MD5 Credential=" + exAccessKey + ", SignedHeaders=content-type;host, " + sig), code: "auth.algorithm", detail: "not supported"},
-		{name: "algorithm not allowed for key", key: akRSA, code: "auth.algorithm", detail: "LGSP-RSA-SHA256"},
+		{name: "HMAC signature under a public key", key: akRSA, code: "auth.key_kind", detail: "LGSP-RSA-SHA256"},
 		{name: "clock skew past", now: 5*time.Minute + time.Second, code: "auth.clock_skew", detail: "allowed difference is 300 seconds"},
 		{name: "clock skew future", now: -5*time.Minute - time.Second, code: "auth.clock_skew"},
 		{name: "milliseconds", tamper: func(t *testing.T, r *http.Request) {

@@ -22,7 +22,10 @@ import (
 // Webhooks delivers outbox items of kind "webhook": a POST of the
 // notification JSON to the system's webhook URL, signed with the
 // LGSP-HMAC-SHA256 protocol under the system's newest active key (the
-// system verifies it with its own secret, see docs/notifications.md).
+// system verifies it with its own secret, see docs/notifications.md). When
+// that key is a public key (LGSP-RSA-SHA256) there is no secret to sign
+// with: the webhook is signed LGSP-RSA-SHA256 by the platform key
+// (Platform), whose public key is published.
 type Webhooks struct {
 	Store  store.Store
 	Vault  *vault.Vault
@@ -37,6 +40,9 @@ type Webhooks struct {
 	// takes it (SOAP pushes: kind "soap_push", and the "webhook" items of
 	// systems that are pushed to) records its outcome itself.
 	Handlers []OutboxHandler
+	// Platform signs the webhooks of systems whose newest key is a
+	// public key.
+	Platform *auth.PlatformKeys
 }
 
 // OutboxHandler takes outbox items before the webhook delivery does: the
@@ -154,17 +160,13 @@ func (w *Webhooks) post(ctx context.Context, sys store.System, payload []byte) e
 	if key == nil {
 		return errNoKey
 	}
-	secret, err := w.Vault.Open(key.SecretEnc, auth.SecretAAD(key.AccessKey))
-	if err != nil {
-		return fmt.Errorf("opening secret of %s: %w", key.AccessKey, err)
-	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sys.WebhookURL, bytes.NewReader(payload))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	sum := sha256.Sum256(payload)
-	if err := auth.Sign(req, key.AccessKey, string(secret), hex.EncodeToString(sum[:]), now, bus.RandomToken(16)); err != nil {
+	if err := w.sign(ctx, req, *key, hex.EncodeToString(sum[:]), now); err != nil {
 		return err
 	}
 	resp, err := w.Client.Do(req)
@@ -177,4 +179,22 @@ func (w *Webhooks) post(ctx context.Context, sys store.System, payload []byte) e
 		return fmt.Errorf("webhook answered %s", resp.Status)
 	}
 	return nil
+}
+
+// sign signs a webhook for the system whose newest key is key: with its
+// shared secret (HMAC), or, for a public key, with the platform key — a
+// public key is no secret, so an HMAC under it could be forged by anyone.
+func (w *Webhooks) sign(ctx context.Context, req *http.Request, key store.Key, bodySHA string, now time.Time) error {
+	if !auth.IsShared(key) {
+		if w.Platform == nil {
+			return fmt.Errorf("system's newest key %s is a public key and no platform key is configured", key.AccessKey)
+		}
+		return w.Platform.SignWebhook(ctx, req, bodySHA, now)
+	}
+	secret, err := auth.SharedSecret(w.Vault, key)
+	if err != nil {
+		return fmt.Errorf("opening secret of %s: %w", key.AccessKey, err)
+	}
+	defer clear(secret)
+	return auth.Sign(req, key.AccessKey, string(secret), bodySHA, now, bus.RandomToken(16))
 }

@@ -134,12 +134,16 @@ type AuthConfig struct {
 	// A negative rate turns the limit off.
 	RatePerKey  float64 `yaml:"rate_per_key"`
 	BurstPerKey int     `yaml:"burst_per_key"`
-	// LockFailures bad signatures of one access key within LockWindow lock
-	// it for LockFor, with an alert in the log (M3); per node. A negative
-	// count turns lockout off.
-	LockFailures int           `yaml:"lock_failures"`
-	LockWindow   time.Duration `yaml:"lock_window"`
-	LockFor      time.Duration `yaml:"lock_for"`
+	// LockFailures bad signatures of one access key from one client
+	// address within LockWindow lock the key for that address for LockFor,
+	// with an alert in the log (M3); per node. A negative count turns
+	// lockout off. AlertFailures bad signatures of one key from all
+	// addresses within LockWindow log an alert (error level), locking
+	// nothing (0 means 50).
+	LockFailures  int           `yaml:"lock_failures"`
+	LockWindow    time.Duration `yaml:"lock_window"`
+	LockFor       time.Duration `yaml:"lock_for"`
+	AlertFailures int           `yaml:"alert_failures"`
 	// SessionTTL is the lifetime of session keys (A2; 0 means 15m) and
 	// TokenTTL that of OAuth2 bearer tokens from POST /token (0 means 1h).
 	SessionTTL time.Duration `yaml:"session_ttl"`
@@ -155,7 +159,7 @@ func Defaults() Config {
 		Limits: LimitsConfig{MaxInFlight: 256, MaxQueued: 4096, QueueWait: 10 * time.Second, MaxJSONBytes: 1 << 20, MaxConns: 10000, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, RequestTimeout: 30 * time.Second, MaxSubscribers: 10000,
 			MaxHeaderBytes: 64 << 10, MaxFormBytes: 8 << 10, BodyGrace: 10 * time.Second, BodyMinRate: 16 << 10, BodyMaxStall: 30 * time.Second,
 			UnauthInFlight: 64, UnauthQueued: 4096, UnauthBodyBytes: 64 << 20},
-		Auth:            AuthConfig{ClockSkew: 5 * time.Minute, RatePerKey: 200, BurstPerKey: 400, LockFailures: 10, LockWindow: time.Minute, LockFor: 5 * time.Minute},
+		Auth:            AuthConfig{ClockSkew: 5 * time.Minute, RatePerKey: 200, BurstPerKey: 400, LockFailures: 10, LockWindow: time.Minute, LockFor: 5 * time.Minute, AlertFailures: 50},
 		ShutdownTimeout: 30 * time.Second,
 	}
 	c.XMLLimits = XMLLimitsConfig{MaxElements: xmlscan.DefaultMaxElements, MaxAttributes: xmlscan.DefaultMaxAttrs,

@@ -113,6 +113,7 @@ type Service struct {
 	vault    *vault.Vault
 	registry *auth.Registry
 	verifier *auth.Verifier
+	platform *auth.PlatformKeys
 	grants   *auth.Grants
 	speaks   *auth.SpeaksFor
 	sessions *auth.Sessions
@@ -251,10 +252,13 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	keys := &auth.KeyCache{Store: s.store}
 	s.registry = &auth.Registry{Store: s.store, Vault: s.vault, Audit: s.store, OnChange: keys.Flush}
 	limits := auth.NewLimits(cfg.Auth.RatePerKey, cfg.Auth.BurstPerKey, cfg.Auth.LockFailures, cfg.Auth.LockWindow, cfg.Auth.LockFor)
-	limits.Log, limits.Audit = log, s.store
+	limits.Log, limits.Audit, limits.AlertFailures = log, s.store, cfg.Auth.AlertFailures
 	s.verifier = &auth.Verifier{Keys: keys, Vault: s.vault, Nonces: nonces, Skew: cfg.Auth.ClockSkew, Limits: limits}
 	s.grants = &auth.Grants{Store: s.store}
 	s.speaks = &auth.SpeaksFor{Store: s.store}
+	if err := s.provisionPlatformKeys(ctx); err != nil {
+		return fail(err)
+	}
 	s.provisionSessions()
 	s.exchange = exchange.New(exchange.Options{Store: s.store, Vault: s.vault, Routes: s.routes.Load, Log: log, Config: cfg.Exchange, Node: cfg.Node, Wake: s.feed.Wake, Permissions: s.grants, SpeaksFor: s.speaks})
 	s.cron = schedule.NewRunner(log)
@@ -406,7 +410,7 @@ func (s *Service) StartWorkers() {
 	s.workers.Go(s.sweep)
 	s.workers.Go(s.exchange.RunDispatcher)
 	s.workers.Go(s.feed.Run)
-	wh := &notify.Webhooks{Store: s.store, Vault: s.vault, Retry: bus.DefaultRetry, Log: s.log, Node: s.cfg.Node, Wake: s.feed.Wake, Handlers: s.outbox}
+	wh := &notify.Webhooks{Store: s.store, Vault: s.vault, Platform: s.platform, Retry: bus.DefaultRetry, Log: s.log, Node: s.cfg.Node, Wake: s.feed.Wake, Handlers: s.outbox}
 	s.workers.Go(wh.Run)
 	s.cron.Start()
 }

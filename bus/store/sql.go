@@ -271,23 +271,56 @@ func (s *sqlStore) UpdateSystem(ctx context.Context, sys System) error {
 
 // ---- Keys ----
 
-const keyCols = "access_key, system_code, alg, secret_enc, status, created_at, expires_at, revoked_at"
+const keyCols = "access_key, system_code, alg, kind, secret_enc, public_key, status, created_at, expires_at, revoked_at"
 
 func scanKey(sc interface{ Scan(...any) error }) (Key, error) {
 	var k Key
 	var c, e, r int64
-	err := sc.Scan(&k.AccessKey, &k.SystemCode, &k.Alg, &k.SecretEnc, &k.Status, &c, &e, &r)
+	err := sc.Scan(&k.AccessKey, &k.SystemCode, &k.Alg, &k.Kind, &k.SecretEnc, &k.PublicKey, &k.Status, &c, &e, &r)
 	k.CreatedAt, k.ExpiresAt, k.RevokedAt = fromMicros(c), fromMicros(e), fromMicros(r)
 	return k, err
 }
 
-func (s *sqlStore) CreateKey(ctx context.Context, k Key) error {
+// normalKey fills the defaults of a new key and refuses one whose key
+// material does not match its kind: a public key never goes in the column
+// of shared secrets, nor a secret in the column of public keys.
+func normalKey(k *Key) error {
 	k.CreatedAt = orNow(k.CreatedAt)
 	if k.Status == "" {
 		k.Status = KeyActive
 	}
+	if k.Kind == "" {
+		k.Kind = KeyShared
+	}
+	switch {
+	case k.Kind == KeyShared && (len(k.SecretEnc) == 0 || len(k.PublicKey) != 0):
+		return bus.ErrBadRequest.New("key %s of kind %s needs a sealed secret and no public key", k.AccessKey, k.Kind)
+	case k.Kind == KeyPublic && (len(k.PublicKey) == 0 || len(k.SecretEnc) != 0):
+		return bus.ErrBadRequest.New("key %s of kind %s needs a public key and no secret", k.AccessKey, k.Kind)
+	case k.Kind != KeyShared && k.Kind != KeyPublic:
+		return bus.ErrBadRequest.New("key %s: unknown kind %q", k.AccessKey, k.Kind)
+	}
 	if k.SecretEnc == nil {
 		k.SecretEnc = []byte{}
+	}
+	if k.PublicKey == nil {
+		k.PublicKey = []byte{}
+	}
+	return nil
+}
+
+// insertKey inserts a key normalKey accepted.
+func insertKey(ctx context.Context, tx *txx, k Key) error {
+	if _, err := tx.ExecContext(ctx, "INSERT INTO access_keys ("+keyCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		k.AccessKey, k.SystemCode, k.Alg, k.Kind, k.SecretEnc, k.PublicKey, k.Status, micros(k.CreatedAt), micros(k.ExpiresAt), micros(k.RevokedAt)); err != nil {
+		return fmt.Errorf("inserting key %s: %w", k.AccessKey, err)
+	}
+	return nil
+}
+
+func (s *sqlStore) CreateKey(ctx context.Context, k Key) error {
+	if err := normalKey(&k); err != nil {
+		return err
 	}
 	return s.write(ctx, func(tx *txx) error {
 		var one int
@@ -298,9 +331,26 @@ func (s *sqlStore) CreateKey(ctx context.Context, k Key) error {
 		if err != nil {
 			return fmt.Errorf("reading system %s of key %s: %w", k.SystemCode, k.AccessKey, err)
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO access_keys ("+keyCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-			k.AccessKey, k.SystemCode, k.Alg, k.SecretEnc, k.Status, micros(k.CreatedAt), micros(k.ExpiresAt), micros(k.RevokedAt)); err != nil {
-			return fmt.Errorf("inserting key %s: %w", k.AccessKey, err)
+		return insertKey(ctx, tx, k)
+	})
+}
+
+func (s *sqlStore) MoveLegacyPublicKey(ctx context.Context, accessKey string, pemBytes []byte) error {
+	if len(pemBytes) == 0 {
+		return bus.ErrBadRequest.New("key %s: empty public key", accessKey)
+	}
+	return s.write(ctx, func(tx *txx) error {
+		var n int
+		err := tx.QueryRowContext(ctx, "SELECT 1 FROM access_keys WHERE access_key = ?"+s.d.forUpdate, accessKey).Scan(&n)
+		if errors.Is(err, sql.ErrNoRows) {
+			return bus.ErrKeyNotFound.New("%s", accessKey)
+		}
+		if err != nil {
+			return fmt.Errorf("reading key %s: %w", accessKey, err)
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE access_keys SET public_key = ?, secret_enc = ? WHERE access_key = ? AND kind = ? AND LENGTH(public_key) = 0",
+			pemBytes, []byte{}, accessKey, KeyPublic); err != nil {
+			return fmt.Errorf("moving the public key of %s: %w", accessKey, err)
 		}
 		return nil
 	})

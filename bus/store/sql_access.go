@@ -200,12 +200,8 @@ func (s *sqlStore) KeyEvents(ctx context.Context, system string, limit int) ([]K
 
 func (s *sqlStore) RotateKey(ctx context.Context, r Rotation) error {
 	k := r.New
-	k.CreatedAt = orNow(k.CreatedAt)
-	if k.Status == "" {
-		k.Status = KeyActive
-	}
-	if k.SecretEnc == nil {
-		k.SecretEnc = []byte{}
+	if err := normalKey(&k); err != nil {
+		return err
 	}
 	return s.write(ctx, func(tx *txx) error {
 		old, err := scanKey(tx.QueryRowContext(ctx, "SELECT "+keyCols+" FROM access_keys WHERE access_key = ?"+s.d.forUpdate, r.Old))
@@ -227,9 +223,8 @@ func (s *sqlStore) RotateKey(ctx context.Context, r Rotation) error {
 		if !old.ExpiresAt.IsZero() && old.ExpiresAt.Before(exp) {
 			exp = old.ExpiresAt // a rotation never extends a key's life
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO access_keys ("+keyCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-			k.AccessKey, k.SystemCode, k.Alg, k.SecretEnc, k.Status, micros(k.CreatedAt), micros(k.ExpiresAt), micros(k.RevokedAt)); err != nil {
-			return fmt.Errorf("inserting key %s: %w", k.AccessKey, err)
+		if err := insertKey(ctx, tx, k); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, "UPDATE access_keys SET expires_at = ? WHERE access_key = ?", micros(exp), r.Old); err != nil {
 			return fmt.Errorf("setting expiry of key %s: %w", r.Old, err)

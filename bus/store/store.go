@@ -34,13 +34,28 @@ const (
 	KeyRevoked = "revoked"
 )
 
-// Key is an access_key/secret_key pair of a system. The secret is stored
-// sealed by the master key (vault), never in clear.
+// Key kinds: what the key material of a key is. The kind is stored with
+// the key, so that no code has to guess it from the algorithm's name.
+const (
+	// KeyShared is a shared secret (HMAC algorithms): SecretEnc holds it,
+	// sealed by the master key; PublicKey is empty.
+	KeyShared = "shared"
+	// KeyPublic is a public key (LGSP-RSA-SHA256): PublicKey holds it as
+	// PEM; there is no secret and SecretEnc is empty.
+	KeyPublic = "public"
+)
+
+// Key is an access key of a system with its key material: either a shared
+// secret, stored sealed by the master key (vault), never in clear, or a
+// public key. Kind says which; CreateKey refuses a key whose fields do not
+// match its kind. An empty Kind is KeyShared.
 type Key struct {
 	AccessKey  string
 	SystemCode string
 	Alg        string // signature algorithm, e.g. "LGSP-HMAC-SHA256"
-	SecretEnc  []byte // sealed secret
+	Kind       string // KeyShared or KeyPublic
+	SecretEnc  []byte // sealed shared secret (KeyShared only); open it with auth.SharedSecret
+	PublicKey  []byte // PEM public key (KeyPublic only)
 	Status     string // KeyActive or KeyRevoked
 	CreatedAt  time.Time
 	ExpiresAt  time.Time // zero: no expiry
@@ -245,6 +260,14 @@ type Store interface {
 	GetKey(ctx context.Context, accessKey string) (Key, error) // bus.ErrKeyNotFound
 	ListKeys(ctx context.Context, systemCode string) ([]Key, error)
 	RevokeKey(ctx context.Context, accessKey string, at time.Time) error // bus.ErrKeyNotFound
+	// MoveLegacyPublicKey completes migration 0005 for one KeyPublic key
+	// whose public key was stored sealed in SecretEnc: it sets PublicKey
+	// and empties SecretEnc (bus.ErrKeyNotFound; a key that is not of kind
+	// KeyPublic, or already has its PublicKey, is left alone).
+	MoveLegacyPublicKey(ctx context.Context, accessKey string, pemBytes []byte) error
+
+	// PlatformKeyStore: the platform's own signing keys (platform.go).
+	PlatformKeyStore
 
 	// UseNonce records a nonce of an access key until expires. It returns
 	// false if the pair was already recorded (a replay).

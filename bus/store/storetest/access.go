@@ -202,9 +202,9 @@ func testRotateKey(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	ok(t, s.CreateSystem(ctx, store.System{Code: src, Name: "a"}), "creating system")
 	ok(t, s.CreateSystem(ctx, store.System{Code: dstA, Name: "b"}), "creating system")
-	old := store.Key{AccessKey: "AKOLD", SystemCode: src, Alg: store.DefaultAlg, SecretEnc: []byte("sealed-old"), Status: store.KeyActive, CreatedAt: at(0)}
+	old := store.Key{AccessKey: "AKOLD", SystemCode: src, Alg: store.DefaultAlg, Kind: store.KeyShared, SecretEnc: []byte("sealed-old"), Status: store.KeyActive, CreatedAt: at(0)}
 	ok(t, s.CreateKey(ctx, old), "creating key")
-	nk := store.Key{AccessKey: "AKNEW", SystemCode: src, Alg: store.DefaultAlg, SecretEnc: []byte("sealed-new"), Status: store.KeyActive, CreatedAt: at(time.Hour)}
+	nk := store.Key{AccessKey: "AKNEW", SystemCode: src, Alg: store.DefaultAlg, Kind: store.KeyShared, SecretEnc: []byte("sealed-new"), Status: store.KeyActive, CreatedAt: at(time.Hour)}
 	evs := []store.KeyEvent{
 		{At: at(time.Hour), AccessKey: "AKOLD", System: src, Action: store.KeyEventRotated, Actor: "cli:t", Detail: "new key AKNEW"},
 		{At: at(time.Hour), AccessKey: "AKNEW", System: src, Action: store.KeyEventIssued, Actor: "cli:t"},

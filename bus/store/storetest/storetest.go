@@ -265,7 +265,7 @@ func testKeys(t *testing.T, s store.Store) {
 	for i := range secret {
 		secret[i] = byte(i)
 	}
-	k1 := store.Key{AccessKey: "AK1ABCDEF", SystemCode: dstA, Alg: "LGSP-HMAC-SHA256", SecretEnc: secret,
+	k1 := store.Key{AccessKey: "AK1ABCDEF", SystemCode: dstA, Alg: "LGSP-HMAC-SHA256", Kind: store.KeyShared, SecretEnc: secret,
 		Status: store.KeyActive, CreatedAt: at(0), ExpiresAt: at(90 * 24 * time.Hour)}
 	isCode(t, s.CreateKey(ctx, k1), bus.ErrSystemNotFound, "key of a missing system")
 	ok(t, s.CreateSystem(ctx, store.System{Code: dstA, Name: "A"}), "creating system")
@@ -306,6 +306,71 @@ func testKeys(t *testing.T, s store.Store) {
 	got, _ = s.GetKey(ctx, k1.AccessKey)
 	check(t, "key revoked twice keeps the first time", got.RevokedAt, us(at(time.Hour)))
 	isCode(t, s.RevokeKey(ctx, "nope", at(0)), bus.ErrKeyNotFound, "revoking missing key")
+
+	testKeyKinds(t, s)
+}
+
+// testKeyKinds: a key's material is stored in the column of its kind only,
+// and comes back with its kind; a key whose material does not match its
+// kind is refused and nothing is stored.
+func testKeyKinds(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	pub := []byte("-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----\n")
+	rk := store.Key{AccessKey: "RKPUBLIC1", SystemCode: dstA, Alg: "LGSP-RSA-SHA256", Kind: store.KeyPublic, PublicKey: pub,
+		Status: store.KeyActive, CreatedAt: at(2 * time.Minute)}
+	ok(t, s.CreateKey(ctx, rk), "creating public key")
+	got, err := s.GetKey(ctx, rk.AccessKey)
+	ok(t, err, "getting public key")
+	w := rk
+	w.CreatedAt = us(rk.CreatedAt)
+	check(t, "public key", got, w)
+	if len(got.SecretEnc) != 0 {
+		t.Fatalf("a public key came back with a secret: %q", got.SecretEnc)
+	}
+	for _, bad := range []store.Key{
+		{AccessKey: "RKBAD1", SystemCode: dstA, Alg: "LGSP-RSA-SHA256", Kind: store.KeyPublic, SecretEnc: []byte("sealed-pem")},
+		{AccessKey: "RKBAD2", SystemCode: dstA, Alg: "LGSP-RSA-SHA256", Kind: store.KeyPublic, PublicKey: pub, SecretEnc: []byte("x")},
+		{AccessKey: "AKBAD3", SystemCode: dstA, Alg: "LGSP-HMAC-SHA256", Kind: store.KeyShared, PublicKey: pub},
+		{AccessKey: "AKBAD4", SystemCode: dstA, Alg: "LGSP-HMAC-SHA256", Kind: store.KeyShared},
+		{AccessKey: "AKBAD5", SystemCode: dstA, Alg: "LGSP-HMAC-SHA256", Kind: "secret", SecretEnc: []byte("x")},
+	} {
+		isCode(t, s.CreateKey(ctx, bad), bus.ErrBadRequest, "key "+bad.AccessKey+" whose material does not match its kind")
+		_, err := s.GetKey(ctx, bad.AccessKey)
+		isCode(t, err, bus.ErrKeyNotFound, "refused key "+bad.AccessKey)
+	}
+	// A rotation stores its new key under the same rule.
+	isCode(t, s.RotateKey(ctx, store.Rotation{Old: "AK2", New: store.Key{AccessKey: "AKBAD6", SystemCode: dstA, Alg: "LGSP-HMAC-SHA256", Kind: store.KeyShared, PublicKey: pub}, OldExpires: at(time.Hour)}),
+		bus.ErrBadRequest, "rotation to a key without a secret")
+
+	// MoveLegacyPublicKey leaves alone a key that is not a legacy public key.
+	ok(t, s.MoveLegacyPublicKey(ctx, "AK2", pub), "moving on a shared key")
+	got, _ = s.GetKey(ctx, "AK2")
+	if got.Kind != store.KeyShared || len(got.PublicKey) != 0 || len(got.SecretEnc) == 0 {
+		t.Fatalf("MoveLegacyPublicKey changed a shared key: %+v", got)
+	}
+	ok(t, s.MoveLegacyPublicKey(ctx, rk.AccessKey, []byte("other")), "moving on a key that has its public key")
+	got, _ = s.GetKey(ctx, rk.AccessKey)
+	check(t, "public key after a second move", got, w)
+	isCode(t, s.MoveLegacyPublicKey(ctx, "nope", pub), bus.ErrKeyNotFound, "moving on a missing key")
+
+	// Platform keys: the first one stored for a name stays.
+	_, err = s.PlatformKey(ctx, "webhook")
+	isCode(t, err, bus.ErrKeyNotFound, "missing platform key")
+	p1 := store.PlatformKey{Name: "webhook", KeyID: "RKP1", Alg: "LGSP-RSA-SHA256", PrivateEnc: []byte("sealed-1"), PublicKey: []byte("pub-1"), CreatedAt: at(0)}
+	p2 := store.PlatformKey{Name: "webhook", KeyID: "RKP2", Alg: "LGSP-RSA-SHA256", PrivateEnc: []byte("sealed-2"), PublicKey: []byte("pub-2"), CreatedAt: at(time.Hour)}
+	wp := p1
+	wp.CreatedAt = us(p1.CreatedAt)
+	in, err := s.CreatePlatformKey(ctx, p1)
+	ok(t, err, "creating platform key")
+	check(t, "platform key created", in, wp)
+	in, err = s.CreatePlatformKey(ctx, p2)
+	ok(t, err, "creating platform key again")
+	check(t, "platform key in force", in, wp)
+	got2, err := s.PlatformKey(ctx, "webhook")
+	ok(t, err, "reading platform key")
+	check(t, "platform key read", got2, wp)
+	_, err = s.CreatePlatformKey(ctx, store.PlatformKey{Name: "x"})
+	isCode(t, err, bus.ErrBadRequest, "empty platform key")
 }
 
 func testNonces(t *testing.T, s store.Store) {
