@@ -482,9 +482,12 @@ func adminToken(path string, log logrus.FieldLogger) (string, error) {
 
 func (s *Service) admin(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if subtle.ConstantTimeCompare([]byte(got), []byte(s.adminTok)) != 1 {
-			WriteProblem(w, r, bus.ErrAdminUnauthorized.New("send Authorization: Bearer <token from %s>", s.cfg.AdminTokenPath()))
+		// Only "Bearer <token>" is accepted: a bare token is refused so that
+		// the scheme stays explicit. The answer never names the token file:
+		// it would tell an outsider where the secret lives.
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.adminTok)) != 1 {
+			WriteProblem(w, r, bus.ErrAdminUnauthorized.New("send Authorization: Bearer <admin token>"))
 			return
 		}
 		h(w, r.WithContext(auth.WithActor(r.Context(), "admin-api")))
