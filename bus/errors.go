@@ -166,6 +166,7 @@ var (
 	ErrExchangePurged   = def("exchange.purged", http.StatusGone, "Dữ liệu đã được xoá sau khi hoàn tất trao đổi", "content was deleted after the exchange completed")
 	ErrNotRecipient     = def("exchange.not_recipient", http.StatusForbidden, "Hệ thống không phải đơn vị nhận của gói tin này", "this system is not a recipient of the exchange")
 	ErrNotDue           = def("exchange.not_due", http.StatusConflict, "Gói tin chưa đến lịch chuyển giao", "exchange is not yet due for delivery")
+	ErrSHA256Required   = def("exchange.sha256_required", http.StatusUnprocessableEntity, "Tuyến này yêu cầu khai báo mã băm SHA-256 của dữ liệu", "this route requires the SHA-256 of the content to be declared")
 	ErrRange            = def("exchange.range", http.StatusRequestedRangeNotSatisfiable, "Khoảng dữ liệu yêu cầu không hợp lệ", "requested range is not satisfiable")
 	ErrStepFailed       = def("route.step_failed", http.StatusUnprocessableEntity, "Dữ liệu không vượt qua bước kiểm tra của tuyến", "content failed a route step")
 	ErrRouteInvalid     = def("route.invalid", http.StatusUnprocessableEntity, "Tệp tuyến không hợp lệ", "route file is invalid")

@@ -35,10 +35,11 @@ func sendSmall(t *testing.T, n *node, from string, to ...string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.UploadBytes(ctx, sp.ExchangeID, []byte("<tb>họp giao ban</tb>")); err != nil {
+	doc := []byte("<tb>họp giao ban</tb>")
+	if _, err := a.UploadBytes(ctx, sp.ExchangeID, doc); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Complete(ctx, sp.ExchangeID, exchange.CompleteRequest{MediaType: "application/xml"}); err != nil {
+	if _, err := a.Complete(ctx, sp.ExchangeID, exchange.CompleteRequest{MediaType: "application/xml", SHA256: sumHex(doc)}); err != nil {
 		t.Fatal(err)
 	}
 	return sp.ExchangeID
@@ -199,7 +200,7 @@ func TestExpiryPurges(t *testing.T) {
 	if _, err := a.UploadBytes(ctx, sp.ExchangeID, []byte("<gm/>")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Complete(ctx, sp.ExchangeID, exchange.CompleteRequest{MediaType: "application/xml", Policy: []byte(`{"expires_in":"1ms"}`)}); err != nil {
+	if _, err := a.Complete(ctx, sp.ExchangeID, exchange.CompleteRequest{MediaType: "application/xml", SHA256: sumHex([]byte("<gm/>")), Policy: []byte(`{"expires_in":"1ms"}`)}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "expiry purge", func() (bool, error) {
