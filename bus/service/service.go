@@ -161,26 +161,6 @@ func NewLogger(c LogConfig) (*logrus.Logger, io.Closer, error) {
 	return l, closer, nil
 }
 
-// OpenVault loads the master key from LGSP_MASTER_KEY or the key file
-// (creating it on first run).
-func OpenVault(c *Config, log logrus.FieldLogger) (*vault.Vault, error) {
-	if k := os.Getenv("LGSP_MASTER_KEY"); k != "" {
-		key, err := vault.ParseKey(k)
-		if err != nil {
-			return nil, fmt.Errorf("LGSP_MASTER_KEY: %w", err)
-		}
-		return vault.New(key)
-	}
-	v, created, err := vault.LoadOrCreate(c.MasterKeyPath())
-	if err != nil {
-		return nil, err
-	}
-	if created && log != nil {
-		log.WithField("file", c.MasterKeyPath()).Warn("created a new master key: back it up now (see README, \"Backing up the master key\"); without it stored secrets and payloads cannot be read")
-	}
-	return v, nil
-}
-
 // OpenStore opens the configured store.
 func OpenStore(ctx context.Context, c *Config) (store.Store, error) {
 	if c.Store == "" {
@@ -208,14 +188,16 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		closer.Close()
 		return nil, err
 	}
-	if s.vault, err = OpenVault(&cfg, log); err != nil {
-		return fail(err)
-	}
 	if s.adminTok, err = adminToken(cfg.AdminTokenPath(), log); err != nil {
 		return fail(err)
 	}
 	if s.store, err = OpenStore(ctx, &cfg); err != nil {
 		return fail(fmt.Errorf("opening store: %w", err))
+	}
+	// The vault is checked against the store (masterkey.go): a missing or
+	// wrong master key stops the node here, before it says it is ready.
+	if s.vault, err = OpenVault(ctx, &cfg, s.store, log); err != nil {
+		return fail(err)
 	}
 	set, err := LoadRoutes(cfg.RoutesDir)
 	if err != nil {

@@ -224,6 +224,8 @@ type Store interface {
 	SessionStore
 	// GatewayStore: job leases and last runs, gateway documents (gateway.go).
 	GatewayStore
+	// MetaStore: installation facts such as the master key check (meta.go).
+	MetaStore
 
 	// Dialect returns "sqlite" or "mysql".
 	Dialect() string
