@@ -204,6 +204,9 @@ var (
 	ErrMasterKeyMissing = def("vault.master_key_missing", http.StatusInternalServerError, "Không tìm thấy khoá chủ (master key) trong khi cơ sở dữ liệu đã có dữ liệu được mã hoá bằng khoá chủ: hãy khôi phục tệp master.key từ bản sao lưu hoặc đặt LGSP_MASTER_KEY, không tạo khoá mới", "master key is missing but the database holds data sealed by one: restore master.key from its backup or set LGSP_MASTER_KEY; do not create a new key")
 	ErrWrongMasterKey   = def("vault.wrong_master_key", http.StatusInternalServerError, "Khoá chủ (master key) không khớp với cơ sở dữ liệu: hãy dùng đúng tệp master.key đã sao lưu hoặc đúng giá trị LGSP_MASTER_KEY của hệ thống này", "master key does not match the database: use the backed-up master.key or the LGSP_MASTER_KEY of this installation")
 
+	// Outbound safety: webhook targets registered by systems (SSRF).
+	ErrOutboundRefused = def("outbound.refused", http.StatusUnprocessableEntity, "Địa chỉ đích bị chặn theo chính sách kết nối ra ngoài (mạng nội bộ, loopback hoặc địa chỉ đặc biệt)", "target address is refused by the outbound policy (internal, loopback or special-purpose address)")
+
 	// The platform itself.
 	ErrBusy        = def("system.busy", http.StatusServiceUnavailable, "Hệ thống đang quá tải, vui lòng thử lại sau", "platform is busy, try again later")
 	ErrUnavailable = def("system.unavailable", http.StatusServiceUnavailable, "Hệ thống đang dừng hoặc chưa sẵn sàng", "platform is shutting down or not ready")

@@ -20,6 +20,7 @@ import (
 	"github.com/tuyenquang/lgsp/bus/auth"
 	"github.com/tuyenquang/lgsp/bus/exchange"
 	"github.com/tuyenquang/lgsp/bus/notify"
+	"github.com/tuyenquang/lgsp/bus/service"
 	"github.com/tuyenquang/lgsp/bus/store"
 )
 
@@ -48,7 +49,9 @@ func sendSmall(t *testing.T, n *node, from string, to ...string) string {
 // TestWebhookSigned: a system registered with a webhook URL gets a POST of
 // the notification, signed under its own key so it can verify it.
 func TestWebhookSigned(t *testing.T) {
-	n := startNode(t, "sqlite")
+	// The receiver listens on loopback, which webhooks may reach only when
+	// the operator allows it (webhooks.allow_cidrs).
+	n := startNodeWith(t, "sqlite", func(c *service.Config) { c.Webhooks.AllowCIDRs = []string{"127.0.0.0/8"} })
 	ctx := context.Background()
 	got := make(chan error, 4)
 	var secret string

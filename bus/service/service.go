@@ -129,6 +129,7 @@ type Service struct {
 	mux      *http.ServeMux
 	server   *http.Server
 	adminTok string
+	outbound *bus.OutboundPolicy // webhook targets (SSRF)
 
 	outbox     []notify.OutboxHandler // taken before webhooks (Host.HandleOutbox)
 	workCtx    context.Context
@@ -219,7 +220,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		nonces = auth.NewMemoryNonces(1 << 20)
 	}
 	keys := &auth.KeyCache{Store: s.store}
-	s.registry = &auth.Registry{Store: s.store, Vault: s.vault, Audit: s.store, OnChange: keys.Flush}
+	if s.outbound, err = cfg.OutboundPolicy(); err != nil {
+		return fail(err)
+	}
+	s.registry = &auth.Registry{Store: s.store, Vault: s.vault, Audit: s.store, OnChange: keys.Flush, Outbound: s.outbound}
 	limits := auth.NewLimits(cfg.Auth.RatePerKey, cfg.Auth.BurstPerKey, cfg.Auth.LockFailures, cfg.Auth.LockWindow, cfg.Auth.LockFor)
 	limits.Log, limits.Audit = log, s.store
 	s.verifier = &auth.Verifier{Keys: keys, Vault: s.vault, Nonces: nonces, Skew: cfg.Auth.ClockSkew, Limits: limits}
@@ -350,7 +354,7 @@ func (s *Service) Reload() (*route.Set, error) {
 func (s *Service) StartWorkers() {
 	s.workers.Go(s.exchange.RunDispatcher)
 	s.workers.Go(s.feed.Run)
-	wh := &notify.Webhooks{Store: s.store, Vault: s.vault, Retry: bus.DefaultRetry, Log: s.log, Node: s.cfg.Node, Wake: s.feed.Wake, Handlers: s.outbox}
+	wh := &notify.Webhooks{Store: s.store, Vault: s.vault, Retry: bus.DefaultRetry, Log: s.log, Node: s.cfg.Node, Wake: s.feed.Wake, Handlers: s.outbox, Policy: s.outbound}
 	s.workers.Go(wh.Run)
 	s.cron.Start()
 }

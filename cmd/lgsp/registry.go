@@ -28,7 +28,12 @@ func openRegistry(ctx context.Context, cfg service.Config) (*auth.Registry, func
 		st.Close()
 		return nil, nil, err
 	}
-	return &auth.Registry{Store: st, Vault: v, Audit: st}, func() { st.Close() }, nil
+	pol, err := cfg.OutboundPolicy()
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return &auth.Registry{Store: st, Vault: v, Audit: st, Outbound: pol}, func() { st.Close() }, nil
 }
 
 func systemsCmd(ctx context.Context, args []string) error {
