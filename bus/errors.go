@@ -174,6 +174,7 @@ var (
 	// Packets in QCVN 102 edXML and their XML signatures (docs/edxml.md,
 	// docs/xmldsig.md); the detail names the edxml.* / xmldsig.* code.
 	ErrEDXMLInvalid   = def("edxml.invalid", http.StatusUnprocessableEntity, "Gói tin edXML không hợp lệ theo QCVN 102", "edXML packet is not valid under QCVN 102")
+	ErrExtractLimit   = def("edxml.extract_limit", http.StatusRequestEntityTooLarge, "Tệp đính kèm giải nén vượt quá giới hạn số tệp hoặc dung lượng cho phép", "extracted attachments exceed the allowed number of files or total size")
 	ErrXMLDSigInvalid = def("xmldsig.invalid", http.StatusUnprocessableEntity, "Chữ ký số XML của gói tin không hợp lệ", "XML signature of the packet is not valid")
 
 	// Service access through the bus: session keys (A1–A6), bearer tokens
