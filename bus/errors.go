@@ -174,6 +174,7 @@ var (
 	ErrExchangePurged   = def("exchange.purged", http.StatusGone, "Dữ liệu đã được xoá sau khi hoàn tất trao đổi", "content was deleted after the exchange completed")
 	ErrNotRecipient     = def("exchange.not_recipient", http.StatusForbidden, "Hệ thống không phải đơn vị nhận của gói tin này", "this system is not a recipient of the exchange")
 	ErrNotDue           = def("exchange.not_due", http.StatusConflict, "Gói tin chưa đến lịch chuyển giao", "exchange is not yet due for delivery")
+	ErrSHA256Required   = def("exchange.sha256_required", http.StatusUnprocessableEntity, "Tuyến này yêu cầu khai báo mã băm SHA-256 của dữ liệu", "this route requires the SHA-256 of the content to be declared")
 	ErrRange            = def("exchange.range", http.StatusRequestedRangeNotSatisfiable, "Khoảng dữ liệu yêu cầu không hợp lệ", "requested range is not satisfiable")
 	ErrStepFailed       = def("route.step_failed", http.StatusUnprocessableEntity, "Dữ liệu không vượt qua bước kiểm tra của tuyến", "content failed a route step")
 	ErrRouteInvalid     = def("route.invalid", http.StatusUnprocessableEntity, "Tệp tuyến không hợp lệ", "route file is invalid")
@@ -181,6 +182,7 @@ var (
 	// Packets in QCVN 102 edXML and their XML signatures (docs/edxml.md,
 	// docs/xmldsig.md); the detail names the edxml.* / xmldsig.* code.
 	ErrEDXMLInvalid   = def("edxml.invalid", http.StatusUnprocessableEntity, "Gói tin edXML không hợp lệ theo QCVN 102", "edXML packet is not valid under QCVN 102")
+	ErrExtractLimit   = def("edxml.extract_limit", http.StatusRequestEntityTooLarge, "Tệp đính kèm giải nén vượt quá giới hạn số tệp hoặc dung lượng cho phép", "extracted attachments exceed the allowed number of files or total size")
 	ErrXMLDSigInvalid = def("xmldsig.invalid", http.StatusUnprocessableEntity, "Chữ ký số XML của gói tin không hợp lệ", "XML signature of the packet is not valid")
 	// The organ codes of a packet are bound to the caller (R6, Art. 5): a
 	// system sends and reports status only as itself or as an organ the
@@ -216,6 +218,14 @@ var (
 	ErrGatewayRefused     = def("gateway.refused", http.StatusBadGateway, "Trục/cổng kết nối bên ngoài từ chối yêu cầu", "external gateway refused the request")
 	ErrGatewayAuth        = def("gateway.auth", http.StatusBadGateway, "Trục/cổng kết nối bên ngoài không chấp nhận thông tin xác thực của LGSP", "external gateway did not accept LGSP's credentials")
 	ErrGatewayBadReply    = def("gateway.bad_reply", http.StatusBadGateway, "Trục/cổng kết nối bên ngoài trả lời sai định dạng", "external gateway sent a malformed reply")
+
+	// Keys at rest (M1): the node refuses to start rather than run on a
+	// master key that cannot open what the store holds.
+	ErrMasterKeyMissing = def("vault.master_key_missing", http.StatusInternalServerError, "Không tìm thấy khoá chủ (master key) trong khi cơ sở dữ liệu đã có dữ liệu được mã hoá bằng khoá chủ: hãy khôi phục tệp master.key từ bản sao lưu hoặc đặt LGSP_MASTER_KEY, không tạo khoá mới", "master key is missing but the database holds data sealed by one: restore master.key from its backup or set LGSP_MASTER_KEY; do not create a new key")
+	ErrWrongMasterKey   = def("vault.wrong_master_key", http.StatusInternalServerError, "Khoá chủ (master key) không khớp với cơ sở dữ liệu: hãy dùng đúng tệp master.key đã sao lưu hoặc đúng giá trị LGSP_MASTER_KEY của hệ thống này", "master key does not match the database: use the backed-up master.key or the LGSP_MASTER_KEY of this installation")
+
+	// Outbound safety: webhook targets registered by systems (SSRF).
+	ErrOutboundRefused = def("outbound.refused", http.StatusUnprocessableEntity, "Địa chỉ đích bị chặn theo chính sách kết nối ra ngoài (mạng nội bộ, loopback hoặc địa chỉ đặc biệt)", "target address is refused by the outbound policy (internal, loopback or special-purpose address)")
 
 	// The platform itself.
 	ErrBusy        = def("system.busy", http.StatusServiceUnavailable, "Hệ thống đang quá tải, vui lòng thử lại sau", "platform is busy, try again later")

@@ -346,7 +346,7 @@ func TestVXPStatusAnswersPushedExchange(t *testing.T) {
 	if _, err := sender.UploadBytes(ctx, space.ExchangeID, out); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sender.Complete(ctx, space.ExchangeID, exchange.CompleteRequest{}); err != nil {
+	if _, err := sender.Complete(ctx, space.ExchangeID, exchange.CompleteRequest{SHA256: sumHex(out)}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "pushed", func() (bool, error) { k, err := p.Push(ctx); return k == 1, err })

@@ -20,6 +20,7 @@ import (
 	"github.com/tuyenquang/lgsp/bus/auth"
 	"github.com/tuyenquang/lgsp/bus/exchange"
 	"github.com/tuyenquang/lgsp/bus/notify"
+	"github.com/tuyenquang/lgsp/bus/service"
 	"github.com/tuyenquang/lgsp/bus/store"
 )
 
@@ -35,10 +36,11 @@ func sendSmall(t *testing.T, n *node, from string, to ...string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.UploadBytes(ctx, sp.ExchangeID, []byte("<tb>họp giao ban</tb>")); err != nil {
+	doc := []byte("<tb>họp giao ban</tb>")
+	if _, err := a.UploadBytes(ctx, sp.ExchangeID, doc); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Complete(ctx, sp.ExchangeID, exchange.CompleteRequest{MediaType: "application/xml"}); err != nil {
+	if _, err := a.Complete(ctx, sp.ExchangeID, exchange.CompleteRequest{MediaType: "application/xml", SHA256: sumHex(doc)}); err != nil {
 		t.Fatal(err)
 	}
 	return sp.ExchangeID
@@ -47,7 +49,9 @@ func sendSmall(t *testing.T, n *node, from string, to ...string) string {
 // TestWebhookSigned: a system registered with a webhook URL gets a POST of
 // the notification, signed under its own key so it can verify it.
 func TestWebhookSigned(t *testing.T) {
-	n := startNode(t, "sqlite")
+	// The receiver listens on loopback, which webhooks may reach only when
+	// the operator allows it (webhooks.allow_cidrs).
+	n := startNodeWith(t, "sqlite", func(c *service.Config) { c.Webhooks.AllowCIDRs = []string{"127.0.0.0/8"} })
 	ctx := context.Background()
 	got := make(chan error, 4)
 	var secret string
@@ -199,7 +203,7 @@ func TestExpiryPurges(t *testing.T) {
 	if _, err := a.UploadBytes(ctx, sp.ExchangeID, []byte("<gm/>")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Complete(ctx, sp.ExchangeID, exchange.CompleteRequest{MediaType: "application/xml", Policy: []byte(`{"expires_in":"1ms"}`)}); err != nil {
+	if _, err := a.Complete(ctx, sp.ExchangeID, exchange.CompleteRequest{MediaType: "application/xml", SHA256: sumHex([]byte("<gm/>")), Policy: []byte(`{"expires_in":"1ms"}`)}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "expiry purge", func() (bool, error) {

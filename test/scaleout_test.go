@@ -48,7 +48,7 @@ func TestTwoNodesOneMariaDB(t *testing.T) {
 	if _, err := sender.UploadBytes(ctx, sp.ExchangeID, payload); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sender.Complete(ctx, sp.ExchangeID, exchange.CompleteRequest{MediaType: "application/xml"}); err != nil {
+	if _, err := sender.Complete(ctx, sp.ExchangeID, exchange.CompleteRequest{MediaType: "application/xml", SHA256: sumHex(payload)}); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.After(15 * time.Second)

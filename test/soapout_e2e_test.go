@@ -74,7 +74,7 @@ func sendPacket(t *testing.T, n *node, to, title, importance string, packet []by
 	if _, err := a.UploadBytes(ctx, sp.ExchangeID, packet); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Complete(ctx, sp.ExchangeID, exchange.CompleteRequest{MediaType: "application/xml"}); err != nil {
+	if _, err := a.Complete(ctx, sp.ExchangeID, exchange.CompleteRequest{MediaType: "application/xml", SHA256: sumHex(packet)}); err != nil {
 		t.Fatal(err)
 	}
 	return sp.ExchangeID

@@ -40,6 +40,10 @@ type Registry struct {
 	// (suspend, resume, revoke, rotate, algorithms): the node flushes its
 	// KeyCache there.
 	OnChange func()
+	// Outbound is the policy of webhook targets; a webhook URL whose host
+	// is an address it refuses is refused at registration
+	// (bus.ErrOutboundRefused). Nil means the default: public addresses only.
+	Outbound *bus.OutboundPolicy
 }
 
 // Warnings AddSystem may return.
@@ -61,7 +65,8 @@ func (r *Registry) now() time.Time {
 // bus.ParseSystemCode (bus.ErrInvalidCode); a code in the dotted form is
 // accepted with a warning. Text fields are trimmed; Name is required and
 // WebhookURL, if set, must be an absolute http or https URL
-// (bus.ErrInvalidSystem). A code already registered gives
+// (bus.ErrInvalidSystem) whose host, if an address literal, the outbound
+// policy allows (bus.ErrOutboundRefused). A code already registered gives
 // bus.ErrSystemExists. The stored system is returned.
 func (r *Registry) AddSystem(ctx context.Context, s store.System) (store.System, []string, error) {
 	s.Code = strings.TrimSpace(s.Code)
@@ -89,6 +94,9 @@ func (r *Registry) AddSystem(ctx context.Context, s store.System) (store.System,
 		if err := checkWebhookURL(s.WebhookURL); err != nil {
 			return store.System{}, nil, err
 		}
+		if err := r.outbound().CheckURL(s.WebhookURL); err != nil {
+			return store.System{}, nil, err
+		}
 	}
 	now := r.now().UTC()
 	s.Status = store.SystemActive
@@ -97,6 +105,15 @@ func (r *Registry) AddSystem(ctx context.Context, s store.System) (store.System,
 		return store.System{}, nil, err
 	}
 	return s, warnings, nil
+}
+
+var defaultOutbound = &bus.OutboundPolicy{}
+
+func (r *Registry) outbound() *bus.OutboundPolicy {
+	if r.Outbound == nil {
+		return defaultOutbound
+	}
+	return r.Outbound
 }
 
 func checkText(field, v string) error {

@@ -134,7 +134,7 @@ func TestExtractAttachments(t *testing.T) {
 	zipped := zbuf.String()
 	p.Attachments[0].Open = content(zipped)
 	dir := t.TempDir()
-	q, files, err := ExtractAttachments(bytes.NewReader(buildBytes(t, p)), dir)
+	q, files, err := ExtractAttachments(bytes.NewReader(buildBytes(t, p)), dir, ExtractLimits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestExtractAttachments(t *testing.T) {
 	// The sample's attachment is a ZIP with one entry.
 	f, _ := os.Open(filepath.Join(samplesDir, "edoc_new.edxml"))
 	defer f.Close()
-	_, files, err = ExtractAttachments(f, t.TempDir())
+	_, files, err = ExtractAttachments(f, t.TempDir(), ExtractLimits{})
 	if err != nil || len(files) != 2 || files[1].Size == 0 {
 		t.Fatalf("sample extract: %+v, %v", files, err)
 	}

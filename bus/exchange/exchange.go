@@ -517,6 +517,11 @@ func (s *Service) Complete(ctx context.Context, source, id string, c CompleteReq
 	if !ok {
 		return ex, bus.ErrNoRoute.New("no route takes data_type %q from %s any more", ex.DataType, ex.Source)
 	}
+	if want == "" && rt.RequiresSHA256() {
+		// Refused before the route runs: the exchange stays requested and
+		// the sender may complete again with its sha256.
+		return ex, bus.ErrSHA256Required.New("route %s requires the SHA-256 of the content: declare sha256 in the request or at completion", rt.Name)
+	}
 	ex.Size, ex.SHA256, ex.MediaType = ex.Received, got, mt
 	msg := s.message(ctx, &ex)
 	if err := rt.Run(ctx, msg); err != nil {

@@ -43,6 +43,11 @@ type Webhooks struct {
 	// Platform signs the webhooks of systems whose newest key is a
 	// public key.
 	Platform *auth.PlatformKeys
+	// Policy refuses non-public targets (SSRF) on every attempt: on the
+	// URL's literal host and, in the dialer, on the address connected to.
+	// Nil means the default (public addresses only). A refusal is
+	// permanent: the item is dead at once, not retried.
+	Policy *bus.OutboundPolicy
 }
 
 // OutboxHandler takes outbox items before the webhook delivery does: the
@@ -59,8 +64,11 @@ func (w *Webhooks) Run(ctx context.Context) {
 	if w.Now == nil {
 		w.Now = time.Now
 	}
+	if w.Policy == nil {
+		w.Policy = &bus.OutboundPolicy{}
+	}
 	if w.Client == nil {
-		w.Client = &http.Client{Timeout: 10 * time.Second}
+		w.Client = w.Policy.Client(10 * time.Second)
 	}
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -110,7 +118,7 @@ func (w *Webhooks) deliver(ctx context.Context, it store.OutboxItem) {
 		return
 	}
 	it.LastError = err.Error()
-	if w.Retry.GiveUp(it.Attempts, it.FirstAt, now) {
+	if errors.Is(err, bus.ErrOutboundRefused) || w.Retry.GiveUp(it.Attempts, it.FirstAt, now) {
 		it.Status = store.OutboxDead
 		w.Log.WithError(err).WithFields(logrus.Fields{"exchange": it.ExchangeID, "system": it.Target, "attempts": it.Attempts}).Error("webhook delivery failed for good")
 		w.finish(ctx, it)
@@ -145,6 +153,9 @@ func (w *Webhooks) ledger(ctx context.Context, it store.OutboxItem, kind, detail
 var errNoKey = errors.New("system has no active key to sign webhooks with")
 
 func (w *Webhooks) post(ctx context.Context, sys store.System, payload []byte) error {
+	if err := w.Policy.CheckURL(sys.WebhookURL); err != nil {
+		return err // before any lookup or connection
+	}
 	keys, err := w.Store.ListKeys(ctx, sys.Code)
 	if err != nil {
 		return err

@@ -26,7 +26,7 @@ type ValidateConfig struct {
 func init() {
 	bus.DefaultSteps.Register(bus.StepSpec{
 		Name:    "validate",
-		Summary: "Refuses a message whose media type, size or declared SHA-256 does not meet the configured rules.",
+		Summary: "Refuses a message whose media type or size does not meet the configured rules. With require_sha256, completing an exchange whose sender declared no SHA-256 (in the request or at completion) is refused with exchange.sha256_required before any step runs; the exchange stays open, so the sender may complete again with the hash.",
 		Example: `- validate: {media_types: ["application/xml", "application/pdf"], max_bytes: 52428800, min_bytes: 1, require_sha256: true}`,
 		New:     newValidate,
 	})
@@ -94,6 +94,10 @@ func (v *validate) Process(_ context.Context, m *bus.Message) error {
 	}
 	return nil
 }
+
+// RequiresSHA256 tells the exchange (route.Route.RequiresSHA256) to refuse
+// completion without a declared SHA-256.
+func (v *validate) RequiresSHA256() bool { return v.c.RequireSHA256 }
 
 func mediaTypeAllowed(t string, allowed []string) bool {
 	mt, _, err := mime.ParseMediaType(t)

@@ -112,6 +112,20 @@ func (r *Route) Plan(now time.Time) time.Time {
 	return r.schedule.Next(now)
 }
 
+// RequiresSHA256 reports whether a step of the route requires the sender
+// to declare the payload's SHA-256 (validate: require_sha256). The exchange
+// checks it at completion, before any step runs, because by then the
+// platform has computed the hash itself and a step could no longer tell a
+// declared hash from a computed one.
+func (r *Route) RequiresSHA256() bool {
+	for _, s := range r.Steps {
+		if q, ok := s.Step.(interface{ RequiresSHA256() bool }); ok && q.RequiresSHA256() {
+			return true
+		}
+	}
+	return false
+}
+
 // Run runs the route's steps on m in order; see RunSteps.
 func (r *Route) Run(ctx context.Context, m *bus.Message) error {
 	return RunSteps(ctx, r.Steps, m)

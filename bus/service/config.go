@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/tuyenquang/lgsp/bus"
 	"github.com/tuyenquang/lgsp/bus/exchange"
 	"github.com/tuyenquang/lgsp/bus/xmlscan"
 )
@@ -42,6 +43,7 @@ type Config struct {
 	Log      LogConfig       `yaml:"log"`
 	Limits   LimitsConfig    `yaml:"limits"`
 	Auth     AuthConfig      `yaml:"auth"`
+	Webhooks WebhooksConfig  `yaml:"webhooks"`
 	Exchange exchange.Config `yaml:"exchange"`
 	// XMLLimits bounds the shape of XML from outside (edXML packets, SOAP
 	// requests, signed documents, legacy XML bodies): see XMLLimitsConfig.
@@ -150,6 +152,28 @@ type AuthConfig struct {
 	TokenTTL   time.Duration `yaml:"token_ttl"`
 }
 
+// WebhooksConfig bounds where webhooks may go. Webhook URLs are registered
+// per system, so they are the way a system could turn the platform against
+// its own network (SSRF); by default only public addresses are allowed
+// (bus.OutboundPolicy).
+type WebhooksConfig struct {
+	// AllowPrivate lets webhooks reach loopback, private, link-local and
+	// other non-public unicast ranges.
+	AllowPrivate bool `yaml:"allow_private" env:"LGSP_WEBHOOKS_ALLOW_PRIVATE"`
+	// AllowCIDRs are prefixes webhooks may reach even though non-public,
+	// e.g. ["10.20.0.0/16"] for systems inside the provincial network.
+	AllowCIDRs []string `yaml:"allow_cidrs"`
+}
+
+// OutboundPolicy returns the policy of webhook targets.
+func (c *Config) OutboundPolicy() (*bus.OutboundPolicy, error) {
+	p, err := bus.NewOutboundPolicy(c.Webhooks.AllowPrivate, c.Webhooks.AllowCIDRs)
+	if err != nil {
+		return nil, fmt.Errorf("webhooks.allow_cidrs: %w", err)
+	}
+	return p, nil
+}
+
 // Defaults returns the configuration used when nothing is set.
 func Defaults() Config {
 	host, _ := os.Hostname()
@@ -233,6 +257,9 @@ func (c *Config) validate() error {
 	if x := c.XMLLimits; x.MaxElements <= 0 || x.MaxAttributes <= 0 || x.MaxAttrsPerElement <= 0 || x.MaxDepth <= 0 || x.MaxNameBytes <= 0 || x.MaxNodes < x.MaxElements {
 		errs = append(errs, "xml_limits: every limit must be positive and max_nodes at least max_elements")
 	}
+	if _, err := c.OutboundPolicy(); err != nil {
+		errs = append(errs, err.Error())
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration:\n  %s", strings.Join(errs, "\n  "))
 	}
@@ -292,6 +319,10 @@ func envWalk(v reflect.Value) error {
 			fv.SetInt(int64(d))
 		case f.Type.Kind() == reflect.String:
 			fv.SetString(val)
+		case f.Type.Kind() == reflect.Bool:
+			var b bool
+			b, err = strconv.ParseBool(val)
+			fv.SetBool(b)
 		case f.Type.Kind() == reflect.Int || f.Type.Kind() == reflect.Int64:
 			var n int64
 			n, err = strconv.ParseInt(val, 10, 64)

@@ -206,13 +206,33 @@ func (l *limiter) acquire(ctx context.Context) error {
 
 func (l *limiter) release() { <-l.slots }
 
+// MaxRequestIDLen bounds a client's X-Request-Id.
+const MaxRequestIDLen = 128
+
+// ValidRequestID reports whether a client's X-Request-Id may be echoed and
+// logged as is: 1 to MaxRequestIDLen characters of [A-Za-z0-9._:-]. Any
+// other value (control characters, quotes, log-injection attempts, huge
+// ones) is replaced by a generated id; it is not an error.
+func ValidRequestID(s string) bool {
+	if s == "" || len(s) > MaxRequestIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
 // middleware wraps every request: request id, scoped logger, access log,
 // panic recovery, in-flight limit and drain refusal.
 func (s *Service) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rid := r.Header.Get("X-Request-Id")
-		if rid == "" || len(rid) > 64 {
+		if !ValidRequestID(rid) {
 			rid = bus.NewID("rq")
 		}
 		w.Header().Set("X-Request-Id", rid)

@@ -135,6 +135,7 @@ type Service struct {
 	mux      *http.ServeMux
 	server   *http.Server
 	adminTok string
+	outbound *bus.OutboundPolicy // webhook targets (SSRF)
 
 	outbox     []notify.OutboxHandler // taken before webhooks (Host.HandleOutbox)
 	workCtx    context.Context
@@ -165,26 +166,6 @@ func NewLogger(c LogConfig) (*logrus.Logger, io.Closer, error) {
 		closer = f
 	}
 	return l, closer, nil
-}
-
-// OpenVault loads the master key from LGSP_MASTER_KEY or the key file
-// (creating it on first run).
-func OpenVault(c *Config, log logrus.FieldLogger) (*vault.Vault, error) {
-	if k := os.Getenv("LGSP_MASTER_KEY"); k != "" {
-		key, err := vault.ParseKey(k)
-		if err != nil {
-			return nil, fmt.Errorf("LGSP_MASTER_KEY: %w", err)
-		}
-		return vault.New(key)
-	}
-	v, created, err := vault.LoadOrCreate(c.MasterKeyPath())
-	if err != nil {
-		return nil, err
-	}
-	if created && log != nil {
-		log.WithField("file", c.MasterKeyPath()).Warn("created a new master key: back it up now (see README, \"Backing up the master key\"); without it stored secrets and payloads cannot be read")
-	}
-	return v, nil
 }
 
 // OpenStore opens the configured store.
@@ -221,14 +202,16 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		closer.Close()
 		return nil, err
 	}
-	if s.vault, err = OpenVault(&cfg, log); err != nil {
-		return fail(err)
-	}
 	if s.adminTok, err = adminToken(cfg.AdminTokenPath(), log); err != nil {
 		return fail(err)
 	}
 	if s.store, err = OpenStore(ctx, &cfg); err != nil {
 		return fail(fmt.Errorf("opening store: %w", err))
+	}
+	// The vault is checked against the store (masterkey.go): a missing or
+	// wrong master key stops the node here, before it says it is ready.
+	if s.vault, err = OpenVault(ctx, &cfg, s.store, log); err != nil {
+		return fail(err)
 	}
 	set, err := LoadRoutes(cfg.RoutesDir)
 	if err != nil {
@@ -250,7 +233,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		nonces = auth.NewMemoryNonces(1 << 20)
 	}
 	keys := &auth.KeyCache{Store: s.store}
-	s.registry = &auth.Registry{Store: s.store, Vault: s.vault, Audit: s.store, OnChange: keys.Flush}
+	if s.outbound, err = cfg.OutboundPolicy(); err != nil {
+		return fail(err)
+	}
+	s.registry = &auth.Registry{Store: s.store, Vault: s.vault, Audit: s.store, OnChange: keys.Flush, Outbound: s.outbound}
 	limits := auth.NewLimits(cfg.Auth.RatePerKey, cfg.Auth.BurstPerKey, cfg.Auth.LockFailures, cfg.Auth.LockWindow, cfg.Auth.LockFor)
 	limits.Log, limits.Audit, limits.AlertFailures = log, s.store, cfg.Auth.AlertFailures
 	s.verifier = &auth.Verifier{Keys: keys, Vault: s.vault, Nonces: nonces, Skew: cfg.Auth.ClockSkew, Limits: limits}
@@ -410,7 +396,7 @@ func (s *Service) StartWorkers() {
 	s.workers.Go(s.sweep)
 	s.workers.Go(s.exchange.RunDispatcher)
 	s.workers.Go(s.feed.Run)
-	wh := &notify.Webhooks{Store: s.store, Vault: s.vault, Platform: s.platform, Retry: bus.DefaultRetry, Log: s.log, Node: s.cfg.Node, Wake: s.feed.Wake, Handlers: s.outbox}
+	wh := &notify.Webhooks{Store: s.store, Vault: s.vault, Platform: s.platform, Retry: bus.DefaultRetry, Log: s.log, Node: s.cfg.Node, Wake: s.feed.Wake, Handlers: s.outbox, Policy: s.outbound}
 	s.workers.Go(wh.Run)
 	s.cron.Start()
 }
@@ -524,9 +510,12 @@ func adminToken(path string, log logrus.FieldLogger) (string, error) {
 
 func (s *Service) admin(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if subtle.ConstantTimeCompare([]byte(got), []byte(s.adminTok)) != 1 {
-			WriteProblem(w, r, bus.ErrAdminUnauthorized.New("send Authorization: Bearer <token from %s>", s.cfg.AdminTokenPath()))
+		// Only "Bearer <token>" is accepted: a bare token is refused so that
+		// the scheme stays explicit. The answer never names the token file:
+		// it would tell an outsider where the secret lives.
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.adminTok)) != 1 {
+			WriteProblem(w, r, bus.ErrAdminUnauthorized.New("send Authorization: Bearer <admin token>"))
 			return
 		}
 		if err := Admit(r.Context()); err != nil {

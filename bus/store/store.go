@@ -241,6 +241,8 @@ type Store interface {
 	GatewayStore
 	// OrganStore: the organs a system may speak for in packets (organs.go).
 	OrganStore
+	// MetaStore: installation facts such as the master key check (meta.go).
+	MetaStore
 
 	// Dialect returns "sqlite" or "mysql".
 	Dialect() string

@@ -1,9 +1,12 @@
 package vault
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -28,8 +31,13 @@ var ErrOpen = errors.New("vault: cannot open sealed data (wrong key or tampered)
 
 // Vault seals and opens secrets under the master key.
 type Vault struct {
-	aead cipher.AEAD
+	aead  cipher.AEAD
+	check []byte
 }
+
+// checkLabel is what the key check value is computed over; changing it
+// would make every existing installation refuse its own key.
+const checkLabel = "lgsp key check v1"
 
 // New returns a vault for a 32-byte master key.
 func New(master []byte) (*Vault, error) {
@@ -40,8 +48,18 @@ func New(master []byte) (*Vault, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Vault{aead: a}, nil
+	m := hmac.New(sha256.New, master)
+	m.Write([]byte(checkLabel))
+	return &Vault{aead: a, check: m.Sum(nil)}, nil
 }
+
+// CheckValue identifies the master key without revealing it:
+// HMAC-SHA256(master key, "lgsp key check v1"). The store keeps it so that
+// a node refuses to start on another key (service.OpenVault).
+func (v *Vault) CheckValue() []byte { return bytes.Clone(v.check) }
+
+// Matches reports whether check is this key's CheckValue (constant time).
+func (v *Vault) Matches(check []byte) bool { return hmac.Equal(check, v.check) }
 
 // ParseKey decodes a master key written as base64 (standard or URL, with or
 // without padding) or 64 hex digits.
@@ -65,41 +83,56 @@ func ParseKey(s string) ([]byte, error) {
 // random key and 0600 permissions if it does not exist. created tells which.
 // A key file readable by group or others is refused.
 func LoadOrCreate(path string) (v *Vault, created bool, err error) {
+	v, err = Load(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		v, err = Create(path)
+		return v, err == nil, err
+	}
+	return v, false, err
+}
+
+// Load reads the master key file at path; a missing file is an error that
+// matches fs.ErrNotExist. A key file readable by group or others is refused.
+func Load(path string) (*Vault, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		key := make([]byte, KeySize)
-		if _, err := rand.Read(key); err != nil {
-			return nil, false, err
-		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, false, fmt.Errorf("creating master key directory: %w", err)
-		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return nil, false, fmt.Errorf("creating master key file: %w", err)
-		}
-		_, werr := f.WriteString(base64.StdEncoding.EncodeToString(key) + "\n")
-		if cerr := f.Close(); werr == nil {
-			werr = cerr
-		}
-		if werr != nil {
-			return nil, false, fmt.Errorf("writing master key file: %w", werr)
-		}
-		v, err := New(key)
-		return v, true, err
+		return nil, fmt.Errorf("master key file %s: %w", path, fs.ErrNotExist)
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("reading master key file: %w", err)
+		return nil, fmt.Errorf("reading master key file: %w", err)
 	}
 	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
-		return nil, false, fmt.Errorf("master key file %s has mode %v: it must not be readable by group or others (chmod 600)", path, st.Mode().Perm())
+		return nil, fmt.Errorf("master key file %s has mode %v: it must not be readable by group or others (chmod 600)", path, st.Mode().Perm())
 	}
 	key, err := ParseKey(string(b))
 	if err != nil {
-		return nil, false, fmt.Errorf("master key file %s: %w", path, err)
+		return nil, fmt.Errorf("master key file %s: %w", path, err)
 	}
-	v, err = New(key)
-	return v, false, err
+	return New(key)
+}
+
+// Create writes a new random master key to path (mode 0600; the file must
+// not exist) and returns its vault.
+func Create(path string) (*Vault, error) {
+	key := make([]byte, KeySize)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("creating master key directory: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("creating master key file: %w", err)
+	}
+	_, werr := f.WriteString(base64.StdEncoding.EncodeToString(key) + "\n")
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return nil, fmt.Errorf("writing master key file: %w", werr)
+	}
+	return New(key)
 }
 
 // Seal encrypts plaintext under the master key; aad binds it to its context

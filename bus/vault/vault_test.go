@@ -2,6 +2,8 @@ package vault
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -90,5 +92,37 @@ func TestParseKey(t *testing.T) {
 	}
 	if _, err := ParseKey("short"); err == nil {
 		t.Fatal("short key accepted")
+	}
+}
+
+// TestCheckValue: the check value identifies a key (same key, same value;
+// another key, another value) and Load never creates a missing file.
+func TestCheckValue(t *testing.T) {
+	a, _ := New(bytes.Repeat([]byte{1}, KeySize))
+	a2, _ := New(bytes.Repeat([]byte{1}, KeySize))
+	b, _ := New(bytes.Repeat([]byte{2}, KeySize))
+	if !a.Matches(a2.CheckValue()) || a.Matches(b.CheckValue()) || len(a.CheckValue()) != 32 {
+		t.Fatal("check value does not tell keys apart")
+	}
+	if bytes.Contains(a.CheckValue(), bytes.Repeat([]byte{1}, 8)) {
+		t.Fatal("check value shows the key")
+	}
+	p := filepath.Join(t.TempDir(), "master.key")
+	if _, err := Load(p); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Load of a missing file: %v", err)
+	}
+	if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal("Load created the key file")
+	}
+	c, err := Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := Load(p)
+	if err != nil || !l.Matches(c.CheckValue()) {
+		t.Fatalf("Load after Create: %v", err)
+	}
+	if _, err := Create(p); err == nil {
+		t.Fatal("Create overwrote an existing key file")
 	}
 }

@@ -19,7 +19,7 @@ const edocUsage = `usage: lgsp edoc validate FILE...                         che
        lgsp edoc build [--out F] [--source ID] [--to ID,ID] [--title T] [--importance I] FILE.json
        lgsp edoc sign --key KEY.pem [--cert CERT.pem] [--algorithm rsa-sha256|rsa-sha1] [--c14n exclusive|inclusive] [--out F] FILE
        lgsp edoc verify --roots CA.pem[,…] [--intermediates …] [--crls …] [--policy require|verify_if_present|ignore] FILE
-       lgsp edoc extract --out DIR FILE                 write the attachments to DIR`
+       lgsp edoc extract --out DIR [--max-files N] [--max-bytes N] FILE   write the attachments to DIR`
 
 func edocCmd(args []string) error {
 	if len(args) == 0 {
@@ -122,28 +122,41 @@ func edocCmd(args []string) error {
 		fmt.Printf("%s: OK, signed by %s (issuer %s), %s, reference %q\n", fs.Arg(0), res.Cert.Subject, res.Cert.Issuer, res.Algorithm, res.ReferenceURI)
 		return nil
 	case "extract":
+		maxFiles := fs.Int("max-files", edxml.DefaultExtractFiles, "refuse past this many files written (attachments and unzipped entries)")
+		maxBytes := fs.Int64("max-bytes", edxml.DefaultExtractBytes, "refuse past this many bytes written in total")
 		_ = fs.Parse(args[1:])
 		if fs.NArg() != 1 || *out == "" {
 			return usageError(edocUsage)
 		}
-		if err := os.MkdirAll(*out, 0o755); err != nil {
-			return err
-		}
-		f, err := os.Open(fs.Arg(0))
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		_, files, err := edxml.ExtractAttachments(f, *out)
-		for _, x := range files {
-			fmt.Printf("%s\t%d\t%s\n", x.Path, x.Size, x.Name)
-		}
-		if err != nil {
-			return fmt.Errorf("%s:%w", fs.Arg(0), positioned(err))
-		}
-		return nil
+		return edocExtract(fs.Arg(0), *out, edxml.ExtractLimits{MaxFiles: *maxFiles, MaxBytes: *maxBytes})
 	}
 	return usageError(edocUsage)
+}
+
+// edocExtract writes the attachments of file to out within lim. On any
+// error nothing is left behind: files go to out only once all were
+// extracted, and an out folder this command created is removed.
+func edocExtract(file, out string, lim edxml.ExtractLimits) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, statErr := os.Stat(out)
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	_, files, err := edxml.ExtractAttachments(f, out, lim)
+	if err != nil {
+		if statErr != nil {
+			os.Remove(out) // only if empty: it is ours
+		}
+		return fmt.Errorf("%s:%w", file, positioned(err))
+	}
+	for _, x := range files {
+		fmt.Printf("%s\t%d\t%s\n", x.Path, x.Size, x.Name)
+	}
+	return nil
 }
 
 // positioned renders an edxml error as "line:col: …" (after "file:").

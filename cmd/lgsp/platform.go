@@ -21,15 +21,15 @@ func platformKeyCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	v, err := service.OpenVault(&cfg, nil)
-	if err != nil {
-		return err
-	}
 	st, err := service.OpenStore(ctx, &cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	v, err := service.OpenVault(ctx, &cfg, st, nil) // refuses a missing or wrong master key
+	if err != nil {
+		return err
+	}
 	k, err := (&auth.PlatformKeys{Store: st, Vault: v}).Webhook(ctx)
 	if err != nil {
 		return err

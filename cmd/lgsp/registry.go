@@ -19,15 +19,21 @@ import (
 // openRegistry opens the store and vault of the configuration, as the
 // server does; SQLite in WAL mode lets the CLI work beside a running node.
 func openRegistry(ctx context.Context, cfg service.Config) (*auth.Registry, func(), error) {
-	v, err := service.OpenVault(&cfg, nil)
-	if err != nil {
-		return nil, nil, err
-	}
 	st, err := service.OpenStore(ctx, &cfg)
 	if err != nil {
 		return nil, nil, err
 	}
-	return &auth.Registry{Store: st, Vault: v, Audit: st}, func() { st.Close() }, nil
+	v, err := service.OpenVault(ctx, &cfg, st, nil) // refuses a missing or wrong master key
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	pol, err := cfg.OutboundPolicy()
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return &auth.Registry{Store: st, Vault: v, Audit: st, Outbound: pol}, func() { st.Close() }, nil
 }
 
 func systemsCmd(ctx context.Context, args []string) error {
