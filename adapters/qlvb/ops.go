@@ -25,6 +25,9 @@ import (
 // (edxml.sender_mismatch); nothing is stored otherwise.
 func (m *module) sendEdoc(ctx context.Context, p *auth.Principal, req *lgspedoc.SendEdoc) (any, error) {
 	raw, err := decodeBase64("edxml", req.Edxml, MaxEdocBytes)
+	// The SOAP server keeps req until the answer is written: drop the
+	// base64 text so that it is not held while the packet is parsed.
+	req.Edxml = nil
 	if err != nil {
 		return nil, err
 	}

@@ -268,14 +268,16 @@ func (m *module) operations() []soap.Operation {
 }
 
 // decodeBase64 decodes an xsd:base64Binary text (line breaks and spaces
-// allowed) of at most max decoded bytes.
+// allowed) of at most max decoded bytes. It removes the blanks in place:
+// text is the decoded request's own field, and a copy of it would add
+// 4/3 of the packet to the request's peak memory (docs/edxml.md, Memory).
 func decodeBase64(field string, text []byte, max int) ([]byte, error) {
-	clean := bytes.Map(func(r rune) rune {
-		if r == ' ' || r == '\n' || r == '\r' || r == '\t' {
-			return -1
+	clean := text[:0]
+	for _, c := range text {
+		if c != ' ' && c != '\n' && c != '\r' && c != '\t' {
+			clean = append(clean, c)
 		}
-		return r
-	}, text)
+	}
 	if base64.StdEncoding.DecodedLen(len(clean)) > max+2 {
 		return nil, bus.ErrBodyTooLarge.New("%s is limited to %d bytes inline; send larger documents with the REST API", field, max)
 	}
