@@ -15,8 +15,10 @@ CREATE TABLE IF NOT EXISTS platform_keys (
     created_at  BIGINT       NOT NULL
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
--- IF NOT EXISTS (MariaDB) makes a half-applied migration re-runnable; the
--- UPDATE is re-runnable as it is.
-ALTER TABLE access_keys ADD COLUMN IF NOT EXISTS kind VARCHAR(16) NOT NULL DEFAULT 'shared';
-ALTER TABLE access_keys ADD COLUMN IF NOT EXISTS public_key VARBINARY(8192) NOT NULL DEFAULT '';
-UPDATE access_keys SET kind = 'public' WHERE alg = 'LGSP-RSA-SHA256';
+-- Last, and one statement: MySQL 8 has no ADD COLUMN IF NOT EXISTS, so the
+-- statements above are re-runnable and this one is atomic; a half-applied
+-- migration is completed by running it again. The RSA rows are marked in
+-- 0009 (an UPDATE after DDL could not be re-run here).
+ALTER TABLE access_keys
+    ADD COLUMN kind VARCHAR(16) NOT NULL DEFAULT 'shared',
+    ADD COLUMN public_key VARBINARY(8192) NOT NULL DEFAULT '';
