@@ -92,10 +92,18 @@ func NewFault(v Version, err error) *Fault {
 	if e.Detail != "" {
 		s += ": " + e.Detail
 	}
+	// Faults go with HTTP 500, as both SOAP bindings say, except overload
+	// and outage (system.busy, system.unavailable): those keep 503 with
+	// Retry-After, so that load balancers, proxies and HTTP-level retry
+	// logic back off as they do for REST. The body is still the fault.
+	status := http.StatusInternalServerError
+	if e.Def.Status == http.StatusServiceUnavailable {
+		status = http.StatusServiceUnavailable
+	}
 	return &Fault{
 		Version: v, Code: code, String: s,
 		LGSPCode: e.Def.Code, LGSPDetail: e.Detail, MessageVI: e.Def.VI, MessageEN: e.Def.EN,
-		HTTPStatus: http.StatusInternalServerError, RetryAfter: e.RetryAfter,
+		HTTPStatus: status, RetryAfter: e.RetryAfter,
 	}
 }
 
@@ -198,8 +206,9 @@ func (f *Fault) marshal(b *bytes.Buffer, v Version) {
 }
 
 // WriteFault writes err as a SOAP fault of version v with HTTP 500 (the
-// status both SOAP HTTP bindings use for faults), the error code in the
-// X-LGSP-Error-Code header and Retry-After when the error asks for it.
+// status both SOAP HTTP bindings use for faults; 503 for overload and
+// outage, see NewFault), the error code in the X-LGSP-Error-Code header and
+// Retry-After when the error asks for it.
 func WriteFault(w http.ResponseWriter, v Version, err error) {
 	f := NewFault(v, err)
 	var b bytes.Buffer
@@ -213,7 +222,11 @@ func WriteFault(w http.ResponseWriter, v Version, err error) {
 	if f.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(f.RetryAfter))
 	}
-	w.WriteHeader(http.StatusInternalServerError)
+	status := f.HTTPStatus
+	if status == 0 {
+		status = http.StatusInternalServerError
+	}
+	w.WriteHeader(status)
 	_, _ = w.Write(b.Bytes())
 }
 
