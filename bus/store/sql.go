@@ -1123,46 +1123,29 @@ func (s *sqlStore) Purge(ctx context.Context, id, status, recipientStatus string
 }
 
 func (s *sqlStore) Expired(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	rows, err := s.query(ctx, "SELECT id FROM exchanges WHERE purged_at = 0 AND expires_at > 0 AND expires_at <= ? ORDER BY expires_at, id LIMIT ?",
+	return s.queryIDs(ctx, "listing expired exchanges",
+		"SELECT id FROM exchanges WHERE purged_at = 0 AND expires_at > 0 AND expires_at <= ? ORDER BY expires_at, id LIMIT ?",
 		micros(orNow(now)), limitOr(limit))
+}
+
+// queryIDs runs a query whose one column is an id and collects it; errors
+// name what was being done.
+func (s *sqlStore) queryIDs(ctx context.Context, what, q string, args ...any) ([]string, error) {
+	rows, err := s.query(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("listing expired exchanges: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("listing expired exchanges: %w", err)
-		}
-		out = append(out, id)
+	ids, err := collect(rows, func(sc interface{ Scan(...any) error }) (id string, err error) { return id, sc.Scan(&id) })
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("listing expired exchanges: %w", err)
-	}
-	return out, nil
+	return ids, nil
 }
 
 func (s *sqlStore) Settled(ctx context.Context, limit int) ([]string, error) {
 	args := append([]any{ExchangeAccepted}, finalRecipientStatuses...)
 	args = append(args, limitOr(limit))
-	rows, err := s.query(ctx, "SELECT e.id FROM exchanges e WHERE e.status = ? AND e.purged_at = 0 AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.exchange_id = e.id AND r.status NOT IN ("+placeholders(len(finalRecipientStatuses))+")) ORDER BY e.id LIMIT ?", args...)
-	if err != nil {
-		return nil, fmt.Errorf("listing settled exchanges: %w", err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("listing settled exchanges: %w", err)
-		}
-		out = append(out, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("listing settled exchanges: %w", err)
-	}
-	return out, nil
+	return s.queryIDs(ctx, "listing settled exchanges", "SELECT e.id FROM exchanges e WHERE e.status = ? AND e.purged_at = 0 AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.exchange_id = e.id AND r.status NOT IN ("+placeholders(len(finalRecipientStatuses))+")) ORDER BY e.id LIMIT ?", args...)
 }
 
 // ---- Events ----

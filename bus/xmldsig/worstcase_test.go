@@ -3,12 +3,10 @@ package xmldsig
 import (
 	"bytes"
 	"errors"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
+	"github.com/tuyenquang/lgsp/bus/edxml/edxmltest"
 	"github.com/tuyenquang/lgsp/bus/xmlscan"
 )
 
@@ -33,43 +31,10 @@ func fill(unit string, size int) string {
 	return strings.Repeat(unit, max(size/len(unit), 0))
 }
 
-// peakHeap runs f while a goroutine samples runtime.MemStats.HeapInuse
-// every 200µs and returns the highest sample above the HeapInuse after a
-// GC just before f (so the input, allocated before, is not counted).
-func peakHeap(f func()) uint64 {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	base := ms.HeapInuse
-	var mu sync.Mutex
-	peak := base
-	stop, done := make(chan struct{}), make(chan struct{})
-	sample := func() {
-		var s runtime.MemStats
-		runtime.ReadMemStats(&s)
-		mu.Lock()
-		peak = max(peak, s.HeapInuse)
-		mu.Unlock()
-	}
-	go func() {
-		defer close(done)
-		t := time.NewTicker(200 * time.Microsecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				sample()
-			}
-		}
-	}()
-	f()
-	sample()
-	close(stop)
-	<-done
-	return peak - base
-}
+// peakHeap is the peak HeapInuse above the heap after a GC just before f
+// (so the input, allocated before, is not counted), sampled every 200µs by
+// the same sampler the edXML worst-case tests use.
+func peakHeap(f func()) uint64 { return uint64(max(edxmltest.PeakHeap(f), 0)) }
 
 type worstDoc struct {
 	name    string
