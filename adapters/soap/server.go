@@ -354,18 +354,23 @@ func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	return b, nil
 }
 
-// bodyBlock is the unit ReadBody reads in.
-const bodyBlock = 256 << 10
+// Blocks ReadBody reads in: the first is small (most SOAP requests are a
+// few KiB), each next one twice the size up to the largest.
+const (
+	firstBodyBlock = 4 << 10
+	maxBodyBlock   = 256 << 10
+)
 
-// readBlocks reads r to the end in fixed blocks and joins them once, so
-// that a body of n bytes costs about 2n at the peak and n of garbage, where
-// a doubling buffer (bytes.Buffer.ReadFrom) leaves up to 3n of garbage
-// and a slice of up to 2n. Nothing is sized from what the client declared.
+// readBlocks reads r to the end in blocks and joins them once, so that a
+// large body of n bytes costs about 2n at the peak and n of garbage, where
+// a doubling buffer (bytes.Buffer.ReadFrom) leaves up to 3n of garbage and
+// a slice of up to 2n. Nothing is sized from what the client declared.
 func readBlocks(r io.Reader) ([]byte, error) {
 	var blocks [][]byte
-	total := 0
+	total, size := 0, firstBodyBlock
 	for {
-		blk := make([]byte, bodyBlock)
+		blk := make([]byte, size)
+		size = min(2*size, maxBodyBlock)
 		n := 0
 		var err error
 		for n < len(blk) && err == nil {
