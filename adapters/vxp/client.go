@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net"
 	"net/http"
 	"strings"
@@ -190,17 +189,18 @@ func (e errRetry) Unwrap() error { return e.err }
 
 // send performs one call and maps transport and HTTP errors; on success it
 // returns the open response (status 2xx).
-func (c *Client) send(ctx context.Context, op string, body io.Reader, hdrContentType string, logical []Header) (*http.Response, error) {
+// The body is sent with its Content-Length (never chunked, as the SDK).
+func (c *Client) send(ctx context.Context, op string, body io.Reader, length int64, logical []Header) (*http.Response, error) {
+	if length == 0 {
+		body = http.NoBody
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.BaseURL, "/")+"/"+op, body)
 	if err != nil {
 		return nil, fmt.Errorf("vxp %s: %w", op, err)
 	}
+	req.ContentLength = length
 	s := Sign(c.Secret, logical)
 	s.Apply(req.Header)
-	if hdrContentType != "" {
-		req.Header.Set("Content-Type", hdrContentType)
-	}
-	req.Header.Set("Accept", "application/json")
 	resp, err := c.http().Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -249,10 +249,17 @@ func (c *Client) withRetry(ctx context.Context, attempt func() error) error {
 	}
 }
 
+// Request bodies of the JSON calls, as the SDK sends them: the list calls
+// send nothing, getEdoc and updateStatus the empty JSON object.
+const (
+	noBody    = ""
+	emptyJSON = "{}"
+)
+
 // call runs an idempotent JSON call and decodes data into out (if not nil).
-func (c *Client) call(ctx context.Context, op string, out any, call ...Header) error {
+func (c *Client) call(ctx context.Context, op, body string, out any, call ...Header) error {
 	return c.withRetry(ctx, func() error {
-		resp, err := c.send(ctx, op, http.NoBody, "", c.headers("application/json", call...))
+		resp, err := c.send(ctx, op, strings.NewReader(body), int64(len(body)), c.headers("application/json", call...))
 		if err != nil {
 			return err
 		}
@@ -277,7 +284,7 @@ func (c *Client) call(ctx context.Context, op string, out any, call ...Header) e
 // is MessageEdoc or MessageStatus.
 func (c *Client) GetReceivedEdocList(ctx context.Context, messageType string) ([]Edoc, error) {
 	var out []Edoc
-	err := c.call(ctx, "getReceivedEdocList", &out, Header{"servicetype", ServiceEDoc}, Header{"messagetype", messageType})
+	err := c.call(ctx, "getReceivedEdocList", noBody, &out, Header{"servicetype", ServiceEDoc}, Header{"messagetype", messageType})
 	return out, err
 }
 
@@ -285,21 +292,21 @@ func (c *Client) GetReceivedEdocList(ctx context.Context, messageType string) ([
 // send and receive statuses.
 func (c *Client) GetSentEdocList(ctx context.Context, messageType string) ([]SentEdoc, error) {
 	var out []SentEdoc
-	err := c.call(ctx, "getSentEdocList", &out, Header{"servicetype", ServiceEDoc}, Header{"messagetype", messageType})
+	err := c.call(ctx, "getSentEdocList", noBody, &out, Header{"servicetype", ServiceEDoc}, Header{"messagetype", messageType})
 	return out, err
 }
 
 // GetAgencies returns the agency list of the axis (getAgenciesList).
 func (c *Client) GetAgencies(ctx context.Context) ([]Agency, error) {
 	var out []Agency
-	err := c.call(ctx, "getAgenciesList", &out)
+	err := c.call(ctx, "getAgenciesList", noBody, &out)
 	return out, err
 }
 
 // UpdateStatus sets the transport status of a received packet
 // (TransportDone once it is safely stored, TransportFail).
 func (c *Client) UpdateStatus(ctx context.Context, docID, status string) error {
-	return c.call(ctx, "updateStatus", nil, Header{"docid", docID}, Header{"status", status})
+	return c.call(ctx, "updateStatus", emptyJSON, nil, Header{"docid", docID}, Header{"status", status})
 }
 
 // GetEdoc downloads a packet. The answer's base64 "data" is decoded while
@@ -310,7 +317,7 @@ func (c *Client) UpdateStatus(ctx context.Context, docID, status string) error {
 func (c *Client) GetEdoc(ctx context.Context, docID string) (io.ReadCloser, error) {
 	var out io.ReadCloser
 	err := c.withRetry(ctx, func() error {
-		resp, err := c.send(ctx, "getEdoc", http.NoBody, "", c.headers("application/json", Header{"docId", docID}))
+		resp, err := c.send(ctx, "getEdoc", strings.NewReader(emptyJSON), int64(len(emptyJSON)), c.headers("application/json", Header{"docId", docID}))
 		if err != nil {
 			return err
 		}
@@ -460,43 +467,76 @@ type SendRequest struct {
 	From        string   // must be the client's systemid on the real axis
 	To          []string // recipients' agency codes
 	MessageType string   // MessageEdoc (default) or MessageStatus
-	// SHA256 of the body (32 bytes). When nil, Body must be an
-	// io.ReadSeeker: it is read once to hash it, then rewound.
-	SHA256   []byte
-	Body     io.Reader
-	FileName string // part file name; default "edoc.edxml"
+	// SHA256 (32 bytes) and Size of the body. When SHA256 is nil, Body must
+	// be an io.ReadSeeker: it is streamed once to hash and count it, then
+	// rewound. When SHA256 is given without Size, Body must be an
+	// io.Seeker (its end gives the size).
+	SHA256 []byte
+	Size   int64
+	Body   io.Reader
 }
 
-// SendEdoc uploads a packet as multipart/form-data (part file_doc),
-// streamed: the body is never held whole. It returns the axis's DocId.
-// It is not retried: the axis has no idempotency key, so a retry after a
-// lost answer could deliver twice; callers decide.
+// crlf follows the file on the wire: the SDK's upload helper writes the
+// bytes, then "\r\n" (a multipart habit without any multipart framing),
+// and counts it in Content-Length.
+const crlf = "\r\n"
+
+// measure returns the SHA-256 and size of req's body, streaming it once
+// when they are not given (never holding it whole).
+func (req *SendRequest) measure() ([]byte, int64, error) {
+	sum, size := req.SHA256, req.Size
+	if sum == nil {
+		rs, ok := req.Body.(io.ReadSeeker)
+		if !ok {
+			return nil, 0, fmt.Errorf("vxp sendEdoc: SHA256 and Size are required when the body cannot be rewound")
+		}
+		h := sha256.New()
+		n, err := io.Copy(h, rs)
+		if err != nil {
+			return nil, 0, fmt.Errorf("vxp sendEdoc: hashing the packet: %w", err)
+		}
+		if _, err := rs.Seek(0, io.SeekStart); err != nil {
+			return nil, 0, fmt.Errorf("vxp sendEdoc: rewinding the packet: %w", err)
+		}
+		return h.Sum(nil), n, nil
+	}
+	if size <= 0 {
+		sk, ok := req.Body.(io.Seeker)
+		if !ok {
+			return nil, 0, fmt.Errorf("vxp sendEdoc: Size is required when the body cannot seek")
+		}
+		cur, err := sk.Seek(0, io.SeekCurrent)
+		if err == nil {
+			size, err = sk.Seek(0, io.SeekEnd)
+		}
+		if err == nil {
+			_, err = sk.Seek(cur, io.SeekStart)
+		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("vxp sendEdoc: sizing the packet: %w", err)
+		}
+		size -= cur
+	}
+	return sum, size, nil
+}
+
+// SendEdoc uploads a packet as the SDK does: the raw file as the request
+// body (Content-Type application/octet-stream, plain and signed), with
+// Content-Length, followed by CRLF — no multipart boundary, no part
+// headers. The body is streamed, never held whole. It returns the axis's
+// DocId. It is not retried: the axis has no idempotency key, so a retry
+// after a lost answer could deliver twice; callers decide.
 func (c *Client) SendEdoc(ctx context.Context, req SendRequest) (string, error) {
 	if req.Body == nil || len(req.To) == 0 {
 		return "", fmt.Errorf("vxp sendEdoc: a body and at least one recipient are required")
 	}
-	sum := req.SHA256
-	if sum == nil {
-		rs, ok := req.Body.(io.ReadSeeker)
-		if !ok {
-			return "", fmt.Errorf("vxp sendEdoc: SHA256 is required when the body cannot be rewound")
-		}
-		h := sha256.New()
-		if _, err := io.Copy(h, rs); err != nil {
-			return "", fmt.Errorf("vxp sendEdoc: hashing the packet: %w", err)
-		}
-		if _, err := rs.Seek(0, io.SeekStart); err != nil {
-			return "", fmt.Errorf("vxp sendEdoc: rewinding the packet: %w", err)
-		}
-		sum = h.Sum(nil)
+	sum, size, err := req.measure()
+	if err != nil {
+		return "", err
 	}
 	mt := req.MessageType
 	if mt == "" {
 		mt = MessageEdoc
-	}
-	name := req.FileName
-	if name == "" {
-		name = "edoc.edxml"
 	}
 	// "to" is a JSON array sent as its Gson string (KnobstickServiceImp
 	// line 272–274: JsonArray.toString()).
@@ -510,23 +550,11 @@ func (c *Client) SendEdoc(ctx context.Context, req SendRequest) (string, error) 
 	}
 	to.WriteByte(']')
 
-	pr, pw := io.Pipe()
-	mw := multipart.NewWriter(pw)
-	go func() {
-		part, err := mw.CreateFormFile("file_doc", name)
-		if err == nil {
-			_, err = io.Copy(part, req.Body)
-		}
-		if err == nil {
-			err = mw.Close()
-		}
-		pw.CloseWithError(err)
-	}()
+	body := &exactReader{r: req.Body, left: size}
 	logical := c.headers("application/octet-stream",
 		Header{"from", req.From}, Header{"to", to.String()}, Header{"servicetype", ServiceEDoc},
 		Header{"messagetype", mt}, Header{"hash-file", HashFile(sum)})
-	resp, err := c.send(ctx, "sendEdoc", pr, mw.FormDataContentType(), logical)
-	pr.CloseWithError(errors.New("request finished"))
+	resp, err := c.send(ctx, "sendEdoc", io.MultiReader(body, strings.NewReader(crlf)), size+int64(len(crlf)), logical)
 	if err != nil {
 		var r errRetry
 		if errors.As(err, &r) {
@@ -550,4 +578,31 @@ func (c *Client) SendEdoc(ctx context.Context, req SendRequest) (string, error) 
 		return "", bus.ErrGatewayBadReply.New("vxp sendEdoc: answer has no DocId")
 	}
 	return string(r.DocID), nil
+}
+
+// exactReader passes on exactly left bytes of r and fails if r ends
+// earlier, so that a short file cannot shift the CRLF into the count.
+type exactReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	if e.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > e.left {
+		p = p[:e.left]
+	}
+	n, err := e.r.Read(p)
+	e.left -= int64(n)
+	if err == io.EOF {
+		if e.left > 0 {
+			return n, io.ErrUnexpectedEOF
+		}
+		if n > 0 {
+			err = nil
+		}
+	}
+	return n, err
 }

@@ -140,7 +140,7 @@ func TestClientOperations(t *testing.T) {
 	// Send one (streamed body with a known hash, and a rewindable one).
 	out := vxpsim.SamplePacket(gw, []string{vpcp}, "Báo cáo", []byte("xlsx"))
 	sum := sha256.Sum256(out)
-	doc, err := c.SendEdoc(ctx, vxp.SendRequest{From: gw, To: []string{vpcp}, SHA256: sum[:], Body: io.MultiReader(bytes.NewReader(out))})
+	doc, err := c.SendEdoc(ctx, vxp.SendRequest{From: gw, To: []string{vpcp}, SHA256: sum[:], Size: int64(len(out)), Body: io.MultiReader(bytes.NewReader(out))})
 	if err != nil || doc == "" {
 		t.Fatalf("SendEdoc = %q, %v", doc, err)
 	}

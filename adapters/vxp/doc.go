@@ -1,10 +1,12 @@
 // Package vxp connects LGSP to VXP, the national document axis
 // ("Trục liên thông văn bản quốc gia", VNPT's XroadVnpt adapter), as
-// documented in /work/shared/ref/edxml/SPEC.md §8.1 and docs/gateways.md.
+// documented in docs/gateways.md and checked against recorded SDK requests
+// (testdata/captures).
 //
 // Client speaks the wire format of the VNPT SDK (SDKVXP 2.0.1) byte for
 // byte: XroadVnpt-* headers signed with HMAC-SHA256 over the header JSON
-// (Sign), sendEdoc as streamed multipart, getReceivedEdocList, getEdoc
+// (Sign), sendEdoc (the raw file streamed as the body, as the SDK does),
+// getReceivedEdocList, getEdoc
 // (streamed base64 decoding), updateStatus, getSentEdocList and
 // getAgenciesList; errors are bus catalogue codes gateway.unreachable,
 // gateway.refused, gateway.auth and gateway.bad_reply.

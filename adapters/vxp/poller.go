@@ -257,7 +257,7 @@ func (p *Poller) pullOne(ctx context.Context, docID, from string) (bool, error) 
 	if row.Status == InDelivered && det.StatusPacket != "" && det.From != "" {
 		pkt := []byte(det.StatusPacket)
 		sum := sha256.Sum256(pkt)
-		sdoc, err := p.Client.SendEdoc(ctx, SendRequest{From: p.organID(), To: []string{det.From}, MessageType: MessageStatus, SHA256: sum[:], Body: bytes.NewReader(pkt), FileName: "status.edxml"})
+		sdoc, err := p.Client.SendEdoc(ctx, SendRequest{From: p.organID(), To: []string{det.From}, MessageType: MessageStatus, SHA256: sum[:], Size: int64(len(pkt)), Body: bytes.NewReader(pkt)})
 		if err != nil {
 			return created, fmt.Errorf("reporting status 01: %w", err)
 		}
@@ -534,7 +534,7 @@ func (p *Poller) send(ctx context.Context, ex store.Exchange) (string, []string,
 		return "", nil, err
 	}
 	defer f.Close()
-	docID, err := p.Client.SendEdoc(ctx, SendRequest{From: p.organID(), To: to, MessageType: mt, SHA256: sum, Body: f.Body, FileName: ex.ID + ".edxml"})
+	docID, err := p.Client.SendEdoc(ctx, SendRequest{From: p.organID(), To: to, MessageType: mt, SHA256: sum, Size: f.Size, Body: f.Body})
 	return docID, to, err
 }
 

@@ -99,19 +99,57 @@ func HMACHex(secret, msg string) string {
 // logical header as XroadVnpt-<name>, the plain Content-Type (when it is a
 // logical header), the three signature headers, User-Agent and
 // XroadVnpt-version. Header names are set verbatim (not canonicalised),
-// as Java's HttpClient sends them.
+// as Java's HttpClient sends them, and values as its bytes (WireLatin1).
 func (s Signed) Apply(h http.Header) {
 	for _, x := range s.Headers {
 		if x.Name == "Content-Type" {
 			h.Set("Content-Type", x.Value)
 		}
-		h[HeaderPrefix+x.Name] = []string{x.Value}
+		h[HeaderPrefix+x.Name] = []string{WireLatin1(x.Value)}
 	}
-	h["XroadVnpt-sign-header-key"] = []string{s.KeyList}
-	h["XroadVnpt-sign-header"] = []string{s.JSON}
+	h["XroadVnpt-sign-header-key"] = []string{WireLatin1(s.KeyList)}
+	h["XroadVnpt-sign-header"] = []string{WireLatin1(s.JSON)}
 	h["XroadVnpt-hash-header"] = []string{s.Hash}
 	h.Set("User-Agent", UserAgent)
 	h["XroadVnpt-version"] = []string{Version}
+}
+
+// WireLatin1 is how the SDK's HTTP library puts a header value on the
+// wire: one byte per UTF-16 unit, its low 8 bits (ISO-8859-1, with
+// characters above U+00FF truncated — "ệ" U+1EC7 leaves as 0xC7). The HMAC
+// is computed before that, over the UTF-8 of the real string (see the
+// sdk-edge captures), so only values in ASCII survive both ends intact.
+func WireLatin1(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for _, r := range s {
+		if r >= 0x10000 { // a surrogate pair: two units
+			r -= 0x10000
+			b = append(b, byte(0xD800+(r>>10)), byte(0xDC00+(r&0x3FF)))
+			continue
+		}
+		b = append(b, byte(r))
+	}
+	return string(b)
+}
+
+// fromLatin1 reads header bytes as ISO-8859-1 (as a Java server does)
+// and returns their UTF-8 text.
+func fromLatin1(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		b.WriteRune(rune(s[i]))
+	}
+	return b.String()
 }
 
 // javaStringHash is java.lang.String.hashCode: s[0]*31^(n-1) + … over the
@@ -209,7 +247,7 @@ func HashFile(sum []byte) string {
 // that was sent. It returns the signed logical headers. Used by the
 // simulator (test/sim/vxp) and by tests.
 func VerifyRequest(h http.Header, secret string) (map[string]string, error) {
-	get := func(n string) (string, bool) {
+	get := func(n string) (string, bool) { // exact name first (raw maps), then canonical
 		if v, ok := h[n]; ok && len(v) > 0 {
 			return v[0], true
 		}
@@ -223,7 +261,12 @@ func VerifyRequest(h http.Header, secret string) (map[string]string, error) {
 		return nil, fmt.Errorf("missing XroadVnpt-sign-header-key, -sign-header or -hash-header")
 	}
 	if !hmac.Equal([]byte(HMACHex(secret, js)), []byte(strings.ToLower(hash))) {
-		return nil, fmt.Errorf("XroadVnpt-hash-header does not match HMAC-SHA256 of XroadVnpt-sign-header")
+		// The SDK hashes the UTF-8 of the JSON but sends it as ISO-8859-1
+		// (WireLatin1): read the bytes as a Java server would.
+		js = fromLatin1(js)
+		if !hmac.Equal([]byte(HMACHex(secret, js)), []byte(strings.ToLower(hash))) {
+			return nil, fmt.Errorf("XroadVnpt-hash-header does not match HMAC-SHA256 of XroadVnpt-sign-header")
+		}
 	}
 	keys, vals, err := parseFlatObject(js)
 	if err != nil {
@@ -241,14 +284,31 @@ func VerifyRequest(h http.Header, secret string) (map[string]string, error) {
 		if keys[i] != HeaderPrefix+n {
 			return nil, fmt.Errorf("signed key %d is %q, the key list says %q", i, keys[i], HeaderPrefix+n)
 		}
-		sent, ok := get(HeaderPrefix + n)
-		if !ok && vals[i] != "" {
-			return nil, fmt.Errorf("signed header %s%s was not sent", HeaderPrefix, n)
-		}
-		if sent != vals[i] {
-			return nil, fmt.Errorf("header %s%s differs from its signed value", HeaderPrefix, n)
+		if !sentAs(h, HeaderPrefix+n, vals[i]) {
+			return nil, fmt.Errorf("header %s%s differs from its signed value or was not sent", HeaderPrefix, n)
 		}
 		out[n] = vals[i]
 	}
 	return out, nil
+}
+
+// sentAs reports whether a header name carries the signed value. A Go
+// server files "XroadVnpt-docId" and "XroadVnpt-docid" under one
+// canonical name, so any of its values may be the one (a reused SDK object
+// sends both); values travel as ISO-8859-1 (WireLatin1).
+func sentAs(h http.Header, name, signed string) bool {
+	vs := h[name]
+	if len(vs) == 0 {
+		vs = h.Values(name)
+	}
+	if len(vs) == 0 {
+		return signed == ""
+	}
+	wire := WireLatin1(signed)
+	for _, v := range vs {
+		if v == wire || v == signed {
+			return true
+		}
+	}
+	return false
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"net/http"
@@ -55,6 +56,54 @@ type Server struct {
 	// FailNext makes the next n calls answer HTTP 503 (retry tests).
 	failNext int
 	failOp   map[string]int
+	// now and window bound the signed timestamp (SetClock).
+	now    func() time.Time
+	window time.Duration
+}
+
+// DefaultWindow is how far a call's signed timestamp may be from the
+// simulator's clock. The SDK freezes the timestamp when its service object
+// is built, and integrators reuse that object: a frozen timestamp is
+// accepted while it is within the window.
+const DefaultWindow = time.Hour
+
+// SetClock sets the simulator's clock and timestamp window (replays of
+// recorded calls pin the clock to the time of the recording).
+func (s *Server) SetClock(now func() time.Time, window time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now, s.window = now, window
+}
+
+var hcm = func() *time.Location {
+	l, err := time.LoadLocation("Asia/Ho_Chi_Minh")
+	if err != nil {
+		return time.FixedZone("ICT", 7*3600)
+	}
+	return l
+}()
+
+// checkTimestamp parses the SDK's "ddMMyyyy'T'HHmmss+SSSS" (local time of
+// Viet Nam; "+SSSS" are milliseconds) and checks it against the window.
+func (s *Server) checkTimestamp(ts string) error {
+	main, ms, ok := strings.Cut(ts, "+")
+	t, err := time.ParseInLocation("02012006T150405", main, hcm)
+	if !ok || err != nil || len(ms) != 4 {
+		return fmt.Errorf("timestamp khong dung dinh dang")
+	}
+	s.mu.Lock()
+	now, window := s.now, s.window
+	s.mu.Unlock()
+	if now == nil {
+		now = time.Now
+	}
+	if window == 0 {
+		window = DefaultWindow
+	}
+	if d := now().Sub(t); d > window || d < -window {
+		return fmt.Errorf("timestamp nam ngoai khoang cho phep")
+	}
+	return nil
 }
 
 // New returns a simulator that accepts the given systemid → secret pairs.
@@ -100,6 +149,15 @@ func (s *Server) Put(from string, to []string, messageType string, body []byte) 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.put(from, to, messageType, body)
+}
+
+// PutWithID is Put with a chosen docId (replays of recorded calls name
+// theirs).
+func (s *Server) PutWithID(id, from string, to []string, messageType string, body []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.put(from, to, messageType, body)
+	s.docs[len(s.docs)-1].ID = id
 }
 
 func (s *Server) put(from string, to []string, messageType string, body []byte) string {
@@ -168,9 +226,14 @@ func write(w http.ResponseWriter, status int, a answer) {
 }
 
 // verify checks the XroadVnpt signature and returns the signed headers.
+// Header values travel as ISO-8859-1 (the SDK's HTTP library) while the
+// HMAC covers the UTF-8 of the JSON, so the bytes are read as Latin-1, as
+// a Java server does. Go files "docId" and "docid" under one canonical
+// name: a signed value must be one of that name's values (a reused SDK
+// object sends both).
 func (s *Server) verify(r *http.Request) (string, map[string]string, error) {
 	keyList := r.Header.Get("XroadVnpt-sign-header-key")
-	signed := r.Header.Get("XroadVnpt-sign-header")
+	signed := latin1(r.Header.Get("XroadVnpt-sign-header"))
 	hash := r.Header.Get("XroadVnpt-hash-header")
 	if keyList == "" || signed == "" || hash == "" {
 		return "", nil, fmt.Errorf("thieu XroadVnpt-sign-header-key / sign-header / hash-header")
@@ -204,7 +267,7 @@ func (s *Server) verify(r *http.Request) (string, map[string]string, error) {
 		if i >= len(names) || ks != "XroadVnpt-"+names[i] {
 			return sys, nil, fmt.Errorf("XroadVnpt-sign-header-key khong khop voi sign-header")
 		}
-		if r.Header.Get(ks) != vs {
+		if !sentOneOf(r.Header.Values(ks), vs) {
 			return sys, nil, fmt.Errorf("tieu de %s khac gia tri da ky", ks)
 		}
 		out[names[i]] = vs
@@ -215,7 +278,30 @@ func (s *Server) verify(r *http.Request) (string, map[string]string, error) {
 	if out["systemid"] != sys || out["timestamp"] == "" {
 		return sys, nil, fmt.Errorf("systemid va timestamp phai duoc ky")
 	}
+	if err := s.checkTimestamp(out["timestamp"]); err != nil {
+		return sys, nil, err
+	}
 	return sys, out, nil
+}
+
+func latin1(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		b.WriteRune(rune(s[i]))
+	}
+	return b.String()
+}
+
+func sentOneOf(sent []string, signed string) bool {
+	if len(sent) == 0 {
+		return signed == ""
+	}
+	for _, v := range sent {
+		if latin1(v) == signed {
+			return true
+		}
+	}
+	return false
 }
 
 // ServeHTTP implements the axis.
@@ -348,44 +434,26 @@ func javaHex(sum []byte) string {
 	return b.String()
 }
 
+// sendEdoc reads the body as the real axis does: the raw .edxml bytes
+// (the SDK follows them with CRLF, which hash-file does not cover). A
+// multipart body is just bytes that are not an edXML packet. Recipients
+// are the signed "to" when present, else the packet's To (or, for a status
+// packet, ResponseFor) organ ids.
 func (s *Server) sendEdoc(w http.ResponseWriter, r *http.Request, sys string, hdr map[string]string) {
-	if hdr["from"] != sys {
-		write(w, http.StatusOK, fail("19", fmt.Sprintf("Don vi gui %s khong dung voi ma da dang ky", hdr["from"])))
+	if from, ok := hdr["from"]; ok && from != sys {
+		write(w, http.StatusOK, fail("19", fmt.Sprintf("Don vi gui %s khong dung voi ma da dang ky", from)))
 		return
 	}
-	var to []string
-	if err := json.Unmarshal([]byte(hdr["to"]), &to); err != nil || len(to) == 0 {
-		write(w, http.StatusOK, fail("18", "Danh sach don vi nhan khong hop le"))
-		return
-	}
-	mr, err := r.MultipartReader()
-	if err != nil {
-		write(w, http.StatusOK, fail("10", "Khong doc duoc multipart: "+err.Error()))
-		return
-	}
-	var body []byte
-	for {
-		p, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			write(w, http.StatusOK, fail("10", "Khong doc duoc multipart: "+err.Error()))
-			return
-		}
-		if p.FormName() == "file_doc" {
-			body, err = io.ReadAll(p)
-			if err != nil {
-				write(w, http.StatusOK, fail("10", "Khong doc duoc tep"))
-				return
-			}
-		}
-	}
-	if len(body) == 0 {
-		write(w, http.StatusOK, fail("10", "Thieu tep file_doc"))
+	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<20))
+	if err != nil || len(body) == 0 {
+		write(w, http.StatusOK, fail("10", "Khong doc duoc noi dung tep"))
 		return
 	}
 	sum := sha256.Sum256(body)
+	if hdr["hash-file"] != javaHex(sum[:]) && bytes.HasSuffix(body, []byte("\r\n")) {
+		body = body[:len(body)-2]
+		sum = sha256.Sum256(body)
+	}
 	if hdr["hash-file"] != javaHex(sum[:]) {
 		write(w, http.StatusOK, fail("21", "hash-file khong khop voi noi dung tep"))
 		return
@@ -395,14 +463,75 @@ func (s *Server) sendEdoc(w http.ResponseWriter, r *http.Request, sys string, hd
 		write(w, http.StatusOK, fail("22", "messagetype khong hop le"))
 		return
 	}
-	if mt == "edoc" && !bytes.Contains(body, []byte("edXMLEnvelope")) {
+	to, err := packetTo(body)
+	if err != nil || !bytes.Contains(body, []byte("edXMLEnvelope")) {
 		write(w, http.StatusOK, fail("22", "Goi tin edXML khong dung dinh dang"))
+		return
+	}
+	if t, ok := hdr["to"]; ok {
+		to = nil
+		if err := json.Unmarshal([]byte(t), &to); err != nil || len(to) == 0 {
+			write(w, http.StatusOK, fail("18", "Danh sach don vi nhan khong hop le"))
+			return
+		}
+	}
+	if len(to) == 0 {
+		write(w, http.StatusOK, fail("18", "Goi tin khong co don vi nhan"))
 		return
 	}
 	s.mu.Lock()
 	id := s.put(sys, to, mt, body)
 	s.mu.Unlock()
 	write(w, http.StatusOK, ok(answer{"DocId": id}))
+}
+
+// packetTo returns the organ ids of the packet's MessageHeader To
+// elements, or of its ResponseFor elements when it has no To. It fails on
+// anything that is not one well-formed XML document with an edXML root —
+// text around the root (multipart framing) included.
+func packetTo(body []byte) ([]string, error) {
+	dec := xml.NewDecoder(bytes.NewReader(body))
+	var path []string
+	var to, resp []string
+	root := ""
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if root == "" {
+				root = t.Name.Local
+			}
+			path = append(path, t.Name.Local)
+		case xml.EndElement:
+			path = path[:len(path)-1]
+		case xml.CharData:
+			if len(path) == 0 && len(bytes.TrimSpace(t)) > 0 {
+				return nil, fmt.Errorf("text outside the root element") // e.g. multipart boundaries
+			}
+			n := len(path)
+			if n >= 3 && path[n-1] == "OrganId" && path[n-3] == "MessageHeader" {
+				switch path[n-2] {
+				case "To":
+					to = append(to, strings.TrimSpace(string(t)))
+				case "ResponseFor":
+					resp = append(resp, strings.TrimSpace(string(t)))
+				}
+			}
+		}
+	}
+	if root != "edXML" {
+		return nil, fmt.Errorf("not edXML")
+	}
+	if len(to) == 0 {
+		to = resp
+	}
+	return to, nil
 }
 
 func (s *Server) sent(w http.ResponseWriter, sys string, hdr map[string]string) {
