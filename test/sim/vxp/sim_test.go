@@ -6,10 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"mime/multipart"
 	"net/url"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -76,14 +78,23 @@ func TestSimAcceptsRecordedSDK(t *testing.T) {
 			sim, addr := newSim(t)
 			sim.SetClock(clockOf(t, c, 20*time.Minute), vxpsim.DefaultWindow)
 			resp, body, err := c.Replay(addr, "")
-			if err != nil {
-				t.Fatal(err)
-			}
 			if c.Name == "sdk-edge/01-getEdoc.json" {
-				if resp.StatusCode != 400 {
+				// Go answers 400 and closes at once; when the close
+				// overtakes the rest of the request the client sees a
+				// reset instead of the answer. Either way no handler ran.
+				if err != nil && !errors.Is(err, syscall.ECONNRESET) {
+					t.Fatal(err)
+				}
+				if err == nil && resp.StatusCode != 400 {
 					t.Fatalf("HTTP %d, want Go's 400 for a control byte in a header", resp.StatusCode)
 				}
+				if n := len(sim.Docs(func(*vxpsim.Doc) bool { return true })); n != 1 {
+					t.Fatalf("%d documents in the simulator after a refused request, want the 1 seeded", n)
+				}
 				return
+			}
+			if err != nil {
+				t.Fatal(err)
 			}
 			var r reply
 			if err := json.Unmarshal(body, &r); err != nil || resp.StatusCode != 200 || r.ErrorCode != "0" {
