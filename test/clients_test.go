@@ -217,3 +217,18 @@ func TestClientPython(t *testing.T) {
 	env := clientNode(t)
 	runClientProgram(t, env, "../clients/python", "python3", "-B", "test_lgsp_client.py")
 }
+
+// TestClientJava compiles clients/java at the Java 8 level (javac --release
+// 8) and runs its test program against a real node.
+func TestClientJava(t *testing.T) {
+	requireTool(t, "javac", "java")
+	classes := t.TempDir()
+	srcs, _ := filepath.Glob("../clients/java/src/lgsp/*.java")
+	args := append([]string{"--release", "8", "-Xlint:all", "-Werror", "-d", classes}, append(srcs, "../clients/java/test/LgspClientTest.java")...)
+	if out, err := exec.Command("javac", args...).CombinedOutput(); err != nil {
+		t.Fatalf("javac: %v\n%s", err, out)
+	}
+	env := clientNode(t)
+	root, _ := filepath.Abs("..")
+	runClientProgram(t, env, "../clients/java", "java", "-cp", classes, "LgspClientTest", root)
+}
