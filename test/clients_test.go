@@ -232,3 +232,23 @@ func TestClientJava(t *testing.T) {
 	root, _ := filepath.Abs("..")
 	runClientProgram(t, env, "../clients/java", "java", "-cp", classes, "LgspClientTest", root)
 }
+
+// TestClientCSharp compiles clients/csharp with Mono's C# compiler against the
+// .NET Framework 4.x class library and runs its test program on Mono against
+// a real node.
+func TestClientCSharp(t *testing.T) {
+	requireTool(t, "mcs", "mono")
+	out := t.TempDir()
+	dll, exe := filepath.Join(out, "Lgsp.dll"), filepath.Join(out, "LgspClientTest.exe")
+	for _, args := range [][]string{
+		{"-warnaserror", "-target:library", "-out:" + dll, "-r:System.Web.Extensions", "../clients/csharp/src/Lgsp.cs"},
+		{"-warnaserror", "-out:" + exe, "-r:" + dll, "-r:System.Web.Extensions", "../clients/csharp/test/LgspClientTest.cs"},
+	} {
+		if b, err := exec.Command("mcs", args...).CombinedOutput(); err != nil {
+			t.Fatalf("mcs %s: %v\n%s", strings.Join(args, " "), err, b)
+		}
+	}
+	env := clientNode(t)
+	root, _ := filepath.Abs("..")
+	runClientProgram(t, env, "../clients/csharp", "mono", exe, root)
+}
