@@ -311,6 +311,27 @@ ensure_apt_tools() {
 	apt_install "${missing[@]}"
 }
 
+# ==== ensure_client_toolchains ================================================
+# Toolchains of the client libraries under clients/ (TestClientJava,
+# TestClientCSharp, TestClientPython in ./test fail without them): the JDK
+# (javac --release 8), Mono's C# compiler and runtime with the .NET 4.x
+# System.Web.Extensions assembly, and python3. One apt-get call, only when one
+# is missing.
+CLIENT_TOOLS=(openjdk-17-jdk-headless mono-mcs mono-runtime libmono-system-web-extensions4.0-cil python3)
+
+ensure_client_toolchains() {
+	phase "prerequisite: client toolchains (${CLIENT_TOOLS[*]})"
+	local pkg missing=()
+	for pkg in "${CLIENT_TOOLS[@]}"; do
+		deb_installed "$pkg" || missing+=("$pkg")
+	done
+	if ((${#missing[@]} == 0)); then
+		info "nothing missing"
+		return 0
+	fi
+	apt_install "${missing[@]}"
+}
+
 # ==== ensure_node_modules =====================================================
 # npm packages of the interop tests (node-soap 1.13.0, pinned in
 # test/interop/package.json and package-lock.json) live in test/interop; the
@@ -390,6 +411,7 @@ go_test() {
 ensure_go
 ensure_mariadb
 ensure_apt_tools
+ensure_client_toolchains
 ensure_node_modules
 
 if ((QUICK)); then
