@@ -1,6 +1,6 @@
 // Package vxp connects LGSP to VXP, the national document axis
 // ("Trục liên thông văn bản quốc gia", VNPT's XroadVnpt adapter), as
-// documented in /work/shared/ref/edxml/SPEC.md §8.1 and docs/gateways.md.
+// documented in docs/gateways.md.
 //
 // Client speaks the wire format of the VNPT SDK (SDKVXP 2.0.1) byte for
 // byte: XroadVnpt-* headers signed with HMAC-SHA256 over the header JSON

@@ -145,7 +145,7 @@ func (p *testPKI) verifier() *Verifier {
 	return &Verifier{Roots: pool(p.root)}
 }
 
-// edNS is the edXML namespace (SPEC §1).
+// edNS is the edXML namespace (docs/edxml.md).
 const edNS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
 
 // edxmlDoc returns an edXML document packet with Vietnamese text. rootID

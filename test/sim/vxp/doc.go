@@ -1,6 +1,6 @@
 // Package vxpsim simulates the server side of VXP, the national document
 // axis (VNPT "XroadVnpt" adapter), from the wire format documented in
-// /work/shared/ref/edxml/SPEC.md §8.1, for end-to-end tests:
+// docs/gateways.md, for end-to-end tests:
 //
 //   - every call must carry XroadVnpt-sign-header-key, XroadVnpt-sign-header
 //     and XroadVnpt-hash-header; the hash must be the lower-case hex
