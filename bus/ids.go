@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 )
 
-// Identifier codes of connected systems (Art. 8; edXML SPEC §4). The legacy
+// Identifier codes of connected systems (Art. 8; docs/edxml.md). The legacy
 // QCVN 102:2016 form is LLL.KK.JJ.XNN read right to left; QĐ 20/2020 and the
 // 2022 amendment allow dot-separated groups of A–Z/0–9, at most 35 characters.
 // Codes are opaque strings for routing: the province code is configuration,

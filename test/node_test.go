@@ -19,6 +19,7 @@ import (
 	_ "github.com/tuyenquang/lgsp/bus/pipeline"
 	"github.com/tuyenquang/lgsp/bus/service"
 	"github.com/tuyenquang/lgsp/bus/store"
+	"github.com/tuyenquang/lgsp/test/testenv"
 )
 
 // testRoutes is the route set the black-box tests run with.
@@ -68,10 +69,7 @@ type node struct {
 
 // mysqlDSN returns the MariaDB server DSN the tests use (no database).
 func mysqlDSN() string {
-	if d := os.Getenv("LGSP_TEST_MYSQL_DSN"); d != "" {
-		return d
-	}
-	return "root@tcp(127.0.0.1:3306)/"
+	return testenv.MySQLDSN()
 }
 
 // freshMySQL creates an empty database and returns its DSN (mysql://…).
@@ -80,6 +78,7 @@ func freshMySQL(t *testing.T) (string, *sql.DB) {
 	if os.Getenv("LGSP_TEST_MYSQL") == "off" {
 		t.Skip("LGSP_TEST_MYSQL=off: MariaDB tests switched off explicitly")
 	}
+	testenv.RequireMariaDB(t) // one line, not a dial error, when it is missing
 	root, err := sql.Open("mysql", mysqlDSN())
 	if err != nil {
 		t.Fatal(err)

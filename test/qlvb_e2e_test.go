@@ -24,6 +24,7 @@ import (
 	"github.com/tuyenquang/lgsp/bus/edxml"
 	"github.com/tuyenquang/lgsp/bus/service"
 	"github.com/tuyenquang/lgsp/bus/transform"
+	"github.com/tuyenquang/lgsp/test/testenv"
 )
 
 const qlvbRoute = `routes:
@@ -278,10 +279,7 @@ func checkEveryOperation(t *testing.T, res map[string]edocResult, v string, doc 
 }
 
 func TestQLVBInteropZeep(t *testing.T) {
-	const py = "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import zeep").Run(); err != nil {
-		t.Fatalf("python3-zeep is not installed for %s (%v): apt-get install -y python3-zeep (test/run.sh does)", py, err)
-	}
+	py := testenv.RequireZeep(t)
 	n, creds := qlvbNode(t)
 	doc, status := qlvbPackets(t, qlvbSender, qlvbRecipient, edxml.StatusAccepted, "Đã vào sổ văn bản đến")
 	calls := append(everyOperation("1.1", doc, status), everyOperation("1.2", doc, status)...)
@@ -296,9 +294,7 @@ func TestQLVBInteropNodeSoap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Fatal("node is not installed: the interop tests need node ≥ 20.19 (test/run.sh checks it)")
-	}
+	testenv.RequireNodeModules(t, dir)
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "soap", "package.json")); err != nil {
 		t.Fatalf("node-soap is not installed in %s: run `npm ci --no-audit --no-fund` there (test/run.sh does)", dir)
 	}
@@ -316,10 +312,7 @@ func TestQLVBInteropNodeSoap(t *testing.T) {
 // takes delivery (ready, download), sends a status packet and confirms;
 // the legacy system sees the per-recipient status in getSentEdocList.
 func TestQLVBEndToEnd(t *testing.T) {
-	const py = "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import zeep").Run(); err != nil {
-		t.Fatalf("python3-zeep is not installed for %s (%v)", py, err)
-	}
+	py := testenv.RequireZeep(t)
 	dir := routesWith(t, map[string]string{"edxml.yaml": qlvbRoute})
 	n := startNodeWith(t, "sqlite", func(c *service.Config) { c.RoutesDir = dir; c.PublicURL = "" })
 	s := n.system(t, qlvbSender, "Sở Nội vụ — QLVB (SOAP)")

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/tuyenquang/lgsp/bus/store"
 	"github.com/tuyenquang/lgsp/bus/transform"
 	vxpsim "github.com/tuyenquang/lgsp/test/sim/vxp"
+	"github.com/tuyenquang/lgsp/test/testenv"
 )
 
 // TestSoapVxpEndToEnd (issue #5): a legacy QLVB system S (python3-zeep,
@@ -31,10 +31,7 @@ import (
 // is pulled by the poller and recorded on the original exchange for G.
 // S then sees both recipients' statuses through getSentEdocList.
 func TestSoapVxpEndToEnd(t *testing.T) {
-	const py = "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import zeep").Run(); err != nil {
-		t.Fatalf("python3-zeep is not installed for %s (%v)", py, err)
-	}
+	py := testenv.RequireZeep(t)
 	const every = "*/1 * * * * *" // the poller fires at each whole second
 	sched, err := schedule.Parse(every)
 	if err != nil {

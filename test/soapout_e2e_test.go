@@ -25,6 +25,7 @@ import (
 	"github.com/tuyenquang/lgsp/test/sim/qlvbviettel"
 	"github.com/tuyenquang/lgsp/test/sim/qlvbvnpt"
 	vxpsim "github.com/tuyenquang/lgsp/test/sim/vxp"
+	"github.com/tuyenquang/lgsp/test/testenv"
 	_ "github.com/tuyenquang/lgsp/wsdl/consumed" // registers the consumed operations
 )
 
@@ -317,9 +318,7 @@ func deadPush(t *testing.T, n *node, id string) map[string]any {
 // VNPT-style WSDL and returns its endpoint.
 func startNodeQLVB(t *testing.T) string {
 	t.Helper()
-	if _, err := os.Stat("interop/node_modules/soap"); err != nil {
-		t.Fatalf("node-soap is not installed in test/interop (run npm ci there, or ./test/run.sh): %v", err)
-	}
+	testenv.RequireNodeModules(t, "interop")
 	wsdl, _ := filepath.Abs("../wsdl/consumed/qlvb-vnpt.wsdl")
 	cmd := exec.Command("node", "interop/node_qlvb_server.js", wsdl)
 	stdin, err := cmd.StdinPipe()

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/tuyenquang/lgsp/adapters/soap"
 	"github.com/tuyenquang/lgsp/bus"
 	ngspsim "github.com/tuyenquang/lgsp/test/sim/ngsp"
+	"github.com/tuyenquang/lgsp/test/testenv"
 	gen "github.com/tuyenquang/lgsp/wsdl/consumed/gen/ngspdanhmuc"
 )
 
@@ -217,10 +217,7 @@ func TestDanhMucTimeoutAndDown(t *testing.T) {
 // generated from). Fails (never skips) when zeep is missing: test/run.sh
 // installs python3-zeep.
 func TestDanhMucZeepInterop(t *testing.T) {
-	py := "/usr/bin/python3"
-	if _, err := os.Stat(py); err != nil {
-		t.Fatalf("%s is missing: the interop test needs Debian's python3 with python3-zeep (test/run.sh installs it)", py)
-	}
+	py := testenv.RequireZeep(t)
 	_, _, tokens, base := setupDanhMuc(t, nil)
 	tok, err := tokens.Token(context.Background())
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/tuyenquang/lgsp/adapters/soap"
 	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/test/testenv"
 )
 
 // interopDir returns test/interop of the repository.
@@ -45,9 +46,7 @@ func interopDir(t *testing.T) string {
 func needNodeModules(t *testing.T) string {
 	t.Helper()
 	dir := interopDir(t)
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Fatal("node is not installed: the interop tests need node ≥ 20.19 (test/run.sh checks it)")
-	}
+	testenv.RequireNodeModules(t, dir)
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "soap", "package.json")); err != nil {
 		t.Fatalf("node-soap is not installed in %s: run `npm ci --no-audit --no-fund` there (test/run.sh does)", dir)
 	}
@@ -127,10 +126,7 @@ func checkPeerCalls(t *testing.T, raw json.RawMessage, faultCode string) {
 }
 
 func TestInteropZeepClient(t *testing.T) {
-	const py = "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import zeep").Run(); err != nil {
-		t.Fatalf("python3-zeep is not installed for %s (%v): apt-get install -y python3-zeep (test/run.sh does)", py, err)
-	}
+	py := testenv.RequireZeep(t)
 	f := newFixture(t, fixtureOpts{requireWSS: true})
 	rep := runPeer(t, "zeep", py, filepath.Join(interopDir(t), "zeep_client.py"), f.URL+"?wsdl", wssUser, wssPassword)
 	for _, tc := range []struct{ version, fault string }{{"1.1", "Client"}, {"1.2", "Sender"}} {

@@ -18,22 +18,22 @@ import (
 	"github.com/tuyenquang/lgsp/bus"
 )
 
-// Message and service types of the axis (SPEC §1, §8.1).
+// Message and service types of the axis (docs/gateways.md §2).
 const (
 	MessageEdoc   = "edoc"   // document packet
 	MessageStatus = "status" // status packet
 	ServiceEDoc   = "eDoc"
 )
 
-// Transport statuses for UpdateStatus (SPEC §8.1: value seen "done").
+// Transport statuses for UpdateStatus (docs/gateways.md §2: value seen "done").
 const (
 	TransportDone = "done"
 	TransportFail = "fail"
 )
 
 // DefaultRetry is the retry of idempotent calls when Client.Retry is zero:
-// the shared bus.RetryPolicy with the SDK's few attempts (3–4, SPEC
-// §1.3) and short waits, since a poller tries again at its next run anyway.
+// the shared bus.RetryPolicy with the SDK's few attempts (3–4 in the
+// vendor SDK) and short waits, since a poller tries again at its next run anyway.
 var DefaultRetry = bus.RetryPolicy{Initial: time.Second, MaxInterval: 10 * time.Second, MaxElapsed: 2 * time.Minute, MaxAttempts: 3}
 
 // Client calls one VXP endpoint as one system (systemid + secret). It is

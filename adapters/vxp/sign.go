@@ -34,13 +34,13 @@ type Signed struct {
 // SimpleDateFormat("ddMMyyyy'T'HHmmss+SSSS") in the JVM's zone, which for
 // the national axis is Asia/Ho_Chi_Minh — "+SSSS" is a literal plus sign
 // followed by the milliseconds padded to four digits, not a zone offset
-// (VnptService.java line 56 of the decompiled SDK, SPEC §8.1).
+// (VnptService.java line 56 of the decompiled SDK, docs/gateways.md §2).
 func FormatTimestamp(t time.Time, loc *time.Location) string {
 	t = t.In(loc)
 	return t.Format("02012006T150405") + fmt.Sprintf("+%04d", t.Nanosecond()/int(time.Millisecond))
 }
 
-// Sign signs logical headers exactly as the SDK does (SPEC §8.1, "Authentication/
+// Sign signs logical headers exactly as the SDK does (docs/gateways.md §2, "Authentication/
 // header signing"; code followed: decompiled SDKVXP 2.0.1
 // com/vpcp/services/VnptService.java, addXroadVnptHashHeader, lines 138–166,
 // and getListHeader, lines 126–134):
@@ -231,7 +231,7 @@ func gsonQuote(b *strings.Builder, s string) {
 // HashFile is the SDK's `hash-file` header: SHA-256 of the file with each
 // byte written by Integer.toHexString — lower-case and WITHOUT zero
 // padding, so bytes below 0x10 give one digit (KnobstickServiceImp.java,
-// createContentHA256, lines 695–699; SPEC §8.1 "Quirk").
+// createContentHA256, lines 695–699; docs/gateways.md §2 "Quirk").
 func HashFile(sum []byte) string {
 	var b strings.Builder
 	for _, x := range sum {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tuyenquang/lgsp/bus"
 	"github.com/tuyenquang/lgsp/bus/store"
+	"github.com/tuyenquang/lgsp/test/testenv"
 )
 
 // accessMem adds the access methods of store.Store to memStore.
@@ -188,9 +189,7 @@ func TestWorkedExamplesOtherAlgs(t *testing.T) {
 // -sha256 -verify` (and -sign gives the same bytes: PKCS#1 v1.5 is
 // deterministic).
 func TestWorkedExamplesOpenSSL(t *testing.T) {
-	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Skip("openssl not installed")
-	}
+	testenv.RequireTool(t, "openssl")
 	run := func(stdin string, args ...string) string {
 		t.Helper()
 		cmd := exec.Command("openssl", args...)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tuyenquang/lgsp/bus"
 	"github.com/tuyenquang/lgsp/bus/store"
+	"github.com/tuyenquang/lgsp/test/testenv"
 )
 
 // The worked example of docs/auth.md. Every value below must appear
@@ -131,9 +132,7 @@ func TestWorkedExampleMatchesDoc(t *testing.T) {
 // TestWorkedExampleOpenSSL recomputes the example with an independent
 // implementation of SHA-256 and HMAC.
 func TestWorkedExampleOpenSSL(t *testing.T) {
-	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Skip("openssl not installed")
-	}
+	testenv.RequireTool(t, "openssl")
 	dgst := func(input string, args ...string) string {
 		cmd := exec.Command("openssl", append([]string{"dgst", "-sha256", "-r"}, args...)...)
 		cmd.Stdin = strings.NewReader(input)
@@ -169,9 +168,7 @@ func TestDocSnippets(t *testing.T) {
 		}
 		ran++
 		t.Run(info, func(t *testing.T) {
-			if _, err := exec.LookPath(prog); err != nil {
-				t.Skipf("%s not installed", prog)
-			}
+			testenv.RequireTool(t, prog)
 			out, err := exec.Command(prog, args...).CombinedOutput()
 			if err != nil {
 				t.Fatalf("%s: %v\n%s", prog, err, out)
@@ -192,9 +189,7 @@ func TestDocSnippets(t *testing.T) {
 // (edge cases of percent-encoding included) and verifies them with Verify,
 // as a server receives them.
 func TestPythonClientInterop(t *testing.T) {
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("python3 not installed")
-	}
+	testenv.RequireTool(t, "python3")
 	infos, bodies := codeBlocks(readDoc(t))
 	var snippet string
 	for i, info := range infos {

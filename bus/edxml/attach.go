@@ -20,7 +20,7 @@ const DefaultMaxUnzip = 1 << 30
 var ErrZipTooLarge = errors.New("zip entry larger than the limit")
 
 // UnwrapZip lists the entries of a ZIP-wrapped attachment (VNPT/VPCP
-// producers zip each file; SPEC §5) and streams each entry's content to fn.
+// producers zip each file; docs/edxml.md) and streams each entry's content to fn.
 // The ZIP must be seekable (a spool file); memory stays bounded. Directory
 // entries are skipped; an entry that expands beyond maxEntry bytes (0 =
 // DefaultMaxUnzip) fails with ErrZipTooLarge.

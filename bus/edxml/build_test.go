@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tuyenquang/lgsp/test/testenv"
 )
 
 var promulgated = time.Date(2025, 3, 14, 0, 0, 0, 0, VN)
@@ -130,10 +132,7 @@ func TestStatusFor(t *testing.T) {
 // when xmllint is missing: test/run.sh installs libxml2-utils.
 func xmllint(t *testing.T, file string) (bool, string) {
 	t.Helper()
-	bin, err := exec.LookPath("xmllint")
-	if err != nil {
-		t.Fatalf("xmllint not found (apt-get install -y libxml2-utils): %v", err)
-	}
+	bin := testenv.RequireTool(t, "xmllint")
 	xsd, err := filepath.Abs("../../xsd/edxml.xsd")
 	if err != nil {
 		t.Fatal(err)
@@ -157,14 +156,23 @@ func TestXSDGenerated(t *testing.T) {
 	}
 }
 
-// TestXSDSamples: every well-formed official sample validates against the
-// schema; the broken edoc.edxml is rejected by the XML parser itself.
-func TestXSDSamples(t *testing.T) {
-	for _, f := range samples(t) {
+// TestXSDFixtures: every well-formed fixture validates against the schema;
+// the broken one is rejected by the XML parser itself.
+func TestXSDFixtures(t *testing.T) { xsdCorpus(t, fixtures(t), "doc_broken.edxml") }
+
+// TestXSDExternalSamples: the same over the official samples, when
+// LGSP_EXTERNAL_EDXML_SAMPLES names their folder.
+func TestXSDExternalSamples(t *testing.T) {
+	xsdCorpus(t, testenv.ExternalEdXMLSamples(t), externalBroken)
+}
+
+func xsdCorpus(t *testing.T, files []string, broken string) {
+	testenv.RequireTool(t, "xmllint") // once, before the subtests
+	for _, f := range files {
 		name := filepath.Base(f)
 		t.Run(name, func(t *testing.T) {
 			ok, out := xmllint(t, f)
-			if want := name != "edoc.edxml"; ok != want {
+			if want := name != broken; ok != want {
 				t.Fatalf("xmllint ok=%v, want %v:\n%s", ok, want, out)
 			}
 		})

@@ -4,15 +4,14 @@ import (
 	"bytes"
 	"io"
 	"os"
-	"path/filepath"
 	"testing"
 )
 
 // FuzzParse: Parse never panics, and whatever it accepts can be validated,
 // inspected, built and parsed again. Small limits keep memory bounded.
 func FuzzParse(f *testing.F) {
-	for _, name := range []string{"status.edxml", "status_cancellation_13.edxml", "edoc.edxml"} {
-		b, err := os.ReadFile(filepath.Join(samplesDir, name))
+	for _, name := range []string{"status_01_arrived.edxml", "status_13_takeback.edxml", "doc_broken.edxml", "doc_gateway_minimal.edxml", "doc_business_first.edxml"} {
+		b, err := os.ReadFile(fixture(name))
 		if err != nil {
 			f.Fatal(err)
 		}

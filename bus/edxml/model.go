@@ -37,7 +37,7 @@ func (k Kind) String() string {
 // BusinessDocType is the value of Bussiness/BussinessDocType.
 type BusinessDocType string
 
-// The business document types (SPEC §2.3).
+// The business document types (docs/edxml.md).
 const (
 	DocNew     BusinessDocType = "0" // văn bản mới
 	DocRevoke  BusinessDocType = "1" // thu hồi
@@ -48,7 +48,7 @@ const (
 // StatusCode is the two-digit business status of a status packet.
 type StatusCode string
 
-// The status codes seen on the national axis (SPEC §3.1).
+// The status codes seen on the national axis (docs/edxml.md).
 const (
 	StatusArrived         StatusCode = "01" // đã đến
 	StatusRejected        StatusCode = "02" // từ chối tiếp nhận
@@ -388,7 +388,7 @@ func (p *Packet) Cleanup() error {
 	return first
 }
 
-// ComposeDocumentId builds a DocumentId the way SPEC §2.2 says:
+// ComposeDocumentId builds a DocumentId the way docs/edxml.md says:
 // "<issuer OrganId>,<yyyy/MM/dd>,<CodeNumber>/<CodeNotation>". Receivers must
 // treat a received DocumentId as opaque (some producers put a UUID there);
 // use Key for matching.

@@ -13,33 +13,33 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/tuyenquang/lgsp/test/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
-// samplesDir holds the official VPCP SDK sample packets. They are
-// third-party reference data that we may test with but not redistribute, so
-// they are not in the repository: they live in the shared reference folder
-// beside every checkout (../shared from the repository root, in CI too), or
-// wherever LGSP_SHARED_DIR points.
-var samplesDir = func() string {
-	root := os.Getenv("LGSP_SHARED_DIR")
-	if root == "" {
-		root = filepath.Join("..", "..", "..", "shared")
-	}
-	return filepath.Join(root, "ref", "edxml", "samples", "vpcp-sdkvxp-example")
-}()
+// fixturesDir holds our own edXML packets, written from the specification
+// to cover the variants real traffic carries (testdata/packets/README.md
+// lists them). The official national-axis samples are a second, external
+// corpus read only when LGSP_EXTERNAL_EDXML_SAMPLES names their folder
+// (testenv.ExternalEdXMLSamples): they carry no licence, so they are not in
+// the repository.
+const fixturesDir = "testdata/packets"
 
-// samples returns the official sample files.
-func samples(t testing.TB) []string {
+// fixtures returns the fixture files, sorted.
+func fixtures(t testing.TB) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(samplesDir, "*.edxml"))
+	files, err := filepath.Glob(filepath.Join(fixturesDir, "*.edxml"))
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no samples in %s: %v", samplesDir, err)
+		t.Fatalf("no fixtures in %s: %v", fixturesDir, err)
 	}
 	sort.Strings(files)
 	return files
 }
+
+// fixture returns the path of one fixture.
+func fixture(name string) string { return filepath.Join(fixturesDir, name) }
 
 func parseFile(t testing.TB, path string, o *Options) (*Packet, error) {
 	t.Helper()
@@ -94,51 +94,156 @@ func zeroPos(v reflect.Value, seen map[*Node]bool) {
 	}
 }
 
-func TestSamplesParse(t *testing.T) {
-	want := map[string]struct {
-		kind     Kind
-		business BusinessDocType
-		status   string
-		atts     int
-	}{
-		"edoc_new.edxml":                    {KindDocument, DocNew, "", 1},
-		"edoc_revocation.edxml":             {KindDocument, DocRevoke, "", 1},
-		"edoc_update.edxml":                 {KindDocument, DocUpdate, "", 1},
-		"edoc_replacement.edxml":            {KindDocument, DocReplace, "", 1},
-		"status.edxml":                      {KindStatus, DocNew, "01", 0},
-		"status_inbox_ 01.edxml":            {KindStatus, DocNew, "01", 0},
-		"status_rejection_02.edxml":         {KindStatus, DocNew, "02", 0},
-		"status_acceptance_03.edxml":        {KindStatus, DocNew, "03", 0},
-		"status_assignment_04.edxml":        {KindStatus, DocNew, "04", 0},
-		"status_processing_05.edxml":        {KindStatus, DocNew, "05", 0},
-		"status_finish_06.edxml":            {KindStatus, DocNew, "06", 0},
-		"status_cancellation_13.edxml":      {KindStatus, DocNew, "13", 0},
-		"status_change-acceptance_15.edxml": {KindStatus, DocNew, "15", 0},
-		"status_change-rejection_16.edxml":  {KindStatus, DocNew, "16", 0},
-	}
-	for _, f := range samples(t) {
+// packetWant is what a parse of one corpus file must show.
+type packetWant struct {
+	kind     Kind
+	business BusinessDocType
+	status   string
+	atts     int
+	to       int
+}
+
+// fixtureWant lists every fixture; a file without an entry fails the test,
+// so a new fixture cannot go unchecked.
+var fixtureWant = map[string]packetWant{
+	"doc_new.edxml":                   {KindDocument, DocNew, "", 1, 1},
+	"doc_update.edxml":                {KindDocument, DocUpdate, "", 1, 3},
+	"doc_revoke.edxml":                {KindDocument, DocRevoke, "", 1, 2},
+	"doc_replace.edxml":               {KindDocument, DocReplace, "", 2, 2},
+	"doc_business_first.edxml":        {KindDocument, DocNew, "", 1, 1},
+	"doc_ddmmyyyy.edxml":              {KindDocument, DocNew, "", 1, 1},
+	"doc_empty_signer.edxml":          {KindDocument, DocNew, "", 1, 1},
+	"doc_gateway_minimal.edxml":       {KindDocument, DocNew, "", 1, 1},
+	"status_01_arrived.edxml":         {KindStatus, DocNew, "01", 0, 0},
+	"status_02_rejected.edxml":        {KindStatus, DocNew, "02", 0, 0},
+	"status_03_accepted.edxml":        {KindStatus, DocNew, "03", 0, 0},
+	"status_04_assigned.edxml":        {KindStatus, DocNew, "04", 0, 0},
+	"status_05_processing.edxml":      {KindStatus, DocNew, "05", 0, 0},
+	"status_06_finished.edxml":        {KindStatus, DocNew, "06", 0, 0},
+	"status_13_takeback.edxml":        {KindStatus, DocNew, "13", 0, 0},
+	"status_15_change_accepted.edxml": {KindStatus, DocNew, "15", 0, 0},
+	"status_16_change_refused.edxml":  {KindStatus, DocNew, "16", 0, 0},
+}
+
+// fixtureFindings are the validation findings a fixture is written to
+// raise (code and path suffix); every other fixture must have none but the
+// identifier warning on dotted, non-legacy codes.
+var fixtureFindings = map[string][]struct {
+	code IssueCode
+	path string
+}{
+	"doc_ddmmyyyy.edxml":        {{CodeDate, "PromulgationInfo/PromulgationDate"}, {CodeDate, "MessageHeader/DueDate"}},
+	"doc_gateway_minimal.edxml": {{CodeDocumentId, "MessageHeader/DocumentId"}, {CodeIdentifier, "From/OrganId"}, {CodeRequired, "TraceHeader/OrganId"}},
+	// Real producers send SignerInfo with every child empty; whether that
+	// is an error or a warning, it is reported at SignerInfo.
+	"doc_empty_signer.edxml": {{"", "SignerInfo"}},
+	// Placeholder signatures outside the XML-DSig namespace are flagged.
+	"doc_new.edxml":     {{CodeSignature, "edXMLHeader/Signature"}},
+	"doc_replace.edxml": {{CodeSignature, "edXMLHeader/Signature"}},
+}
+
+func TestFixturesParse(t *testing.T) {
+	for _, f := range fixtures(t) {
 		name := filepath.Base(f)
 		t.Run(name, func(t *testing.T) {
 			p, err := parseFile(t, f, nil)
-			if name == "edoc.edxml" {
-				assertBrokenSample(t, err)
+			if name == "doc_broken.edxml" {
+				assertBroken(t, name, err, 18)
 				return
 			}
 			if err != nil {
 				t.Fatalf("parse: %v", err)
 			}
-			w, ok := want[name]
+			w, ok := fixtureWant[name]
+			if !ok {
+				t.Fatalf("no expectation for %s: add it to fixtureWant", name)
+			}
+			checkPacket(t, p, w)
+			if got := len(p.Envelope.Header.MessageHeader.To); got != w.to {
+				t.Errorf("%d recipients, want %d", got, w.to)
+			}
+			checkFindings(t, name, Validate(p))
+		})
+	}
+}
+
+func checkPacket(t *testing.T, p *Packet, w packetWant) {
+	t.Helper()
+	if p.Kind() != w.kind || p.Business() != w.business || p.Envelope.Header.MessageHeader.StatusCode != w.status || len(p.Attachments) != w.atts {
+		t.Errorf("kind=%v business=%v status=%q atts=%d; want %+v", p.Kind(), p.Business(), p.Envelope.Header.MessageHeader.StatusCode, len(p.Attachments), w)
+	}
+	for _, a := range p.Attachments {
+		if !a.Zip || a.Size == 0 || len(a.SHA256) != 64 {
+			t.Errorf("attachment %+v: want a non-empty ZIP with a hash", a)
+		}
+	}
+}
+
+// checkFindings: the fixture raises exactly the findings it is written for
+// (fixtureFindings) and nothing else but identifier warnings.
+func checkFindings(t *testing.T, name string, issues []Issue) {
+	t.Helper()
+	for _, want := range fixtureFindings[name] {
+		if !slices.ContainsFunc(issues, func(i Issue) bool {
+			return (want.code == "" || i.Code == want.code) && strings.Contains(i.Path, want.path)
+		}) {
+			t.Errorf("want a %q finding at …/%s; got:\n%s", want.code, want.path, issuesText(issues))
+		}
+	}
+	for _, i := range issues {
+		expected := slices.ContainsFunc(fixtureFindings[name], func(w struct {
+			code IssueCode
+			path string
+		}) bool {
+			return strings.Contains(i.Path, w.path)
+		})
+		if !expected && (i.Severity == SeverityError || i.Code != CodeIdentifier) {
+			t.Errorf("unexpected finding: %v", i)
+		}
+	}
+}
+
+// externalWant is what the official samples (the external corpus) show.
+var externalWant = map[string]packetWant{
+	"edoc_new.edxml":                    {KindDocument, DocNew, "", 1, 1},
+	"edoc_revocation.edxml":             {KindDocument, DocRevoke, "", 1, 3},
+	"edoc_update.edxml":                 {KindDocument, DocUpdate, "", 1, 3},
+	"edoc_replacement.edxml":            {KindDocument, DocReplace, "", 1, 3},
+	"status.edxml":                      {KindStatus, DocNew, "01", 0, 0},
+	"status_inbox_ 01.edxml":            {KindStatus, DocNew, "01", 0, 0},
+	"status_rejection_02.edxml":         {KindStatus, DocNew, "02", 0, 0},
+	"status_acceptance_03.edxml":        {KindStatus, DocNew, "03", 0, 0},
+	"status_assignment_04.edxml":        {KindStatus, DocNew, "04", 0, 0},
+	"status_processing_05.edxml":        {KindStatus, DocNew, "05", 0, 0},
+	"status_finish_06.edxml":            {KindStatus, DocNew, "06", 0, 0},
+	"status_cancellation_13.edxml":      {KindStatus, DocNew, "13", 0, 0},
+	"status_change-acceptance_15.edxml": {KindStatus, DocNew, "15", 0, 0},
+	"status_change-rejection_16.edxml":  {KindStatus, DocNew, "16", 0, 0},
+}
+
+// externalBroken is the official sample that is not well-formed: a nested
+// <From> closed by </MessageHeader> (line 76 of the file).
+const externalBroken = "edoc.edxml"
+
+// TestExternalSamplesParse runs the official SDK samples when
+// LGSP_EXTERNAL_EDXML_SAMPLES names their folder.
+func TestExternalSamplesParse(t *testing.T) {
+	for _, f := range testenv.ExternalEdXMLSamples(t) {
+		name := filepath.Base(f)
+		t.Run(name, func(t *testing.T) {
+			p, err := parseFile(t, f, nil)
+			if name == externalBroken {
+				assertBroken(t, name, err, 0)
+				return
+			}
+			if err != nil {
+				t.Fatalf("parse: %v", err)
+			}
+			w, ok := externalWant[name]
 			if !ok {
 				t.Fatalf("no expectation for %s", name)
 			}
-			if p.Kind() != w.kind || p.Business() != w.business || p.Envelope.Header.MessageHeader.StatusCode != w.status || len(p.Attachments) != w.atts {
-				t.Errorf("kind=%v business=%v status=%q atts=%d; want %+v", p.Kind(), p.Business(), p.Envelope.Header.MessageHeader.StatusCode, len(p.Attachments), w)
-			}
-			for _, a := range p.Attachments {
-				if !a.Zip || a.Size == 0 || len(a.SHA256) != 64 {
-					t.Errorf("attachment %+v: want a non-empty ZIP with a hash", a)
-				}
-			}
+			checkPacket(t, p, w)
 			if HasErrors(Validate(p)) {
 				t.Errorf("sample has validation errors:\n%s", issuesText(Validate(p)))
 			}
@@ -146,18 +251,18 @@ func TestSamplesParse(t *testing.T) {
 	}
 }
 
-// assertBrokenSample: edoc.edxml has a nested <From> closed by
-// </MessageHeader> (line 76 in the file).
-func assertBrokenSample(t *testing.T, err error) {
+// assertBroken: a packet that is not well-formed fails with edxml.syntax,
+// a position and the path of the open element (at line, when line > 0).
+func assertBroken(t *testing.T, name string, err error, line int) {
 	t.Helper()
 	var e *Error
 	if !errors.As(err, &e) {
-		t.Fatalf("edoc.edxml: want *Error, got %v", err)
+		t.Fatalf("%s: want *Error, got %v", name, err)
 	}
-	if e.Code != CodeSyntax || e.Line == 0 || e.Col == 0 || !strings.Contains(e.Path, "MessageHeader") {
-		t.Fatalf("edoc.edxml: want edxml.syntax with line:col and path, got %v", e)
+	if e.Code != CodeSyntax || e.Line == 0 || e.Col == 0 || !strings.Contains(e.Path, "MessageHeader") || (line > 0 && e.Line != line) {
+		t.Fatalf("%s: want edxml.syntax with line:col and path, got %v", name, e)
 	}
-	t.Logf("edoc.edxml (expected failure): %v", e)
+	t.Logf("%s (expected failure): %v", name, e)
 }
 
 func issuesText(is []Issue) string {
@@ -168,10 +273,17 @@ func issuesText(is []Issue) string {
 	return b.String()
 }
 
-func TestSamplesRoundTrip(t *testing.T) {
-	for _, f := range samples(t) {
+func TestFixturesRoundTrip(t *testing.T) { roundTrip(t, fixtures(t), "doc_broken.edxml") }
+
+func TestExternalSamplesRoundTrip(t *testing.T) {
+	roundTrip(t, testenv.ExternalEdXMLSamples(t), externalBroken)
+}
+
+// roundTrip: Build of a parsed packet parses back to the same packet.
+func roundTrip(t *testing.T, files []string, broken string) {
+	for _, f := range files {
 		name := filepath.Base(f)
-		if name == "edoc.edxml" {
+		if name == broken {
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
@@ -210,13 +322,13 @@ func head(s string) string {
 // namespace, attributes, an unknown root child) and non-canonical dates to a
 // sample and checks they survive Build → Parse.
 func TestRoundTripKeepsUnknown(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(samplesDir, "status_rejection_02.edxml"))
+	raw, err := os.ReadFile(fixture("status_02_rejected.edxml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := string(raw)
 	s = strings.Replace(s, "<edXML:StatusCode>", `<edXML:ApplicationType kind="x">QLVB</edXML:ApplicationType><x:Note xmlns:x="urn:example:x" x:lang="vi">ghi chú <x:b>đậm</x:b></x:Note><edXML:StatusCode>`, 1)
-	s = strings.Replace(s, "2015/09/20 11:08:36", "20/09/2015 11:08:36", 1)
+	s = strings.Replace(s, "2025/03/15 10:11:00", "15/03/2025 10:11:00", 1)
 	s = strings.Replace(s, "</edXML:edXMLEnvelope>", "</edXML:edXMLEnvelope><Trailer>t</Trailer>", 1)
 	p1, err := Parse(strings.NewReader(s), nil)
 	if err != nil {
@@ -233,7 +345,7 @@ func TestRoundTripKeepsUnknown(t *testing.T) {
 	if err := Build(&buf, p1); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(buf.String(), "<Timestamp>2015/09/20 11:08:36</Timestamp>") {
+	if !strings.Contains(buf.String(), "<Timestamp>2025/03/15 10:11:00</Timestamp>") {
 		t.Errorf("date not written canonically:\n%s", buf.String())
 	}
 	p2, err := Parse(bytes.NewReader(buf.Bytes()), nil)

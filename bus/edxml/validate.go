@@ -75,7 +75,7 @@ type When struct {
 	In     []string `json:"in,omitempty"`
 }
 
-// IdentifierRule is SPEC §4: the legacy LLL.KK.JJ.XNN form, or a dotted
+// IdentifierRule is docs/edxml.md: the legacy LLL.KK.JJ.XNN form, or a dotted
 // QĐ 20/2020 form up to MaxLength characters (accepted with a warning).
 type IdentifierRule struct {
 	Legacy            string   `json:"legacy"`

@@ -97,9 +97,9 @@ func TestRulesAsData(t *testing.T) {
 }
 
 func TestInspectGolden(t *testing.T) {
-	for _, name := range []string{"edoc_update.edxml", "status_rejection_02.edxml"} {
+	for _, name := range []string{"doc_update.edxml", "status_02_rejected.edxml"} {
 		t.Run(name, func(t *testing.T) {
-			p, err := parseFile(t, filepath.Join(samplesDir, name), nil)
+			p, err := parseFile(t, fixture(name), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -150,12 +150,12 @@ func TestExtractAttachments(t *testing.T) {
 	if string(got) != "nội dung văn bản" || filepath.Base(files[0].Path) != "01-cong-van.doc" {
 		t.Errorf("extracted %q to %s", got, files[1].Path)
 	}
-	// The sample's attachment is a ZIP with one entry.
-	f, _ := os.Open(filepath.Join(samplesDir, "edoc_new.edxml"))
+	// The fixture's attachment is a ZIP with one entry, as VNPT producers send.
+	f, _ := os.Open(fixture("doc_new.edxml"))
 	defer f.Close()
 	_, files, err = ExtractAttachments(f, t.TempDir(), ExtractLimits{})
 	if err != nil || len(files) != 2 || files[1].Size == 0 {
-		t.Fatalf("sample extract: %+v, %v", files, err)
+		t.Fatalf("fixture extract: %+v, %v", files, err)
 	}
 	// Zip bomb guard.
 	err = UnwrapZip(bytes.NewReader(zbuf.Bytes()), int64(zbuf.Len()), 4, func(h *zip.FileHeader, r io.Reader) error {

@@ -129,7 +129,7 @@ func New(o Options) *Service {
 	return s
 }
 
-// Importance levels, as in edXML Priority (SPEC §2.3): 0 normal … 4 flash with a deadline.
+// Importance levels, as in edXML Priority (docs/edxml.md): 0 normal … 4 flash with a deadline.
 var importances = map[string]string{
 	"0": "normal", "1": "urgent", "2": "very-urgent", "3": "flash", "4": "flash-timed",
 	"normal": "normal", "urgent": "urgent", "very-urgent": "very-urgent", "flash": "flash", "flash-timed": "flash-timed",

@@ -42,7 +42,8 @@ func NewRunner(log logrus.FieldLogger) *Runner {
 		log: log,
 		// Recover must be the inner wrapper: cron v3.0.1's SkipIfStillRunning
 		// releases its slot without defer, so with Recover outside it a
-		// single panic would skip the job forever (libs.md §3).
+		// single panic would skip the job forever
+		// (fixed upstream after the last tag, robfig/cron PR #367).
 		cron: cron.New(
 			cron.WithLocation(Location),
 			cron.WithParser(parser),

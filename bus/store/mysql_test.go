@@ -14,6 +14,7 @@ import (
 
 	"github.com/tuyenquang/lgsp/bus/store"
 	"github.com/tuyenquang/lgsp/bus/store/storetest"
+	"github.com/tuyenquang/lgsp/test/testenv"
 )
 
 // The MariaDB tests run against a real server: LGSP_TEST_MYSQL_DSN (default
@@ -28,10 +29,7 @@ func mysqlAdmin(t *testing.T) (*mysql.Config, *sql.DB) {
 	if os.Getenv("LGSP_TEST_MYSQL") == "off" {
 		t.Skip("LGSP_TEST_MYSQL=off: MariaDB tests skipped")
 	}
-	dsn := os.Getenv("LGSP_TEST_MYSQL_DSN")
-	if dsn == "" {
-		dsn = defaultMySQLDSN
-	}
+	dsn := testenv.RequireMariaDB(t) // one line, not a dial error, when it is missing
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
 		t.Fatalf("LGSP_TEST_MYSQL_DSN %q: %v", dsn, err)

@@ -27,6 +27,7 @@ import (
 
 	"github.com/tuyenquang/lgsp/bus"
 	"github.com/tuyenquang/lgsp/bus/edxml"
+	"github.com/tuyenquang/lgsp/test/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -132,10 +133,7 @@ func checkPacket(t *testing.T, raw []byte) *edxml.Packet {
 
 func xmllint(t *testing.T, raw []byte) {
 	t.Helper()
-	bin, err := exec.LookPath("xmllint")
-	if err != nil {
-		t.Fatalf("xmllint not found (apt-get install -y libxml2-utils): %v", err)
-	}
+	bin := testenv.RequireTool(t, "xmllint")
 	f := filepath.Join(t.TempDir(), "packet.xml")
 	if err := os.WriteFile(f, raw, 0o644); err != nil {
 		t.Fatal(err)

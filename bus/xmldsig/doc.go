@@ -21,7 +21,7 @@
 // (Result.Signed), never with the input: that is the defence against
 // signature wrapping. Policy decides, per route or per connected system,
 // whether a signature is required, checked when present, or ignored; the
-// placeholder signatures the national axis still carries (edXML SPEC §6)
+// placeholder signatures the national axis still carries (docs/xmldsig.md, placeholders)
 // become warnings, not failures, unless a signature is required.
 //
 // Every error this package returns is an *Error with a stable code

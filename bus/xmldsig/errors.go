@@ -10,7 +10,7 @@ const (
 	CodeExpiredCert   = "xmldsig.expired_cert"   // a certificate of the chain is outside its validity period
 	CodeRevokedCert   = "xmldsig.revoked_cert"   // a certificate of the chain is listed in a CRL
 	CodeNoSignature   = "xmldsig.no_signature"   // the document carries no signature
-	CodePlaceholder   = "xmldsig.placeholder"    // the signature is a static or empty placeholder (edXML SPEC §6)
+	CodePlaceholder   = "xmldsig.placeholder"    // the signature is a static or empty placeholder (docs/xmldsig.md, placeholders)
 	CodeWrapped       = "xmldsig.wrapped"        // the signature does not cover the document root (signature wrapping)
 	CodeDTD           = "xmldsig.dtd"            // the document has a DOCTYPE or ENTITY declaration
 	CodeTooLarge      = "xmldsig.too_large"      // the document is larger than Verifier.MaxBytes

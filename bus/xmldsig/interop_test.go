@@ -113,7 +113,7 @@ func dsTemplate(alg Algorithm, c C14N, uri string) string {
 }
 
 // xmlsec1Sign signs doc with xmlsec1, the Signature placed where edXML puts
-// it: last child of edXMLHeader (SPEC §6), not as the root's last child.
+// it: last child of edXMLHeader (docs/xmldsig.md, placeholders), not as the root's last child.
 func xmlsec1Sign(t testing.TB, p *testPKI, dir string, tc interopCase, doc []byte) []byte {
 	t.Helper()
 	uri := ""

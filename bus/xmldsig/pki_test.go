@@ -9,12 +9,13 @@ import (
 	"fmt"
 	"math/big"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tuyenquang/lgsp/test/testenv"
 )
 
 // testPKI is a small CA hierarchy made with crypto/x509 for the tests:
@@ -145,7 +146,7 @@ func (p *testPKI) verifier() *Verifier {
 	return &Verifier{Roots: pool(p.root)}
 }
 
-// edNS is the edXML namespace (SPEC §1).
+// edNS is the edXML namespace (docs/edxml.md).
 const edNS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
 
 // edxmlDoc returns an edXML document packet with Vietnamese text. rootID
@@ -231,9 +232,5 @@ func edxmlDoc(rootID string, attachBytes int) []byte {
 // tests must run against the real tool, never be skipped.
 func xmlsec1Path(t testing.TB) string {
 	t.Helper()
-	p, err := exec.LookPath("xmlsec1")
-	if err != nil {
-		t.Fatalf("xmlsec1 is not installed (apt-get install -y xmlsec1): the interop tests run the real tool and cannot be skipped: %v", err)
-	}
-	return p
+	return testenv.RequireTool(t, "xmlsec1")
 }

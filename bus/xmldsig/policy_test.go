@@ -18,8 +18,9 @@ import (
 // staticSigValue is the SignatureValue every VPCP SDK sample carries.
 const staticSigValue = "GbVb8n9+qFxz466Ag0sbpVdLPs2R0+9JBekp12UyarAZjoG0W/kPZZJ1auRZDcNcrSwzgkQMpqrjwxcy3ejzbY/ON5USUPgoYNYM8p4wsgQpEAeQaZ+EWLkkEBxYjb+iWEiAjYuJI7gtJoOyENcOK4fO050SXp2ctOc32LJMA5eEI6Hw7sxhc2LAgcPiynJHdDW2Z+eut6QZiUsbIF9+S3T6u/tfLImw39dgSlCxupwLPHepxuiLOqyd08HeJGCZufg9WqRBVyLFM76uCIaPRP5wwAdx72GVjPcG2kh+2jjrt7fqtJOufJzCObtQgPgBqIvDiZCGoOM41OQMiqtF3w=="
 
-// placeholderSig builds the Signature blocks of SPEC §6: xmlns is "" (no own
-// namespace, so in edXML's) or the XML-DSig one.
+// placeholderSig builds the placeholder Signature blocks of real traffic
+// (docs/xmldsig.md): xmlns is "" (no own namespace, so in edXML's) or the
+// XML-DSig one.
 func placeholderSig(xmlns, sigValue, cert string) string {
 	ns := ""
 	if xmlns != "" {

@@ -137,7 +137,7 @@ var (
 )
 
 // placeholderPrefix is the start of the static SignatureValue that every
-// VPCP SDK sample and the Bkav builder carry (edXML SPEC §6).
+// VPCP SDK sample and the Bkav builder carry (docs/xmldsig.md, placeholders).
 const placeholderPrefix = "GbVb8n9+qFxz466Ag0sbpVdLPs2R0+9JBekp12Uy"
 
 func (v *Verifier) now() time.Time {

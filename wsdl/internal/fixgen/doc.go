@@ -9,7 +9,7 @@
 // refused) and
 //
 //   - fails, naming the schema, when one is not elementFormDefault="qualified"
-//     (gowsdl serialises unqualified schemas wrongly, libs.md §1);
+//     (gowsdl serialises unqualified schemas wrongly, docs/soap.md);
 //   - strips `omitempty` from the xml tag of every required element
 //     (minOccurs absent or ≥ 1, outside an xsd:choice) and required
 //     attribute (use="required"), and keeps it on optional ones: gowsdl puts

@@ -132,7 +132,7 @@ func loadModel(wsdlPath string) (*model, error) {
 			if f != "" {
 				got = strconv.Quote(f)
 			}
-			return fmt.Errorf("schema %q in %s: elementFormDefault is %s; LGSP only generates from elementFormDefault=\"qualified\" schemas, because gowsdl v0.5.0 serialises unqualified ones wrongly (libs.md §1): set it in the schema", tns, where, got)
+			return fmt.Errorf("schema %q in %s: elementFormDefault is %s; LGSP only generates from elementFormDefault=\"qualified\" schemas, because gowsdl v0.5.0 serialises unqualified ones wrongly (docs/soap.md): set it in the schema", tns, where, got)
 		}
 		for _, c := range s.ChildElements() {
 			if c.NamespaceURI() != nsXSD {
