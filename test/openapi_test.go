@@ -169,3 +169,37 @@ func (r *recorder) all() []string {
 	defer r.mu.Unlock()
 	return append([]string(nil), r.msgs...)
 }
+
+// TestOpenAPIEndpointAbuse attacks the one new unauthenticated entry point:
+// GET /openapi.json answers the same static bytes whatever credentials come
+// with it (none are parsed), other methods are refused as request.not_found
+// without the body being taken in, and the refusal is a coded problem.
+func TestOpenAPIEndpointAbuse(t *testing.T) {
+	n := startNode(t, "sqlite")
+	want, err := os.ReadFile("../docs/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, n.url+"/openapi.json", nil)
+	req.Header.Set("Authorization", "LGSP-HMAC-SHA256 Credential=AKnotakey, SignedHeaders=host, Signature=00")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(got, want) {
+		t.Fatalf("GET with a bogus signature: %d, %d bytes", resp.StatusCode, len(got))
+	}
+	big := bytes.Repeat([]byte("x"), 8<<20)
+	resp, err = http.Post(n.url+"/openapi.json", "application/json", bytes.NewReader(big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound || resp.Header.Get("X-LGSP-Error-Code") != "request.not_found" || bytes.Contains(b, []byte("xxxx")) {
+		t.Fatalf("POST 8 MB to /openapi.json: %d %s %.200s", resp.StatusCode, resp.Header.Get("X-LGSP-Error-Code"), b)
+	}
+	eventually(t, "no request left in flight", func() (bool, error) { return n.inflight() == 0, nil })
+}
