@@ -164,6 +164,7 @@ func startNodeWith(t *testing.T, dialect string, mutate func(*service.Config)) *
 			t.Errorf("shutdown: %v", err)
 		}
 	})
+	contract.watch(t, n.url) // openapi_contract_test.go
 	n.svc = s
 	return n
 }

@@ -81,7 +81,7 @@ type Host struct {
 	Auth     *auth.Authenticator
 	Exchange *exchange.Service
 	Hub      *notify.Hub
-	mux      *http.ServeMux
+	mux      *patternMux
 	svc      *Service
 }
 
@@ -132,7 +132,7 @@ type Service struct {
 	draining atomic.Bool
 	stopping chan struct{} // closed when shutdown starts
 	stopOnce sync.Once
-	mux      *http.ServeMux
+	mux      *patternMux
 	server   *http.Server
 	adminTok string
 	outbound *bus.OutboundPolicy // webhook targets (SSRF)
@@ -186,7 +186,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, log: log, logClose: closer, mux: http.NewServeMux(), stopping: make(chan struct{})}
+	s := &Service{cfg: cfg, log: log, logClose: closer, mux: newPatternMux(), stopping: make(chan struct{})}
 	lim := cfg.Limits
 	s.limit = newLimiter(lim.MaxInFlight, lim.MaxQueued, lim.QueueWait)
 	s.gate = newLimiter(lim.MaxInFlight, lim.MaxQueued, lim.QueueWait)
@@ -300,6 +300,11 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "node": cfg.Node})
 	})
 	s.mux.HandleFunc("GET /readyz", s.ready)
+	doc, err := OpenAPI()
+	if err != nil {
+		return fail(err)
+	}
+	s.mux.HandleFunc("GET /openapi.json", serveOpenAPI(doc))
 	s.mountAdmin()
 	s.mountSpeaksFor()
 	h := &Host{Config: &s.cfg, Log: log, Store: s.store, Vault: s.vault, Registry: s.registry, Verifier: s.verifier, Grants: s.grants, Exchange: s.exchange, Hub: s.hub, mux: s.mux, svc: s}
