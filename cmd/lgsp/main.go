@@ -29,7 +29,7 @@ const usage = `lgsp — nền tảng tích hợp, chia sẻ dữ liệu (LGSP) /
 Usage:
   lgsp serve   [--config FILE]                 run a node (SQLite in ./data when nothing is configured)
   lgsp routes  lint|test [--dir routes]        check route files / run their tests
-  lgsp systems add|list|show|suspend|resume|allow-alg|deny-alg|legacy-token|speaks-for   manage connected systems (registry)
+  lgsp systems add|list|show|set-webhook|suspend|resume|allow-alg|deny-alg|legacy-token|speaks-for   manage connected systems (registry)
   lgsp keys    issue|list|revoke|rotate|add-rsa|history   manage key pairs and their audit record
   lgsp grants  add|list|revoke                 who may send what to whom, call which service (deny by default)
   lgsp platform-key [--json]                   the public key the platform signs webhooks with (RSA systems)
