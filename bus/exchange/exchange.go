@@ -35,6 +35,10 @@ type Config struct {
 	InboxLimit int `yaml:"inbox_limit"`
 }
 
+// WithDefaults returns c with its zero fields set to their defaults (the
+// configuration reference shows these).
+func (c Config) WithDefaults() Config { return c.withDefaults() }
+
 func (c Config) withDefaults() Config {
 	if c.ChunkSize <= 0 {
 		c.ChunkSize = 256 << 10
