@@ -169,6 +169,7 @@ var (
 	ErrExchangeState    = def("exchange.state", http.StatusConflict, "Thao tác không phù hợp với trạng thái hiện tại của gói tin", "operation does not fit the exchange's current state")
 	ErrUploadOffset     = def("exchange.upload_offset", http.StatusConflict, "Vị trí tải lên không khớp với dữ liệu đã nhận", "upload offset does not match the bytes already received")
 	ErrHashMismatch     = def("exchange.hash_mismatch", http.StatusUnprocessableEntity, "Mã băm SHA-256 của dữ liệu không khớp", "SHA-256 of the content does not match")
+	ErrSizeMismatch     = def("exchange.size_mismatch", http.StatusUnprocessableEntity, "Kích thước dữ liệu đã tải lên khác với kích thước đã khai báo", "size of the uploaded content differs from the declared size")
 	ErrSpaceFull        = def("exchange.too_large", http.StatusRequestEntityTooLarge, "Dữ liệu vượt quá dung lượng không gian tải lên", "content exceeds the upload space's size limit")
 	ErrExchangeExpired  = def("exchange.expired", http.StatusGone, "Gói tin đã hết hạn và dữ liệu đã bị xoá", "exchange has expired and its content was deleted")
 	ErrExchangePurged   = def("exchange.purged", http.StatusGone, "Dữ liệu đã được xoá sau khi hoàn tất trao đổi", "content was deleted after the exchange completed")

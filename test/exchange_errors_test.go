@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -195,5 +196,84 @@ func wantProblem(t *testing.T, resp *http.Response, status int, code string) {
 		var b bytes.Buffer
 		b.ReadFrom(resp.Body)
 		t.Fatalf("got %d %s %q, want %d %s problem+json; body %s", resp.StatusCode, resp.Header.Get("X-LGSP-Error-Code"), resp.Header.Get("Content-Type"), status, code, b.String())
+	}
+}
+
+// TestImportanceAsNumber: importance is taken as a string ("3", "flash") or
+// as a bare JSON number (3), as edXML writes Priority; anything else is
+// refused with exchange.invalid and leaves no exchange behind.
+func TestImportanceAsNumber(t *testing.T) {
+	n := startNode(t, "sqlite")
+	ctx := context.Background()
+	a := n.system(t, "000.00.00.H60", "UBND tỉnh")
+	n.system(t, "000.00.01.H60", "Văn phòng")
+	n.grant(t, "exchange", "000.00.00.H60", "000.00.*.H60", "*")
+	body := func(imp string) string {
+		return `{"recipients":["000.00.01.H60"],"title":"Công văn","data_type":"edoc","importance":` + imp + `}`
+	}
+	for imp, want := range map[string]string{`3`: "flash", `"3"`: "flash", `0`: "normal", `"urgent"`: "urgent", `null`: "normal"} {
+		resp := rawSigned(t, a, http.MethodPost, "/v1/exchanges", body(imp))
+		var sp exchange.Space
+		if resp.StatusCode != http.StatusCreated || json.NewDecoder(resp.Body).Decode(&sp) != nil {
+			t.Fatalf("importance %s: status %d (%s)", imp, resp.StatusCode, resp.Header.Get("X-LGSP-Error-Code"))
+		}
+		resp.Body.Close()
+		st, err := a.Status(ctx, sp.ExchangeID)
+		if err != nil || st.Importance != want {
+			t.Fatalf("importance %s stored as %q, want %q (%v)", imp, st.Importance, want, err)
+		}
+	}
+	for _, imp := range []string{`7`, `3.5`, `-1`, `true`, `["3"]`, `{"v":3}`} {
+		wantProblem(t, rawSigned(t, a, http.MethodPost, "/v1/exchanges", body(imp)), http.StatusUnprocessableEntity, "exchange.invalid")
+	}
+	// The custom decoding still refuses unknown fields.
+	wantProblem(t, rawSigned(t, a, http.MethodPost, "/v1/exchanges", `{"recipients":["000.00.01.H60"],"title":"x","data_type":"edoc","importance":3,"priority":3}`), http.StatusBadRequest, "request.bad_json")
+	if sent, err := n.svc.Exchange().Sent(ctx, "000.00.00.H60", 100); err != nil || len(sent) != 5 {
+		t.Fatalf("want the 5 accepted requests only, got %d (%v)", len(sent), err)
+	}
+}
+
+// TestSizeMismatchKeepsSpaceOpen: a completion whose uploaded bytes differ
+// from the declared size is refused with exchange.size_mismatch (not
+// hash_mismatch); the space stays open, so the sender uploads the rest from
+// the offset HEAD reports and completes again.
+func TestSizeMismatchKeepsSpaceOpen(t *testing.T) {
+	n := startNode(t, "sqlite")
+	ctx := context.Background()
+	a := n.system(t, "000.00.00.H60", "UBND tỉnh")
+	n.system(t, "000.00.01.H60", "Văn phòng")
+	n.grant(t, "exchange", "000.00.00.H60", "000.00.*.H60", "*")
+	doc := []byte("<congvan><so>12/UBND-VP</so></congvan>")
+	sum := sha256.Sum256(doc)
+	sp, err := a.Request(ctx, exchange.Request{Recipients: []string{"000.00.01.H60"}, Title: "Công văn", DataType: "edoc", Size: int64(len(doc)), SHA256: hex.EncodeToString(sum[:])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := doc[:10]
+	fs := sha256.Sum256(first)
+	if _, err := a.Upload(ctx, sp.ExchangeID, 0, bytes.NewReader(first), int64(len(first)), hex.EncodeToString(fs[:])); err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.Complete(ctx, sp.ExchangeID, exchange.CompleteRequest{})
+	wantAPIError(t, err, "exchange.size_mismatch")
+	if ae := err.(*rest.APIError); !strings.Contains(ae.Detail, "declared size 38 but 10 bytes") {
+		t.Errorf("detail does not give the sizes: %q", ae.Detail)
+	}
+	st, err := a.Status(ctx, sp.ExchangeID)
+	if err != nil || st.Status != "requested" || !st.PurgedAt.IsZero() {
+		t.Fatalf("after the refused completion: %+v %v", st, err)
+	}
+	off, err := a.UploadOffset(ctx, sp.ExchangeID)
+	if err != nil || off != 10 {
+		t.Fatalf("offset after refusal: %d %v", off, err)
+	}
+	tail := doc[10:]
+	rs := sha256.Sum256(tail)
+	if _, err := a.Upload(ctx, sp.ExchangeID, off, bytes.NewReader(tail), int64(len(tail)), hex.EncodeToString(rs[:])); err != nil {
+		t.Fatal(err)
+	}
+	v, err := a.Complete(ctx, sp.ExchangeID, exchange.CompleteRequest{})
+	if err != nil || v.Status != "accepted" {
+		t.Fatalf("completion after the rest was uploaded: %+v %v", v, err)
 	}
 }

@@ -146,6 +146,34 @@ func checkWebhookURL(raw string) error {
 	return nil
 }
 
+// SetWebhook sets, changes or (with "") removes the webhook URL of a
+// registered system. The URL is checked as AddSystem checks it, the
+// outbound policy included (bus.ErrInvalidSystem, bus.ErrOutboundRefused);
+// a refusal leaves the stored URL as it was. Deliveries read the URL from
+// the store on every attempt, so pending ones go to the new URL.
+func (r *Registry) SetWebhook(ctx context.Context, code, webhookURL string) (store.System, error) {
+	webhookURL = strings.TrimSpace(webhookURL)
+	if webhookURL != "" {
+		if err := checkWebhookURL(webhookURL); err != nil {
+			return store.System{}, err
+		}
+		if err := r.outbound().CheckURL(webhookURL); err != nil {
+			return store.System{}, err
+		}
+	}
+	s, err := r.Store.GetSystem(ctx, strings.TrimSpace(code))
+	if err != nil {
+		return store.System{}, err
+	}
+	defer r.changed()
+	s.WebhookURL = webhookURL
+	s.UpdatedAt = r.now().UTC()
+	if err := r.Store.UpdateSystem(ctx, s); err != nil {
+		return store.System{}, err
+	}
+	return s, nil
+}
+
 // Suspend stops a system from connecting: its signed requests are refused
 // with auth.system_suspended until Resume. Suspending a suspended system
 // is not an error.

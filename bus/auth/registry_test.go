@@ -106,6 +106,44 @@ func TestSuspendResume(t *testing.T) {
 	}
 }
 
+// TestSetWebhook: a webhook set after registration is checked as at
+// registration (scheme, user info, outbound policy); a refusal changes
+// nothing, "" removes it, and every change runs OnChange.
+func TestSetWebhook(t *testing.T) {
+	reg, _, _ := newRegistry(t)
+	changes := 0
+	reg.OnChange = func() { changes++ }
+	ctx := context.Background()
+	if _, _, err := reg.AddSystem(ctx, store.System{Code: "000.00.01.H60", Name: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := reg.SetWebhook(ctx, "000.00.01.H60", " https://qlvb.example.gov.vn/hook ")
+	if err != nil || s.WebhookURL != "https://qlvb.example.gov.vn/hook" || changes != 1 {
+		t.Fatalf("%+v %v (changes %d)", s, err, changes)
+	}
+	for url, code := range map[string]bus.Code{
+		"http://127.0.0.1/hook":         "outbound.refused",
+		"http://[::1]:8080/hook":        "outbound.refused",
+		"ftp://example.gov.vn/hook":     "registry.invalid",
+		"https://u:p@example.gov.vn/h":  "registry.invalid",
+		"https://example.gov.vn/h#frag": "registry.invalid",
+	} {
+		_, err := reg.SetWebhook(ctx, "000.00.01.H60", url)
+		wantCode(t, err, code)
+	}
+	_, err = reg.SetWebhook(ctx, "000.00.09.H60", "https://example.gov.vn/h")
+	wantCode(t, err, "registry.system_not_found")
+	if s, _ := reg.Get(ctx, "000.00.01.H60"); s.WebhookURL != "https://qlvb.example.gov.vn/hook" {
+		t.Fatalf("a refused change altered the webhook: %q", s.WebhookURL)
+	}
+	if s, err := reg.SetWebhook(ctx, "000.00.01.H60", ""); err != nil || s.WebhookURL != "" {
+		t.Fatalf("clearing: %+v %v", s, err)
+	}
+	if s, _ := reg.Get(ctx, "000.00.01.H60"); s.WebhookURL != "" {
+		t.Fatalf("webhook not removed: %q", s.WebhookURL)
+	}
+}
+
 var accessKeyShape = regexp.MustCompile(`^AK[0-9A-Z]{20}$`)
 
 func TestIssueVerifyRevoke(t *testing.T) {

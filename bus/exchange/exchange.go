@@ -1,6 +1,7 @@
 package exchange
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -33,6 +34,10 @@ type Config struct {
 	// InboxLimit bounds the items returned by one inbox call (default 500).
 	InboxLimit int `yaml:"inbox_limit"`
 }
+
+// WithDefaults returns c with its zero fields set to their defaults (the
+// configuration reference shows these).
+func (c Config) WithDefaults() Config { return c.withDefaults() }
 
 func (c Config) withDefaults() Config {
 	if c.ChunkSize <= 0 {
@@ -154,6 +159,37 @@ type Request struct {
 	MediaType  string   `json:"media_type,omitempty"`
 	Size       int64    `json:"size,omitempty"`   // optional declared size
 	SHA256     string   `json:"sha256,omitempty"` // optional declared SHA-256 (hex)
+}
+
+// UnmarshalJSON reads a Request as encoding/json would, refusing unknown
+// fields, but takes importance as a string ("3", "flash") or as a bare
+// number (3): edXML writes Priority as a number, and integrators copy it.
+// A number is kept as its text, so the usual check refuses 7 or 3.5.
+func (r *Request) UnmarshalJSON(b []byte) error {
+	type plain Request
+	var aux struct {
+		*plain
+		Importance json.RawMessage `json:"importance,omitempty"`
+	}
+	aux.plain = (*plain)(r)
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&aux); err != nil {
+		return err
+	}
+	imp := bytes.TrimSpace(aux.Importance)
+	switch {
+	case len(imp) == 0 || string(imp) == "null":
+	case imp[0] == '"':
+		if err := json.Unmarshal(imp, &r.Importance); err != nil {
+			return err
+		}
+	case imp[0] == '-' || imp[0] >= '0' && imp[0] <= '9':
+		r.Importance = string(imp)
+	default:
+		return bus.ErrExchangeInvalid.New("importance must be a string or a number (0–4)")
+	}
+	return nil
 }
 
 // Space is the upload space returned at F2.
@@ -490,7 +526,7 @@ func (s *Service) Complete(ctx context.Context, source, id string, c CompleteReq
 		return ex, bus.ErrHashMismatch.New("sha256 at completion differs from the one declared in the request")
 	}
 	if ex.Size > 0 && ex.Size != ex.Received {
-		return ex, bus.ErrHashMismatch.New("declared size %d but %d bytes were uploaded", ex.Size, ex.Received)
+		return ex, bus.ErrSizeMismatch.New("declared size %d but %d bytes were uploaded; the space stays open: upload the rest from offset %d, then complete again", ex.Size, ex.Received, ex.Received)
 	}
 	mt := ex.MediaType
 	if c.MediaType != "" {

@@ -22,7 +22,7 @@ import (
 // Webhooks delivers outbox items of kind "webhook": a POST of the
 // notification JSON to the system's webhook URL, signed with the
 // LGSP-HMAC-SHA256 protocol under the system's newest active key (the
-// system verifies it with its own secret, see docs/notifications.md). When
+// system verifies it with its own secret, see docs/exchange.md, "Webhooks"). When
 // that key is a public key (LGSP-RSA-SHA256) there is no secret to sign
 // with: the webhook is signed LGSP-RSA-SHA256 by the platform key
 // (Platform), whose public key is published.

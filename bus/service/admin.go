@@ -128,6 +128,21 @@ func (s *Service) mountAdmin() {
 		}
 		WriteJSON(w, http.StatusOK, map[string]any{"system": SystemToJSON(sys), "keys": kj})
 	}))
+	m.HandleFunc("PUT /admin/v1/systems/{code}/webhook", s.admin(func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			WebhookURL string `json:"webhook_url"`
+		}
+		if err := DecodeJSON(r, lim, &in); err != nil {
+			WriteProblem(w, r, err)
+			return
+		}
+		sys, err := s.registry.SetWebhook(r.Context(), r.PathValue("code"), in.WebhookURL)
+		if err != nil {
+			WriteProblem(w, r, err)
+			return
+		}
+		WriteJSON(w, http.StatusOK, map[string]any{"system": SystemToJSON(sys)})
+	}))
 	m.HandleFunc("POST /admin/v1/systems/{code}/suspend", s.admin(func(w http.ResponseWriter, r *http.Request) {
 		if err := s.registry.Suspend(r.Context(), r.PathValue("code")); err != nil {
 			WriteProblem(w, r, err)

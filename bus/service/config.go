@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/auth"
 	"github.com/tuyenquang/lgsp/bus/exchange"
 	"github.com/tuyenquang/lgsp/bus/xmlscan"
 )
@@ -57,24 +58,25 @@ type Config struct {
 
 // LogConfig sets the logs.
 type LogConfig struct {
-	Level  string `yaml:"level" env:"LGSP_LOG_LEVEL"`   // debug, info, warning, error
-	Format string `yaml:"format" env:"LGSP_LOG_FORMAT"` // json (default) or text
-	File   string `yaml:"file" env:"LGSP_LOG_FILE"`     // default: standard error
+	Level  string `yaml:"level" env:"LGSP_LOG_LEVEL"`   // Level is debug, info, warning or error.
+	Format string `yaml:"format" env:"LGSP_LOG_FORMAT"` // Format is json or text.
+	File   string `yaml:"file" env:"LGSP_LOG_FILE"`     // File receives the log; empty: standard error.
 }
 
 // LimitsConfig bounds what the server accepts.
 type LimitsConfig struct {
 	// MaxInFlight requests are processed at once; up to MaxQueued more wait
-	// at most QueueWait; beyond that requests get 503 with Retry-After.
+	// at most QueueWait; beyond that requests get 503 system.busy with
+	// Retry-After.
 	MaxInFlight int           `yaml:"max_inflight" env:"LGSP_MAX_INFLIGHT"`
-	MaxQueued   int           `yaml:"max_queued" env:"LGSP_MAX_QUEUED"`
-	QueueWait   time.Duration `yaml:"queue_wait"`
+	MaxQueued   int           `yaml:"max_queued" env:"LGSP_MAX_QUEUED"` // MaxQueued requests wait for one of MaxInFlight slots.
+	QueueWait   time.Duration `yaml:"queue_wait"`                       // QueueWait bounds how long a queued request waits.
 	// MaxJSONBytes bounds JSON request bodies (uploads are bounded by their space).
 	MaxJSONBytes int64 `yaml:"max_json_bytes"`
 	// MaxConns bounds open client connections (R4 asks for at least 1,000).
 	MaxConns          int           `yaml:"max_conns" env:"LGSP_MAX_CONNS"`
-	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
-	IdleTimeout       time.Duration `yaml:"idle_timeout"`
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"` // ReadHeaderTimeout bounds the arrival of a request's line and headers.
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`        // IdleTimeout closes an idle keep-alive connection.
 	// RequestTimeout bounds every non-streaming request (R3: never above 30s).
 	RequestTimeout time.Duration `yaml:"request_timeout"`
 	// MaxSubscribers bounds live SSE/WebSocket subscribers.
@@ -90,8 +92,8 @@ type LimitsConfig struct {
 	// requests must also be in within RequestTimeout. A body that misses
 	// this is cut with request.too_slow (408) and its connection closed.
 	BodyGrace    time.Duration `yaml:"body_grace" env:"LGSP_BODY_GRACE"`
-	BodyMinRate  int64         `yaml:"body_min_rate" env:"LGSP_BODY_MIN_RATE"`
-	BodyMaxStall time.Duration `yaml:"body_max_stall" env:"LGSP_BODY_MAX_STALL"`
+	BodyMinRate  int64         `yaml:"body_min_rate" env:"LGSP_BODY_MIN_RATE"`   // BodyMinRate is the average a body must keep, in bytes/s, after BodyGrace.
+	BodyMaxStall time.Duration `yaml:"body_max_stall" env:"LGSP_BODY_MAX_STALL"` // BodyMaxStall is the longest pause of a body ahead of the BodyMinRate floor.
 	// Requests not yet authenticated (POST /token, SOAP with a
 	// UsernameToken, any body read before its signature is checked) run in
 	// their own pool: UnauthInFlight at once, UnauthQueued more waiting up
@@ -99,8 +101,8 @@ type LimitsConfig struct {
 	// Past either, 503 system.busy with Retry-After. A request leaves this
 	// pool for the main one (MaxInFlight) once authenticated.
 	UnauthInFlight  int   `yaml:"unauth_inflight" env:"LGSP_UNAUTH_INFLIGHT"`
-	UnauthQueued    int   `yaml:"unauth_queued" env:"LGSP_UNAUTH_QUEUED"`
-	UnauthBodyBytes int64 `yaml:"unauth_body_bytes" env:"LGSP_UNAUTH_BODY_BYTES"`
+	UnauthQueued    int   `yaml:"unauth_queued" env:"LGSP_UNAUTH_QUEUED"`         // UnauthQueued unauthenticated requests wait up to QueueWait for a slot.
+	UnauthBodyBytes int64 `yaml:"unauth_body_bytes" env:"LGSP_UNAUTH_BODY_BYTES"` // UnauthBodyBytes bounds the bodies read before authentication, all requests together.
 }
 
 // XMLLimitsConfig bounds the shape of every XML document read from outside
@@ -109,11 +111,18 @@ type LimitsConfig struct {
 // A tree costs a bounded amount per element, so these bound the memory of
 // parsing whatever the input (docs/edxml.md has the measured figures).
 type XMLLimitsConfig struct {
-	MaxElements        int `yaml:"max_elements" env:"LGSP_XML_MAX_ELEMENTS"`
-	MaxAttributes      int `yaml:"max_attributes"`
+	// MaxElements bounds the elements of one document.
+	MaxElements int `yaml:"max_elements" env:"LGSP_XML_MAX_ELEMENTS"`
+	// MaxAttributes bounds the attributes of one document, namespace
+	// declarations included.
+	MaxAttributes int `yaml:"max_attributes"`
+	// MaxAttrsPerElement bounds the attributes of one element.
 	MaxAttrsPerElement int `yaml:"max_attributes_per_element"`
-	MaxDepth           int `yaml:"max_depth"`
-	MaxNameBytes       int `yaml:"max_name_bytes"`
+	// MaxDepth bounds element nesting.
+	MaxDepth int `yaml:"max_depth"`
+	// MaxNameBytes bounds the local part (and the prefix) of an element or
+	// attribute name.
+	MaxNameBytes int `yaml:"max_name_bytes"`
 	// MaxNodes counts elements, comments, processing instructions and
 	// CDATA sections together.
 	MaxNodes int `yaml:"max_nodes"`
@@ -127,29 +136,28 @@ func (c XMLLimitsConfig) Limits() xmlscan.Limits {
 
 // AuthConfig sets request-signature checks.
 type AuthConfig struct {
+	// ClockSkew is the accepted |server time − X-LGSP-Timestamp|, and how
+	// long a nonce is remembered against replay.
 	ClockSkew time.Duration `yaml:"clock_skew"`
 	// Nonces chooses the replay cache: "memory" (one node; default with
 	// SQLite) or "store" (shared by nodes; default with MySQL).
 	Nonces string `yaml:"nonces"`
 	// RatePerKey is the sustained requests per second of one access key
-	// and BurstPerKey its bucket (M3); counted in the memory of each node.
-	// A negative rate turns the limit off.
+	// (M3), counted in the memory of each node; beyond: 429
+	// auth.rate_limited. A negative rate turns the limit off.
 	RatePerKey  float64 `yaml:"rate_per_key"`
-	BurstPerKey int     `yaml:"burst_per_key"`
+	BurstPerKey int     `yaml:"burst_per_key"` // BurstPerKey is the bucket size of RatePerKey.
 	// LockFailures bad signatures of one access key from one client
 	// address within LockWindow lock the key for that address for LockFor,
 	// with an alert in the log (M3); per node. A negative count turns
-	// lockout off. AlertFailures bad signatures of one key from all
-	// addresses within LockWindow log an alert (error level), locking
-	// nothing (0 means 50).
+	// lockout off.
 	LockFailures  int           `yaml:"lock_failures"`
-	LockWindow    time.Duration `yaml:"lock_window"`
-	LockFor       time.Duration `yaml:"lock_for"`
-	AlertFailures int           `yaml:"alert_failures"`
-	// SessionTTL is the lifetime of session keys (A2; 0 means 15m) and
-	// TokenTTL that of OAuth2 bearer tokens from POST /token (0 means 1h).
+	LockWindow    time.Duration `yaml:"lock_window"`    // LockWindow is the window of LockFailures and AlertFailures.
+	LockFor       time.Duration `yaml:"lock_for"`       // LockFor is how long a key stays locked for one client address.
+	AlertFailures int           `yaml:"alert_failures"` // AlertFailures bad signatures of one key from all addresses within LockWindow log an error-level alert (0 means 50).
+	// SessionTTL is the lifetime of session keys (A2; 0 means 15m; at most 24h).
 	SessionTTL time.Duration `yaml:"session_ttl"`
-	TokenTTL   time.Duration `yaml:"token_ttl"`
+	TokenTTL   time.Duration `yaml:"token_ttl"` // TokenTTL is the lifetime of bearer tokens from POST /token (0 means 1h; at most 24h).
 }
 
 // WebhooksConfig bounds where webhooks may go. Webhook URLs are registered
@@ -183,7 +191,9 @@ func Defaults() Config {
 		Limits: LimitsConfig{MaxInFlight: 256, MaxQueued: 4096, QueueWait: 10 * time.Second, MaxJSONBytes: 1 << 20, MaxConns: 10000, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, RequestTimeout: 30 * time.Second, MaxSubscribers: 10000,
 			MaxHeaderBytes: 64 << 10, MaxFormBytes: 8 << 10, BodyGrace: 10 * time.Second, BodyMinRate: 16 << 10, BodyMaxStall: 30 * time.Second,
 			UnauthInFlight: 64, UnauthQueued: 4096, UnauthBodyBytes: 64 << 20},
-		Auth:            AuthConfig{ClockSkew: 5 * time.Minute, RatePerKey: 200, BurstPerKey: 400, LockFailures: 10, LockWindow: time.Minute, LockFor: 5 * time.Minute, AlertFailures: 50},
+		Auth: AuthConfig{ClockSkew: 5 * time.Minute, RatePerKey: 200, BurstPerKey: 400, LockFailures: 10, LockWindow: time.Minute, LockFor: 5 * time.Minute, AlertFailures: 50,
+			SessionTTL: auth.DefaultSessionTTL, TokenTTL: auth.DefaultTokenTTL},
+		Exchange:        exchange.Config{}.WithDefaults(),
 		ShutdownTimeout: 30 * time.Second,
 	}
 	c.XMLLimits = XMLLimitsConfig{MaxElements: xmlscan.DefaultMaxElements, MaxAttributes: xmlscan.DefaultMaxAttrs,

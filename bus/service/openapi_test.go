@@ -3,7 +3,6 @@ package service
 import (
 	"bytes"
 	"context"
-	"flag"
 	"os"
 	"slices"
 	"testing"
@@ -13,7 +12,6 @@ import (
 	"github.com/tuyenquang/lgsp/bus"
 )
 
-var update = flag.Bool("update", false, "rewrite generated docs")
 
 // TestOpenAPIDoc keeps docs/openapi.json the same bytes as the document
 // the node serves.

@@ -29,7 +29,7 @@ const usage = `lgsp — nền tảng tích hợp, chia sẻ dữ liệu (LGSP) /
 Usage:
   lgsp serve   [--config FILE]                 run a node (SQLite in ./data when nothing is configured)
   lgsp routes  lint|test [--dir routes]        check route files / run their tests
-  lgsp systems add|list|show|suspend|resume|allow-alg|deny-alg|legacy-token|speaks-for   manage connected systems (registry)
+  lgsp systems add|list|show|set-webhook|suspend|resume|allow-alg|deny-alg|legacy-token|speaks-for   manage connected systems (registry)
   lgsp keys    issue|list|revoke|rotate|add-rsa|history   manage key pairs and their audit record
   lgsp grants  add|list|revoke                 who may send what to whom, call which service (deny by default)
   lgsp platform-key [--json]                   the public key the platform signs webhooks with (RSA systems)
@@ -39,12 +39,22 @@ Usage:
   lgsp config env                              list the environment variables that override the config
   lgsp version
 
-Global: --config FILE (or LGSP_CONFIG) for the commands that open the store.
+Global: --config FILE (or LGSP_CONFIG), before or after the command, for the commands
+that read the configuration (serve, systems, keys, grants, platform-key).
+Without a config: SQLite and keys in ./data, routes in ./routes, http://127.0.0.1:8080.
+Change them with the config file (listen, data_dir, routes_dir …, see configs/lgsp.yaml)
+or the environment (LGSP_LISTEN, LGSP_DATA_DIR, LGSP_ROUTES_DIR …: lgsp config env);
+"lgsp serve --listen 127.0.0.1:9090" overrides the address for one run.
 Run "lgsp <command> -h" for the flags of a command.
 `
 
 func main() {
-	if len(os.Args) < 2 {
+	args, err := globalFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%v\n\n%s", err, usage)
+		os.Exit(2)
+	}
+	if len(args) < 1 {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
 	}
@@ -52,8 +62,7 @@ func main() {
 	defer stop()
 	// Key and grant operations are recorded with who made them.
 	ctx = auth.WithActor(ctx, "cli:"+cliUser())
-	cmd, args := os.Args[1], os.Args[2:]
-	var err error
+	cmd, args := args[0], args[1:]
 	switch cmd {
 	case "serve":
 		stop() // serve handles its own signals (SIGHUP reloads routes)
@@ -102,6 +111,32 @@ func main() {
 		fmt.Fprintln(os.Stderr, "lgsp:", describe(err))
 		os.Exit(1)
 	}
+}
+
+// globalFlags takes --config FILE (or --config=FILE, -config) given before
+// the command and hands it to the command as LGSP_CONFIG, the default of
+// every command's own --config; a --config after the command still wins.
+func globalFlags(args []string) ([]string, error) {
+	for len(args) > 0 {
+		name, val, hasVal := strings.Cut(strings.TrimLeft(args[0], "-"), "=")
+		if !strings.HasPrefix(args[0], "-") || name != "config" {
+			break
+		}
+		if !hasVal {
+			if len(args) < 2 {
+				return nil, usageError("flag needs an argument: --config FILE")
+			}
+			val, args = args[1], args[1:]
+		}
+		if val == "" {
+			return nil, usageError("--config: empty file name")
+		}
+		if err := os.Setenv("LGSP_CONFIG", val); err != nil {
+			return nil, err
+		}
+		args = args[1:]
+	}
+	return args, nil
 }
 
 // cliUser names the operator for the audit record: $USER, else $LOGNAME.

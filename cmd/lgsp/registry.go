@@ -38,7 +38,7 @@ func openRegistry(ctx context.Context, cfg service.Config) (*auth.Registry, func
 
 func systemsCmd(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usageError("usage: lgsp systems add|list|show|suspend|resume|allow-alg|deny-alg …")
+		return usageError("usage: lgsp systems add|list|show|set-webhook|suspend|resume|allow-alg|deny-alg|legacy-token|speaks-for …")
 	}
 	if args[0] == "legacy-token" {
 		return legacyTokenCmd(ctx, args[1:]) // legacy.go
@@ -52,7 +52,8 @@ func systemsCmd(ctx context.Context, args []string) error {
 	name := fs.String("name", "", "name of the system")
 	unit := fs.String("unit", "", "owning unit")
 	contact := fs.String("contact", "", "contact person / e-mail / phone")
-	webhook := fs.String("webhook", "", "optional webhook URL for push notifications")
+	webhook := fs.String("webhook", "", "add, set-webhook: webhook URL for push notifications (checked against webhooks.allow_private / allow_cidrs)")
+	clearHook := fs.Bool("clear", false, "set-webhook: remove the webhook (the system polls or subscribes)")
 	alg := fs.String("alg", "", "allow-alg, deny-alg: signature algorithm ("+strings.Join(auth.Algorithms(), ", ")+"); add: comma-separated algorithms allowed besides "+auth.AlgHMACSHA256)
 	_ = fs.Parse(args[1:])
 	if *code == "" && fs.NArg() > 0 {
@@ -109,6 +110,19 @@ func systemsCmd(ctx context.Context, args []string) error {
 		}
 		out["keys"] = kj
 		return printJSON(out)
+	case "set-webhook":
+		if (*webhook == "") == !*clearHook {
+			return usageError("usage: lgsp systems set-webhook --code CODE (--webhook URL | --clear)")
+		}
+		s, err := reg.SetWebhook(ctx, *code, *webhook)
+		if err != nil {
+			return err
+		}
+		if s.WebhookURL == "" {
+			fmt.Printf("%s: webhook removed\n", s.Code)
+		} else {
+			fmt.Printf("%s: webhooks go to %s\n", s.Code, s.WebhookURL)
+		}
 	case "suspend":
 		if err := reg.Suspend(ctx, *code); err != nil {
 			return err
@@ -130,7 +144,7 @@ func systemsCmd(ctx context.Context, args []string) error {
 		}
 		fmt.Printf("%s may sign with: %s\n", *code, strings.Join(algs, ", "))
 	default:
-		return usageError("usage: lgsp systems add|list|show|suspend|resume|allow-alg|deny-alg …")
+		return usageError("usage: lgsp systems add|list|show|set-webhook|suspend|resume|allow-alg|deny-alg|legacy-token|speaks-for …")
 	}
 	return nil
 }
