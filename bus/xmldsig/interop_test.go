@@ -276,3 +276,53 @@ func TestInteropXpointerRefused(t *testing.T) {
 		t.Fatalf("Verify(#xpointer(/)) = %v, want %s", err, CodeAlgorithm)
 	}
 }
+
+// TestInteropSignKeepsCharacterReferences: what we sign keeps verifying
+// after a parser reads it back, in xmlsec1 and in ours, when the document
+// holds characters a parser would otherwise normalize: CR in text, TAB, LF
+// and CR in attribute values (given as character references), a literal
+// CRLF, and the other escapes.
+func TestInteropSignKeepsCharacterReferences(t *testing.T) {
+	p := getPKI(t)
+	dir := t.TempDir()
+	rootPEM := writeFile(t, dir, "root.pem", certPEM(p.root))
+	s := p.signer(t, false, SignOptions{})
+	for name, doc := range map[string]string{
+		"text CR":        `<r xmlns="urn:x"><t>dòng 1&#13;dòng 2</t></r>`,
+		"attribute TAB":  `<r xmlns="urn:x" a="cột&#9;1">t</r>`,
+		"attribute LF":   `<r xmlns="urn:x" a="dòng&#10;2">t</r>`,
+		"attribute CR":   `<r xmlns="urn:x" a="dòng&#13;2">t</r>`,
+		"UTF-8 BOM":      "\xef\xbb\xbf<?xml version='1.0' encoding='utf-8'?>\n<r xmlns=\"urn:x\">t</r>",
+		"CRLF and marks": "<r xmlns=\"urn:x\" q='\"&apos;'>\r\n<t>a &gt; b &amp; c &#233; '\"</t><c><![CDATA[x < y]]></c>\r\n</r>",
+	} {
+		t.Run(name, func(t *testing.T) {
+			signed, err := s.Sign([]byte(doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.verifier().Verify(signed); err != nil {
+				t.Fatalf("our Verify refused our signature: %v\n%s", err, signed)
+			}
+			f := writeFile(t, t.TempDir(), "signed.xml", signed)
+			if out, err := runXmlsec1(t, "--verify", "--trusted-pem", rootPEM, f); err != nil {
+				t.Fatalf("xmlsec1 refused our signature: %v\n%s\n--- document ---\n%s", err, out, signed)
+			}
+		})
+	}
+}
+
+// TestInteropXmlsec1SignedWithBOM: a document saved with a UTF-8 byte order
+// mark and signed by xmlsec1 verifies with ours.
+func TestInteropXmlsec1SignedWithBOM(t *testing.T) {
+	p := getPKI(t)
+	tc := interopCase{alg: RSASHA256, c14n: Exclusive}
+	doc := append([]byte("\xef\xbb\xbf"), interopDoc(tc)...)
+	signed := xmlsec1Sign(t, p, t.TempDir(), tc, doc)
+	res, err := p.verifier().Verify(append([]byte("\xef\xbb\xbf"), bytes.TrimPrefix(signed, []byte("\xef\xbb\xbf"))...))
+	if err != nil {
+		t.Fatalf("Verify refused a signed document with a BOM: %v", err)
+	}
+	if !bytes.Contains(res.Signed, []byte("Nguyễn Thị Hồng Nhung")) {
+		t.Fatalf("Signed lacks the content:\n%.1000s", res.Signed)
+	}
+}

@@ -264,6 +264,12 @@ func (s *Signer) Sign(doc []byte) ([]byte, error) {
 		return nil, newErr(CodeMalformed, "signing document", err)
 	}
 	root.AddChild(sig)
+	// Write CR in text, and TAB, LF and CR in attribute values, as
+	// character references (the C14N escapes): etree's default writes them
+	// raw, and a parser then reads a raw CR as LF and raw TAB/LF in an
+	// attribute as a space, so the digest no longer matched (xmlsec1
+	// refused signed documents holding &#13;, &#9; or &#10; there).
+	d.WriteSettings = etree.WriteSettings{CanonicalText: true, CanonicalAttrVal: true}
 	out, err := d.WriteToBytes()
 	if err != nil {
 		return nil, newErr(CodeMalformed, "writing signed document", err)
