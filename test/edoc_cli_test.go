@@ -203,3 +203,38 @@ func TestEdocNormalizeCLI(t *testing.T) {
 		t.Errorf("normalized signed packet still verifies, so the warning is wrong: %v\n%s", err, out)
 	}
 }
+
+// TestEdocSignPKCS12CLI: `lgsp edoc sign` reads a password-protected
+// PKCS#12 file directly, the password taken from the variable that
+// --password-env names; a wrong password is xmldsig.key.
+func TestEdocSignPKCS12CLI(t *testing.T) {
+	bin := buildLGSP(t)
+	work := t.TempDir()
+	writeTestPKI(t, filepath.Join(work, "keys"))
+	if out, err := exec.Command("openssl", "pkcs12", "-export", "-inkey", filepath.Join(work, "keys/key.pem"), "-in", filepath.Join(work, "keys/cert.pem"),
+		"-passout", "pass:mật-khẩu", "-out", filepath.Join(work, "keys/signer.p12")).CombinedOutput(); err != nil {
+		t.Fatalf("openssl pkcs12 -export: %v\n%s", err, out)
+	}
+	if err := os.WriteFile(filepath.Join(work, "doc.xml"), []byte(`<r xmlns="urn:x"><t>Nguyễn Văn A</t></r>`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(env string, args ...string) (string, error) {
+		cmd := exec.Command(bin, args...)
+		cmd.Dir = work
+		cmd.Env = append(os.Environ(), env)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run("P12_PASS=mật-khẩu", "edoc", "sign", "--key", "keys/signer.p12", "--password-env", "P12_PASS", "--out", "signed.xml", "doc.xml"); err != nil {
+		t.Fatalf("sign with PKCS#12: %v\n%s", err, out)
+	}
+	if out, err := run("", "edoc", "verify", "--roots", "keys/ca.pem", "signed.xml"); err != nil || !strings.Contains(out, "OK, signed by CN=LGSP tỉnh Tuyên Quang (test)") {
+		t.Fatalf("verify: %v\n%s", err, out)
+	}
+	if out, err := run("P12_PASS=sai", "edoc", "sign", "--key", "keys/signer.p12", "--password-env", "P12_PASS", "doc.xml"); err == nil || !strings.Contains(out, "xmldsig.key") {
+		t.Fatalf("wrong password: %v\n%s", err, out)
+	}
+	if out, err := run("", "edoc", "sign", "--key", "keys/signer.p12", "--password-env", "LGSP_TEST_UNSET_VAR", "doc.xml"); err == nil || !strings.Contains(out, "LGSP_TEST_UNSET_VAR is not set") {
+		t.Fatalf("unset variable: %v\n%s", err, out)
+	}
+}

@@ -20,7 +20,7 @@ const edocUsage = `usage: lgsp edoc validate FILE...                         che
        lgsp edoc inspect FILE                           summary of a packet
        lgsp edoc normalize [--out F] FILE               re-emit a packet as we build packets (idempotent)
        lgsp edoc build [--out F] [--source ID] [--to ID,ID] [--title T] [--importance I] FILE.json
-       lgsp edoc sign --key KEY.pem [--cert CERT.pem] [--algorithm rsa-sha256|rsa-sha1] [--c14n exclusive|inclusive] [--out F] FILE
+       lgsp edoc sign --key KEY.pem|KEY.p12 [--password-env VAR] [--cert CERT.pem] [--algorithm rsa-sha256|rsa-sha1] [--c14n exclusive|inclusive] [--out F] FILE
        lgsp edoc verify --roots CA.pem[,…] [--intermediates …] [--crls …] [--policy require|verify_if_present|ignore] FILE
        lgsp edoc extract --out DIR [--max-files N] [--max-bytes N] FILE   write the attachments to DIR`
 
@@ -75,12 +75,16 @@ func edocCmd(args []string) error {
 		cert := fs.String("cert", "", "PEM file of the certificate and intermediates")
 		alg := fs.String("algorithm", "rsa-sha256", "rsa-sha256 or rsa-sha1")
 		c14n := fs.String("c14n", "exclusive", "exclusive or inclusive")
+		pwEnv := fs.String("password-env", "", "environment variable holding the password of a PKCS#12 (.p12/.pfx) --key")
 		_ = fs.Parse(args[1:])
 		if fs.NArg() != 1 || *key == "" {
 			return usageError(edocUsage)
 		}
 		opts, err := transform.ParseSignOptions(*alg, *c14n)
 		if err != nil {
+			return err
+		}
+		if opts.Password, err = transform.PasswordFromEnv(*pwEnv); err != nil {
 			return err
 		}
 		s, err := xmldsig.LoadSigner(*key, *cert, opts)
