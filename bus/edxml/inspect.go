@@ -76,11 +76,20 @@ func Inspect(p *Packet) string {
 		}
 	}
 	if p.Envelope.Header.Signature != nil {
-		sig := "có / present"
-		if p.Envelope.Header.Signature.Name.Space != DSigNS {
-			sig += " (không thuộc xmldsig / not in the xmldsig namespace)"
+		line("Chữ ký / Signature", signatureLine(p.Envelope.Header.Signature, ""))
+	}
+	// `lgsp edoc sign` (and xmlsec1 templates placed there) put the
+	// signature at the root or in the envelope, where the parser keeps it
+	// among the unknown children.
+	for _, n := range p.Envelope.Extra {
+		if n.Name.Local == "Signature" {
+			line("Chữ ký / Signature", signatureLine(n, ", trong edXMLEnvelope / in edXMLEnvelope"))
 		}
-		line("Chữ ký / Signature", sig)
+	}
+	for _, n := range p.Extra {
+		if n.Name.Local == "Signature" {
+			line("Chữ ký / Signature", signatureLine(n, ", ở gốc edXML / at the edXML root"))
+		}
 	}
 	for i, a := range p.Attachments {
 		desc := fmt.Sprintf("%s (%s, %d B", a.AttachmentName, a.ContentType, a.Size)
@@ -103,4 +112,13 @@ func labelled(list, code string) string {
 		return code + " (" + l + ")"
 	}
 	return code + " (?)"
+}
+
+// signatureLine describes a Signature element found at where.
+func signatureLine(n *Node, where string) string {
+	sig := "có / present" + where
+	if n.Name.Space != DSigNS {
+		sig += " (không thuộc xmldsig / not in the xmldsig namespace)"
+	}
+	return sig
 }

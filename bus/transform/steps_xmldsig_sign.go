@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/tuyenquang/lgsp/bus"
 	"github.com/tuyenquang/lgsp/bus/xmldsig"
@@ -16,8 +17,13 @@ import (
 type SignConfig struct {
 	routesDir `yaml:"-"`
 	// KeyFile is the PEM file of the RSA private key (PKCS#1 or
-	// unencrypted PKCS#8); it may hold the certificates too.
+	// unencrypted PKCS#8), which may hold the certificates too, or a
+	// PKCS#12 file (.p12/.pfx) with the key and its chain.
 	KeyFile string `yaml:"key_file"`
+	// PasswordEnv names the environment variable holding the password of a
+	// PKCS#12 KeyFile (never the password itself: route files are not
+	// secret). Empty opens it with the empty password.
+	PasswordEnv string `yaml:"password_env"`
 	// CertFile is the PEM file of the signer's certificate and its
 	// intermediates; optional when KeyFile holds them.
 	CertFile string `yaml:"cert_file"`
@@ -62,6 +68,20 @@ func ParseSignOptions(algorithm, c14n string) (xmldsig.SignOptions, error) {
 	return o, nil
 }
 
+// PasswordFromEnv returns the value of the environment variable name (""
+// when name is empty); a named variable that is not set is an error, so a
+// typo does not silently try the empty password.
+func PasswordFromEnv(name string) (string, error) {
+	if name == "" {
+		return "", nil
+	}
+	v, ok := os.LookupEnv(name)
+	if !ok {
+		return "", fmt.Errorf("password_env: environment variable %s is not set", name)
+	}
+	return v, nil
+}
+
 func newSign(decode func(into any) error) (bus.Step, error) {
 	var c SignConfig
 	if err := decode(&c); err != nil {
@@ -75,6 +95,9 @@ func newSign(decode func(into any) error) (bus.Step, error) {
 	}
 	opts, err := ParseSignOptions(c.Algorithm, c.C14N)
 	if err != nil {
+		return nil, err
+	}
+	if opts.Password, err = PasswordFromEnv(c.PasswordEnv); err != nil {
 		return nil, err
 	}
 	signer, err := xmldsig.LoadSigner(c.path(c.KeyFile), c.path(c.CertFile), opts)

@@ -423,6 +423,7 @@ func TestFactoryErrors(t *testing.T) {
 		{"xmldsig_sign", `{key_file: key.pem, cert_file: cert.pem, c14n: c14n11}`, `c14n "c14n11"`},
 		{"xmldsig_sign", `{key_file: key.pem, cert_file: ca.pem}`, "xmldsig.key"},
 		{"xmldsig_sign", `{key_file: nope.pem}`, "nope.pem"},
+		{"xmldsig_sign", `{key_file: key.pem, password_env: LGSP_TEST_UNSET_VAR}`, "LGSP_TEST_UNSET_VAR is not set"},
 		{"edxml_from_xml", `{}`, "map: at least one target is required"},
 		{"edxml_from_xml", `map: {"MessageHeader/Subjekt": "/a/b"}`, `unknown edXML target "MessageHeader/Subjekt"`},
 		{"edxml_from_xml", `map: {"MessageHeader/Subject": "a/b"}`, "must start with '/'"},

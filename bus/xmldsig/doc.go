@@ -6,9 +6,10 @@
 // root. It references the root by its Id/ID attribute when it has one and
 // with URI="" otherwise, uses RSA-SHA256 (RSA-SHA1 for legacy peers) and
 // exclusive C14N (inclusive C14N 1.0 on request), and carries the signer's
-// certificate chain in KeyInfo. Keys and certificates come from PEM files;
-// PKCS#12 files are refused with a coded error that names the openssl
-// command that converts them, because the standard library cannot read them.
+// certificate chain in KeyInfo. Keys and certificates come from PEM files
+// or from one PKCS#12 file (go-pkcs12: the standard library cannot read
+// them). Comments are never signed: URI="" and URI="#id" exclude them even
+// under a #WithComments canonicalization, in Sign and in Verify alike.
 //
 // Verifying (Verifier) refuses oversized input, DOCTYPE and ENTITY
 // declarations and non-UTF-8 documents before it parses anything, finds the

@@ -84,6 +84,10 @@ func utf8Only(charset string, r io.Reader) (io.Reader, error) {
 // before the limits; with them the trees are bounded by lim, and what
 // grows with the input is text, copied a small number of times.
 func parse(doc []byte, lim xmlscan.Limits) (*etree.Document, error) {
+	// A UTF-8 byte order mark (files saved by Windows tools) is no part of
+	// the document; xmlsec1 skips it, and etree would read it as text
+	// outside the root.
+	doc = bytes.TrimPrefix(doc, []byte("\xef\xbb\xbf"))
 	if err := checkDeclarations(doc); err != nil {
 		return nil, err
 	}

@@ -44,6 +44,13 @@ type C14N int
 const (
 	Exclusive C14N = iota // http://www.w3.org/2001/10/xml-exc-c14n#, the default
 	Inclusive             // http://www.w3.org/TR/2001/REC-xml-c14n-20010315 (C14N 1.0)
+	// The #WithComments forms name the same canonicalizations with comments
+	// kept. Over our references (URI="" or "#id") they digest exactly what
+	// the forms without comments digest, because dereferencing such a
+	// reference drops comments (XML-DSig 1.0 §4.3.3.3); they exist so peers
+	// that insist on these URIs can be served.
+	ExclusiveWithComments // http://www.w3.org/2001/10/xml-exc-c14n#WithComments
+	InclusiveWithComments // http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments
 )
 
 func (c C14N) String() string {
@@ -52,6 +59,10 @@ func (c C14N) String() string {
 		return "exc-c14n"
 	case Inclusive:
 		return "c14n"
+	case ExclusiveWithComments:
+		return "exc-c14n#WithComments"
+	case InclusiveWithComments:
+		return "c14n#WithComments"
 	}
 	return fmt.Sprintf("C14N(%d)", int(c))
 }
@@ -171,7 +182,7 @@ func NewSigner(key crypto.Signer, certs []*x509.Certificate, opts SignOptions) (
 	if opts.Algorithm != RSASHA256 && opts.Algorithm != RSASHA1 {
 		return nil, newErr(CodeAlgorithm, "unknown signature algorithm "+opts.Algorithm.String(), nil)
 	}
-	if opts.C14N != Exclusive && opts.C14N != Inclusive {
+	if opts.C14N < Exclusive || opts.C14N > InclusiveWithComments {
 		return nil, newErr(CodeAlgorithm, "unknown canonicalization "+opts.C14N.String(), nil)
 	}
 	leaf := -1
@@ -224,9 +235,15 @@ func (s *Signer) Sign(doc []byte) ([]byte, error) {
 	if err := ctx.SetSignatureMethod(method); err != nil {
 		return nil, newErr(CodeAlgorithm, "setting signature method", err)
 	}
-	ctx.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
-	if s.opts.C14N == Inclusive {
+	switch s.opts.C14N {
+	case Inclusive:
 		ctx.Canonicalizer = dsig.MakeC14N10RecCanonicalizer()
+	case ExclusiveWithComments:
+		ctx.Canonicalizer = dsig.MakeC14N10ExclusiveWithCommentsCanonicalizerWithPrefixList("")
+	case InclusiveWithComments:
+		ctx.Canonicalizer = dsig.MakeC14N10WithCommentsCanonicalizer()
+	default:
+		ctx.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
 	}
 	ctx.IdAttribute = s.opts.IDAttribute
 	if ctx.IdAttribute == "" {
@@ -238,11 +255,21 @@ func (s *Signer) Sign(doc []byte) ([]byte, error) {
 	// The exclusive canonicalizer rewrites the element it is given (drops
 	// unused namespace declarations, sorts attributes), so it gets a copy:
 	// the digest is the same, and the output keeps the document as written.
-	sig, err := ctx.ConstructSignature(root.Copy(), true)
+	// The copy has no comments: our reference (URI="" or "#id") does not
+	// cover them, even under a #WithComments canonicalization.
+	signed := root.Copy()
+	stripComments(signed)
+	sig, err := ctx.ConstructSignature(signed, true)
 	if err != nil {
 		return nil, newErr(CodeMalformed, "signing document", err)
 	}
 	root.AddChild(sig)
+	// Write CR in text, and TAB, LF and CR in attribute values, as
+	// character references (the C14N escapes): etree's default writes them
+	// raw, and a parser then reads a raw CR as LF and raw TAB/LF in an
+	// attribute as a space, so the digest no longer matched (xmlsec1
+	// refused signed documents holding &#13;, &#9; or &#10; there).
+	d.WriteSettings = etree.WriteSettings{CanonicalText: true, CanonicalAttrVal: true}
 	out, err := d.WriteToBytes()
 	if err != nil {
 		return nil, newErr(CodeMalformed, "writing signed document", err)

@@ -352,7 +352,7 @@ func (v *Verifier) verify(root, sig *etree.Element) (*Result, error) {
 	vctx := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{chain[0]}})
 	vctx.IdAttribute = idAttr
 	vctx.Clock = dsig.NewFakeClockAt(v.now())
-	verified, err := vctx.Validate(root)
+	verified, err := vctx.Validate(withoutComments(root))
 	if err != nil {
 		return nil, mapValidateError(err)
 	}
@@ -362,6 +362,84 @@ func (v *Verifier) verify(root, sig *etree.Element) (*Result, error) {
 		return nil, newErr(CodeMalformed, "writing verified element", err)
 	}
 	return res, nil
+}
+
+// withoutComments returns root without its comment nodes (a copy when it
+// has any), except those inside the ds:Signature (Check has made sure
+// there is one). Dereferencing URI="" or URI="#id" (the only references
+// we accept) yields a node-set without comments (XML-DSig
+// 1.0 §4.3.3.3); only the XPointer forms #xpointer(/) and #xpointer(id())
+// keep them. A #WithComments canonicalization over such a reference
+// therefore digests no comment, which goxmldsig does not know: it would
+// canonicalize the comments and refuse what xmlsec1 accepts. Stripping
+// them first makes both agree, and keeps comments (which the signature
+// does not cover) out of Result.Signed. The signature itself is left as it
+// is: its SignedInfo is canonicalized with its own method.
+func withoutComments(root *etree.Element) *etree.Element {
+	if !hasComment(root) {
+		return root // goxmldsig copies it anyway; spare a third tree
+	}
+	c := root.Copy()
+	stripComments(c)
+	return c
+}
+
+// stripComments removes the comments under root, in place, except those
+// inside a ds:Signature.
+func stripComments(root *etree.Element) {
+	stack := []*etree.Element{root}
+	for len(stack) > 0 {
+		e := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if e.Tag == "Signature" && e.NamespaceURI() == dsig.Namespace {
+			continue
+		}
+		var kept []etree.Token
+		comments := false
+		for _, t := range e.Child {
+			switch t := t.(type) {
+			case *etree.Comment:
+				comments = true
+				continue
+			case *etree.Element:
+				stack = append(stack, t)
+			}
+			kept = append(kept, t)
+		}
+		if comments {
+			replaceChildren(e, kept)
+		}
+	}
+}
+
+// hasComment reports whether a comment appears anywhere under root.
+func hasComment(root *etree.Element) bool {
+	stack := []*etree.Element{root}
+	for len(stack) > 0 {
+		e := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, t := range e.Child {
+			switch t := t.(type) {
+			case *etree.Comment:
+				return true
+			case *etree.Element:
+				stack = append(stack, t)
+			}
+		}
+	}
+	return false
+}
+
+// replaceChildren makes kept the children of e in linear time (etree's
+// RemoveChildAt renumbers the siblings after the one removed, so removing
+// from the end is the only cheap way).
+func replaceChildren(e *etree.Element, kept []etree.Token) {
+	for i := len(e.Child) - 1; i >= 0; i-- {
+		e.RemoveChildAt(i)
+	}
+	for _, t := range kept {
+		e.AddChild(t)
+	}
 }
 
 // checkTransforms accepts exactly the enveloped-signature transform and at

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/tuyenquang/lgsp/bus/edxml"
@@ -16,8 +18,9 @@ import (
 
 const edocUsage = `usage: lgsp edoc validate FILE...                         check edXML packets (exit 1 on errors)
        lgsp edoc inspect FILE                           summary of a packet
+       lgsp edoc normalize [--out F] FILE               re-emit a packet as we build packets (idempotent)
        lgsp edoc build [--out F] [--source ID] [--to ID,ID] [--title T] [--importance I] FILE.json
-       lgsp edoc sign --key KEY.pem [--cert CERT.pem] [--algorithm rsa-sha256|rsa-sha1] [--c14n exclusive|inclusive] [--out F] FILE
+       lgsp edoc sign --key KEY.pem|KEY.p12 [--password-env VAR] [--cert CERT.pem] [--algorithm rsa-sha256|rsa-sha1] [--c14n exclusive|inclusive] [--out F] FILE
        lgsp edoc verify --roots CA.pem[,…] [--intermediates …] [--crls …] [--policy require|verify_if_present|ignore] FILE
        lgsp edoc extract --out DIR [--max-files N] [--max-bytes N] FILE   write the attachments to DIR`
 
@@ -45,6 +48,12 @@ func edocCmd(args []string) error {
 		}
 		fmt.Print(edxml.Inspect(p))
 		return nil
+	case "normalize":
+		_ = fs.Parse(args[1:])
+		if fs.NArg() != 1 {
+			return usageError(edocUsage)
+		}
+		return edocNormalize(fs.Arg(0), *out)
 	case "build":
 		source := fs.String("source", "", "sending organ id (From/OrganId when the JSON has none)")
 		to := fs.String("to", "", "recipient organ ids, comma-separated (the To list)")
@@ -66,12 +75,16 @@ func edocCmd(args []string) error {
 		cert := fs.String("cert", "", "PEM file of the certificate and intermediates")
 		alg := fs.String("algorithm", "rsa-sha256", "rsa-sha256 or rsa-sha1")
 		c14n := fs.String("c14n", "exclusive", "exclusive or inclusive")
+		pwEnv := fs.String("password-env", "", "environment variable holding the password of a PKCS#12 (.p12/.pfx) --key")
 		_ = fs.Parse(args[1:])
 		if fs.NArg() != 1 || *key == "" {
 			return usageError(edocUsage)
 		}
 		opts, err := transform.ParseSignOptions(*alg, *c14n)
 		if err != nil {
+			return err
+		}
+		if opts.Password, err = transform.PasswordFromEnv(*pwEnv); err != nil {
 			return err
 		}
 		s, err := xmldsig.LoadSigner(*key, *cert, opts)
@@ -131,6 +144,77 @@ func edocCmd(args []string) error {
 		return edocExtract(fs.Arg(0), *out, edxml.ExtractLimits{MaxFiles: *maxFiles, MaxBytes: *maxBytes})
 	}
 	return usageError(edocUsage)
+}
+
+// edocNormalize parses file and writes it back with edxml.Build: canonical
+// dates, our element order, one-line base64, LF line ends; unknown elements
+// kept, comments dropped. Attachments go through a private spool directory
+// that is removed afterwards, so no size is held in memory. Normalizing
+// changes the bytes, so a signature the packet carries no longer verifies:
+// the command says so on stderr.
+func edocNormalize(file, out string) error {
+	spool, err := os.MkdirTemp("", "lgsp-normalize-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(spool)
+	p, err := parseFile(file, &edxml.Options{SpoolDir: spool})
+	if err != nil {
+		return err
+	}
+	defer p.Cleanup()
+	if hasSignature(p) {
+		fmt.Fprintf(os.Stderr, "%s: warning: the packet is signed; its signature is kept but will not verify after normalizing (sign again)\n", file)
+	}
+	if out == "" {
+		w := bufio.NewWriter(os.Stdout)
+		if err := edxml.Build(w, p); err != nil {
+			return err
+		}
+		return w.Flush()
+	}
+	return writeFileAtomic(out, func(w io.Writer) error { return edxml.Build(w, p) })
+}
+
+// hasSignature reports whether p carries a Signature element where packets
+// put one: in edXMLHeader, in the envelope or at the root.
+func hasSignature(p *edxml.Packet) bool {
+	if p.Envelope.Header.Signature != nil {
+		return true
+	}
+	for _, n := range append(append([]*edxml.Node(nil), p.Extra...), p.Envelope.Extra...) {
+		if n.Name.Local == "Signature" {
+			return true
+		}
+	}
+	return false
+}
+
+// writeFileAtomic streams write into a temporary file beside path and
+// renames it over path once complete: a failure leaves path as it was.
+func writeFileAtomic(path string, write func(io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // after a successful rename there is nothing left to remove
+	w := bufio.NewWriter(f)
+	if err := write(w); err != nil {
+		f.Close()
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }
 
 // edocExtract writes the attachments of file to out within lim. On any

@@ -34,7 +34,7 @@ Usage:
   lgsp grants  add|list|revoke                 who may send what to whom, call which service (deny by default)
   lgsp platform-key [--json]                   the public key the platform signs webhooks with (RSA systems)
   lgsp exchange send|inbox|receive|status|cancel   exchange client (signs like any integrator)
-  lgsp edoc    validate|inspect|build|sign|verify|extract   edXML packets (QCVN 102) and XML signatures
+  lgsp edoc    validate|inspect|normalize|build|sign|verify|extract   edXML packets (QCVN 102) and XML signatures
   lgsp errors                                  print the error catalogue (codes, HTTP status, vi, en)
   lgsp config env                              list the environment variables that override the config
   lgsp version
