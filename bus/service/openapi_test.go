@@ -12,7 +12,6 @@ import (
 	"github.com/tuyenquang/lgsp/bus"
 )
 
-
 // TestOpenAPIDoc keeps docs/openapi.json the same bytes as the document
 // the node serves.
 func TestOpenAPIDoc(t *testing.T) {
