@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/tuyenquang/lgsp/adapters/rest"
 	"github.com/tuyenquang/lgsp/adapters/vxp"
 	"github.com/tuyenquang/lgsp/bus/exchange"
+	"github.com/tuyenquang/lgsp/bus/service"
 	vxpsim "github.com/tuyenquang/lgsp/test/sim/vxp"
 )
 
@@ -276,4 +278,68 @@ func sendTo(t *testing.T, c *rest.Client, content []byte, to ...string) string {
 		t.Fatal(err)
 	}
 	return sp.ExchangeID
+}
+
+// TestVXPEndpointReplayAcrossNodes: two nodes on one MariaDB, as behind a
+// load balancer. A signature accepted on node A and replayed on node B to
+// another operation is refused (auth.replay); the byte-identical repeat
+// of a reused SDK object is accepted on B; a byte-identical sendEdoc retry
+// on B answers A's DocId and opens no second exchange.
+func TestVXPEndpointReplayAcrossNodes(t *testing.T) {
+	dsn, db := freshMySQL(t)
+	key := filepath.Join(t.TempDir(), "master.key")
+	on := func(name string) func(*service.Config) {
+		return func(c *service.Config) { c.Store, c.MasterKeyFile, c.Node = dsn, key, name; vxpEndpointOn(c) }
+	}
+	a := startNodeWith(t, "sqlite", on("node-a"))
+	b := startNodeWith(t, "sqlite", on("node-b"))
+	ctx := context.Background()
+	a.system(t, sdkSys, "SDK")
+	a.system(t, sdkRESTSys, "REST")
+	a.grant(t, "exchange", sdkSys, sdkRESTSys, "edoc")
+	secret := a.clients[sdkSys].SecretKey
+
+	s := vxp.Sign(secret, []vxp.Header{{Name: "timestamp", Value: vxp.FormatTimestamp(time.Now(), time.FixedZone("ICT", 7*3600))},
+		{Name: "systemid", Value: sdkSys}, {Name: "Content-Type", Value: "application/json"},
+		{Name: "servicetype", Value: "eDoc"}, {Name: "messagetype", Value: "edoc"}})
+	call := func(n *node, op string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, n.url+"/vxp/"+op, nil)
+		s.Apply(req.Header)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("X-LGSP-Error-Code") + " " + string(body)
+	}
+	if st, body := call(a, "getReceivedEdocList"); st != 200 {
+		t.Fatalf("first call on A: %d %s", st, body)
+	}
+	if st, body := call(b, "getSentEdocList"); st != 401 || !strings.HasPrefix(body, "auth.replay ") {
+		t.Fatalf("replay on B to another operation: %d %s", st, body)
+	}
+	if st, body := call(b, "getReceivedEdocList"); st != 200 {
+		t.Fatalf("byte-identical repeat on B: %d %s", st, body)
+	}
+
+	pkt := vxpsim.SamplePacket(sdkSys, []string{sdkRESTSys}, "Gửi lại qua nút khác", []byte("z"))
+	pinned := time.Now()
+	send := func(n *node) (string, error) {
+		cl := sdkClient(n, sdkSys, secret)
+		cl.Now = func() time.Time { return pinned }
+		return cl.SendEdoc(ctx, vxp.SendRequest{From: sdkSys, To: []string{sdkRESTSys}, Body: bytes.NewReader(pkt)})
+	}
+	first, err := send(a)
+	if err != nil || first == "" {
+		t.Fatalf("sendEdoc on A: %q %v", first, err)
+	}
+	again, err := send(b)
+	if err != nil || again != first {
+		t.Fatalf("byte-identical sendEdoc on B = %q %v, want A's %q", again, err, first)
+	}
+	var exchanges int
+	if err := db.QueryRow("SELECT COUNT(*) FROM exchanges WHERE source = ?", sdkSys).Scan(&exchanges); err != nil || exchanges != 1 {
+		t.Fatalf("%d exchanges from %s for one retried sendEdoc (%v)", exchanges, sdkSys, err)
+	}
 }
