@@ -20,6 +20,7 @@ import (
 
 	"github.com/tuyenquang/lgsp/adapters/rest"
 	"github.com/tuyenquang/lgsp/adapters/vxp"
+	"github.com/tuyenquang/lgsp/bus/edxml"
 	"github.com/tuyenquang/lgsp/bus/exchange"
 	"github.com/tuyenquang/lgsp/bus/service"
 	vxpsim "github.com/tuyenquang/lgsp/test/sim/vxp"
@@ -341,5 +342,127 @@ func TestVXPEndpointReplayAcrossNodes(t *testing.T) {
 	var exchanges int
 	if err := db.QueryRow("SELECT COUNT(*) FROM exchanges WHERE source = ?", sdkSys).Scan(&exchanges); err != nil || exchanges != 1 {
 		t.Fatalf("%d exchanges from %s for one retried sendEdoc (%v)", exchanges, sdkSys, err)
+	}
+}
+
+// vxpCount calls a count operation with a signed GET (or POST) and returns
+// the count the endpoint answers.
+func vxpCount(t *testing.T, n *node, secret, method, op string) int {
+	t.Helper()
+	s := vxp.Sign(secret, []vxp.Header{{Name: "systemid", Value: sdkSys}, {Name: "servicetype", Value: "eDoc"},
+		{Name: "timestamp", Value: vxp.FormatTimestamp(time.Now(), time.FixedZone("ICT", 7*3600))},
+		{Name: "Content-Type", Value: "application/json"}, {Name: "nonce", Value: fmt.Sprint(time.Now().UnixNano())}})
+	req, _ := http.NewRequest(method, n.url+"/vxp/"+op, nil)
+	s.Apply(req.Header)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var a struct {
+		Status string `json:"status"`
+		Count  *int   `json:"count"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil || resp.StatusCode != 200 || a.Status != "OK" || a.Count == nil {
+		t.Fatalf("%s %s: HTTP %d %+v %v", method, op, resp.StatusCode, a, err)
+	}
+	return *a.Count
+}
+
+// TestVXPEndpointSDKRecipient: an SDK-based system as a recipient counts
+// its due documents (countReceiveEdoc, GET and POST), fetches one and
+// answers with a status packet sent through sendEdoc messagetype=status,
+// matched on ResponseFor/DocumentId to the exchange it fetched: the REST
+// sender sees the status on its exchange. A status answering a document
+// the system never fetched here is refused. As a sender, its
+// countReceiveStatus counts the status packets due to it.
+func TestVXPEndpointSDKRecipient(t *testing.T) {
+	n := startNodeWith(t, "sqlite", vxpEndpointOn)
+	ctx := context.Background()
+	n.system(t, sdkSys, "SDK")
+	sender := n.system(t, sdkRESTSys, "REST")
+	n.grant(t, "exchange", sdkRESTSys, sdkSys, "edoc")
+	n.grant(t, "exchange", sdkSys, sdkRESTSys, "edoc")
+	secret := n.clients[sdkSys].SecretKey
+	cl := sdkClient(n, sdkSys, secret)
+
+	pkt := vxpsim.SamplePacket(sdkRESTSys, []string{sdkSys}, "Công văn cho hệ thống SDK", []byte("pdf"))
+	id := sendTo(t, sender, pkt, sdkSys)
+	if got := vxpCount(t, n, secret, http.MethodGet, "countReceiveEdoc"); got != 1 {
+		t.Fatalf("countReceiveEdoc (GET) = %d, want 1", got)
+	}
+	if got := vxpCount(t, n, secret, http.MethodPost, "countReceiveStatus"); got != 0 {
+		t.Fatalf("countReceiveStatus (POST) = %d, want 0", got)
+	}
+	doc, err := edxml.Parse(bytes.NewReader(pkt), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := edxml.StatusFor(doc, edxml.StatusAccepted, edxml.Organization{OrganId: sdkSys, OrganName: "SDK"}, time.Now(), "Đã vào sổ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sb bytes.Buffer
+	if err := edxml.Build(&sb, st); err != nil {
+		t.Fatal(err)
+	}
+	sendStatus := func() (string, error) {
+		return cl.SendEdoc(ctx, vxp.SendRequest{From: sdkSys, To: []string{sdkRESTSys}, MessageType: vxp.MessageStatus, Body: bytes.NewReader(sb.Bytes())})
+	}
+	// Not fetched yet: the status answers no document it received here.
+	if _, err := sendStatus(); err == nil || !strings.Contains(err.Error(), "exchange.not_found") {
+		t.Fatalf("status before getEdoc: %v, want exchange.not_found", err)
+	}
+	rc, err := cl.GetEdoc(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(got, pkt) {
+		t.Fatalf("getEdoc: %d bytes, %v", len(got), err)
+	}
+	ans, err := sendStatus()
+	if err != nil || ans != id {
+		t.Fatalf("status through sendEdoc = %q %v, want the exchange %s", ans, err, id)
+	}
+	v, err := sender.Status(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen bool
+	for _, e := range v.Ledger {
+		seen = seen || e.Kind == "status" && e.Actor == sdkSys && strings.Contains(e.Detail, `"03"`)
+	}
+	if !seen {
+		t.Fatalf("the sender sees no status 03 from %s: %+v", sdkSys, v.Ledger)
+	}
+	if err := cl.UpdateStatus(ctx, id, vxp.TransportDone); err != nil {
+		t.Fatal(err)
+	}
+	if got := vxpCount(t, n, secret, http.MethodGet, "countReceiveEdoc"); got != 0 {
+		t.Fatalf("countReceiveEdoc after updateStatus done = %d, want 0", got)
+	}
+
+	// As a sender: the REST recipient's status is counted for it.
+	out := vxpsim.SamplePacket(sdkSys, []string{sdkRESTSys}, "Công văn từ hệ thống SDK", []byte("pdf"))
+	outID, err := cl.SendEdoc(ctx, vxp.SendRequest{From: sdkSys, To: []string{sdkRESTSys}, Body: bytes.NewReader(out)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sender.Ready(ctx, outID); err != nil {
+		t.Fatal(err)
+	}
+	od, _ := edxml.Parse(bytes.NewReader(out), nil)
+	ost, _ := edxml.StatusFor(od, edxml.StatusArrived, edxml.Organization{OrganId: sdkRESTSys, OrganName: "REST"}, time.Now(), "Đã đến")
+	var ob bytes.Buffer
+	if err := edxml.Build(&ob, ost); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sender.SendStatus(ctx, outID, ob.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	if got := vxpCount(t, n, secret, http.MethodGet, "countReceiveStatus"); got != 1 {
+		t.Fatalf("countReceiveStatus = %d, want 1", got)
 	}
 }
