@@ -164,11 +164,13 @@ func TestVXPEndpointReplaysSDK(t *testing.T) {
 		ids[i] = sendTo(t, g22, docs[i], capH60, capSaaS)
 	}
 	// sdk-fixed/04 acknowledges a document H60 fetched first.
-	if rc, err := sdkClient(n, capH60, h60.SecretKey).GetEdoc(ctx, ids[1]); err != nil {
-		t.Fatal(err)
-	} else {
-		rc.Close()
-	}
+	eventually(t, "H60 fetches the second document", func() (bool, error) {
+		rc, err := sdkClient(n, capH60, h60.SecretKey).GetEdoc(ctx, ids[1])
+		if err == nil {
+			rc.Close()
+		}
+		return err == nil, err
+	})
 	pkt := vxpsim.SamplePacket(capH60, []string{capG22}, "Gửi bằng SDK", []byte("pdf"))
 
 	caps, err := vxpsim.LoadCaptures(capturesD)
@@ -388,9 +390,10 @@ func TestVXPEndpointSDKRecipient(t *testing.T) {
 
 	pkt := vxpsim.SamplePacket(sdkRESTSys, []string{sdkSys}, "Công văn cho hệ thống SDK", []byte("pdf"))
 	id := sendTo(t, sender, pkt, sdkSys)
-	if got := vxpCount(t, n, secret, http.MethodGet, "countReceiveEdoc"); got != 1 {
-		t.Fatalf("countReceiveEdoc (GET) = %d, want 1", got)
-	}
+	eventually(t, "countReceiveEdoc (GET) counts the delivered document", func() (bool, error) {
+		got := vxpCount(t, n, secret, http.MethodGet, "countReceiveEdoc")
+		return got == 1, fmt.Errorf("count %d, want 1", got)
+	})
 	if got := vxpCount(t, n, secret, http.MethodPost, "countReceiveStatus"); got != 0 {
 		t.Fatalf("countReceiveStatus (POST) = %d, want 0", got)
 	}
@@ -450,9 +453,10 @@ func TestVXPEndpointSDKRecipient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sender.Ready(ctx, outID); err != nil {
-		t.Fatal(err)
-	}
+	eventually(t, "the SDK's document is ready for the REST system", func() (bool, error) {
+		_, err := sender.Ready(ctx, outID)
+		return err == nil, err
+	})
 	od, _ := edxml.Parse(bytes.NewReader(out), nil)
 	ost, _ := edxml.StatusFor(od, edxml.StatusArrived, edxml.Organization{OrganId: sdkRESTSys, OrganName: "REST"}, time.Now(), "Đã đến")
 	var ob bytes.Buffer
