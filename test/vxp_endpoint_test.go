@@ -6,16 +6,19 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"io"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	_ "github.com/tuyenquang/lgsp/adapters/qlvb"
 	"github.com/tuyenquang/lgsp/adapters/vxp"
 	"github.com/tuyenquang/lgsp/bus"
 	"github.com/tuyenquang/lgsp/bus/edxml"
@@ -27,6 +30,7 @@ import (
 const (
 	sdkSys     = "000.00.20.H60" // a QLVB system embedding the vendor SDK
 	sdkRESTSys = "000.00.21.H60" // a REST recipient
+	sdkSOAPSys = "000.00.23.H60" // a SOAP (QLVB, /soap/edoc) recipient
 )
 
 func vxpEndpointOn(c *service.Config) {
@@ -47,24 +51,46 @@ func sdkClient(n *node, code, secret string) *vxp.Client {
 }
 
 // TestVXPEndpointDropIn: a document sent by an SDK-style client through
-// /vxp/sendEdoc reaches a REST recipient through the exchange core; the
-// recipient's status packet comes back to the sender's
-// getReceivedEdocList with messagetype=status, is fetched with getEdoc and
-// acknowledged with updateStatus.
+// /vxp/sendEdoc reaches a REST recipient and a SOAP (QLVB, /soap/edoc,
+// driven by python3-zeep) recipient through the exchange core; both
+// recipients' status packets (REST status packet, SOAP updateStatus) come
+// back to the sender's getReceivedEdocList with messagetype=status, are
+// fetched with getEdoc and acknowledged with updateStatus.
 func TestVXPEndpointDropIn(t *testing.T) {
-	n := startNodeWith(t, "sqlite", vxpEndpointOn)
+	const py = "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import zeep").Run(); err != nil {
+		t.Fatalf("python3-zeep is not installed for %s (%v)", py, err)
+	}
+	n := startNodeWith(t, "sqlite", func(c *service.Config) { vxpEndpointOn(c); c.PublicURL = "" })
 	ctx := context.Background()
 	n.system(t, sdkSys, "Hệ thống QLVB dùng SDK")
 	rcpt := n.system(t, sdkRESTSys, "Hệ thống QLVB REST")
+	soapRcpt := n.system(t, sdkSOAPSys, "Hệ thống QLVB SOAP")
 	n.grant(t, "exchange", sdkSys, sdkRESTSys, "edoc")
+	n.grant(t, "exchange", sdkSys, sdkSOAPSys, "edoc")
 	cl := sdkClient(n, sdkSys, n.clients[sdkSys].SecretKey)
 
-	pkt := vxpsim.SamplePacket(sdkSys, []string{sdkRESTSys}, "Công văn qua SDK", []byte("pdf"))
-	docID, err := cl.SendEdoc(ctx, vxp.SendRequest{From: sdkSys, To: []string{sdkRESTSys}, Body: bytes.NewReader(pkt)})
+	pkt := vxpsim.SamplePacket(sdkSys, []string{sdkRESTSys, sdkSOAPSys}, "Công văn qua SDK", []byte("pdf"))
+	docID, err := cl.SendEdoc(ctx, vxp.SendRequest{From: sdkSys, To: []string{sdkRESTSys, sdkSOAPSys}, Body: bytes.NewReader(pkt)})
 	if err != nil || docID == "" {
 		t.Fatalf("sendEdoc = %q, %v", docID, err)
 	}
-	// The REST recipient receives the very bytes.
+	doc, err := edxml.Parse(bytes.NewReader(pkt), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	statusOf := func(organ string, code edxml.StatusCode, desc string) []byte {
+		st, err := edxml.StatusFor(doc, code, edxml.Organization{OrganId: organ, OrganName: organ}, time.Now(), desc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sb bytes.Buffer
+		if err := edxml.Build(&sb, st); err != nil {
+			t.Fatal(err)
+		}
+		return sb.Bytes()
+	}
+	// The REST recipient receives the very bytes and reports "arrived".
 	var got bytes.Buffer
 	eventually(t, "the document is in the REST inbox", func() (bool, error) {
 		in, err := rcpt.Inbox(ctx)
@@ -76,55 +102,66 @@ func TestVXPEndpointDropIn(t *testing.T) {
 	if _, err := rcpt.Download(ctx, docID, 0, &got); err != nil || !bytes.Equal(got.Bytes(), pkt) {
 		t.Fatalf("download: %d bytes, %v", got.Len(), err)
 	}
-	doc, err := edxml.Parse(bytes.NewReader(pkt), nil)
-	if err != nil {
+	if _, err := rcpt.SendStatus(ctx, docID, statusOf(sdkRESTSys, edxml.StatusArrived, "Đã đến")); err != nil {
 		t.Fatal(err)
 	}
-	st, _ := edxml.StatusFor(doc, edxml.StatusArrived, edxml.Organization{OrganId: sdkRESTSys, OrganName: "REST"}, time.Now(), "Đã đến")
-	var sb bytes.Buffer
-	if err := edxml.Build(&sb, st); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := rcpt.SendStatus(ctx, docID, sb.Bytes()); err != nil {
-		t.Fatal(err)
-	}
-	// The status comes back to the SDK sender.
-	var list []vxp.Edoc
-	eventually(t, "the status is listed for the SDK sender", func() (bool, error) {
-		list, err = cl.GetReceivedEdocList(ctx, vxp.MessageStatus)
-		return err == nil && len(list) == 1, err
+	// The SOAP recipient lists it, fetches the very bytes and answers with
+	// updateStatus "accepted".
+	creds := map[string][2]string{"R": {soapRcpt.AccessKey, soapRcpt.SecretKey}}
+	res := runEdocPeer(t, []string{py, interopScript(t, "zeep_edoc.py")}, n.url+"/soap/edoc?wsdl", creds, []peerCall{
+		{ID: "inbox", As: "R", Version: "1.1", Op: "getReceivedEdocList", Until: docID},
+		{ID: "get", As: "R", Version: "1.1", Op: "getEdoc", Args: map[string]any{"docId": docID}},
+		{ID: "status", As: "R", Version: "1.1", Op: "updateStatus",
+			Args: map[string]any{"docId": docID, "edxml": b64(statusOf(sdkSOAPSys, edxml.StatusAccepted, "Đã vào sổ"))}},
 	})
-	if list[0].MessageType != vxp.MessageStatus || string(list[0].From) != sdkRESTSys {
-		t.Fatalf("status entry %+v", list[0])
+	if b, _ := ok(t, res, "get")["edxml"].(string); b != base64.StdEncoding.EncodeToString(pkt) {
+		t.Fatalf("the SOAP recipient got other bytes: %v", res["get"].OK)
 	}
-	rc, err := cl.GetEdoc(ctx, string(list[0].DocID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := io.ReadAll(rc)
-	rc.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp, err := edxml.Parse(bytes.NewReader(raw), nil)
-	if err != nil || sp.Kind() != edxml.KindStatus {
-		t.Fatalf("status packet: %v (%q)", err, raw)
-	}
-	mh := sp.Envelope.Header.MessageHeader
-	if mh.StatusCode != string(edxml.StatusArrived) || len(mh.ResponseFor) != 1 || mh.ResponseFor[0].DocumentId != doc.Envelope.Header.MessageHeader.DocumentId {
-		t.Fatalf("status packet says %+v\n%s", mh, raw)
-	}
-	if err := cl.UpdateStatus(ctx, string(list[0].DocID), vxp.TransportDone); err != nil {
-		t.Fatal(err)
+	ok(t, res, "status")
+
+	// Both statuses come back to the SDK sender, each naming the document.
+	var list []vxp.Edoc
+	eventually(t, "both statuses are listed for the SDK sender", func() (bool, error) {
+		list, err = cl.GetReceivedEdocList(ctx, vxp.MessageStatus)
+		return err == nil && len(list) == 2, err
+	})
+	want := map[string]string{sdkRESTSys: string(edxml.StatusArrived), sdkSOAPSys: string(edxml.StatusAccepted)}
+	for _, e := range list {
+		code, known := want[string(e.From)]
+		if e.MessageType != vxp.MessageStatus || !known {
+			t.Fatalf("status entry %+v", e)
+		}
+		delete(want, string(e.From))
+		rc, err := cl.GetEdoc(ctx, string(e.DocID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sp, err := edxml.Parse(bytes.NewReader(raw), nil)
+		if err != nil || sp.Kind() != edxml.KindStatus {
+			t.Fatalf("status packet: %v (%q)", err, raw)
+		}
+		mh := sp.Envelope.Header.MessageHeader
+		if mh.StatusCode != code || mh.From == nil || mh.From.OrganId != string(e.From) || len(mh.ResponseFor) != 1 ||
+			mh.ResponseFor[0].DocumentId != doc.Envelope.Header.MessageHeader.DocumentId {
+			t.Fatalf("status packet of %s says %+v\n%s", e.From, mh, raw)
+		}
+		if err := cl.UpdateStatus(ctx, string(e.DocID), vxp.TransportDone); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if list, err := cl.GetReceivedEdocList(ctx, vxp.MessageStatus); err != nil || len(list) != 0 {
 		t.Fatalf("an acknowledged status is still listed: %+v %v", list, err)
 	}
 	sent, err := cl.GetSentEdocList(ctx, vxp.MessageEdoc)
-	if err != nil || len(sent) != 1 || string(sent[0].ToCode) != sdkRESTSys {
+	if err != nil || len(sent) != 2 {
 		t.Fatalf("getSentEdocList = %+v, %v", sent, err)
 	}
-	if ag, err := cl.GetAgencies(ctx); err != nil || len(ag) < 2 {
+	if ag, err := cl.GetAgencies(ctx); err != nil || len(ag) < 3 {
 		t.Fatalf("getAgenciesList = %+v, %v", ag, err)
 	}
 }

@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -51,6 +50,7 @@ const (
 	gwRef         = "vxpe/ref/" // + system: DocID = RefKey of a document it received → its exchange
 	gwSent        = "vxpe/sent" // DocID = exchange id → the ResponseFor of its status packets
 	gwStatusAck   = "vxpe/ack/" // + system: DocID = status doc id it acknowledged
+	gwSig         = "vxpe/sig"  // DocID = signature key; Detail = request fingerprint; ExchangeID = sendEdoc's DocId
 	maxSharedKeys = 3           // rotation overlap: keys tried per call
 )
 
@@ -72,7 +72,25 @@ func provisionEndpoint(h *service.Host) error {
 		return err
 	}
 	h.Handle(EndpointPath, e)
+	h.Go(e.purgeSignatures)
 	return nil
+}
+
+// purgeSignatures forgets, every minute, the signatures older than twice
+// the window: a signature can only be used within the window.
+func (e *Endpoint) purgeSignatures(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := e.h.Store.PurgeGatewayDocs(ctx, gwSig, e.clock().Add(-2*e.cfg.Window)); err != nil && e.h.Log != nil {
+				e.h.Log.WithError(err).Warn("vxp endpoint: purging old signatures")
+			}
+		}
+	}
 }
 
 // NewEndpoint returns the drop-in endpoint of the axis protocol on h.
@@ -89,7 +107,7 @@ func NewEndpoint(h *service.Host, c EndpointConfig) (*Endpoint, error) {
 	if h.Vault == nil || h.Verifier == nil || h.Exchange == nil {
 		return nil, fmt.Errorf("vxp endpoint: the node has no vault, verifier or exchange service")
 	}
-	return &Endpoint{h: h, cfg: c, seen: map[string]seenSig{}}, nil
+	return &Endpoint{h: h, cfg: c}, nil
 }
 
 // ParseEndpointConfig decodes a section (for tests and tools).
@@ -100,22 +118,18 @@ func ParseEndpointConfig(n *yaml.Node) (EndpointConfig, error) {
 
 // Endpoint serves the axis protocol (see docs/gateways.md, "Connecting a
 // system that uses the national axis SDK").
+//
+// Every signature is remembered in the store (gateway_docs, gateway
+// "vxpe/sig"), shared by all nodes on one database: a second call with the
+// same signature, on any node, is accepted only as a byte-identical retry
+// (same operation, signed JSON and body), and a retried sendEdoc answers
+// the first call's DocId. The store's auth.NonceCache cannot hold this: it
+// only says whether a key was new, and comparing the fingerprint needs the
+// first call's row.
 type Endpoint struct {
 	h   *service.Host
 	cfg EndpointConfig
-	mu  sync.Mutex
-	// seen remembers the signatures of the window on this node: a second
-	// call with the same XroadVnpt-hash-header is accepted only as a
-	// byte-identical retry (same operation, signed JSON and body), and a
-	// retried sendEdoc answers the first call's DocId.
-	seen map[string]seenSig
-	now  func() time.Time
-}
-
-type seenSig struct {
-	fingerprint [32]byte
-	until       time.Time
-	docID       string
+	now func() time.Time
 }
 
 // caller is an authenticated SDK call.
@@ -163,7 +177,7 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.fail(w, err)
 		return
 	}
-	retryOf, err := e.checkReplay(c, op, body)
+	sig, retryOf, err := e.checkReplay(r.Context(), c, op, body)
 	if err != nil {
 		e.fail(w, err)
 		return
@@ -173,13 +187,19 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a, err := do(r.Context(), c, body)
+	// A refused call may be retried with the same signature; a sendEdoc
+	// retry answers the DocId recorded here.
+	sig.Status, sig.UpdatedAt = sigDone, e.clock()
 	if err != nil {
-		e.forget(c) // a refused call may be retried with the same signature
+		sig.Status = sigFailed
+	}
+	sig.ExchangeID, _ = a["DocId"].(string)
+	if uerr := e.h.Store.UpdateGatewayDoc(context.WithoutCancel(r.Context()), sig); uerr != nil && e.h.Log != nil {
+		e.h.Log.WithError(uerr).Warn("vxp endpoint: recording the outcome of a signature")
+	}
+	if err != nil {
 		e.fail(w, err)
 		return
-	}
-	if id, _ := a["DocId"].(string); id != "" {
-		e.remember(c, id)
 	}
 	writeAnswer(w, okAnswer(a))
 }
@@ -310,54 +330,48 @@ func checkWindow(ts string, now time.Time, window time.Duration) error {
 	return nil
 }
 
-// checkReplay: a signature seen within the window is accepted again only
-// if the operation, the signed JSON and the body are byte-identical (the
-// SDK retries, and a reused SDK object repeats its calls with a frozen
+// States of a signature's row.
+const (
+	sigRunning = "running"
+	sigDone    = "done"
+	sigFailed  = "failed"
+)
+
+// checkReplay records the signature in the store, or finds it there: a
+// signature seen within the window is accepted again only if the
+// operation, the signed JSON and the body are byte-identical (the SDK
+// retries, and a reused SDK object repeats its calls with a frozen
 // timestamp). A retried sendEdoc returns the first DocId, never a second
-// exchange.
-func (e *Endpoint) checkReplay(c *caller, op string, body []byte) (string, error) {
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00", op, c.signed)
-	h.Write(body)
-	var fp [32]byte
-	copy(fp[:], h.Sum(nil))
+// exchange — on whichever node the first call ran. It returns the row to
+// record the outcome in, or the DocId to answer at once.
+func (e *Endpoint) checkReplay(ctx context.Context, c *caller, op string, body []byte) (store.GatewayDoc, string, error) {
+	fp := sha256.New()
+	fmt.Fprintf(fp, "%s\x00%s\x00", op, c.signed)
+	fp.Write(body)
+	key := sha256.Sum256([]byte(c.sys.Code + "\x00" + c.signed + "\x00" + c.hash))
 	now := e.clock()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if len(e.seen) > 4096 {
-		for k, s := range e.seen {
-			if now.After(s.until) {
-				delete(e.seen, k)
-			}
-		}
+	row := store.GatewayDoc{Gateway: gwSig, Direction: store.GatewayIn, DocID: hex.EncodeToString(key[:]),
+		Status: sigRunning, Detail: hex.EncodeToString(fp.Sum(nil)), CreatedAt: now, UpdatedAt: now}
+	got, created, err := e.h.Store.ClaimGatewayDoc(ctx, row)
+	if err != nil {
+		return row, "", bus.ErrUnavailable.Wrap(err, "recording the signature")
 	}
-	key := c.sys.Code + "\x00" + c.hash
-	if s, ok := e.seen[key]; ok && now.Before(s.until) {
-		if s.fingerprint != fp {
-			return "", bus.ErrAuthReplay.New("this signature was already used for another request within the window")
-		}
-		if op == "sendEdoc" && s.docID == "" {
-			return "", bus.ErrBusy.New("the first call with this signature is still running")
-		}
-		return s.docID, nil
+	if created {
+		return row, "", nil
 	}
-	e.seen[key] = seenSig{fingerprint: fp, until: now.Add(2 * e.cfg.Window)}
-	return "", nil
-}
-
-func (e *Endpoint) forget(c *caller) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	delete(e.seen, c.sys.Code+"\x00"+c.hash)
-}
-
-func (e *Endpoint) remember(c *caller, docID string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	key := c.sys.Code + "\x00" + c.hash
-	s := e.seen[key]
-	s.docID = docID
-	e.seen[key] = s
+	if !hmac.Equal([]byte(got.Detail), []byte(row.Detail)) {
+		return row, "", bus.ErrAuthReplay.New("this signature was already used for another request within the window")
+	}
+	if op != "sendEdoc" {
+		return row, "", nil // a repeated read or acknowledgement runs again
+	}
+	switch got.Status {
+	case sigDone:
+		return row, got.ExchangeID, nil
+	case sigFailed:
+		return row, "", nil // the first call was refused: run again
+	}
+	return row, "", bus.ErrBusy.New("the first call with this signature is still running")
 }
 
 // readBody reads the body within the limits: sendEdoc up to MaxBody,

@@ -206,10 +206,15 @@ func Admit(ctx context.Context) error {
 
 // hasCredentials reports whether r carries HTTP credentials that are
 // checked from its headers alone (HTTP Basic, which some SOAP stacks add and
-// POST /token uses with a body, does not count).
+// POST /token uses with a body, does not count). The national axis SDK's
+// HMAC (XroadVnpt-hash-header, served at /vxp/) is one: without it, slow
+// unauthenticated clients filling that pool would starve SDK-based systems.
+// Faking the header buys nothing: a body read before Admit still moves the
+// request to the unauthenticated pool.
 func hasCredentials(r *http.Request) bool {
 	h := strings.TrimSpace(r.Header.Get(auth.HeaderAuthorization))
-	return strings.HasPrefix(h, "LGSP-") || len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") || r.Header.Get(auth.HeaderLegacyToken) != ""
+	return strings.HasPrefix(h, "LGSP-") || len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") || r.Header.Get(auth.HeaderLegacyToken) != "" ||
+		r.Header.Get("XroadVnpt-hash-header") != ""
 }
 
 func hasBody(r *http.Request) bool {

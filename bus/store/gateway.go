@@ -18,7 +18,7 @@ const (
 // GatewayOut, DocID is the LGSP exchange id and Detail holds what the
 // gateway answered (its document id). Never payload bytes.
 type GatewayDoc struct {
-	Gateway    string // "vxp"
+	Gateway    string // "vxp"; up to 64 characters
 	Direction  string // GatewayIn or GatewayOut
 	DocID      string
 	ExchangeID string
@@ -54,4 +54,8 @@ type GatewayStore interface {
 	UpdateGatewayDoc(ctx context.Context, d GatewayDoc) error
 	// GetGatewayDoc returns one document (bus.ErrNotFound).
 	GetGatewayDoc(ctx context.Context, gateway, direction, docID string) (GatewayDoc, error)
+	// PurgeGatewayDocs deletes the documents of gateway (exact name)
+	// created before before, and returns how many; for rows that only
+	// matter for a while (the VXP endpoint's signatures of the window).
+	PurgeGatewayDocs(ctx context.Context, gateway string, before time.Time) (int64, error)
 }

@@ -141,3 +141,16 @@ func (s *sqlStore) GetGatewayDoc(ctx context.Context, gateway, direction, docID 
 	}
 	return d, nil
 }
+
+func (s *sqlStore) PurgeGatewayDocs(ctx context.Context, gateway string, before time.Time) (int64, error) {
+	var n int64
+	err := s.write(ctx, func(tx *txx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM gateway_docs WHERE gateway = ? AND created_at < ?", gateway, micros(before))
+		if err != nil {
+			return fmt.Errorf("purging %s documents: %w", gateway, err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}

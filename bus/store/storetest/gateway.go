@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ var gatewayTests = []struct {
 	{"LastRun", testLastRun},
 	{"GatewayDocs", testGatewayDocs},
 	{"GatewayDocConcurrent", testGatewayDocConcurrent},
+	{"GatewayDocLongNamesPurge", testGatewayDocLongNamesPurge},
 }
 
 func runGateway(t *testing.T, open func(t *testing.T) store.Store) {
@@ -164,4 +166,37 @@ func testGatewayDocConcurrent(t *testing.T, s store.Store) {
 			t.Fatalf("round %d: created = %v, want exactly one", round, created)
 		}
 	}
+}
+
+// testGatewayDocLongNamesPurge: the VXP endpoint names rows "vxpe/ref/" +
+// a system code of up to 35 characters (44 in all; migration 0010 widens
+// MySQL's column to 64), and purges its signature rows by age, one gateway
+// name at a time.
+func testGatewayDocLongNamesPurge(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	code := strings.Repeat("a1.", 11) + "b1" // 35 characters, a valid dotted code
+	if _, err := bus.ParseSystemCode(code); err != nil || len(code) != 35 {
+		t.Fatalf("test code %q (%d): %v", code, len(code), err)
+	}
+	long := "vxpe/ref/" + code
+	_, created, err := s.ClaimGatewayDoc(ctx, store.GatewayDoc{Gateway: long, Direction: store.GatewayIn, DocID: "id:doc-1", ExchangeID: "ex_1", Status: "received", CreatedAt: at(0)})
+	ok(t, err, "claim with a 44-character gateway")
+	check(t, "created", created, true)
+	got, err := s.GetGatewayDoc(ctx, long, store.GatewayIn, "id:doc-1")
+	ok(t, err, "get")
+	check(t, "gateway kept whole", got.Gateway, long)
+	_, err = s.GetGatewayDoc(ctx, long[:32], store.GatewayIn, "id:doc-1")
+	isCode(t, err, bus.ErrNotFound, "a 32-character prefix is another gateway")
+
+	for i, age := range []time.Duration{0, time.Minute, time.Hour} {
+		_, _, err := s.ClaimGatewayDoc(ctx, store.GatewayDoc{Gateway: "vxpe/sig", Direction: store.GatewayIn, DocID: fmt.Sprint("sig-", i), CreatedAt: at(age)})
+		ok(t, err, "claim signature")
+	}
+	n, err := s.PurgeGatewayDocs(ctx, "vxpe/sig", at(30*time.Minute))
+	ok(t, err, "purge")
+	check(t, "purged", n, int64(2))
+	_, err = s.GetGatewayDoc(ctx, "vxpe/sig", store.GatewayIn, "sig-2")
+	ok(t, err, "the young signature stays")
+	_, err = s.GetGatewayDoc(ctx, long, store.GatewayIn, "id:doc-1")
+	ok(t, err, "another gateway's old row stays")
 }
