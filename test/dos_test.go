@@ -128,8 +128,8 @@ func TestSlowClientsCannotStarveSigned(t *testing.T) {
 	if resp.StatusCode != http.StatusRequestTimeout || resp.Header.Get("X-LGSP-Error-Code") != "request.too_slow" {
 		t.Fatalf("silent /token connection: %d %s, want 408 request.too_slow", resp.StatusCode, resp.Header.Get("X-LGSP-Error-Code"))
 	}
-	if took < grace || took > grace+time.Second {
-		t.Fatalf("silent /token connection closed after %s, want within [%s, %s]", took, grace, grace+time.Second)
+	if took < grace || took > grace+2*time.Second {
+		t.Fatalf("silent /token connection closed after %s, want within [%s, %s]", took, grace, grace+2*time.Second)
 	}
 
 	stop := make(chan struct{})
@@ -198,7 +198,9 @@ func TestSlowClientsCannotStarveSigned(t *testing.T) {
 	calls, worst := 0, time.Duration(0)
 	pace := time.NewTicker(20 * time.Millisecond) // within the key's rate limit
 	defer pace.Stop()
-	for time.Now().Before(end) {
+	// At least 10 calls, however slow the machine (under -race and load a
+	// call can take hundreds of ms); the pool stays full meanwhile.
+	for time.Now().Before(end) || calls < 10 {
 		<-pace.C
 		start := time.Now()
 		switch calls % 3 {
@@ -229,8 +231,10 @@ func TestSlowClientsCannotStarveSigned(t *testing.T) {
 	if calls < 10 || cut.Load() == 0 {
 		t.Errorf("%d signed calls, %d slow requests cut: the test did not exercise both", calls, cut.Load())
 	}
-	if d := time.Duration(slowest.Load()); d > grace+qwait+time.Second {
-		t.Errorf("a slow connection was closed only after %s, want within %s", d, grace+qwait+time.Second)
+	// The deadline is grace+qwait; the slack is for scheduling on a loaded
+	// machine (before the fix a slow connection was held for minutes).
+	if d := time.Duration(slowest.Load()); d > grace+qwait+2*time.Second {
+		t.Errorf("a slow connection was closed only after %s, want within %s", d, grace+qwait+2*time.Second)
 	}
 	t.Logf("%d signed calls, slowest %s; %d slow requests: %d cut (408), %d refused (503); slowest slow connection closed after %s",
 		calls, worst, attempts.Load(), cut.Load(), refused.Load(), time.Duration(slowest.Load()))
