@@ -50,6 +50,10 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, err error) {
 		// The circuit logs the outage once with counts (outage.go); one
 		// line per refused request would flood the log.
 		l.Debug("request refused: store unreachable")
+	} else if store.IsFault(err) {
+		// A fault of the database, not of the request: when many come
+		// together the circuit opens and says so once at error level.
+		l.WithError(err).Warn("request failed: store fault")
 	} else if p.Status >= 500 {
 		l.WithError(err).Error("request failed")
 	} else {

@@ -148,17 +148,24 @@ func (g *Guarded) RetryAfter(open time.Duration) int {
 
 // IsOutage reports whether err is a refusal of an open circuit (expected
 // during an outage: callers need not log it one line per request).
-func IsOutage(err error) bool {
-	var e *outageError
-	return errors.As(err, &e)
+func IsOutage(err error) bool { return errors.Is(err, errCircuitOpen) }
+
+// IsFault reports whether err is a fault of the database the guard turned
+// into a coded error (system.unavailable): the request failed, the
+// database is to blame, not the request.
+func IsFault(err error) bool {
+	var f *storeFault
+	return errors.As(err, &f)
 }
 
-// outageError marks refusals of the open circuit; it unwraps to the
-// catalogue error the client sees.
-type outageError struct{ e *bus.Error }
+// The markers are the Cause of the catalogue error, so that they survive
+// code that passes the *bus.Error on by itself.
+var errCircuitOpen = errors.New("store circuit open")
 
-func (e *outageError) Error() string { return e.e.Error() }
-func (e *outageError) Unwrap() error { return e.e }
+type storeFault struct{ err error }
+
+func (f *storeFault) Error() string { return f.err.Error() }
+func (f *storeFault) Unwrap() error { return f.err }
 
 // begin prepares one call: refused or waited while the circuit is open,
 // else a context with the call's deadline.
@@ -173,7 +180,7 @@ func (g *Guarded) begin(ctx context.Context) (context.Context, context.CancelFun
 		}
 		if fast {
 			g.refused.Add(1)
-			return nil, nil, &outageError{&bus.Error{Def: bus.ErrUnavailable, Detail: "the database is unreachable; try again later", RetryAfter: g.RetryAfter(time.Since(since))}}
+			return nil, nil, &bus.Error{Def: bus.ErrUnavailable, Detail: "the database is unreachable; try again later", Cause: errCircuitOpen, RetryAfter: g.RetryAfter(time.Since(since))}
 		}
 		g.waited.Add(1)
 		select {
@@ -220,7 +227,7 @@ func (g *Guarded) end(parent, cctx context.Context, err error) error {
 			detail = "the database cannot write (storage full or read-only); try again later"
 		}
 	}
-	return &bus.Error{Def: bus.ErrUnavailable, Detail: detail, Cause: err, RetryAfter: 1}
+	return &bus.Error{Def: bus.ErrUnavailable, Detail: detail, Cause: &storeFault{err}, RetryAfter: 1}
 }
 
 func (g *Guarded) ok() {

@@ -47,7 +47,7 @@ func TestGuardOpensOnFaults(t *testing.T) {
 	raw.Close() // the database is gone: every call now fails
 	for i := range 2 {
 		_, err := g.GetSystem(req, "000.00.00.X99")
-		if bus.CodeOf(err) != bus.ErrUnavailable.Code || store.IsOutage(err) {
+		if bus.CodeOf(err) != bus.ErrUnavailable.Code || store.IsOutage(err) || !store.IsFault(err) {
 			t.Fatalf("fault %d: got %v, want a coded system.unavailable fault", i, err)
 		}
 	}
