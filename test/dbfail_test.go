@@ -3,8 +3,8 @@ package test
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"net"
 	"net/http"
@@ -298,6 +298,25 @@ func TestMariaDBFaultInjection(t *testing.T) {
 	m.kill()
 	killed := time.Now()
 	waitFor("readyz 503 after kill", 2*callTimeout+2*time.Second, func() bool { return ready() == 503 })
+	waitFor("the circuit refuses requests at once", 2*callTimeout+2*time.Second, func() bool {
+		_, err := clients[0].Status(t.Context(), "ex_none")
+		var ae *rest.APIError
+		return errors.As(err, &ae) && ae.Code == "system.unavailable"
+	})
+	// The token endpoint answers the outage the same way.
+	form := strings.NewReader("grant_type=client_credentials")
+	treq, _ := http.NewRequest(http.MethodPost, n.url+"/token", form)
+	treq.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	treq.SetBasicAuth(clients[0].AccessKey, clients[0].SecretKey)
+	t0 := time.Now()
+	tresp, err := http.DefaultClient.Do(treq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tresp.Body.Close()
+	if tresp.StatusCode != 503 || tresp.Header.Get("X-LGSP-Error-Code") != "system.unavailable" || tresp.Header.Get("Retry-After") == "" || time.Since(t0) > 500*time.Millisecond {
+		t.Errorf("POST /token during the outage: %d %q Retry-After %q after %s", tresp.StatusCode, tresp.Header.Get("X-LGSP-Error-Code"), tresp.Header.Get("Retry-After"), time.Since(t0))
+	}
 	pause(4 * time.Second)
 	outages = append(outages, window{killed.Add(callTimeout + time.Second), time.Now()})
 	m.start()
