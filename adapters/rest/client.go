@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"slices"
@@ -32,6 +33,16 @@ type Client struct {
 	HTTP      *http.Client
 	// Now is the clock used for signatures (default time.Now).
 	Now func() time.Time
+	// MaxRetries is how many times a request refused with 429 or 503 and a
+	// Retry-After (busy, database outage, draining) is sent again, after
+	// waiting Retry-After plus up to half of it again at random, so that
+	// clients refused together do not come back together (default 3;
+	// negative: never). Streamed uploads are not resent: UploadFile
+	// resumes from the offset the server holds.
+	MaxRetries int
+	// MaxRetryWait caps one wait (default 60 s); a Retry-After above it
+	// ends the retries with the refusal.
+	MaxRetryWait time.Duration
 }
 
 // Credentials is the JSON file `lgsp keys issue --out` writes.
@@ -84,8 +95,60 @@ func (c *Client) now() time.Time {
 	return time.Now()
 }
 
-// do sends a signed request with a small body held in memory.
+// do sends a signed request with a small body held in memory, again after
+// the Retry-After of a refusal (MaxRetries).
 func (c *Client) do(ctx context.Context, method, path string, in, out any, hdr http.Header) (*http.Response, error) {
+	for attempt := 0; ; attempt++ {
+		resp, err := c.doOnce(ctx, method, path, in, out, hdr)
+		wait, ok := c.retryWait(err, attempt)
+		if !ok {
+			return resp, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return resp, err
+		case <-t.C:
+		}
+	}
+}
+
+// retryWait says whether a refusal err of the attempt-th try is retried,
+// and after how long: Retry-After plus a random 0–50 % of it.
+func (c *Client) retryWait(err error, attempt int) (time.Duration, bool) {
+	max := c.MaxRetries
+	if max == 0 {
+		max = 3
+	}
+	e, ok := err.(*APIError)
+	if !ok || attempt >= max || (e.HTTPStatus != http.StatusServiceUnavailable && e.HTTPStatus != http.StatusTooManyRequests) {
+		return 0, false
+	}
+	ra, perr := strconv.Atoi(e.RetryAfter)
+	if perr != nil || ra < 0 {
+		return 0, false
+	}
+	limit := c.MaxRetryWait
+	if limit <= 0 {
+		limit = time.Minute
+	}
+	wait := time.Duration(ra) * time.Second
+	if wait > limit {
+		return 0, false
+	}
+	return RetryJitter(wait), true
+}
+
+// RetryJitter returns d plus a random 0–50 % of d (at least 0–500 ms), the
+// wait after a Retry-After of d: clients refused at the same moment spread
+// their return instead of hammering the node together.
+func RetryJitter(d time.Duration) time.Duration {
+	span := max(d/2, 500*time.Millisecond)
+	return d + rand.N(span)
+}
+
+func (c *Client) doOnce(ctx context.Context, method, path string, in, out any, hdr http.Header) (*http.Response, error) {
 	var body []byte
 	if in != nil {
 		var err error

@@ -49,6 +49,9 @@ type Config struct {
 	// XMLLimits bounds the shape of XML from outside (edXML packets, SOAP
 	// requests, signed documents, legacy XML bodies): see XMLLimitsConfig.
 	XMLLimits XMLLimitsConfig `yaml:"xml_limits"`
+	// Database bounds store calls and sets the circuit that answers at
+	// once while the database is unreachable (docs/operations.md).
+	Database DatabaseConfig `yaml:"database"`
 	// Gateways holds one section per external gateway adapter (vxp …),
 	// decoded by the adapter itself (docs/gateways.md); absent: off.
 	Gateways map[string]yaml.Node `yaml:"gateways"`
@@ -103,6 +106,20 @@ type LimitsConfig struct {
 	UnauthInFlight  int   `yaml:"unauth_inflight" env:"LGSP_UNAUTH_INFLIGHT"`
 	UnauthQueued    int   `yaml:"unauth_queued" env:"LGSP_UNAUTH_QUEUED"`         // UnauthQueued unauthenticated requests wait up to QueueWait for a slot.
 	UnauthBodyBytes int64 `yaml:"unauth_body_bytes" env:"LGSP_UNAUTH_BODY_BYTES"` // UnauthBodyBytes bounds the bodies read before authentication, all requests together.
+}
+
+// DatabaseConfig bounds every store call and sets the circuit in front of
+// the store (bus/store Guard). A request's store call gives up after
+// CallTimeout, or earlier so that the request still answers before
+// limits.request_timeout; after Failures consecutive faults the circuit
+// opens: requests get 503 system.unavailable with a Retry-After (1 s,
+// doubling every 10 s of outage up to MaxRetryAfter) at once, background
+// work waits, and the database is probed every ProbeEvery until it answers.
+type DatabaseConfig struct {
+	CallTimeout   time.Duration `yaml:"call_timeout" env:"LGSP_DB_CALL_TIMEOUT"`
+	Failures      int           `yaml:"failures" env:"LGSP_DB_FAILURES"`
+	ProbeEvery    time.Duration `yaml:"probe_every" env:"LGSP_DB_PROBE_EVERY"`
+	MaxRetryAfter int           `yaml:"max_retry_after" env:"LGSP_DB_MAX_RETRY_AFTER"` // seconds
 }
 
 // XMLLimitsConfig bounds the shape of every XML document read from outside
@@ -199,6 +216,7 @@ func Defaults() Config {
 	c.XMLLimits = XMLLimitsConfig{MaxElements: xmlscan.DefaultMaxElements, MaxAttributes: xmlscan.DefaultMaxAttrs,
 		MaxAttrsPerElement: xmlscan.DefaultMaxAttrsPerElement, MaxDepth: xmlscan.DefaultMaxDepth,
 		MaxNameBytes: xmlscan.DefaultMaxNameBytes, MaxNodes: xmlscan.DefaultMaxNodes}
+	c.Database = DatabaseConfig{CallTimeout: 10 * time.Second, Failures: 3, ProbeEvery: time.Second, MaxRetryAfter: 30}
 	return c
 }
 
@@ -266,6 +284,9 @@ func (c *Config) validate() error {
 	}
 	if x := c.XMLLimits; x.MaxElements <= 0 || x.MaxAttributes <= 0 || x.MaxAttrsPerElement <= 0 || x.MaxDepth <= 0 || x.MaxNameBytes <= 0 || x.MaxNodes < x.MaxElements {
 		errs = append(errs, "xml_limits: every limit must be positive and max_nodes at least max_elements")
+	}
+	if d := c.Database; d.CallTimeout <= 0 || d.CallTimeout > c.Limits.RequestTimeout || d.Failures <= 0 || d.ProbeEvery <= 0 || d.MaxRetryAfter <= 0 {
+		errs = append(errs, "database: call_timeout must be in (0, limits.request_timeout], failures, probe_every and max_retry_after positive")
 	}
 	if _, err := c.OutboundPolicy(); err != nil {
 		errs = append(errs, err.Error())

@@ -15,6 +15,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/store"
 )
 
 // Problem is an RFC 9457 problem+json body with LGSP's code and both languages.
@@ -45,7 +46,15 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, err error) {
 	p := ProblemOf(err, RequestID(r.Context()))
 	e := bus.AsError(err)
 	l := Log(r.Context()).WithField("code", p.Code)
-	if p.Status >= 500 {
+	if store.IsOutage(err) {
+		// The circuit logs the outage once with counts (outage.go); one
+		// line per refused request would flood the log.
+		l.Debug("request refused: store unreachable")
+	} else if store.IsFault(err) {
+		// A fault of the database, not of the request: when many come
+		// together the circuit opens and says so once at error level.
+		l.WithError(err).Warn("request failed: store fault")
+	} else if p.Status >= 500 {
 		l.WithError(err).Error("request failed")
 	} else {
 		l.WithField("detail", p.Detail).Info("request refused")
@@ -237,7 +246,9 @@ func (s *Service) middleware(next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-Id", rid)
 		l := s.log.WithFields(logrus.Fields{"request_id": rid, "method": r.Method, "path": r.URL.Path})
-		ctx := context.WithValue(r.Context(), keyRequestID, rid)
+		// store.FailFast: while the database is unreachable the request's
+		// store calls are refused at once instead of waiting (outage.go).
+		ctx := context.WithValue(store.FailFast(r.Context()), keyRequestID, rid)
 		ctx = WithLog(ctx, l)
 		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}
@@ -252,7 +263,9 @@ func (s *Service) middleware(next http.Handler) http.Handler {
 				}
 			}
 			lvl := logrus.InfoLevel
-			if sw.status >= 500 {
+			if sw.status >= 500 && sw.status != http.StatusServiceUnavailable {
+				// 503 are planned refusals with Retry-After (busy,
+				// draining, store outage), logged by their own cause.
 				lvl = logrus.WarnLevel
 			}
 			l.WithFields(logrus.Fields{"status": sw.status, "bytes": sw.bytes, "ms": float64(time.Since(start).Microseconds()) / 1000}).Log(lvl, "request")

@@ -110,6 +110,8 @@ type Service struct {
 	log      *logrus.Logger
 	logClose io.Closer
 	store    store.Store
+	guard    *store.Guarded // the circuit in front of the store (outage.go)
+	sweepNow chan struct{}  // asks for a sweep (the store came back)
 	vault    *vault.Vault
 	registry *auth.Registry
 	verifier *auth.Verifier
@@ -205,9 +207,11 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if s.adminTok, err = adminToken(cfg.AdminTokenPath(), log); err != nil {
 		return fail(err)
 	}
-	if s.store, err = OpenStore(ctx, &cfg); err != nil {
+	raw, err := OpenStore(ctx, &cfg)
+	if err != nil {
 		return fail(fmt.Errorf("opening store: %w", err))
 	}
+	s.guardStore(raw)
 	// The vault is checked against the store (masterkey.go): a missing or
 	// wrong master key stops the node here, before it says it is ready.
 	if s.vault, err = OpenVault(ctx, &cfg, s.store, log); err != nil {
@@ -362,6 +366,10 @@ func (s *Service) ready(w http.ResponseWriter, r *http.Request) {
 	case s.routes.Load() == nil:
 		WriteProblem(w, r, bus.ErrUnavailable.New("no routes loaded"))
 	default:
+		if open, o := s.guard.State(); open {
+			WriteProblem(w, r, s.outageProblem(o))
+			return
+		}
 		if err := s.store.Ping(ctx); err != nil {
 			WriteProblem(w, r, bus.ErrUnavailable.Wrap(err, "store does not answer"))
 			return
@@ -399,6 +407,7 @@ func (s *Service) Reload() (*route.Set, error) {
 // StartWorkers starts the background work without listening (tests).
 func (s *Service) StartWorkers() {
 	s.workers.Go(s.sweep)
+	s.workers.Go(s.sweepOnDemand)
 	s.workers.Go(s.exchange.RunDispatcher)
 	s.workers.Go(s.feed.Run)
 	wh := &notify.Webhooks{Store: s.store, Vault: s.vault, Platform: s.platform, Retry: bus.DefaultRetry, Log: s.log, Node: s.cfg.Node, Wake: s.feed.Wake, Handlers: s.outbox, Policy: s.outbound}

@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -145,9 +147,11 @@ func (r *cycleRun) cycle(ctx context.Context, t *tally, content []byte, got *byt
 	}
 	sum := sha256.Sum256(content)
 	sumHex := hex.EncodeToString(sum[:])
+	var lastErr error
 	step := func(name string, f func() error) bool {
 		t0 := time.Now()
 		if err := f(); err != nil {
+			lastErr = err
 			t.fail(name, err)
 			return false
 		}
@@ -197,6 +201,7 @@ func (r *cycleRun) cycle(ctx context.Context, t *tally, content []byte, got *byt
 			_, _ = src.Cancel(cctx, id)
 			cancel()
 		}
+		backOff(ctx, lastErr)
 		return
 	}
 	t.add("cycle", time.Since(start))
@@ -244,5 +249,25 @@ func pollInbox(ctx context.Context, dst *rest.Client, id string, giveUp <-chan t
 		case <-time.After(pause):
 			pause = min(2*pause, 100*time.Millisecond)
 		}
+	}
+}
+
+// backOff waits the Retry-After of a refusal (plus jitter) before the
+// worker's next cycle: a node that says "come back in n s" during an
+// outage must not be hammered by the load generator either.
+func backOff(ctx context.Context, err error) {
+	var ae *rest.APIError
+	if !errors.As(err, &ae) || ae.RetryAfter == "" {
+		return
+	}
+	ra, perr := strconv.Atoi(ae.RetryAfter)
+	if perr != nil || ra < 0 {
+		return
+	}
+	t := time.NewTimer(rest.RetryJitter(time.Duration(ra) * time.Second))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }
