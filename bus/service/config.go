@@ -116,10 +116,18 @@ type LimitsConfig struct {
 // doubling every 10 s of outage up to MaxRetryAfter) at once, background
 // work waits, and the database is probed every ProbeEvery until it answers.
 type DatabaseConfig struct {
-	CallTimeout   time.Duration `yaml:"call_timeout" env:"LGSP_DB_CALL_TIMEOUT"`
-	Failures      int           `yaml:"failures" env:"LGSP_DB_FAILURES"`
-	ProbeEvery    time.Duration `yaml:"probe_every" env:"LGSP_DB_PROBE_EVERY"`
-	MaxRetryAfter int           `yaml:"max_retry_after" env:"LGSP_DB_MAX_RETRY_AFTER"` // seconds
+	// CallTimeout bounds one store call of a request (and 2 s before the
+	// request's own deadline, whichever comes first); background work gets
+	// ten times it.
+	CallTimeout time.Duration `yaml:"call_timeout" env:"LGSP_DB_CALL_TIMEOUT"`
+	// Failures is how many consecutive store faults open the circuit: then
+	// requests get 503 system.unavailable at once until a probe succeeds.
+	Failures int `yaml:"failures" env:"LGSP_DB_FAILURES"`
+	// ProbeEvery is how often the open circuit pings the database.
+	ProbeEvery time.Duration `yaml:"probe_every" env:"LGSP_DB_PROBE_EVERY"`
+	// MaxRetryAfter caps the Retry-After (seconds) answered while the
+	// circuit is open; it starts at 1 and doubles every 10 s of outage.
+	MaxRetryAfter int `yaml:"max_retry_after" env:"LGSP_DB_MAX_RETRY_AFTER"`
 }
 
 // XMLLimitsConfig bounds the shape of every XML document read from outside

@@ -479,6 +479,16 @@ func (g *Guarded) Purge(ctx context.Context, p1 string, p2 string, p3 string, p4
 	return g.end(ctx, cctx, err)
 }
 
+func (g *Guarded) PurgeGatewayDocs(ctx context.Context, p1 string, p2 time.Time) (r0 int64, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, err
+	}
+	defer cancel()
+	r0, err = g.Store.PurgeGatewayDocs(cctx, p1, p2)
+	return r0, g.end(ctx, cctx, err)
+}
+
 func (g *Guarded) PurgeNonces(ctx context.Context, p1 time.Time) (r0 int64, err error) {
 	cctx, cancel, err := g.begin(ctx)
 	if err != nil {
