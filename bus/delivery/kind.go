@@ -25,7 +25,7 @@ type Kind interface {
 // Policied kinds choose the retry policy of an item (from their route
 // section, say); others use the runner's.
 type Policied interface {
-	Policy(it store.OutboxItem) bus.RetryPolicy
+	RetryPolicy(it store.OutboxItem) bus.RetryPolicy
 }
 
 // Slotted kinds choose how many deliveries to one target run at once.
@@ -52,6 +52,11 @@ func Key(it store.OutboxItem) string { return fmt.Sprintf("lgsp-%d", it.ID) }
 
 // HeaderKey is the HTTP header that carries Key.
 const HeaderKey = "Idempotency-Key"
+
+// ErrNothing is returned by a kind whose item needs no delivery (the
+// recipient is reached another way, or is final already): the item is
+// done, and Recorder sees ErrNothing as its error.
+var ErrNothing = errors.New("nothing to deliver")
 
 type permanent struct{ error }
 

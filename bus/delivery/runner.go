@@ -308,12 +308,12 @@ func (r *Runner) attempt(hard context.Context, it store.OutboxItem) {
 	it.Attempts++
 	a := store.Attempt{At: now, Node: r.Node}
 	status := store.OutboxDone
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrNothing) {
 		a.Error = short(err.Error())
 		it.LastError = a.Error
 		policy := r.Retry
 		if p, ok := kind.(Policied); ok {
-			policy = p.Policy(it)
+			policy = p.RetryPolicy(it)
 		}
 		if IsPermanent(err) || policy.GiveUp(it.Attempts, it.FirstAt, now) {
 			status = store.OutboxDead
@@ -337,7 +337,7 @@ func (r *Runner) attempt(hard context.Context, it store.OutboxItem) {
 }
 
 func (r *Runner) log(it store.OutboxItem, status string, err error) {
-	if err == nil {
+	if status == store.OutboxDone {
 		return
 	}
 	l := r.Log.WithError(err).WithFields(logrus.Fields{"outbox": it.ID, "kind": it.Kind, "target": it.Target, "exchange": it.ExchangeID, "attempts": it.Attempts})

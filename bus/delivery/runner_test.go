@@ -40,7 +40,7 @@ func (k *fakeKind) Slots() int   { return k.slots }
 func (k *fakeKind) Deliver(ctx context.Context, it store.OutboxItem) error {
 	return k.deliver(ctx, it)
 }
-func (k *fakeKind) Policy(store.OutboxItem) bus.RetryPolicy {
+func (k *fakeKind) RetryPolicy(store.OutboxItem) bus.RetryPolicy {
 	return bus.RetryPolicy{Initial: time.Millisecond, MaxInterval: time.Millisecond, MaxAttempts: 3, MaxElapsed: time.Hour, Jitter: -1}
 }
 func (k *fakeKind) Record(_ context.Context, it store.OutboxItem, status string, _ error) {

@@ -44,6 +44,7 @@ type Config struct {
 	Limits   LimitsConfig    `yaml:"limits"`
 	Auth     AuthConfig      `yaml:"auth"`
 	Webhooks WebhooksConfig  `yaml:"webhooks"`
+	Delivery DeliveryConfig  `yaml:"delivery"`
 	Exchange exchange.Config `yaml:"exchange"`
 	// XMLLimits bounds the shape of XML from outside (edXML packets, SOAP
 	// requests, signed documents, legacy XML bodies): see XMLLimitsConfig.
@@ -150,6 +151,23 @@ type AuthConfig struct {
 	// TokenTTL that of OAuth2 bearer tokens from POST /token (0 means 1h).
 	SessionTTL time.Duration `yaml:"session_ttl"`
 	TokenTTL   time.Duration `yaml:"token_ttl"`
+}
+
+// DeliveryConfig tunes the one delivery engine (bus/delivery) that moves
+// webhooks, SOAP pushes and gateway deliveries. Zero fields take the
+// engine's defaults.
+type DeliveryConfig struct {
+	// Lease is how long a claim holds an item without a heartbeat (the
+	// node renews it every Lease/3 while delivering): the delay before
+	// another node takes over the items of a node that died.
+	Lease time.Duration `yaml:"lease" env:"LGSP_DELIVERY_LEASE"`
+	// Slots deliveries to one destination run at once; Queue more wait.
+	Slots int `yaml:"slots" env:"LGSP_DELIVERY_SLOTS"`
+	Queue int `yaml:"queue" env:"LGSP_DELIVERY_QUEUE"`
+	// MaxHeld bounds the items one node holds at once (all destinations).
+	MaxHeld int `yaml:"max_held" env:"LGSP_DELIVERY_MAX_HELD"`
+	// Retry is the policy of webhooks (route files set their own kinds').
+	Retry bus.RetryPolicy `yaml:"retry"`
 }
 
 // WebhooksConfig bounds where webhooks may go. Webhook URLs are registered
