@@ -227,6 +227,7 @@ var (
 
 	// Outbound safety: webhook targets registered by systems (SSRF).
 	ErrOutboundRefused = def("outbound.refused", http.StatusUnprocessableEntity, "Địa chỉ đích bị chặn theo chính sách kết nối ra ngoài (mạng nội bộ, loopback hoặc địa chỉ đặc biệt)", "target address is refused by the outbound policy (internal, loopback or special-purpose address)")
+	ErrLeaseLost       = def("delivery.lease_lost", http.StatusConflict, "Lượt chuyển giao đã bị nút khác tiếp nhận (hết thời hạn thuê) hoặc đã được người quản trị xử lý: kết quả của lượt cũ không được ghi", "the delivery's lease was taken over by another claim or an operator acted on it: the outcome of the old claim is not recorded")
 
 	// The platform itself.
 	ErrBusy        = def("system.busy", http.StatusServiceUnavailable, "Hệ thống đang quá tải, vui lòng thử lại sau", "platform is busy, try again later")

@@ -10,14 +10,26 @@ import (
 // (webhooks now; SOAP pushes and gateway calls later). Zero fields take the
 // defaults of DefaultRetry.
 type RetryPolicy struct {
-	Initial     time.Duration `yaml:"initial" json:"initial"`
+	// Initial is the wait after the first failed attempt; each next wait
+	// doubles.
+	Initial time.Duration `yaml:"initial" json:"initial"`
+	// MaxInterval caps one wait.
 	MaxInterval time.Duration `yaml:"max_interval" json:"max_interval"`
-	MaxElapsed  time.Duration `yaml:"max_elapsed" json:"max_elapsed"`
-	MaxAttempts int           `yaml:"max_attempts" json:"max_attempts"`
+	// MaxElapsed ends the retries this long after the first attempt: the
+	// item becomes a dead letter.
+	MaxElapsed time.Duration `yaml:"max_elapsed" json:"max_elapsed"`
+	// MaxAttempts ends the retries after this many attempts.
+	MaxAttempts int `yaml:"max_attempts" json:"max_attempts"`
+	// Jitter spreads each wait by ± this fraction (0.2 = ±20 %), so that
+	// items that failed together do not retry together. Zero is 0.2;
+	// negative is none.
+	Jitter float64 `yaml:"jitter" json:"jitter"`
 }
 
-// DefaultRetry is used where a route or config says nothing.
-var DefaultRetry = RetryPolicy{Initial: 2 * time.Second, MaxInterval: 5 * time.Minute, MaxElapsed: 24 * time.Hour, MaxAttempts: 20}
+// DefaultRetry is used where a route or config says nothing: waits double
+// from 2 s to 5 min, so 24 h (MaxElapsed, about 290 attempts) is the limit
+// that ends an unreachable destination's retries, not MaxAttempts.
+var DefaultRetry = RetryPolicy{Initial: 2 * time.Second, MaxInterval: 5 * time.Minute, MaxElapsed: 24 * time.Hour, MaxAttempts: 300, Jitter: 0.2}
 
 // WithDefaults fills zero fields from DefaultRetry.
 func (p RetryPolicy) WithDefaults() RetryPolicy {
@@ -33,11 +45,14 @@ func (p RetryPolicy) WithDefaults() RetryPolicy {
 	if p.MaxAttempts <= 0 {
 		p.MaxAttempts = DefaultRetry.MaxAttempts
 	}
+	if p.Jitter == 0 {
+		p.Jitter = DefaultRetry.Jitter
+	}
 	return p
 }
 
 // Backoff returns the wait before attempt n (1-based: the wait after the
-// first failure is Backoff(1)), exponential with ±20 % jitter, capped at
+// first failure is Backoff(1)), exponential with ±Jitter, capped at
 // MaxInterval.
 func (p RetryPolicy) Backoff(n int) time.Duration {
 	p = p.WithDefaults()
@@ -48,8 +63,11 @@ func (p RetryPolicy) Backoff(n int) time.Duration {
 	if d > p.MaxInterval {
 		d = p.MaxInterval
 	}
-	j := time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
-	return j
+	if p.Jitter <= 0 {
+		return d
+	}
+	j := min(p.Jitter, 1)
+	return time.Duration(float64(d) * (1 - j + 2*j*rand.Float64()))
 }
 
 // GiveUp reports whether no further attempt should be made after attempts

@@ -258,7 +258,7 @@ func TestSoapPush(t *testing.T) {
 			t.Fatalf("%d calls, want max_attempts 3", down.Calls())
 		}
 		item := deadPush(t, n, id)
-		if item["Attempts"].(float64) != 3 || !strings.Contains(item["LastError"].(string), "fault Server: QLVB-503") {
+		if item["attempts"].(float64) != 3 || !strings.Contains(item["last_error"].(string), "fault Server: QLVB-503") {
 			t.Fatalf("dead item %v", item)
 		}
 		if s := recipientStatus(t, n, id, pushDown); s == store.RecipientConfirmed {
@@ -274,7 +274,7 @@ func TestSoapPush(t *testing.T) {
 		if d["code"] != "service.fault" || d["fault_code"] != "Client" || !strings.Contains(fmt.Sprint(d["fault_string"]), "QLVB-409") || d["attempt"].(float64) != 1 {
 			t.Fatalf("failure detail %v: a Client fault is final at the first attempt", d)
 		}
-		if item := deadPush(t, n, id); !strings.Contains(item["LastError"].(string), "fault Client: QLVB-409") {
+		if item := deadPush(t, n, id); !strings.Contains(item["last_error"].(string), "fault Client: QLVB-409") {
 			t.Fatalf("dead item %v", item)
 		}
 	})
@@ -306,7 +306,7 @@ func deadPush(t *testing.T, n *node, id string) map[string]any {
 		t.Fatal(err)
 	}
 	for _, it := range out.Items {
-		if it["ExchangeID"] == id && it["Kind"] == "soap_push" && it["Status"] == store.OutboxDead {
+		if it["exchange_id"] == id && it["kind"] == "soap_push" && it["status"] == store.OutboxDead {
 			return it
 		}
 	}

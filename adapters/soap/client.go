@@ -106,6 +106,20 @@ func WithHTTPHeader(key, value string) Option {
 	return func(c *Client) error { c.httpHeader.Add(key, value); return nil }
 }
 
+type callHeaderKey struct{}
+
+// WithCallHeader returns a context whose calls carry one more HTTP header
+// (the Idempotency-Key of one delivery, on a client shared by many).
+func WithCallHeader(ctx context.Context, key, value string) context.Context {
+	h, _ := ctx.Value(callHeaderKey{}).(http.Header)
+	h = h.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	h.Set(key, value)
+	return context.WithValue(ctx, callHeaderKey{}, h)
+}
+
 // WithSOAPHeader adds a SOAP header block to every request: a value with
 // an XMLName (namespace included), or RawXML.
 func WithSOAPHeader(v any) Option {
@@ -270,6 +284,11 @@ func (c *Client) do(ctx context.Context, action string, body []byte, onBody func
 	}
 	for k, vs := range c.httpHeader {
 		hreq.Header[k] = vs
+	}
+	if h, ok := ctx.Value(callHeaderKey{}).(http.Header); ok {
+		for k, vs := range h {
+			hreq.Header[k] = vs
+		}
 	}
 	hreq.Header.Set("Content-Type", c.version.contentType(action))
 	if c.version == V11 {

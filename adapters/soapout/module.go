@@ -38,15 +38,18 @@ func checkOperations(set *route.Set) route.Problems {
 	return ps
 }
 
-// provision hands the pushes to the node's outbox worker.
+// provision registers pushes as a delivery kind of the node's engine, and
+// as the diverter of the notifications of pushed recipients.
 func provision(h *service.Host) error {
-	h.HandleOutbox(&Pusher{
+	p := &Pusher{
 		Exchange: h.Exchange,
 		Store:    h.Store,
 		Routes:   h.Routes,
 		Log:      h.Log.WithField("module", "soapout"),
 		Node:     h.Config.Node,
 		Wake:     h.Wake,
-	})
+	}
+	h.RegisterDelivery(p)
+	h.Divert(p)
 	return nil
 }

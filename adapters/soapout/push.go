@@ -16,6 +16,7 @@ import (
 
 	"github.com/tuyenquang/lgsp/adapters/soap"
 	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/delivery"
 	"github.com/tuyenquang/lgsp/bus/exchange"
 	"github.com/tuyenquang/lgsp/bus/route"
 	"github.com/tuyenquang/lgsp/bus/store"
@@ -36,8 +37,9 @@ const (
 // base64 in the SOAP body).
 const DefaultMaxBytes int64 = 64 << 20
 
-// Pusher delivers pushes (see the package comment). It is an outbox
-// handler of the webhook worker (notify.OutboxHandler).
+// Pusher delivers pushes (see the package comment): it is the delivery
+// kind "soap_push" of the engine (bus/delivery), and the diverter that
+// turns the webhook of a pushed recipient into a planned push.
 type Pusher struct {
 	Exchange *exchange.Service
 	Store    store.Store
@@ -52,6 +54,7 @@ type Pusher struct {
 
 	mu      sync.Mutex
 	clients map[string]*soap.Client
+	answers map[int64]any // of attempts whose outcome is being recorded
 }
 
 type pushPayload struct {
@@ -67,114 +70,111 @@ func (p *Pusher) now() time.Time {
 	return time.Now().UTC()
 }
 
-// HandleOutbox takes "soap_push" items, and the "webhook" items of
-// recipients that are pushed to (turning them into a planned push).
-func (p *Pusher) HandleOutbox(ctx context.Context, it store.OutboxItem) bool {
-	switch it.Kind {
-	case KindSOAPPush:
-		p.push(ctx, it)
-		return true
-	case "webhook":
-		return p.plan(ctx, it)
-	}
-	return false
-}
+// Name is the delivery kind of pushes (delivery.Kind).
+func (p *Pusher) Name() string { return KindSOAPPush }
 
-// plan replaces the notification of a pushed recipient by a push due at
-// once or at the next time of the push's schedule.
-func (p *Pusher) plan(ctx context.Context, it store.OutboxItem) bool {
+// Divert takes the webhook item of a recipient that is pushed to and
+// turns it into a push due at once or at the next time of the push's
+// schedule (notify.Diverter).
+func (p *Pusher) Divert(ctx context.Context, it store.OutboxItem) (bool, error) {
 	var n struct {
 		ExchangeID string `json:"exchange_id"`
 		Recipient  string `json:"recipient"`
 		Event      string `json:"event"`
 	}
 	if json.Unmarshal(it.Payload, &n) != nil || n.Event != store.RecipientNotified || n.ExchangeID == "" {
-		return false
+		return false, nil
 	}
 	ps, ok := p.Routes().Push(it.Target)
 	if !ok {
-		return false
+		return false, nil
 	}
-	now := p.now()
-	due := ps.Plan(now)
+	due := ps.Plan(p.now())
 	payload, _ := json.Marshal(pushPayload{ExchangeID: n.ExchangeID, System: it.Target, Operation: ps.Key()})
 	ctx = context.WithoutCancel(ctx)
 	if err := p.Store.EnqueueOutbox(ctx, store.OutboxItem{Kind: KindSOAPPush, Target: it.Target, ExchangeID: n.ExchangeID, Payload: payload, DueAt: due, FirstAt: due}); err != nil {
-		p.Log.WithError(err).WithField("exchange", n.ExchangeID).Error("planning a SOAP push")
-		return true // leased: tried again when the lease ends
-	}
-	it.Attempts++
-	it.Status, it.LastError = store.OutboxDone, ""
-	if err := p.Store.FinishOutbox(ctx, it); err != nil {
-		p.Log.WithError(err).WithField("outbox", it.ID).Error("recording a planned SOAP push")
+		return false, fmt.Errorf("planning a SOAP push: %w", err)
 	}
 	p.ledger(ctx, n.ExchangeID, it.Target, EventPlanned, map[string]any{"operation": ps.Key(), "endpoint": ps.Endpoint, "due": due, "schedule": ps.Schedule})
-	return true
+	return true, nil
+}
+
+// RetryPolicy is the retry: of the push in the route files.
+func (p *Pusher) RetryPolicy(it store.OutboxItem) bus.RetryPolicy {
+	if ps, ok := p.Routes().Push(it.Target); ok {
+		return ps.Retry
+	}
+	return bus.DefaultRetry
+}
+
+// Deliver makes one attempt of a push (delivery.Kind); the legacy system
+// gets the item's Idempotency-Key as an HTTP header on every attempt.
+func (p *Pusher) Deliver(ctx context.Context, it store.OutboxItem) error {
+	ps, ok := p.Routes().Push(it.Target)
+	if !ok {
+		return delivery.Permanent(bus.ErrServiceUnknown.New("no push to %s is declared in the route files any more", it.Target))
+	}
+	ctx = soap.WithCallHeader(ctx, delivery.HeaderKey, delivery.Key(it))
+	answer, done, err := p.attempt(ctx, ps, it)
+	if done { // nothing left to push: the recipient is final
+		return delivery.ErrNothing
+	}
+	var pe permanent
+	if errors.As(err, &pe) {
+		return delivery.Permanent(err)
+	}
+	if err == nil {
+		p.mu.Lock()
+		if p.answers == nil {
+			p.answers = map[int64]any{}
+		}
+		p.answers[it.ID] = answer
+		p.mu.Unlock()
+	}
+	return err
+}
+
+// Record writes the ledger of an attempt once the engine has recorded its
+// outcome, and confirms a pushed delivery (delivery.Recorder).
+func (p *Pusher) Record(ctx context.Context, it store.OutboxItem, status string, err error) {
+	p.mu.Lock()
+	answer := p.answers[it.ID]
+	delete(p.answers, it.ID)
+	p.mu.Unlock()
+	if errors.Is(err, delivery.ErrNothing) {
+		return
+	}
+	ps, _ := p.Routes().Push(it.Target)
+	key := ""
+	endpoint := ""
+	if ps != nil {
+		key, endpoint = ps.Key(), ps.Endpoint
+	}
+	if err == nil {
+		detail := map[string]any{"operation": key, "endpoint": endpoint, "attempts": it.Attempts}
+		if b, e := json.Marshal(answer); e == nil && len(b) <= 2000 {
+			detail["answer"] = json.RawMessage(b)
+		}
+		p.ledger(ctx, it.ExchangeID, it.Target, EventPushed, detail)
+		if _, err := p.Exchange.Confirm(ctx, it.Target, it.ExchangeID, exchange.OutcomeReceived, "pushed by SOAP to "+key); err != nil && !errors.Is(err, bus.ErrExchangeState) {
+			p.Log.WithError(err).WithField("exchange", it.ExchangeID).Error("confirming a pushed delivery")
+		}
+		return
+	}
+	detail := errDetail(err)
+	detail["attempt"] = it.Attempts
+	if status == store.OutboxDead {
+		p.ledger(ctx, it.ExchangeID, it.Target, EventFailed, detail)
+		return
+	}
+	detail["next"] = it.DueAt
+	p.ledger(ctx, it.ExchangeID, it.Target, EventRetry, detail)
 }
 
 // permanent marks errors that no retry can cure.
 type permanent struct{ error }
 
 func (e permanent) Unwrap() error { return e.error }
-
-// push makes one attempt of a push and records its outcome.
-func (p *Pusher) push(ctx context.Context, it store.OutboxItem) {
-	now := p.now()
-	if it.FirstAt.IsZero() {
-		it.FirstAt = now
-	}
-	ps, ok := p.Routes().Push(it.Target)
-	var retry bus.RetryPolicy
-	var answer any
-	var err error
-	if !ok {
-		err = permanent{bus.ErrServiceUnknown.New("no push to %s is declared in the route files any more", it.Target)}
-	} else {
-		retry = ps.Retry
-		var done bool
-		answer, done, err = p.attempt(ctx, ps, it)
-		if done { // nothing left to push: the recipient is final
-			it.Status = store.OutboxDone
-			p.finish(ctx, it)
-			return
-		}
-	}
-	it.Attempts++
-	if err == nil {
-		it.Status, it.LastError = store.OutboxDone, ""
-		p.finish(ctx, it)
-		detail := map[string]any{"operation": ps.Key(), "endpoint": ps.Endpoint, "attempts": it.Attempts}
-		if b, e := json.Marshal(answer); e == nil && len(b) <= 2000 {
-			detail["answer"] = json.RawMessage(b)
-		}
-		p.ledger(ctx, it.ExchangeID, it.Target, EventPushed, detail)
-		if _, err := p.Exchange.Confirm(context.WithoutCancel(ctx), it.Target, it.ExchangeID, exchange.OutcomeReceived, "pushed by SOAP to "+ps.Key()); err != nil && !errors.Is(err, bus.ErrExchangeState) {
-			p.Log.WithError(err).WithField("exchange", it.ExchangeID).Error("confirming a pushed delivery")
-		}
-		return
-	}
-	if errors.Is(ctx.Err(), context.Canceled) && !errors.Is(err, bus.ErrServiceTimeout) {
-		// Shutting down: the attempt does not count; the lease brings it back.
-		return
-	}
-	it.LastError = describe(err)
-	detail := errDetail(err)
-	detail["attempt"] = it.Attempts
-	var pe permanent
-	if errors.As(err, &pe) || retry.GiveUp(it.Attempts, it.FirstAt, now) {
-		it.Status = store.OutboxDead
-		p.Log.WithError(err).WithFields(logrus.Fields{"exchange": it.ExchangeID, "system": it.Target, "attempts": it.Attempts}).Error("SOAP push failed for good")
-		p.finish(ctx, it)
-		p.ledger(ctx, it.ExchangeID, it.Target, EventFailed, detail)
-		return
-	}
-	it.Status = store.OutboxPending
-	it.DueAt = now.Add(retry.Backoff(it.Attempts))
-	detail["next"] = it.DueAt
-	p.Log.WithError(err).WithFields(logrus.Fields{"exchange": it.ExchangeID, "system": it.Target, "attempt": it.Attempts, "next": it.DueAt}).Warn("SOAP push failed; will retry")
-	p.finish(ctx, it)
-	p.ledger(ctx, it.ExchangeID, it.Target, EventRetry, detail)
-}
 
 // attempt fetches the content, maps it and calls the operation. done
 // reports that the recipient is already final (nothing to push).
@@ -292,12 +292,6 @@ func NewClient(endpoint, version string, timeout time.Duration, a route.SOAPAuth
 		opts = append(opts, soap.WithUsernameToken(a.User, password, a.Digest), soap.WithTimestamp(5*time.Minute))
 	}
 	return soap.NewClient(endpoint, opts...)
-}
-
-func (p *Pusher) finish(ctx context.Context, it store.OutboxItem) {
-	if err := p.Store.FinishOutbox(context.WithoutCancel(ctx), it); err != nil {
-		p.Log.WithError(err).WithField("outbox", it.ID).Error("recording a SOAP push outcome")
-	}
 }
 
 func (p *Pusher) ledger(ctx context.Context, id, system, kind string, detail map[string]any) {

@@ -9,37 +9,44 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/tuyenquang/lgsp/bus"
 	"github.com/tuyenquang/lgsp/bus/auth"
+	"github.com/tuyenquang/lgsp/bus/delivery"
 	"github.com/tuyenquang/lgsp/bus/store"
 	"github.com/tuyenquang/lgsp/bus/vault"
 )
 
-// Webhooks delivers outbox items of kind "webhook": a POST of the
+// KindWebhook is the delivery kind of webhooks.
+const KindWebhook = "webhook"
+
+// Webhooks is the delivery kind "webhook" (bus/delivery): a POST of the
 // notification JSON to the system's webhook URL, signed with the
 // LGSP-HMAC-SHA256 protocol under the system's newest active key (the
 // system verifies it with its own secret, see docs/exchange.md, "Webhooks"). When
 // that key is a public key (LGSP-RSA-SHA256) there is no secret to sign
 // with: the webhook is signed LGSP-RSA-SHA256 by the platform key
-// (Platform), whose public key is published.
+// (Platform), whose public key is published. Every attempt of one item
+// carries the same Idempotency-Key header.
 type Webhooks struct {
 	Store  store.Store
 	Vault  *vault.Vault
 	Client *http.Client
-	Retry  bus.RetryPolicy
-	Log    logrus.FieldLogger
-	Node   string
-	Now    func() time.Time
+	// Retry is the policy of webhooks (zero: bus.DefaultRetry).
+	Retry bus.RetryPolicy
+	Log   logrus.FieldLogger
+	Node  string
+	Now   func() time.Time
 	// Wake is called after ledger events were written.
 	Wake func()
-	// Handlers see every claimed item first, in order; the first that
-	// takes it (SOAP pushes: kind "soap_push", and the "webhook" items of
-	// systems that are pushed to) records its outcome itself.
-	Handlers []OutboxHandler
+	// Diverters see every webhook item first, in order; the first that
+	// takes it (soapout: systems that are pushed to by SOAP get a planned
+	// push instead of a webhook) has handled the notification.
+	Diverters []Diverter
 	// Platform signs the webhooks of systems whose newest key is a
 	// public key.
 	Platform *auth.PlatformKeys
@@ -48,92 +55,77 @@ type Webhooks struct {
 	// Nil means the default (public addresses only). A refusal is
 	// permanent: the item is dead at once, not retried.
 	Policy *bus.OutboundPolicy
+
+	once sync.Once
 }
 
-// OutboxHandler takes outbox items before the webhook delivery does: the
-// outbox, its lease and the shared retry policy serve other durable pushes
-// this way (adapters/soapout).
-type OutboxHandler interface {
-	// HandleOutbox returns false to leave it to the webhook delivery;
-	// when it returns true it has finished the item (FinishOutbox).
-	HandleOutbox(ctx context.Context, it store.OutboxItem) bool
+// Diverter takes the notification of a recipient that is reached another
+// way: Divert reports true when it has handled it (enqueued its own
+// delivery); an error is retried like a failed webhook.
+type Diverter interface {
+	Divert(ctx context.Context, it store.OutboxItem) (bool, error)
 }
 
-// Run delivers due webhooks until ctx is done.
+func (w *Webhooks) init() {
+	w.once.Do(func() {
+		if w.Now == nil {
+			w.Now = time.Now
+		}
+		if w.Policy == nil {
+			w.Policy = &bus.OutboundPolicy{}
+		}
+		if w.Client == nil {
+			w.Client = w.Policy.Client(10 * time.Second)
+		}
+	})
+}
+
+// Name is the kind's name.
+func (w *Webhooks) Name() string { return KindWebhook }
+
+// RetryPolicy is the retry policy of webhooks.
+func (w *Webhooks) RetryPolicy(store.OutboxItem) bus.RetryPolicy {
+	if w.Retry == (bus.RetryPolicy{}) {
+		return bus.DefaultRetry
+	}
+	return w.Retry
+}
+
+// Run delivers webhooks only, on a runner of their own (tests; a node
+// runs every kind on one runner).
 func (w *Webhooks) Run(ctx context.Context) {
-	if w.Now == nil {
-		w.Now = time.Now
-	}
-	if w.Policy == nil {
-		w.Policy = &bus.OutboundPolicy{}
-	}
-	if w.Client == nil {
-		w.Client = w.Policy.Client(10 * time.Second)
-	}
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		items, err := w.Store.ClaimOutbox(ctx, w.Now().UTC(), 32, w.Node, time.Minute)
-		if err != nil {
-			if ctx.Err() == nil {
-				w.Log.WithError(err).Error("claiming outbox items")
-			}
-			continue
-		}
-		for _, it := range items {
-			w.deliver(ctx, it)
-		}
-	}
+	reg := delivery.NewRegistry()
+	reg.Register(w)
+	(&delivery.Runner{Store: w.Store, Kinds: reg, Node: w.Node, Log: w.Log, Retry: w.RetryPolicy(store.OutboxItem{})}).Run(ctx)
 }
 
-func (w *Webhooks) deliver(ctx context.Context, it store.OutboxItem) {
-	for _, h := range w.Handlers {
-		if h.HandleOutbox(ctx, it) {
-			return
+// Deliver makes one attempt (delivery.Kind).
+func (w *Webhooks) Deliver(ctx context.Context, it store.OutboxItem) error {
+	w.init()
+	for _, d := range w.Diverters {
+		if ok, err := d.Divert(ctx, it); err != nil {
+			return err
+		} else if ok {
+			return delivery.ErrNothing
 		}
-	}
-	now := w.Now().UTC()
-	if it.FirstAt.IsZero() {
-		it.FirstAt = now
 	}
 	sys, err := w.Store.GetSystem(ctx, it.Target)
-	if err == nil && sys.WebhookURL == "" {
-		it.Status = store.OutboxDone // nothing to push to: the system polls or subscribes
-		w.finish(ctx, it)
-		return
+	if err != nil {
+		return err
 	}
-	if err == nil {
-		err = w.post(ctx, sys, it.Payload)
+	if sys.WebhookURL == "" {
+		return delivery.ErrNothing // nothing to push to: the system polls or subscribes
 	}
-	it.Attempts++
-	if err == nil {
-		it.Status, it.LastError = store.OutboxDone, ""
-		w.finish(ctx, it)
-		w.ledger(ctx, it, "webhook_sent", "")
-		return
-	}
-	it.LastError = err.Error()
-	if errors.Is(err, bus.ErrOutboundRefused) || w.Retry.GiveUp(it.Attempts, it.FirstAt, now) {
-		it.Status = store.OutboxDead
-		w.Log.WithError(err).WithFields(logrus.Fields{"exchange": it.ExchangeID, "system": it.Target, "attempts": it.Attempts}).Error("webhook delivery failed for good")
-		w.finish(ctx, it)
-		w.ledger(ctx, it, "webhook_failed", err.Error())
-		return
-	}
-	it.Status = store.OutboxPending
-	it.DueAt = now.Add(w.Retry.Backoff(it.Attempts))
-	w.Log.WithError(err).WithFields(logrus.Fields{"exchange": it.ExchangeID, "system": it.Target, "attempt": it.Attempts, "next": it.DueAt}).Warn("webhook delivery failed; will retry")
-	w.finish(ctx, it)
+	return w.post(ctx, sys, it)
 }
 
-func (w *Webhooks) finish(ctx context.Context, it store.OutboxItem) {
-	if err := w.Store.FinishOutbox(context.WithoutCancel(ctx), it); err != nil {
-		w.Log.WithError(err).WithField("outbox", it.ID).Error("recording webhook outcome")
+// Record writes webhook_sent or webhook_failed (delivery.Recorder).
+func (w *Webhooks) Record(ctx context.Context, it store.OutboxItem, status string, err error) {
+	switch {
+	case status == store.OutboxDone && err == nil:
+		w.ledger(ctx, it, "webhook_sent", "")
+	case status == store.OutboxDead:
+		w.ledger(ctx, it, "webhook_failed", err.Error())
 	}
 }
 
@@ -152,7 +144,8 @@ func (w *Webhooks) ledger(ctx context.Context, it store.OutboxItem, kind, detail
 
 var errNoKey = errors.New("system has no active key to sign webhooks with")
 
-func (w *Webhooks) post(ctx context.Context, sys store.System, payload []byte) error {
+func (w *Webhooks) post(ctx context.Context, sys store.System, it store.OutboxItem) error {
+	payload := it.Payload
 	if err := w.Policy.CheckURL(sys.WebhookURL); err != nil {
 		return err // before any lookup or connection
 	}
@@ -176,6 +169,7 @@ func (w *Webhooks) post(ctx context.Context, sys store.System, payload []byte) e
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(delivery.HeaderKey, delivery.Key(it))
 	sum := sha256.Sum256(payload)
 	if err := w.sign(ctx, req, *key, hex.EncodeToString(sum[:]), now); err != nil {
 		return err
@@ -187,7 +181,11 @@ func (w *Webhooks) post(ctx context.Context, sys store.System, payload []byte) e
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("webhook answered %s", resp.Status)
+		err := fmt.Errorf("webhook answered %s", resp.Status)
+		if resp.StatusCode/100 == 4 && resp.StatusCode != http.StatusRequestTimeout && resp.StatusCode != http.StatusTooManyRequests {
+			return delivery.Permanent(err) // the receiver refuses it: no retry changes that
+		}
+		return err
 	}
 	return nil
 }

@@ -1,11 +1,15 @@
 package service
 
 import (
+	"context"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/delivery"
 	"github.com/tuyenquang/lgsp/bus/exchange"
 	"github.com/tuyenquang/lgsp/bus/route"
 	"github.com/tuyenquang/lgsp/bus/store"
@@ -239,16 +243,78 @@ func (s *Service) mountAdmin() {
 	}))
 	m.HandleFunc("GET /admin/v1/debug/pprof/profile", s.admin(pprof.Profile))
 	m.HandleFunc("GET /admin/v1/debug/pprof/trace", s.admin(pprof.Trace))
-	m.HandleFunc("GET /admin/v1/outbox", s.admin(func(w http.ResponseWriter, r *http.Request) {
-		status := r.URL.Query().Get("status")
-		if status == "" {
-			status = store.OutboxDead
+	// Deliveries (issue #10): list, requeue and discard dead letters; each
+	// action is in the ledger of the exchanges concerned.
+	ops := &delivery.Ops{Store: s.store, Actor: "admin", Node: s.cfg.Node}
+	list := func(w http.ResponseWriter, r *http.Request) {
+		f, err := outboxFilter(r.URL.Query())
+		if err != nil {
+			WriteProblem(w, r, err)
+			return
 		}
-		items, err := s.store.ListOutbox(r.Context(), status, 200)
+		items, err := ops.List(r.Context(), f)
 		if err != nil {
 			WriteProblem(w, r, err)
 			return
 		}
 		WriteJSON(w, http.StatusOK, map[string]any{"items": items})
-	}))
+	}
+	m.HandleFunc("GET /admin/v1/outbox", s.admin(func(w http.ResponseWriter, r *http.Request) { list(w, r) }))
+	m.HandleFunc("GET /admin/v1/deliveries", s.admin(func(w http.ResponseWriter, r *http.Request) { list(w, r) }))
+	act := func(do func(context.Context, store.OutboxFilter, bool) ([]delivery.View, error)) http.HandlerFunc {
+		return s.admin(func(w http.ResponseWriter, r *http.Request) {
+			var in DeliveryAction
+			if err := DecodeJSON(r, lim, &in); err != nil {
+				WriteProblem(w, r, err)
+				return
+			}
+			items, err := do(r.Context(), store.OutboxFilter{ID: in.ID, Kind: in.Kind, Target: in.Target, ExchangeID: in.ExchangeID, Limit: in.Limit}, in.All)
+			if err != nil {
+				WriteProblem(w, r, err)
+				return
+			}
+			WriteJSON(w, http.StatusOK, map[string]any{"count": len(items), "items": items})
+		})
+	}
+	m.HandleFunc("POST /admin/v1/deliveries/retry", act(ops.Requeue))
+	m.HandleFunc("POST /admin/v1/deliveries/discard", act(ops.Discard))
+}
+
+// DeliveryAction selects dead letters to requeue or discard: by id, or by
+// kind, target and exchange; All acts on every dead letter (up to Limit).
+type DeliveryAction struct {
+	ID         int64  `json:"id,omitempty"`
+	Kind       string `json:"kind,omitempty"`
+	Target     string `json:"target,omitempty"`
+	ExchangeID string `json:"exchange_id,omitempty"`
+	All        bool   `json:"all,omitempty"`
+	Limit      int    `json:"limit,omitempty"`
+}
+
+// outboxFilter reads ?status=&kind=&target=&exchange=&before=&limit=.
+func outboxFilter(q url.Values) (store.OutboxFilter, error) {
+	f := store.OutboxFilter{Status: q.Get("status"), Kind: q.Get("kind"), Target: q.Get("target"), ExchangeID: q.Get("exchange"), Limit: 200}
+	switch f.Status {
+	case "":
+		f.Status = store.OutboxDead // what operators look for
+	case "all":
+		f.Status = ""
+	}
+	for name, p := range map[string]*int64{"before": &f.BeforeID, "id": &f.ID} {
+		if v := q.Get(name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n <= 0 {
+				return f, bus.ErrBadRequest.New("%s must be a positive outbox id", name)
+			}
+			*p = n
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 || n > 1000 {
+			return f, bus.ErrBadRequest.New("limit must be between 1 and 1000")
+		}
+		f.Limit = n
+	}
+	return f, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tuyenquang/lgsp/bus"
 	"github.com/tuyenquang/lgsp/bus/auth"
+	"github.com/tuyenquang/lgsp/bus/delivery"
 	"github.com/tuyenquang/lgsp/bus/exchange"
 	"github.com/tuyenquang/lgsp/bus/xmlscan"
 )
@@ -45,6 +46,7 @@ type Config struct {
 	Limits   LimitsConfig    `yaml:"limits"`
 	Auth     AuthConfig      `yaml:"auth"`
 	Webhooks WebhooksConfig  `yaml:"webhooks"`
+	Delivery DeliveryConfig  `yaml:"delivery"`
 	Exchange exchange.Config `yaml:"exchange"`
 	// XMLLimits bounds the shape of XML from outside (edXML packets, SOAP
 	// requests, signed documents, legacy XML bodies): see XMLLimitsConfig.
@@ -185,6 +187,26 @@ type AuthConfig struct {
 	TokenTTL   time.Duration `yaml:"token_ttl"` // TokenTTL is the lifetime of bearer tokens from POST /token (0 means 1h; at most 24h).
 }
 
+// DeliveryConfig tunes the one delivery engine (bus/delivery) that moves
+// webhooks, SOAP pushes and gateway deliveries. Zero fields take the
+// engine's defaults.
+type DeliveryConfig struct {
+	// Lease is how long a claim holds an item without a heartbeat (the
+	// node renews it every Lease/3 while delivering): the delay before
+	// another node takes over the items of a node that died.
+	Lease time.Duration `yaml:"lease" env:"LGSP_DELIVERY_LEASE"`
+	// Slots deliveries to one destination run at once: a slow or dead
+	// destination holds only its own slots.
+	Slots int `yaml:"slots" env:"LGSP_DELIVERY_SLOTS"`
+	// Queue more items of one destination may wait for its slots on this
+	// node; past it the node leaves that destination's items to others.
+	Queue int `yaml:"queue" env:"LGSP_DELIVERY_QUEUE"`
+	// MaxHeld bounds the items one node holds at once (all destinations).
+	MaxHeld int `yaml:"max_held" env:"LGSP_DELIVERY_MAX_HELD"`
+	// Retry is the policy of webhooks (route files set their own kinds').
+	Retry bus.RetryPolicy `yaml:"retry"`
+}
+
 // WebhooksConfig bounds where webhooks may go. Webhook URLs are registered
 // per system, so they are the way a system could turn the platform against
 // its own network (SSRF); by default only public addresses are allowed
@@ -221,6 +243,8 @@ func Defaults() Config {
 		Exchange:        exchange.Config{}.WithDefaults(),
 		ShutdownTimeout: 30 * time.Second,
 	}
+	c.Delivery = DeliveryConfig{Lease: delivery.DefaultLease, Slots: delivery.DefaultSlots, Queue: delivery.DefaultQueue,
+		MaxHeld: delivery.DefaultMaxHeld, Retry: bus.DefaultRetry}
 	c.XMLLimits = XMLLimitsConfig{MaxElements: xmlscan.DefaultMaxElements, MaxAttributes: xmlscan.DefaultMaxAttrs,
 		MaxAttrsPerElement: xmlscan.DefaultMaxAttrsPerElement, MaxDepth: xmlscan.DefaultMaxDepth,
 		MaxNameBytes: xmlscan.DefaultMaxNameBytes, MaxNodes: xmlscan.DefaultMaxNodes}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/tuyenquang/lgsp/bus"
 	"github.com/tuyenquang/lgsp/bus/auth"
+	"github.com/tuyenquang/lgsp/bus/delivery"
 	"github.com/tuyenquang/lgsp/bus/exchange"
 	"github.com/tuyenquang/lgsp/bus/notify"
 	"github.com/tuyenquang/lgsp/bus/route"
@@ -96,9 +97,15 @@ func (h *Host) Stopping() <-chan struct{} { return h.svc.stopping }
 // Go starts background work that shutdown waits for.
 func (h *Host) Go(fn func(ctx context.Context)) { h.svc.workers.Go(fn) }
 
-// HandleOutbox lets a module deliver outbox items (its own kinds, or
-// webhooks it takes over) through the outbox worker, before webhooks.
-func (h *Host) HandleOutbox(oh notify.OutboxHandler) { h.svc.outbox = append(h.svc.outbox, oh) }
+// RegisterDelivery adds a delivery kind to the node's engine (bus/delivery).
+func (h *Host) RegisterDelivery(k delivery.Kind) { h.svc.kinds.Register(k) }
+
+// Divert lets a module take the notification of recipients it reaches
+// another way (soapout: SOAP pushes) before a webhook is posted.
+func (h *Host) Divert(d notify.Diverter) { h.svc.diverters = append(h.svc.diverters, d) }
+
+// WakeDeliveries asks the delivery engine to claim now.
+func (h *Host) WakeDeliveries() { h.svc.runner.Wake() }
 
 // Wake tells live subscribers and the dispatcher that ledger events were
 // written.
@@ -139,7 +146,9 @@ type Service struct {
 	adminTok string
 	outbound *bus.OutboundPolicy // webhook targets (SSRF)
 
-	outbox     []notify.OutboxHandler // taken before webhooks (Host.HandleOutbox)
+	kinds      *delivery.Registry // delivery kinds of this node (Host.RegisterDelivery)
+	diverters  []notify.Diverter  // taken before webhooks (Host.Divert)
+	runner     *delivery.Runner
 	workCtx    context.Context
 	workCancel context.CancelFunc
 	workers    *bus.Group
@@ -224,6 +233,8 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	s.routes.Store(set)
 
 	s.workCtx, s.workCancel = context.WithCancel(context.WithoutCancel(ctx))
+	s.kinds = delivery.NewRegistry()
+	s.runner = s.newRunner()
 	s.workers = bus.NewGroup(s.workCtx)
 	s.hub = notify.NewHub(256, cfg.Limits.MaxSubscribers, log)
 	s.feed = notify.NewFeed(s.store, s.hub, log)
@@ -318,6 +329,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 			return fail(fmt.Errorf("provisioning module %s: %w", m.Name, err))
 		}
 	}
+	s.kinds.Register(&notify.Webhooks{Store: s.store, Vault: s.vault, Platform: s.platform, Retry: s.runner.Retry, Log: s.log, Node: s.cfg.Node, Wake: s.feed.Wake, Diverters: s.diverters, Policy: s.outbound})
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		WriteProblem(w, r, bus.ErrNotFound.New("no endpoint %s %s", r.Method, r.URL.Path))
 	})
@@ -404,14 +416,25 @@ func (s *Service) Reload() (*route.Set, error) {
 	return set, nil
 }
 
+// newRunner builds the node's delivery engine; running deliveries get a
+// quarter of the shutdown deadline to finish before they are released.
+func (s *Service) newRunner() *delivery.Runner {
+	d := s.cfg.Delivery
+	retry := d.Retry
+	if retry == (bus.RetryPolicy{}) {
+		retry = bus.DefaultRetry
+	}
+	return &delivery.Runner{Store: s.store, Kinds: s.kinds, Node: s.cfg.Node, Log: s.log.WithField("worker", "delivery"), Retry: retry.WithDefaults(),
+		Lease: d.Lease, Slots: d.Slots, Queue: d.Queue, MaxHeld: d.MaxHeld, Grace: min(delivery.DefaultGrace, s.cfg.ShutdownTimeout/4)}
+}
+
 // StartWorkers starts the background work without listening (tests).
 func (s *Service) StartWorkers() {
 	s.workers.Go(s.sweep)
 	s.workers.Go(s.sweepOnDemand)
 	s.workers.Go(s.exchange.RunDispatcher)
 	s.workers.Go(s.feed.Run)
-	wh := &notify.Webhooks{Store: s.store, Vault: s.vault, Platform: s.platform, Retry: bus.DefaultRetry, Log: s.log, Node: s.cfg.Node, Wake: s.feed.Wake, Handlers: s.outbox, Policy: s.outbound}
-	s.workers.Go(wh.Run)
+	s.workers.Go(s.runner.Run)
 	s.cron.Start()
 }
 

@@ -69,6 +69,16 @@ func (g *Guarded) ChunkIndex(ctx context.Context, p1 string) (r0 []ChunkInfo, er
 	return r0, g.end(ctx, cctx, err)
 }
 
+func (g *Guarded) ClaimDeliveries(ctx context.Context, p1 Claim) (r0 []OutboxItem, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, err
+	}
+	defer cancel()
+	r0, err = g.Store.ClaimDeliveries(cctx, p1)
+	return r0, g.end(ctx, cctx, err)
+}
+
 func (g *Guarded) ClaimDue(ctx context.Context, p1 time.Time, p2 int, p3 string) (r0 []Recipient, err error) {
 	cctx, cancel, err := g.begin(ctx)
 	if err != nil {
@@ -199,6 +209,16 @@ func (g *Guarded) DeleteStrayChunks(ctx context.Context) (r0 int64, err error) {
 	return r0, g.end(ctx, cctx, err)
 }
 
+func (g *Guarded) DiscardDead(ctx context.Context, p1 OutboxFilter) (r0 []OutboxItem, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, err
+	}
+	defer cancel()
+	r0, err = g.Store.DiscardDead(cctx, p1)
+	return r0, g.end(ctx, cctx, err)
+}
+
 func (g *Guarded) EnqueueOutbox(ctx context.Context, p1 OutboxItem) (err error) {
 	cctx, cancel, err := g.begin(ctx)
 	if err != nil {
@@ -236,6 +256,16 @@ func (g *Guarded) Expired(ctx context.Context, p1 time.Time, p2 int) (r0 []strin
 	}
 	defer cancel()
 	r0, err = g.Store.Expired(cctx, p1, p2)
+	return r0, g.end(ctx, cctx, err)
+}
+
+func (g *Guarded) ExtendLease(ctx context.Context, p1 string, p2 time.Time) (r0 int64, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, err
+	}
+	defer cancel()
+	r0, err = g.Store.ExtendLease(cctx, p1, p2)
 	return r0, g.end(ctx, cctx, err)
 }
 
@@ -376,6 +406,16 @@ func (g *Guarded) LegacyToken(ctx context.Context, p1 string) (r0 bool, err erro
 	}
 	defer cancel()
 	r0, err = g.Store.LegacyToken(cctx, p1)
+	return r0, g.end(ctx, cctx, err)
+}
+
+func (g *Guarded) ListDeliveries(ctx context.Context, p1 OutboxFilter) (r0 []OutboxItem, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, err
+	}
+	defer cancel()
+	r0, err = g.Store.ListDeliveries(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
 }
 
@@ -539,6 +579,26 @@ func (g *Guarded) ReleaseLease(ctx context.Context, p1 string, p2 string) (err e
 	return g.end(ctx, cctx, err)
 }
 
+func (g *Guarded) ReleaseNodeLeases(ctx context.Context, p1 string) (r0 int64, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, err
+	}
+	defer cancel()
+	r0, err = g.Store.ReleaseNodeLeases(cctx, p1)
+	return r0, g.end(ctx, cctx, err)
+}
+
+func (g *Guarded) ReleaseOutbox(ctx context.Context, p1 int64, p2 string) (err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	err = g.Store.ReleaseOutbox(cctx, p1, p2)
+	return g.end(ctx, cctx, err)
+}
+
 func (g *Guarded) RemoveSystemOrgan(ctx context.Context, p1 string, p2 string, p3 ...KeyEvent) (err error) {
 	cctx, cancel, err := g.begin(ctx)
 	if err != nil {
@@ -557,6 +617,16 @@ func (g *Guarded) ReplaceContent(ctx context.Context, p1 string, p2 []byte, p3 i
 	defer cancel()
 	err = g.Store.ReplaceContent(cctx, p1, p2, p3, p4, p5, p6, p7...)
 	return g.end(ctx, cctx, err)
+}
+
+func (g *Guarded) RequeueDead(ctx context.Context, p1 OutboxFilter, p2 time.Time) (r0 []OutboxItem, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, err
+	}
+	defer cancel()
+	r0, err = g.Store.RequeueDead(cctx, p1, p2)
+	return r0, g.end(ctx, cctx, err)
 }
 
 func (g *Guarded) RevokeGrant(ctx context.Context, p1 string, p2 time.Time, p3 string) (err error) {

@@ -32,6 +32,7 @@ Usage:
   lgsp systems add|list|show|set-webhook|suspend|resume|allow-alg|deny-alg|legacy-token|speaks-for   manage connected systems (registry)
   lgsp keys    issue|list|revoke|rotate|add-rsa|history   manage key pairs and their audit record
   lgsp grants  add|list|revoke                 who may send what to whom, call which service (deny by default)
+  lgsp deliveries list|retry|discard          outbound deliveries and their dead letters (webhooks, SOAP pushes …)
   lgsp platform-key [--json]                   the public key the platform signs webhooks with (RSA systems)
   lgsp exchange send|inbox|receive|status|cancel   exchange client (signs like any integrator)
   lgsp edoc    validate|inspect|normalize|build|sign|verify|extract   edXML packets (QCVN 102) and XML signatures
@@ -75,6 +76,8 @@ func main() {
 		err = keysCmd(ctx, args)
 	case "grants":
 		err = grantsCmd(ctx, args)
+	case "deliveries":
+		err = deliveriesCmd(ctx, args)
 	case "platform-key":
 		err = platformKeyCmd(ctx, args)
 	case "exchange":

@@ -49,6 +49,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Events", testEvents},
 		{"Outbox", testOutbox},
 		{"ClaimOutboxConcurrent", testClaimOutboxConcurrent},
+		{"OutboxFencing", testOutboxFencing},
+		{"OutboxIsolation", testOutboxIsolation},
+		{"DeadLetters", testDeadLetters},
 		{"Sessions", testSessions},
 	}
 	for _, tc := range tests {
@@ -1103,7 +1106,10 @@ func testOutbox(t *testing.T, s store.Store) {
 		t.Fatalf("claimed %d items, want 2: %+v", len(got), got)
 	}
 	check(t, "claimed item", got[0], store.OutboxItem{ID: got[0].ID, Kind: "webhook", Target: dstA, ExchangeID: "ex_0", Payload: []byte(`{"n":0}`),
-		DueAt: us(at(0)), FirstAt: us(at(0)), Status: store.OutboxPending})
+		DueAt: us(at(0)), FirstAt: us(at(0)), Status: store.OutboxPending, ClaimedBy: "n1", LeaseToken: got[0].LeaseToken})
+	if got[0].LeaseToken == "" || got[0].LeaseToken != got[1].LeaseToken {
+		t.Fatalf("a claim's items carry its one lease token: %q, %q", got[0].LeaseToken, got[1].LeaseToken)
+	}
 	if again, _ := s.ClaimOutbox(ctx, now.Add(30*time.Second), 10, "n2", time.Minute); len(again) != 0 {
 		t.Fatalf("leased items claimed again: %+v", again)
 	}
