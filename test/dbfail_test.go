@@ -238,6 +238,7 @@ func TestMariaDBFaultInjection(t *testing.T) {
 		c.Limits.RequestTimeout = reqTimeout
 		c.Database.CallTimeout = callTimeout
 		c.Database.ProbeEvery = 200 * time.Millisecond
+		c.Exchange.SweepEvery = 2 * time.Second // work cut after the recovery sweep is found within the wait
 		c.Auth.RatePerKey = -1
 		c.Log.Level = "info"
 	})

@@ -33,6 +33,10 @@ type Config struct {
 	ConnectTTL time.Duration `yaml:"connect_ttl"`
 	// InboxLimit bounds the items returned by one inbox call (default 500).
 	InboxLimit int `yaml:"inbox_limit"`
+	// SweepEvery is how often the sweeper completes and purges exchanges
+	// whose recipients are all final and deletes stray chunks (default 1m;
+	// it also runs at start-up and when the store comes back).
+	SweepEvery time.Duration `yaml:"sweep_every"`
 }
 
 // WithDefaults returns c with its zero fields set to their defaults (the
@@ -51,6 +55,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.InboxLimit <= 0 {
 		c.InboxLimit = 500
+	}
+	if c.SweepEvery <= 0 {
+		c.SweepEvery = time.Minute
 	}
 	return c
 }

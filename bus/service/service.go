@@ -275,7 +275,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	// A node stopped between a confirmation and the purge, or in the middle
 	// of an upload, leaves work half done; the sweeper finishes it at
 	// start-up (StartWorkers) and every minute, on every node.
-	if err := s.cron.Add("sweep-exchanges", "@every 1m", s.sweep); err != nil {
+	if err := s.cron.Add("sweep-exchanges", "@every "+cfg.Exchange.WithDefaults().SweepEvery.String(), s.sweep); err != nil {
 		return fail(err)
 	}
 	if err := s.cron.Add("purge-nonces", "@every 1m", func(ctx context.Context) {
