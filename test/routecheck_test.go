@@ -26,7 +26,7 @@ func TestRouteCheckUnregisteredOperation(t *testing.T) {
     operation: ` + op + `
     endpoint: http://127.0.0.1:9/qlvb
     version: "1.1"
-    mapping: {SoKyHieu: "edxml:MessageHeader/Code/CodeNotation"}
+    mapping: {MaGoiTin: exchange_id, MaDinhDanhGui: source, MaDinhDanhNhan: recipient, TrichYeu: title, DoKhan: priority, LoaiDuLieu: const:edoc, NoiDungEdXML: content, SoKyHieu: "edxml:MessageHeader/Code/CodeNotation"}
 `
 	}
 	write := func(body string) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -132,11 +133,16 @@ func (p *Pusher) push(ctx context.Context, it store.OutboxItem) {
 	} else {
 		retry = ps.Retry
 		var done bool
-		answer, done, err = p.attempt(ctx, ps, it)
+		answer, done, err = p.safeAttempt(ctx, ps, it)
 		if done { // nothing left to push: the recipient is final
 			it.Status = store.OutboxDone
 			p.finish(ctx, it)
 			return
+		}
+		if err == nil {
+			if e := CheckAnswer(ps.Answer, answer); e != nil {
+				err = permanent{e}
+			}
 		}
 	}
 	it.Attempts++
@@ -160,8 +166,7 @@ func (p *Pusher) push(ctx context.Context, it store.OutboxItem) {
 	it.LastError = describe(err)
 	detail := errDetail(err)
 	detail["attempt"] = it.Attempts
-	var pe permanent
-	if errors.As(err, &pe) || retry.GiveUp(it.Attempts, it.FirstAt, now) {
+	if Permanent(err) || retry.GiveUp(it.Attempts, it.FirstAt, now) {
 		it.Status = store.OutboxDead
 		p.Log.WithError(err).WithFields(logrus.Fields{"exchange": it.ExchangeID, "system": it.Target, "attempts": it.Attempts}).Error("SOAP push failed for good")
 		p.finish(ctx, it)
@@ -174,6 +179,19 @@ func (p *Pusher) push(ctx context.Context, it store.OutboxItem) {
 	p.Log.WithError(err).WithFields(logrus.Fields{"exchange": it.ExchangeID, "system": it.Target, "attempt": it.Attempts, "next": it.DueAt}).Warn("SOAP push failed; will retry")
 	p.finish(ctx, it)
 	p.ledger(ctx, it.ExchangeID, it.Target, EventRetry, detail)
+}
+
+// safeAttempt is attempt with a panic recovered as a permanent failure of
+// this item: a bad generated type or mapping must never take the node
+// down (the outbox would hand the item out again after each restart).
+func (p *Pusher) safeAttempt(ctx context.Context, ps *route.Push, it store.OutboxItem) (answer any, done bool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.Log.WithFields(logrus.Fields{"exchange": it.ExchangeID, "system": it.Target, "stack": string(debug.Stack())}).Error("SOAP push panicked")
+			answer, done, err = nil, false, permanent{bus.ErrInternal.New("the push to %s panicked: %v", ps.Key(), r)}
+		}
+	}()
+	return p.attempt(ctx, ps, it)
 }
 
 // attempt fetches the content, maps it and calls the operation. done
@@ -210,7 +228,7 @@ func (p *Pusher) attempt(ctx context.Context, ps *route.Push, it store.OutboxIte
 	if err != nil {
 		return nil, false, permanent{bus.ErrBadRequest.Wrap(err, "mapping exchange %s into %s", it.ExchangeID, ps.Key())}
 	}
-	c, err := p.client(ps)
+	c, err := p.client(ps, b.VersionFor(ps.Version))
 	if err != nil {
 		return nil, false, permanent{err}
 	}
@@ -251,7 +269,7 @@ func (p *Pusher) fetch(ctx context.Context, system, id string) ([]byte, error) {
 }
 
 // client returns the SOAP client of a push, made once per configuration.
-func (p *Pusher) client(ps *route.Push) (*soap.Client, error) {
+func (p *Pusher) client(ps *route.Push, v soap.Version) (*soap.Client, error) {
 	getenv := p.Getenv
 	if getenv == nil {
 		getenv = os.Getenv
@@ -264,13 +282,17 @@ func (p *Pusher) client(ps *route.Push) (*soap.Client, error) {
 		}
 	}
 	sum := sha256.Sum256([]byte(password))
-	key := fmt.Sprintf("%s|%s|%s|%s|%t|%s", ps.Endpoint, ps.Version, ps.Timeout, ps.Auth.User, ps.Auth.Digest, hex.EncodeToString(sum[:8]))
+	version := route.SOAP11
+	if v == soap.V12 {
+		version = route.SOAP12
+	}
+	key := fmt.Sprintf("%s|%s|%s|%s|%t|%s", ps.Endpoint, version, ps.Timeout, ps.Auth.User, ps.Auth.Digest, hex.EncodeToString(sum[:8]))
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if c, ok := p.clients[key]; ok {
 		return c, nil
 	}
-	c, err := NewClient(ps.Endpoint, ps.Version, ps.Timeout, ps.Auth, password)
+	c, err := NewClient(ps.Endpoint, version, ps.Timeout, ps.Auth, password)
 	if err != nil {
 		return nil, err
 	}
@@ -323,6 +345,12 @@ func errDetail(err error) map[string]any {
 		if f.LGSPCode != "" {
 			d["lgsp_code"] = f.LGSPCode
 		}
+	}
+	var ae *AnswerError
+	if errors.As(err, &ae) {
+		d["code"] = string(bus.ErrServiceFault.Code)
+		d["answer_field"] = ae.Field
+		d["answer"] = ae.Text
 	}
 	d["error"] = describe(err)
 	return d

@@ -12,3 +12,5 @@ package consumed
 //go:generate go run ../internal/fixgen -wsdl qlvb-vnpt.wsdl -pkg qlvbvnpt -d gen
 //go:generate go run ../internal/fixgen -wsdl qlvb-viettel.wsdl -pkg qlvbviettel -d gen
 //go:generate go run ../internal/fixgen -wsdl ngsp-danhmuc.wsdl -pkg ngspdanhmuc -d gen
+//go:generate go run ../internal/fixgen -wsdl dossier-jaxws.wsdl -pkg dossierjaxws -d gen -schema-dir schemas
+//go:generate go run ../internal/fixgen -wsdl hoadon-asmx.wsdl -pkg hoadonasmx -d gen

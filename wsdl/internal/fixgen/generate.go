@@ -72,7 +72,11 @@ func stageFiles(wsdlPath string, m *model, stage string) (string, error) {
 			return "", err
 		}
 		for _, c := range m.remote[src] {
-			local := filepath.Base(c.local)
+			local, err := filepath.Rel(filepath.Dir(dst), place[c.local])
+			if err != nil {
+				return "", err
+			}
+			local = filepath.ToSlash(local)
 			for _, q := range []string{`"`, `'`} {
 				b = bytes.ReplaceAll(b, []byte("schemaLocation="+q+html.EscapeString(c.url)+q), []byte("schemaLocation="+q+local+q))
 				b = bytes.ReplaceAll(b, []byte("schemaLocation="+q+c.url+q), []byte("schemaLocation="+q+local+q))
