@@ -3,9 +3,9 @@ package soap
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
-	"encoding/json"
 	"fmt"
 	"reflect"
 	"strconv"
