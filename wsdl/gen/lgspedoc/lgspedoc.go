@@ -27,7 +27,7 @@ type Error struct {
 
 	Message []struct {
 		Value string `xml:",chardata" json:"-,"`
-	} `xml:"urn:lgsp:error message,omitempty" json:"message,omitempty"`
+	} `xml:"urn:lgsp:error message" json:"message,omitempty"`
 
 	Detail string `xml:"urn:lgsp:error detail,omitempty" json:"detail,omitempty"`
 }
@@ -37,7 +37,7 @@ type SendEdoc struct {
 
 	Edxml []byte `xml:"urn:lgsp:edoc:v1 edxml" json:"edxml,omitempty"`
 
-	To []string `xml:"urn:lgsp:edoc:v1 to,omitempty" json:"to,omitempty"`
+	To []string `xml:"urn:lgsp:edoc:v1 to" json:"to,omitempty"`
 }
 
 type SendEdocResponse struct {
@@ -61,7 +61,7 @@ type GetReceivedEdocListResponse struct {
 
 	Count int32 `xml:"urn:lgsp:edoc:v1 count" json:"count,omitempty"`
 
-	Edoc []*ReceivedEdoc `xml:"urn:lgsp:edoc:v1 edoc,omitempty" json:"edoc,omitempty"`
+	Edoc []*ReceivedEdoc `xml:"urn:lgsp:edoc:v1 edoc" json:"edoc,omitempty"`
 }
 
 type GetEdoc struct {
@@ -119,7 +119,7 @@ type GetSentEdocListResponse struct {
 
 	Count int32 `xml:"urn:lgsp:edoc:v1 count" json:"count,omitempty"`
 
-	Edoc []*SentEdoc `xml:"urn:lgsp:edoc:v1 edoc,omitempty" json:"edoc,omitempty"`
+	Edoc []*SentEdoc `xml:"urn:lgsp:edoc:v1 edoc" json:"edoc,omitempty"`
 }
 
 type GetAgencyList struct {
@@ -131,7 +131,7 @@ type GetAgencyListResponse struct {
 
 	Count int32 `xml:"urn:lgsp:edoc:v1 count" json:"count,omitempty"`
 
-	Agency []*Agency `xml:"urn:lgsp:edoc:v1 agency,omitempty" json:"agency,omitempty"`
+	Agency []*Agency `xml:"urn:lgsp:edoc:v1 agency" json:"agency,omitempty"`
 }
 
 type ReceivedEdoc struct {
@@ -183,7 +183,7 @@ type SentEdoc struct {
 
 	SentTime soap.XSDDateTime `xml:"urn:lgsp:edoc:v1 sentTime" json:"sentTime,omitempty"`
 
-	Recipient []*RecipientStatus `xml:"urn:lgsp:edoc:v1 recipient,omitempty" json:"recipient,omitempty"`
+	Recipient []*RecipientStatus `xml:"urn:lgsp:edoc:v1 recipient" json:"recipient,omitempty"`
 }
 
 type Agency struct {

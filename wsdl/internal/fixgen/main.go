@@ -604,7 +604,10 @@ func fixSource(src []byte, m *model) (out []byte, pkg string, warnings []string,
 				warnings = append(warnings, fmt.Sprintf("%s field %q: not found in the schemas, left as generated", key, lk))
 				continue
 			}
-			if req {
+			// encoding/xml applies omitempty to each item of a slice, so a
+			// repeated element would lose its zero items ("0", "false"); an
+			// empty slice writes nothing anyway.
+			if req || isList(fld.Type) {
 				opts = slices.DeleteFunc(opts, func(o string) bool { return o == "omitempty" })
 			}
 			full := name
@@ -651,6 +654,16 @@ func fixSource(src []byte, m *model) (out []byte, pkg string, warnings []string,
 		return nil, "", nil, err
 	}
 	return res, pkg, warnings, nil
+}
+
+// isList reports a slice type other than []byte (a repeated element).
+func isList(t ast.Expr) bool {
+	at, ok := t.(*ast.ArrayType)
+	if !ok || at.Len != nil {
+		return false
+	}
+	id, ok := at.Elt.(*ast.Ident)
+	return !ok || id.Name != "byte"
 }
 
 // baseIdent is the name of a field's type through pointers and slices.

@@ -69,7 +69,7 @@ type OssDocument struct {
 
 	Agency *Agency `xml:"http://common.egov.example.vn/ agency" json:"agency,omitempty"`
 
-	Files []*OssFile `xml:"files,omitempty" json:"files,omitempty"`
+	Files []*OssFile `xml:"files" json:"files,omitempty"`
 
 	Extra struct {
 		InnerXML string `xml:",innerxml" json:"-"`

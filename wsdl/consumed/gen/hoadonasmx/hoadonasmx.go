@@ -55,11 +55,11 @@ type ImportInvResponse struct {
 }
 
 type ArrayOfInt struct {
-	Int []int32 `xml:"http://hoadon.example.vn/ int,omitempty" json:"int,omitempty"`
+	Int []int32 `xml:"http://hoadon.example.vn/ int" json:"int,omitempty"`
 }
 
 type ArrayOfString struct {
-	Astring []*string `xml:"http://hoadon.example.vn/ string,omitempty" json:"string,omitempty"`
+	Astring []*string `xml:"http://hoadon.example.vn/ string" json:"string,omitempty"`
 }
 
 // SOAPExactNamespaces marks ImportInv as written by fixgen: every element tag names its namespace.

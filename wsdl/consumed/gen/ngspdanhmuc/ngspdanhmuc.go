@@ -31,7 +31,7 @@ type LayDanhSachDonViHanhChinh struct {
 type LayDanhSachDonViHanhChinhResponse struct {
 	XMLName xml.Name `xml:"http://ngsp.gov.vn/ws/danhmuc LayDanhSachDonViHanhChinhResponse"`
 
-	DonVi []*DonViHanhChinh `xml:"http://ngsp.gov.vn/ws/danhmuc DonVi,omitempty" json:"DonVi,omitempty"`
+	DonVi []*DonViHanhChinh `xml:"http://ngsp.gov.vn/ws/danhmuc DonVi" json:"DonVi,omitempty"`
 }
 
 type LayDonViHanhChinh struct {

@@ -35,7 +35,7 @@ type ReceiveDocument struct {
 
 	Urgent bool `xml:"urn:viettel:eoffice:document:v1 Urgent" json:"Urgent,omitempty"`
 
-	Attachment []*Attachment `xml:"urn:viettel:eoffice:document:v1 Attachment,omitempty" json:"Attachment,omitempty"`
+	Attachment []*Attachment `xml:"urn:viettel:eoffice:document:v1 Attachment" json:"Attachment,omitempty"`
 }
 
 type ReceiveDocumentResponse struct {
