@@ -102,7 +102,7 @@ func fieldAt(s reflect.Value, path string) (reflect.Value, error) {
 			return reflect.Value{}, fmt.Errorf("%s: %s has no field %s", path, cur.Type(), name)
 		}
 		if isRawXML(sf) {
-			return reflect.Value{}, fmt.Errorf("%s: %s.%s holds raw XML (xsd:any) and cannot be mapped: a value would be written unescaped", path, cur.Type(), name)
+			return reflect.Value{}, fmt.Errorf("%s holds raw XML (xsd:any) and cannot be mapped: a value would be written unescaped", path)
 		}
 		for _, i := range sf.Index {
 			if cur.Kind() == reflect.Pointer {
@@ -375,7 +375,7 @@ func resolveType(t reflect.Type, path string) (reflect.Type, error) {
 			return nil, fmt.Errorf("%s: %s has no field %s%s", path, cur, name, fieldHint(cur))
 		}
 		if isRawXML(sf) {
-			return nil, fmt.Errorf("%s: %s.%s holds raw XML (xsd:any) and cannot be mapped: a value would be written unescaped", path, cur, name)
+			return nil, fmt.Errorf("%s holds raw XML (xsd:any) and cannot be mapped: a value would be written unescaped", path)
 		}
 		cur = sf.Type
 	}
@@ -463,6 +463,11 @@ func MissingRequired(t reflect.Type, paths []string) []string {
 			tag := f.Tag.Get("xml")
 			name, opts, _ := strings.Cut(tag, ",")
 			required := tag != "" && name != "-" && !strings.Contains(","+opts+",", ",omitempty,") && !strings.Contains(","+opts+",", ",chardata,")
+			if ft.Kind() == reflect.Slice && ft.Elem().Kind() != reflect.Uint8 {
+				// fixgen leaves omitempty off every list (encoding/xml
+				// would drop zero items) and marks the required ones.
+				required = f.Tag.Get("xsd") == "required"
+			}
 			inner := ft
 			if inner.Kind() == reflect.Pointer || inner.Kind() == reflect.Slice && inner.Elem().Kind() != reflect.Uint8 {
 				inner = inner.Elem()

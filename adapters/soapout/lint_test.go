@@ -65,7 +65,7 @@ func TestLintMappingRefuses(t *testing.T) {
 	all := strings.Join(got, "\n")
 	for _, want := range []string{
 		"1: mapping: Arg0.Nope: dossierjaxws.OssDocument has no field Nope (fields: ",
-		"2: mapping: Arg0.Extra.InnerXML: ",
+		"2: mapping: Arg0.Extra.InnerXML holds raw XML",
 		"3: mapping: Arg0.ReceivedAt: title is text and cannot go into soap.XSDDateTime",
 		"4: mapping: Arg0.Range_: the constant cannot go into int32",
 		"5: mapping: Arg0.DueDate: the constant cannot go into soap.XSDDate",

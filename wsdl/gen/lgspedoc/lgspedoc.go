@@ -47,7 +47,7 @@ type SendEdocResponse struct {
 
 	Status string `xml:"urn:lgsp:edoc:v1 status" json:"status,omitempty"`
 
-	To []string `xml:"urn:lgsp:edoc:v1 to" json:"to,omitempty"`
+	To []string `xml:"urn:lgsp:edoc:v1 to" json:"to,omitempty" xsd:"required"`
 }
 
 type GetReceivedEdocList struct {

@@ -33,7 +33,8 @@
 //     marshal time when a field of another name uses the type;
 //   - `omitempty` is stripped from required elements (minOccurs absent or
 //     ≥ 1, outside an xsd:choice), required attributes and repeated
-//     elements (encoding/xml applies it to each item);
+//     elements (encoding/xml applies it to each item; a required repeated
+//     element gets the tag xsd:"required" instead, for route lint);
 //   - unexported fields (.NET's ArrayOfInt item "int") are exported;
 //   - the content of an xsd:any is kept as raw XML (InnerXML) instead of
 //     being dropped;

@@ -623,6 +623,14 @@ func fixSource(src []byte, m *model) (out []byte, pkg string, warnings []string,
 				}
 			}
 			setXMLTag(fld.Tag, full, opts)
+			if req && isList(fld.Type) {
+				// Without omitempty, requiredness of a list is not in its
+				// xml tag: route lint reads this one.
+				raw, _ := strconv.Unquote(fld.Tag.Value)
+				if _, has := reflect.StructTag(raw).Lookup("xsd"); !has {
+					fld.Tag.Value = "`" + raw + ` xsd:"required"` + "`"
+				}
+			}
 		}
 	}
 	for _, name := range order {
