@@ -105,3 +105,33 @@ func regenerate(t *testing.T, dir string) {
 		t.Fatalf("go vet ./gen/... in %s: %v\n%s", dir, err, out)
 	}
 }
+
+// TestDocsGenerateLines: every go:generate line docs/soap-systems.md shows
+// is one the code runs (the docs once showed gowsdl alone where the code
+// used two lines).
+func TestDocsGenerateLines(t *testing.T) {
+	code := map[string]bool{}
+	for _, f := range []string{"generate.go", "consumed/generate.go"} {
+		for _, l := range generateLines(t, f) {
+			code[strings.Join(l, " ")] = true
+		}
+	}
+	doc, err := os.ReadFile("../docs/soap-systems.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(doc), "\n") {
+		_, rest, ok := strings.Cut(line, "//go:generate ")
+		if !ok {
+			continue
+		}
+		n++
+		if !code[strings.Join(strings.Fields(rest), " ")] {
+			t.Errorf("docs/soap-systems.md shows %q, which no generate.go runs", strings.TrimSpace(line))
+		}
+	}
+	if n == 0 {
+		t.Error("docs/soap-systems.md shows no go:generate line")
+	}
+}
