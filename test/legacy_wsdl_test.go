@@ -293,8 +293,9 @@ func TestLegacyWSDLPushes(t *testing.T) {
 		if s := recipientStatus(t, n, id, pushASMX11); s == store.RecipientConfirmed {
 			t.Fatal("a refused answer must not confirm the delivery")
 		}
-		if _, _, ctypes := asmx.received(); !strings.HasPrefix(ctypes[len(ctypes)-1], "text/xml") {
-			t.Fatalf("version \"1.1\" in the route: %v", ctypes)
+		_, errs, ctypes = asmx.received()
+		if !strings.HasPrefix(ctypes[len(ctypes)-1], "text/xml") || errs[len(errs)-1] != "" {
+			t.Fatalf("version \"1.1\" in the route: %v; validation %v", ctypes, errs)
 		}
 	})
 
