@@ -1,8 +1,8 @@
 package wsdl
 
-// Each WSDL: gowsdl writes the types into gen/<pkg>/<pkg>.go, then fixgen
-// fixes that file in place and writes gen/<pkg>/doc.go. Keep the two lines
-// of a WSDL together; generate_test.go reads these lines and runs them.
+// One line per WSDL: fixgen checks the WSDL and its schemas (offline: a
+// remote schema needs a local copy, -schema-dir), runs gowsdl on them,
+// fixes its output into gen/<pkg>/<pkg>.go and writes gen/<pkg>/doc.go.
+// generate_test.go reads these lines, runs them and vets the result.
 
-//go:generate go tool gowsdl -d gen -p lgspedoc -o lgspedoc.go lgsp-edoc.wsdl
-//go:generate go run ./internal/fixgen -wsdl lgsp-edoc.wsdl -file gen/lgspedoc/lgspedoc.go
+//go:generate go run ./internal/fixgen -wsdl lgsp-edoc.wsdl -pkg lgspedoc -d gen

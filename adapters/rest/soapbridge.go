@@ -68,7 +68,7 @@ func (p *proxy) bridge(w http.ResponseWriter, r *http.Request, svc *route.Servic
 		service.WriteProblem(w, r, err)
 		return
 	}
-	c, err := bridgeClient(svc)
+	c, err := bridgeClient(svc, b.VersionFor(sp.Version))
 	if err != nil {
 		service.WriteProblem(w, r, err)
 		return
@@ -157,7 +157,7 @@ func jsonAt(in map[string]any, path string) any {
 }
 
 // bridgeClient returns the SOAP client of a bridged service.
-func bridgeClient(svc *route.Service) (*soap.Client, error) {
+func bridgeClient(svc *route.Service, v soap.Version) (*soap.Client, error) {
 	sp := svc.SOAP
 	var password string
 	if sp.Auth.User != "" {
@@ -165,14 +165,12 @@ func bridgeClient(svc *route.Service) (*soap.Client, error) {
 			return nil, bus.ErrServiceDown.New("service %s: the password of its SOAP endpoint is not set (environment variable %s)", svc.Name, sp.Auth.PasswordEnv)
 		}
 	}
-	key := strings.Join([]string{svc.Endpoint, sp.Version, svc.Timeout.String(), sp.Auth.User, fmt.Sprint(sp.Auth.Digest), auth.HashBody([]byte(password))}, "|")
+	key := strings.Join([]string{svc.Endpoint, fmt.Sprint(v), svc.Timeout.String(), sp.Auth.User, fmt.Sprint(sp.Auth.Digest), auth.HashBody([]byte(password))}, "|")
 	if c, ok := soapClients.Load(key); ok {
 		return c.(*soap.Client), nil
 	}
 	opts := []soap.Option{soap.WithTimeout(min(svc.Timeout, route.MaxServiceTimeout))}
-	if sp.Version == route.SOAP12 {
-		opts = append(opts, soap.WithVersion(soap.V12))
-	}
+	opts = append(opts, soap.WithVersion(v))
 	if sp.Auth.User != "" {
 		opts = append(opts, soap.WithUsernameToken(sp.Auth.User, password, sp.Auth.Digest), soap.WithTimestamp(5*time.Minute))
 	}

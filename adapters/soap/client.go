@@ -210,6 +210,10 @@ func NewClient(endpoint string, opts ...Option) (*Client, error) {
 	return c, nil
 }
 
+// ErrMarshal is wrapped by Call's error when the request cannot be
+// marshalled: a fault of the request's type or values that no retry cures.
+var ErrMarshal = errors.New("the request cannot be marshalled")
+
 // Endpoint returns the URL the client calls.
 func (c *Client) Endpoint() string { return c.endpoint }
 
@@ -228,7 +232,7 @@ func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
 func (c *Client) Call(ctx context.Context, action string, req, resp any) error {
 	var body bytes.Buffer
 	if err := marshalValue(&body, req); err != nil {
-		return fmt.Errorf("marshalling SOAP request %T: %w", req, err)
+		return fmt.Errorf("marshalling SOAP request %T: %w: %w", req, ErrMarshal, err)
 	}
 	return c.do(ctx, action, body.Bytes(), func(r *reader, start xml.StartElement, off int64) error {
 		if resp == nil {

@@ -151,6 +151,14 @@ func marshalValue(b *bytes.Buffer, v any) error {
 		b.Write(*x)
 		return nil
 	}
+	if _, ok := v.(exactNamespaces); ok {
+		x, err := xml.Marshal(v)
+		if err == nil {
+			x, err = exactNS(x)
+		}
+		b.Write(x)
+		return err
+	}
 	enc := xml.NewEncoder(b)
 	if err := enc.Encode(v); err != nil {
 		return err

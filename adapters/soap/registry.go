@@ -16,7 +16,8 @@ import (
 type Binding struct {
 	// Action is the soapAction of the operation in the WSDL's binding.
 	Action string
-	// Version is the SOAP version of the WSDL's binding (the zero value is V11).
+	// Version is the SOAP version of the WSDL's binding (the zero value is
+	// V11), used when the route does not say (VersionFor).
 	Version Version
 	// NewRequest returns a new request value (a pointer to the generated
 	// wrapper element struct).
@@ -63,4 +64,16 @@ func Registered() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// VersionFor is the version a call speaks: declared when a route says
+// "1.1" or "1.2", else the binding's own.
+func (b Binding) VersionFor(declared string) Version {
+	switch declared {
+	case "1.1":
+		return V11
+	case "1.2":
+		return V12
+	}
+	return b.Version
 }

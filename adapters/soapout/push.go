@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -115,12 +116,18 @@ func (p *Pusher) Deliver(ctx context.Context, it store.OutboxItem) error {
 		return delivery.Permanent(bus.ErrServiceUnknown.New("no push to %s is declared in the route files any more", it.Target))
 	}
 	ctx = soap.WithCallHeader(ctx, delivery.HeaderKey, delivery.Key(it))
-	answer, done, err := p.attempt(ctx, ps, it)
+	answer, done, err := p.safeAttempt(ctx, ps, it)
 	if done { // nothing left to push: the recipient is final
 		return delivery.ErrNothing
 	}
-	var pe permanent
-	if errors.As(err, &pe) {
+	if err == nil {
+		// The route's answer rule: an answer that fails it (e.g. an ASMX
+		// "ERR:20" result) is a refusal no retry can cure.
+		if e := CheckAnswer(ps.Answer, answer); e != nil {
+			err = permanent{e}
+		}
+	}
+	if err != nil && Permanent(err) {
 		return delivery.Permanent(err)
 	}
 	if err == nil {
@@ -176,6 +183,19 @@ type permanent struct{ error }
 
 func (e permanent) Unwrap() error { return e.error }
 
+// safeAttempt is attempt with a panic recovered as a permanent failure of
+// this item: a bad generated type or mapping must never take the node
+// down (the outbox would hand the item out again after each restart).
+func (p *Pusher) safeAttempt(ctx context.Context, ps *route.Push, it store.OutboxItem) (answer any, done bool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.Log.WithFields(logrus.Fields{"exchange": it.ExchangeID, "system": it.Target, "stack": string(debug.Stack())}).Error("SOAP push panicked")
+			answer, done, err = nil, false, permanent{bus.ErrInternal.New("the push to %s panicked: %v", ps.Key(), r)}
+		}
+	}()
+	return p.attempt(ctx, ps, it)
+}
+
 // attempt fetches the content, maps it and calls the operation. done
 // reports that the recipient is already final (nothing to push).
 func (p *Pusher) attempt(ctx context.Context, ps *route.Push, it store.OutboxItem) (answer any, done bool, err error) {
@@ -210,7 +230,7 @@ func (p *Pusher) attempt(ctx context.Context, ps *route.Push, it store.OutboxIte
 	if err != nil {
 		return nil, false, permanent{bus.ErrBadRequest.Wrap(err, "mapping exchange %s into %s", it.ExchangeID, ps.Key())}
 	}
-	c, err := p.client(ps)
+	c, err := p.client(ps, b.VersionFor(ps.Version))
 	if err != nil {
 		return nil, false, permanent{err}
 	}
@@ -251,7 +271,7 @@ func (p *Pusher) fetch(ctx context.Context, system, id string) ([]byte, error) {
 }
 
 // client returns the SOAP client of a push, made once per configuration.
-func (p *Pusher) client(ps *route.Push) (*soap.Client, error) {
+func (p *Pusher) client(ps *route.Push, v soap.Version) (*soap.Client, error) {
 	getenv := p.Getenv
 	if getenv == nil {
 		getenv = os.Getenv
@@ -264,13 +284,17 @@ func (p *Pusher) client(ps *route.Push) (*soap.Client, error) {
 		}
 	}
 	sum := sha256.Sum256([]byte(password))
-	key := fmt.Sprintf("%s|%s|%s|%s|%t|%s", ps.Endpoint, ps.Version, ps.Timeout, ps.Auth.User, ps.Auth.Digest, hex.EncodeToString(sum[:8]))
+	version := route.SOAP11
+	if v == soap.V12 {
+		version = route.SOAP12
+	}
+	key := fmt.Sprintf("%s|%s|%s|%s|%t|%s", ps.Endpoint, version, ps.Timeout, ps.Auth.User, ps.Auth.Digest, hex.EncodeToString(sum[:8]))
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if c, ok := p.clients[key]; ok {
 		return c, nil
 	}
-	c, err := NewClient(ps.Endpoint, ps.Version, ps.Timeout, ps.Auth, password)
+	c, err := NewClient(ps.Endpoint, version, ps.Timeout, ps.Auth, password)
 	if err != nil {
 		return nil, err
 	}
@@ -317,6 +341,12 @@ func errDetail(err error) map[string]any {
 		if f.LGSPCode != "" {
 			d["lgsp_code"] = f.LGSPCode
 		}
+	}
+	var ae *AnswerError
+	if errors.As(err, &ae) {
+		d["code"] = string(bus.ErrServiceFault.Code)
+		d["answer_field"] = ae.Field
+		d["answer"] = ae.Text
 	}
 	d["error"] = describe(err)
 	return d

@@ -30,7 +30,9 @@ const (
 
 // The fields of pushes: and of the soap: block of a service.
 var (
-	pushFields        = []string{"system", "description", "wsdl", "operation", "endpoint", "version", "timeout", "auth", "mapping", "schedule", "retry"}
+	pushFields        = []string{"system", "description", "wsdl", "operation", "endpoint", "version", "timeout", "auth", "mapping", "schedule", "retry", "answer"}
+	answerFields      = []string{"success", "refusal"}
+	answerTestFields  = []string{"field", "equals", "prefix", "present"}
 	soapServiceFields = []string{"wsdl", "operation", "version", "auth", "mapping"}
 	soapAuthFields    = []string{"username_token"}
 	usernameFields    = []string{"user", "password_env", "digest"}
@@ -60,17 +62,40 @@ type Push struct {
 	WSDL        string // relative to wsdl/, e.g. consumed/qlvb-vnpt.wsdl
 	Operation   string
 	Endpoint    string
-	Version     string // SOAP11 or SOAP12
+	Version     string // SOAP11 or SOAP12; "" = the registered binding's (soap.Binding.Version)
 	Timeout     time.Duration
 	Auth        SOAPAuth
 	Mapping     []FieldMap
 	Schedule    string // cron spec in Asia/Ho_Chi_Minh; "" = at once
 	Retry       bus.RetryPolicy
-	File        string
-	Line, Col   int
+	// Answer says which fault-free answers are accepted; without it any
+	// fault-free answer is.
+	Answer    AnswerRule
+	File      string
+	Line, Col int
 
 	schedule  cron.Schedule
 	systemPos pos
+}
+
+// AnswerRule declares what a successful answer of a push is (Success) and
+// what is a refusal (Refusal), for legacy services that answer errors
+// inside a result field ("ERR:20") instead of a fault. An answer matching
+// Refusal, or not matching Success, is a failed delivery that no retry
+// cures (adapters/soapout).
+type AnswerRule struct {
+	Success, Refusal *AnswerTest
+}
+
+// AnswerTest tests one field of the answer (a Go field path of the
+// generated response type, like a mapping's): equal to Equals, starting
+// with Prefix, or, with Present, present and not empty.
+type AnswerTest struct {
+	Field     string
+	Equals    string
+	Prefix    string
+	Present   bool
+	Line, Col int
 }
 
 // SOAPAuth is the WS-Security of a call to a legacy system; the password
@@ -97,7 +122,7 @@ type FieldMap struct {
 type ServiceSOAP struct {
 	WSDL      string
 	Operation string
-	Version   string
+	Version   string // SOAP11 or SOAP12; "" = the registered binding's
 	Auth      SOAPAuth
 	Mapping   []FieldMap // sources are json:<path> or const:<text>
 }
@@ -198,7 +223,7 @@ func (p *parser) pushList(f kv) {
 }
 
 func (p *parser) push(n *yaml.Node) *Push {
-	ps := &Push{File: p.file, Line: n.Line, Col: n.Column, Version: SOAP11, Timeout: DefaultPushTimeout, Retry: bus.DefaultRetry, systemPos: pos{n.Line, n.Column}}
+	ps := &Push{File: p.file, Line: n.Line, Col: n.Column, Timeout: DefaultPushTimeout, Retry: bus.DefaultRetry, systemPos: pos{n.Line, n.Column}}
 	fs, ok := p.fields(n, pushFields)
 	if !ok {
 		return nil
@@ -263,7 +288,74 @@ func (p *parser) push(n *yaml.Node) *Push {
 		p.retry(f, &d)
 		ps.Retry = d.Retry
 	}
+	if f, ok := fs.get("answer"); ok {
+		ps.Answer = p.answerRule(f)
+	}
 	return ps
+}
+
+// answerRule reads answer: {success: {...}, refusal: {...}}.
+func (p *parser) answerRule(f kv) AnswerRule {
+	var r AnswerRule
+	fs, ok := p.fields(f.val, answerFields)
+	if !ok {
+		return r
+	}
+	v1, ok1 := fs.get("success")
+	if ok1 {
+		r.Success = p.answerTest(v1)
+	}
+	v2, ok2 := fs.get("refusal")
+	if ok2 {
+		r.Refusal = p.answerTest(v2)
+	}
+	if !ok1 && !ok2 {
+		p.errf(f.key, "answer: declare success:, refusal: or both, like {success: {field: Result, prefix: \"OK\"}}")
+	}
+	return r
+}
+
+// answerTest reads {field: F, equals: X | prefix: X | present: true}.
+func (p *parser) answerTest(f kv) *AnswerTest {
+	fs, ok := p.fields(f.val, answerTestFields)
+	if !ok {
+		return nil
+	}
+	t := &AnswerTest{Line: f.val.Line, Col: f.val.Column}
+	if v, ok := fs.get("field"); !ok {
+		p.missing(f.val, fs, f.key.Value, "field")
+		return nil
+	} else if name, ok := p.str(v); ok {
+		if !validFieldPath(name) || strings.Contains(name, "[]") {
+			p.errf(v.val, "field: %q is not a field of the generated answer type (Name or Outer.Inner)", name)
+			return nil
+		}
+		t.Field = name
+	}
+	n := 0
+	if v, ok := fs.get("equals"); ok {
+		t.Equals, _ = p.str(v)
+		n++
+	}
+	if v, ok := fs.get("prefix"); ok {
+		t.Prefix, _ = p.str(v)
+		if t.Prefix == "" {
+			p.errf(v.val, "prefix: must not be empty")
+		}
+		n++
+	}
+	if v, ok := fs.get("present"); ok {
+		if v.val.Kind != yaml.ScalarNode || v.val.ShortTag() != "!!bool" || v.val.Value != "true" {
+			p.errf(v.val, "present: write present: true (the field is present and not empty)")
+		}
+		t.Present = true
+		n++
+	}
+	if n != 1 {
+		p.errf(f.val, "%s: give exactly one of equals:, prefix: or present: true", f.key.Value)
+		return nil
+	}
+	return t
 }
 
 // wsdlOp reads the wsdl and operation fields.
@@ -291,11 +383,11 @@ func (p *parser) wsdlOp(n *yaml.Node, fs entries, what string, wsdl, op *string)
 func (p *parser) soapVersion(f kv) string {
 	v, ok := p.str(f)
 	if !ok {
-		return SOAP11
+		return ""
 	}
 	if v != SOAP11 && v != SOAP12 {
 		p.errf(f.val, `version: %q: expected "1.1" or "1.2" (quote it: a bare 1.1 is a number)`, v)
-		return SOAP11
+		return ""
 	}
 	return v
 }
@@ -430,7 +522,7 @@ func (p *parser) serviceSOAP(f kv, s *Service) {
 	if !ok {
 		return
 	}
-	sp := &ServiceSOAP{Version: SOAP11}
+	sp := &ServiceSOAP{}
 	p.wsdlOp(f.val, fs, "soap", &sp.WSDL, &sp.Operation)
 	if v, ok := fs.get("version"); ok {
 		sp.Version = p.soapVersion(v)

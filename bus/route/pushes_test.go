@@ -29,6 +29,9 @@ func TestPushesParse(t *testing.T) {
     schedule: "0 7 * * *"
     retry: {initial: 1s, max_attempts: 3}
     mapping: {Subject: title, "Attachment[].Data": attachment.content, Urgent: const:false}
+    answer:
+      success: {field: Accepted, equals: "true"}
+      refusal: {field: DocumentId, prefix: "ERR:"}
 services:
   - name: cau-noi
     owner: 000.00.21.H60
@@ -44,7 +47,7 @@ services:
 		t.Fatal(err)
 	}
 	a, ok := set.Push("000.00.21.H60")
-	if !ok || a.Key() != "qlvb-vnpt/NhanVanBan" || a.Version != route.SOAP11 || a.Timeout != route.DefaultPushTimeout || a.Retry != bus.DefaultRetry ||
+	if !ok || a.Key() != "qlvb-vnpt/NhanVanBan" || a.Version != "" || a.Timeout != route.DefaultPushTimeout || a.Retry != bus.DefaultRetry ||
 		a.Auth != (route.SOAPAuth{User: "lgsp", PasswordEnv: "QLVB_PASSWORD", Digest: true}) || len(a.Mapping) != 3 || a.Mapping[1].Source != "edxml:Code/CodeNumber" {
 		t.Fatalf("push a: %+v", a)
 	}
@@ -56,6 +59,9 @@ services:
 	// 07:00 in Asia/Ho_Chi_Minh is 00:00 UTC.
 	if b.Version != route.SOAP12 || b.Timeout != 20*time.Second || b.Retry.MaxAttempts != 3 || !b.Plan(now).Equal(time.Date(2026, 3, 3, 0, 0, 0, 0, time.UTC)) {
 		t.Fatalf("push b: %+v, plan %s", b, b.Plan(now))
+	}
+	if r := b.Answer; r.Success == nil || r.Success.Field != "Accepted" || r.Success.Equals != "true" || r.Refusal == nil || r.Refusal.Prefix != "ERR:" || a.Answer.Success != nil {
+		t.Fatalf("answer rules: %+v / %+v", b.Answer, a.Answer)
 	}
 	if len(set.Pushes()) != 2 {
 		t.Fatal(set.Pushes())
@@ -86,6 +92,7 @@ func TestPushesLint(t *testing.T) {
     operation: Op
     endpoint: http://x
     mapping: {A: content}
+    answer: {success: {field: R, prefix: "OK", equals: "x"}, refusal: {field: "R[].X", present: false}}
 services:
   - name: cau-noi
     owner: 000.00.21.H60
@@ -111,8 +118,10 @@ services:
 		`p.yaml:10:15: schedule:`,
 		`p.yaml:11:5: push: missing field "mapping"`,
 		`p.yaml:15:13: system: "bad code!" is not an identifier code`,
-		`p.yaml:25:63: mapping: A: unknown source "title"; a bridged service maps json:<path> or const:<text>`,
+		`p.yaml:26:63: mapping: A: unknown source "title"; a bridged service maps json:<path> or const:<text>`,
 		`p.yaml:11:13: system 000.00.21.H60 already has a push`,
+		`p.yaml:20:23: success: give exactly one of equals:, prefix: or present: true`,
+		`p.yaml:20:79: field: "R[].X" is not a field of the generated answer type`,
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing problem %q in:\n%s", want, got)

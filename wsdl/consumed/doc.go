@@ -16,6 +16,8 @@
 package consumed
 
 import (
-	_ "github.com/tuyenquang/lgsp/wsdl/consumed/gen/qlvbviettel" // registers qlvb-viettel/ReceiveDocument
-	_ "github.com/tuyenquang/lgsp/wsdl/consumed/gen/qlvbvnpt"    // registers qlvb-vnpt/NhanVanBan
+	_ "github.com/tuyenquang/lgsp/wsdl/consumed/gen/dossierjaxws" // registers dossier-jaxws/pushDocument (JAX-WS RI style)
+	_ "github.com/tuyenquang/lgsp/wsdl/consumed/gen/hoadonasmx"   // registers hoadon-asmx/ImportInv (.NET ASMX style)
+	_ "github.com/tuyenquang/lgsp/wsdl/consumed/gen/qlvbviettel"  // registers qlvb-viettel/ReceiveDocument
+	_ "github.com/tuyenquang/lgsp/wsdl/consumed/gen/qlvbvnpt"     // registers qlvb-vnpt/NhanVanBan
 )

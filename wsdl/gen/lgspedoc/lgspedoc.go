@@ -23,103 +23,103 @@ type NCName string
 type Error struct {
 	XMLName xml.Name `xml:"urn:lgsp:error error"`
 
-	Code string `xml:"code" json:"code,omitempty"`
+	Code string `xml:"urn:lgsp:error code" json:"code,omitempty"`
 
 	Message []struct {
 		Value string `xml:",chardata" json:"-,"`
-	} `xml:"message,omitempty" json:"message,omitempty"`
+	} `xml:"urn:lgsp:error message" json:"message,omitempty"`
 
-	Detail string `xml:"detail,omitempty" json:"detail,omitempty"`
+	Detail string `xml:"urn:lgsp:error detail,omitempty" json:"detail,omitempty"`
 }
 
 type SendEdoc struct {
 	XMLName xml.Name `xml:"urn:lgsp:edoc:v1 sendEdoc"`
 
-	Edxml []byte `xml:"edxml" json:"edxml,omitempty"`
+	Edxml []byte `xml:"urn:lgsp:edoc:v1 edxml" json:"edxml,omitempty"`
 
-	To []string `xml:"to,omitempty" json:"to,omitempty"`
+	To []string `xml:"urn:lgsp:edoc:v1 to" json:"to,omitempty"`
 }
 
 type SendEdocResponse struct {
 	XMLName xml.Name `xml:"urn:lgsp:edoc:v1 sendEdocResponse"`
 
-	DocId string `xml:"docId" json:"docId,omitempty"`
+	DocId string `xml:"urn:lgsp:edoc:v1 docId" json:"docId,omitempty"`
 
-	Status string `xml:"status" json:"status,omitempty"`
+	Status string `xml:"urn:lgsp:edoc:v1 status" json:"status,omitempty"`
 
-	To []string `xml:"to" json:"to,omitempty"`
+	To []string `xml:"urn:lgsp:edoc:v1 to" json:"to,omitempty" xsd:"required"`
 }
 
 type GetReceivedEdocList struct {
 	XMLName xml.Name `xml:"urn:lgsp:edoc:v1 getReceivedEdocList"`
 
-	MaxItems int32 `xml:"maxItems,omitempty" json:"maxItems,omitempty"`
+	MaxItems int32 `xml:"urn:lgsp:edoc:v1 maxItems,omitempty" json:"maxItems,omitempty"`
 }
 
 type GetReceivedEdocListResponse struct {
 	XMLName xml.Name `xml:"urn:lgsp:edoc:v1 getReceivedEdocListResponse"`
 
-	Count int32 `xml:"count" json:"count,omitempty"`
+	Count int32 `xml:"urn:lgsp:edoc:v1 count" json:"count,omitempty"`
 
-	Edoc []*ReceivedEdoc `xml:"edoc,omitempty" json:"edoc,omitempty"`
+	Edoc []*ReceivedEdoc `xml:"urn:lgsp:edoc:v1 edoc" json:"edoc,omitempty"`
 }
 
 type GetEdoc struct {
 	XMLName xml.Name `xml:"urn:lgsp:edoc:v1 getEdoc"`
 
-	DocId string `xml:"docId" json:"docId,omitempty"`
+	DocId string `xml:"urn:lgsp:edoc:v1 docId" json:"docId,omitempty"`
 }
 
 type GetEdocResponse struct {
 	XMLName xml.Name `xml:"urn:lgsp:edoc:v1 getEdocResponse"`
 
-	DocId string `xml:"docId" json:"docId,omitempty"`
+	DocId string `xml:"urn:lgsp:edoc:v1 docId" json:"docId,omitempty"`
 
-	From string `xml:"from" json:"from,omitempty"`
+	From string `xml:"urn:lgsp:edoc:v1 from" json:"from,omitempty"`
 
-	Title string `xml:"title" json:"title,omitempty"`
+	Title string `xml:"urn:lgsp:edoc:v1 title" json:"title,omitempty"`
 
-	Size int64 `xml:"size" json:"size,omitempty"`
+	Size int64 `xml:"urn:lgsp:edoc:v1 size" json:"size,omitempty"`
 
-	Sha256 string `xml:"sha256" json:"sha256,omitempty"`
+	Sha256 string `xml:"urn:lgsp:edoc:v1 sha256" json:"sha256,omitempty"`
 
-	Edxml []byte `xml:"edxml" json:"edxml,omitempty"`
+	Edxml []byte `xml:"urn:lgsp:edoc:v1 edxml" json:"edxml,omitempty"`
 }
 
 type UpdateStatus struct {
 	XMLName xml.Name `xml:"urn:lgsp:edoc:v1 updateStatus"`
 
-	DocId string `xml:"docId" json:"docId,omitempty"`
+	DocId string `xml:"urn:lgsp:edoc:v1 docId" json:"docId,omitempty"`
 
-	Edxml []byte `xml:"edxml" json:"edxml,omitempty"`
+	Edxml []byte `xml:"urn:lgsp:edoc:v1 edxml" json:"edxml,omitempty"`
 }
 
 type UpdateStatusResponse struct {
 	XMLName xml.Name `xml:"urn:lgsp:edoc:v1 updateStatusResponse"`
 
-	DocId string `xml:"docId" json:"docId,omitempty"`
+	DocId string `xml:"urn:lgsp:edoc:v1 docId" json:"docId,omitempty"`
 
-	StatusCode string `xml:"statusCode" json:"statusCode,omitempty"`
+	StatusCode string `xml:"urn:lgsp:edoc:v1 statusCode" json:"statusCode,omitempty"`
 
-	StatusDesc string `xml:"statusDesc" json:"statusDesc,omitempty"`
+	StatusDesc string `xml:"urn:lgsp:edoc:v1 statusDesc" json:"statusDesc,omitempty"`
 
-	Confirmed bool `xml:"confirmed" json:"confirmed,omitempty"`
+	Confirmed bool `xml:"urn:lgsp:edoc:v1 confirmed" json:"confirmed,omitempty"`
 }
 
 type GetSentEdocList struct {
 	XMLName xml.Name `xml:"urn:lgsp:edoc:v1 getSentEdocList"`
 
-	DocId string `xml:"docId,omitempty" json:"docId,omitempty"`
+	DocId string `xml:"urn:lgsp:edoc:v1 docId,omitempty" json:"docId,omitempty"`
 
-	MaxItems int32 `xml:"maxItems,omitempty" json:"maxItems,omitempty"`
+	MaxItems int32 `xml:"urn:lgsp:edoc:v1 maxItems,omitempty" json:"maxItems,omitempty"`
 }
 
 type GetSentEdocListResponse struct {
 	XMLName xml.Name `xml:"urn:lgsp:edoc:v1 getSentEdocListResponse"`
 
-	Count int32 `xml:"count" json:"count,omitempty"`
+	Count int32 `xml:"urn:lgsp:edoc:v1 count" json:"count,omitempty"`
 
-	Edoc []*SentEdoc `xml:"edoc,omitempty" json:"edoc,omitempty"`
+	Edoc []*SentEdoc `xml:"urn:lgsp:edoc:v1 edoc" json:"edoc,omitempty"`
 }
 
 type GetAgencyList struct {
@@ -129,67 +129,106 @@ type GetAgencyList struct {
 type GetAgencyListResponse struct {
 	XMLName xml.Name `xml:"urn:lgsp:edoc:v1 getAgencyListResponse"`
 
-	Count int32 `xml:"count" json:"count,omitempty"`
+	Count int32 `xml:"urn:lgsp:edoc:v1 count" json:"count,omitempty"`
 
-	Agency []*Agency `xml:"agency,omitempty" json:"agency,omitempty"`
+	Agency []*Agency `xml:"urn:lgsp:edoc:v1 agency" json:"agency,omitempty"`
 }
 
 type ReceivedEdoc struct {
-	DocId string `xml:"docId" json:"docId,omitempty"`
+	DocId string `xml:"urn:lgsp:edoc:v1 docId" json:"docId,omitempty"`
 
-	From string `xml:"from" json:"from,omitempty"`
+	From string `xml:"urn:lgsp:edoc:v1 from" json:"from,omitempty"`
 
-	Title string `xml:"title" json:"title,omitempty"`
+	Title string `xml:"urn:lgsp:edoc:v1 title" json:"title,omitempty"`
 
-	DataType string `xml:"dataType" json:"dataType,omitempty"`
+	DataType string `xml:"urn:lgsp:edoc:v1 dataType" json:"dataType,omitempty"`
 
-	Importance string `xml:"importance" json:"importance,omitempty"`
+	Importance string `xml:"urn:lgsp:edoc:v1 importance" json:"importance,omitempty"`
 
-	Size int64 `xml:"size" json:"size,omitempty"`
+	Size int64 `xml:"urn:lgsp:edoc:v1 size" json:"size,omitempty"`
 
-	Sha256 string `xml:"sha256" json:"sha256,omitempty"`
+	Sha256 string `xml:"urn:lgsp:edoc:v1 sha256" json:"sha256,omitempty"`
 
-	Status string `xml:"status" json:"status,omitempty"`
+	Status string `xml:"urn:lgsp:edoc:v1 status" json:"status,omitempty"`
 
-	DueTime soap.XSDDateTime `xml:"dueTime,omitempty" json:"dueTime,omitempty"`
+	DueTime soap.XSDDateTime `xml:"urn:lgsp:edoc:v1 dueTime,omitempty" json:"dueTime,omitempty"`
 
-	ExpiresTime soap.XSDDateTime `xml:"expiresTime" json:"expiresTime,omitempty"`
+	ExpiresTime soap.XSDDateTime `xml:"urn:lgsp:edoc:v1 expiresTime" json:"expiresTime,omitempty"`
 }
 
 type RecipientStatus struct {
-	Code string `xml:"code" json:"code,omitempty"`
+	Code string `xml:"urn:lgsp:edoc:v1 code" json:"code,omitempty"`
 
-	Status string `xml:"status" json:"status,omitempty"`
+	Status string `xml:"urn:lgsp:edoc:v1 status" json:"status,omitempty"`
 
-	DoneTime soap.XSDDateTime `xml:"doneTime,omitempty" json:"doneTime,omitempty"`
+	DoneTime soap.XSDDateTime `xml:"urn:lgsp:edoc:v1 doneTime,omitempty" json:"doneTime,omitempty"`
 
-	Outcome string `xml:"outcome,omitempty" json:"outcome,omitempty"`
+	Outcome string `xml:"urn:lgsp:edoc:v1 outcome,omitempty" json:"outcome,omitempty"`
 
-	StatusCode string `xml:"statusCode,omitempty" json:"statusCode,omitempty"`
+	StatusCode string `xml:"urn:lgsp:edoc:v1 statusCode,omitempty" json:"statusCode,omitempty"`
 
-	StatusDesc string `xml:"statusDesc,omitempty" json:"statusDesc,omitempty"`
+	StatusDesc string `xml:"urn:lgsp:edoc:v1 statusDesc,omitempty" json:"statusDesc,omitempty"`
 
-	StatusTime soap.XSDDateTime `xml:"statusTime,omitempty" json:"statusTime,omitempty"`
+	StatusTime soap.XSDDateTime `xml:"urn:lgsp:edoc:v1 statusTime,omitempty" json:"statusTime,omitempty"`
 }
 
 type SentEdoc struct {
-	DocId string `xml:"docId" json:"docId,omitempty"`
+	DocId string `xml:"urn:lgsp:edoc:v1 docId" json:"docId,omitempty"`
 
-	Title string `xml:"title" json:"title,omitempty"`
+	Title string `xml:"urn:lgsp:edoc:v1 title" json:"title,omitempty"`
 
-	DataType string `xml:"dataType" json:"dataType,omitempty"`
+	DataType string `xml:"urn:lgsp:edoc:v1 dataType" json:"dataType,omitempty"`
 
-	Status string `xml:"status" json:"status,omitempty"`
+	Status string `xml:"urn:lgsp:edoc:v1 status" json:"status,omitempty"`
 
-	SentTime soap.XSDDateTime `xml:"sentTime" json:"sentTime,omitempty"`
+	SentTime soap.XSDDateTime `xml:"urn:lgsp:edoc:v1 sentTime" json:"sentTime,omitempty"`
 
-	Recipient []*RecipientStatus `xml:"recipient,omitempty" json:"recipient,omitempty"`
+	Recipient []*RecipientStatus `xml:"urn:lgsp:edoc:v1 recipient" json:"recipient,omitempty"`
 }
 
 type Agency struct {
-	Code string `xml:"code" json:"code,omitempty"`
+	Code string `xml:"urn:lgsp:edoc:v1 code" json:"code,omitempty"`
 
-	Name string `xml:"name" json:"name,omitempty"`
+	Name string `xml:"urn:lgsp:edoc:v1 name" json:"name,omitempty"`
 
-	Unit string `xml:"unit" json:"unit,omitempty"`
+	Unit string `xml:"urn:lgsp:edoc:v1 unit" json:"unit,omitempty"`
 }
+
+// SOAPExactNamespaces marks Error as written by fixgen: every element tag names its namespace.
+func (*Error) SOAPExactNamespaces() {}
+
+// SOAPExactNamespaces marks SendEdoc as written by fixgen: every element tag names its namespace.
+func (*SendEdoc) SOAPExactNamespaces() {}
+
+// SOAPExactNamespaces marks SendEdocResponse as written by fixgen: every element tag names its namespace.
+func (*SendEdocResponse) SOAPExactNamespaces() {}
+
+// SOAPExactNamespaces marks GetReceivedEdocList as written by fixgen: every element tag names its namespace.
+func (*GetReceivedEdocList) SOAPExactNamespaces() {}
+
+// SOAPExactNamespaces marks GetReceivedEdocListResponse as written by fixgen: every element tag names its namespace.
+func (*GetReceivedEdocListResponse) SOAPExactNamespaces() {}
+
+// SOAPExactNamespaces marks GetEdoc as written by fixgen: every element tag names its namespace.
+func (*GetEdoc) SOAPExactNamespaces() {}
+
+// SOAPExactNamespaces marks GetEdocResponse as written by fixgen: every element tag names its namespace.
+func (*GetEdocResponse) SOAPExactNamespaces() {}
+
+// SOAPExactNamespaces marks UpdateStatus as written by fixgen: every element tag names its namespace.
+func (*UpdateStatus) SOAPExactNamespaces() {}
+
+// SOAPExactNamespaces marks UpdateStatusResponse as written by fixgen: every element tag names its namespace.
+func (*UpdateStatusResponse) SOAPExactNamespaces() {}
+
+// SOAPExactNamespaces marks GetSentEdocList as written by fixgen: every element tag names its namespace.
+func (*GetSentEdocList) SOAPExactNamespaces() {}
+
+// SOAPExactNamespaces marks GetSentEdocListResponse as written by fixgen: every element tag names its namespace.
+func (*GetSentEdocListResponse) SOAPExactNamespaces() {}
+
+// SOAPExactNamespaces marks GetAgencyList as written by fixgen: every element tag names its namespace.
+func (*GetAgencyList) SOAPExactNamespaces() {}
+
+// SOAPExactNamespaces marks GetAgencyListResponse as written by fixgen: every element tag names its namespace.
+func (*GetAgencyListResponse) SOAPExactNamespaces() {}

@@ -23,43 +23,58 @@ type NCName string
 type LayDanhSachDonViHanhChinh struct {
 	XMLName xml.Name `xml:"http://ngsp.gov.vn/ws/danhmuc LayDanhSachDonViHanhChinh"`
 
-	MaDonViCha string `xml:"MaDonViCha,omitempty" json:"MaDonViCha,omitempty"`
+	MaDonViCha string `xml:"http://ngsp.gov.vn/ws/danhmuc MaDonViCha,omitempty" json:"MaDonViCha,omitempty"`
 
-	Cap int32 `xml:"Cap,omitempty" json:"Cap,omitempty"`
+	Cap int32 `xml:"http://ngsp.gov.vn/ws/danhmuc Cap,omitempty" json:"Cap,omitempty"`
 }
 
 type LayDanhSachDonViHanhChinhResponse struct {
 	XMLName xml.Name `xml:"http://ngsp.gov.vn/ws/danhmuc LayDanhSachDonViHanhChinhResponse"`
 
-	DonVi []*DonViHanhChinh `xml:"DonVi,omitempty" json:"DonVi,omitempty"`
+	DonVi []*DonViHanhChinh `xml:"http://ngsp.gov.vn/ws/danhmuc DonVi" json:"DonVi,omitempty"`
 }
 
 type LayDonViHanhChinh struct {
 	XMLName xml.Name `xml:"http://ngsp.gov.vn/ws/danhmuc LayDonViHanhChinh"`
 
-	Ma string `xml:"Ma" json:"Ma,omitempty"`
+	Ma string `xml:"http://ngsp.gov.vn/ws/danhmuc Ma" json:"Ma,omitempty"`
 }
 
 type LayDonViHanhChinhResponse struct {
 	XMLName xml.Name `xml:"http://ngsp.gov.vn/ws/danhmuc LayDonViHanhChinhResponse"`
 
-	DonVi *DonViHanhChinh `xml:"DonVi" json:"DonVi,omitempty"`
+	DonVi *DonViHanhChinh `xml:"http://ngsp.gov.vn/ws/danhmuc DonVi" json:"DonVi,omitempty"`
 }
 
 type LoiDanhMuc struct {
 	XMLName xml.Name `xml:"http://ngsp.gov.vn/ws/danhmuc LoiDanhMuc"`
 
-	MaLoi string `xml:"MaLoi" json:"MaLoi,omitempty"`
+	MaLoi string `xml:"http://ngsp.gov.vn/ws/danhmuc MaLoi" json:"MaLoi,omitempty"`
 
-	MoTa string `xml:"MoTa" json:"MoTa,omitempty"`
+	MoTa string `xml:"http://ngsp.gov.vn/ws/danhmuc MoTa" json:"MoTa,omitempty"`
 }
 
 type DonViHanhChinh struct {
-	Ma string `xml:"Ma" json:"Ma,omitempty"`
+	Ma string `xml:"http://ngsp.gov.vn/ws/danhmuc Ma" json:"Ma,omitempty"`
 
-	Ten string `xml:"Ten" json:"Ten,omitempty"`
+	Ten string `xml:"http://ngsp.gov.vn/ws/danhmuc Ten" json:"Ten,omitempty"`
 
-	Cap int32 `xml:"Cap" json:"Cap,omitempty"`
+	Cap int32 `xml:"http://ngsp.gov.vn/ws/danhmuc Cap" json:"Cap,omitempty"`
 
-	MaCha string `xml:"MaCha,omitempty" json:"MaCha,omitempty"`
+	MaCha string `xml:"http://ngsp.gov.vn/ws/danhmuc MaCha,omitempty" json:"MaCha,omitempty"`
 }
+
+// SOAPExactNamespaces marks LayDanhSachDonViHanhChinh as written by fixgen: every element tag names its namespace.
+func (*LayDanhSachDonViHanhChinh) SOAPExactNamespaces() {}
+
+// SOAPExactNamespaces marks LayDanhSachDonViHanhChinhResponse as written by fixgen: every element tag names its namespace.
+func (*LayDanhSachDonViHanhChinhResponse) SOAPExactNamespaces() {}
+
+// SOAPExactNamespaces marks LayDonViHanhChinh as written by fixgen: every element tag names its namespace.
+func (*LayDonViHanhChinh) SOAPExactNamespaces() {}
+
+// SOAPExactNamespaces marks LayDonViHanhChinhResponse as written by fixgen: every element tag names its namespace.
+func (*LayDonViHanhChinhResponse) SOAPExactNamespaces() {}
+
+// SOAPExactNamespaces marks LoiDanhMuc as written by fixgen: every element tag names its namespace.
+func (*LoiDanhMuc) SOAPExactNamespaces() {}

@@ -23,33 +23,39 @@ type NCName string
 type ReceiveDocument struct {
 	XMLName xml.Name `xml:"urn:viettel:eoffice:document:v1 ReceiveDocument"`
 
-	TransactionId string `xml:"TransactionId" json:"TransactionId,omitempty"`
+	TransactionId string `xml:"urn:viettel:eoffice:document:v1 TransactionId" json:"TransactionId,omitempty"`
 
-	FromOrgan string `xml:"FromOrgan" json:"FromOrgan,omitempty"`
+	FromOrgan string `xml:"urn:viettel:eoffice:document:v1 FromOrgan" json:"FromOrgan,omitempty"`
 
-	Number string `xml:"Number" json:"Number,omitempty"`
+	Number string `xml:"urn:viettel:eoffice:document:v1 Number" json:"Number,omitempty"`
 
-	Notation string `xml:"Notation" json:"Notation,omitempty"`
+	Notation string `xml:"urn:viettel:eoffice:document:v1 Notation" json:"Notation,omitempty"`
 
-	Subject string `xml:"Subject" json:"Subject,omitempty"`
+	Subject string `xml:"urn:viettel:eoffice:document:v1 Subject" json:"Subject,omitempty"`
 
-	Urgent bool `xml:"Urgent" json:"Urgent,omitempty"`
+	Urgent bool `xml:"urn:viettel:eoffice:document:v1 Urgent" json:"Urgent,omitempty"`
 
-	Attachment []*Attachment `xml:"Attachment,omitempty" json:"Attachment,omitempty"`
+	Attachment []*Attachment `xml:"urn:viettel:eoffice:document:v1 Attachment" json:"Attachment,omitempty"`
 }
 
 type ReceiveDocumentResponse struct {
 	XMLName xml.Name `xml:"urn:viettel:eoffice:document:v1 ReceiveDocumentResponse"`
 
-	Accepted bool `xml:"Accepted" json:"Accepted,omitempty"`
+	Accepted bool `xml:"urn:viettel:eoffice:document:v1 Accepted" json:"Accepted,omitempty"`
 
-	DocumentId string `xml:"DocumentId" json:"DocumentId,omitempty"`
+	DocumentId string `xml:"urn:viettel:eoffice:document:v1 DocumentId" json:"DocumentId,omitempty"`
 }
 
 type Attachment struct {
-	FileName string `xml:"FileName" json:"FileName,omitempty"`
+	FileName string `xml:"urn:viettel:eoffice:document:v1 FileName" json:"FileName,omitempty"`
 
-	ContentType string `xml:"ContentType" json:"ContentType,omitempty"`
+	ContentType string `xml:"urn:viettel:eoffice:document:v1 ContentType" json:"ContentType,omitempty"`
 
-	Data []byte `xml:"Data" json:"Data,omitempty"`
+	Data []byte `xml:"urn:viettel:eoffice:document:v1 Data" json:"Data,omitempty"`
 }
+
+// SOAPExactNamespaces marks ReceiveDocument as written by fixgen: every element tag names its namespace.
+func (*ReceiveDocument) SOAPExactNamespaces() {}
+
+// SOAPExactNamespaces marks ReceiveDocumentResponse as written by fixgen: every element tag names its namespace.
+func (*ReceiveDocumentResponse) SOAPExactNamespaces() {}

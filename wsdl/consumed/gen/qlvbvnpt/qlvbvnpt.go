@@ -23,29 +23,35 @@ type NCName string
 type NhanVanBan struct {
 	XMLName xml.Name `xml:"http://qlvb.vnpt.vn/ws/vanban NhanVanBan"`
 
-	MaGoiTin string `xml:"MaGoiTin" json:"MaGoiTin,omitempty"`
+	MaGoiTin string `xml:"http://qlvb.vnpt.vn/ws/vanban MaGoiTin" json:"MaGoiTin,omitempty"`
 
-	MaDinhDanhGui string `xml:"MaDinhDanhGui" json:"MaDinhDanhGui,omitempty"`
+	MaDinhDanhGui string `xml:"http://qlvb.vnpt.vn/ws/vanban MaDinhDanhGui" json:"MaDinhDanhGui,omitempty"`
 
-	MaDinhDanhNhan string `xml:"MaDinhDanhNhan" json:"MaDinhDanhNhan,omitempty"`
+	MaDinhDanhNhan string `xml:"http://qlvb.vnpt.vn/ws/vanban MaDinhDanhNhan" json:"MaDinhDanhNhan,omitempty"`
 
-	TrichYeu string `xml:"TrichYeu" json:"TrichYeu,omitempty"`
+	TrichYeu string `xml:"http://qlvb.vnpt.vn/ws/vanban TrichYeu" json:"TrichYeu,omitempty"`
 
-	SoKyHieu string `xml:"SoKyHieu,omitempty" json:"SoKyHieu,omitempty"`
+	SoKyHieu string `xml:"http://qlvb.vnpt.vn/ws/vanban SoKyHieu,omitempty" json:"SoKyHieu,omitempty"`
 
-	DoKhan int32 `xml:"DoKhan" json:"DoKhan,omitempty"`
+	DoKhan int32 `xml:"http://qlvb.vnpt.vn/ws/vanban DoKhan" json:"DoKhan,omitempty"`
 
-	LoaiDuLieu string `xml:"LoaiDuLieu" json:"LoaiDuLieu,omitempty"`
+	LoaiDuLieu string `xml:"http://qlvb.vnpt.vn/ws/vanban LoaiDuLieu" json:"LoaiDuLieu,omitempty"`
 
-	NoiDungEdXML []byte `xml:"NoiDungEdXML" json:"NoiDungEdXML,omitempty"`
+	NoiDungEdXML []byte `xml:"http://qlvb.vnpt.vn/ws/vanban NoiDungEdXML" json:"NoiDungEdXML,omitempty"`
 }
 
 type NhanVanBanResponse struct {
 	XMLName xml.Name `xml:"http://qlvb.vnpt.vn/ws/vanban NhanVanBanResponse"`
 
-	KetQua int32 `xml:"KetQua" json:"KetQua,omitempty"`
+	KetQua int32 `xml:"http://qlvb.vnpt.vn/ws/vanban KetQua" json:"KetQua,omitempty"`
 
-	MaTiepNhan string `xml:"MaTiepNhan" json:"MaTiepNhan,omitempty"`
+	MaTiepNhan string `xml:"http://qlvb.vnpt.vn/ws/vanban MaTiepNhan" json:"MaTiepNhan,omitempty"`
 
-	ThongBao string `xml:"ThongBao,omitempty" json:"ThongBao,omitempty"`
+	ThongBao string `xml:"http://qlvb.vnpt.vn/ws/vanban ThongBao,omitempty" json:"ThongBao,omitempty"`
 }
+
+// SOAPExactNamespaces marks NhanVanBan as written by fixgen: every element tag names its namespace.
+func (*NhanVanBan) SOAPExactNamespaces() {}
+
+// SOAPExactNamespaces marks NhanVanBanResponse as written by fixgen: every element tag names its namespace.
+func (*NhanVanBanResponse) SOAPExactNamespaces() {}
