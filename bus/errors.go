@@ -225,6 +225,13 @@ var (
 	ErrMasterKeyMissing = def("vault.master_key_missing", http.StatusInternalServerError, "Không tìm thấy khoá chủ (master key) trong khi cơ sở dữ liệu đã có dữ liệu được mã hoá bằng khoá chủ: hãy khôi phục tệp master.key từ bản sao lưu hoặc đặt LGSP_MASTER_KEY, không tạo khoá mới", "master key is missing but the database holds data sealed by one: restore master.key from its backup or set LGSP_MASTER_KEY; do not create a new key")
 	ErrWrongMasterKey   = def("vault.wrong_master_key", http.StatusInternalServerError, "Khoá chủ (master key) không khớp với cơ sở dữ liệu: hãy dùng đúng tệp master.key đã sao lưu hoặc đúng giá trị LGSP_MASTER_KEY của hệ thống này", "master key does not match the database: use the backed-up master.key or the LGSP_MASTER_KEY of this installation")
 
+	// Backup, restore and upgrades (M4, docs/operations.md): the node
+	// refuses a database migrated by a newer, incompatible version, and a
+	// restore refuses a target that already holds data or a bad archive.
+	ErrSchemaNewer      = def("store.schema_newer", http.StatusInternalServerError, "Cơ sở dữ liệu đã được nâng cấp bởi một phiên bản LGSP mới hơn, không tương thích với phiên bản này: hãy chạy phiên bản mới hơn (xem docs/operations.md, mục Upgrades)", "the database was migrated by a newer LGSP version this one cannot run on: run that version or a newer one (see docs/operations.md, Upgrades)")
+	ErrRestoreNotEmpty  = def("backup.target_not_empty", http.StatusConflict, "Thư mục dữ liệu đích đã có dữ liệu: chỉ khôi phục vào thư mục dữ liệu trống", "the target data directory already holds data: restore only into an empty data directory")
+	ErrBackupBadArchive = def("backup.bad_archive", http.StatusUnprocessableEntity, "Tệp sao lưu không hợp lệ hoặc bị hỏng", "the backup file is not a valid LGSP backup or is damaged")
+
 	// Outbound safety: webhook targets registered by systems (SSRF).
 	ErrOutboundRefused = def("outbound.refused", http.StatusUnprocessableEntity, "Địa chỉ đích bị chặn theo chính sách kết nối ra ngoài (mạng nội bộ, loopback hoặc địa chỉ đặc biệt)", "target address is refused by the outbound policy (internal, loopback or special-purpose address)")
 	ErrLeaseLost       = def("delivery.lease_lost", http.StatusConflict, "Lượt chuyển giao đã bị nút khác tiếp nhận (hết thời hạn thuê) hoặc đã được người quản trị xử lý: kết quả của lượt cũ không được ghi", "the delivery's lease was taken over by another claim or an operator acted on it: the outcome of the old claim is not recorded")

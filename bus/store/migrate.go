@@ -87,17 +87,29 @@ func splitSQL(src string) []string {
 // migration lock).
 type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
 }
 
-// migrate applies the pending migrations of d, each in its own transaction
+// migrate refuses a database migrated by an incompatible newer binary,
+// applies the pending migrations of d, each in its own transaction
 // together with its schema_migrations row. On SQLite the transaction is
 // BEGIN IMMEDIATE, which also keeps other processes out meanwhile; on MySQL
 // DDL commits implicitly, so the caller holds a named lock and the DDL is
-// written to be re-runnable.
+// written to be re-runnable. Last it records the oldest schema version that
+// may still run on the database (CompatFloor, see schema.go).
 func migrate(ctx context.Context, db execer, d *dialect) error {
 	if _, err := db.ExecContext(ctx, d.migrationsDDL); err != nil {
 		return fmt.Errorf("creating schema_migrations: %w", err)
+	}
+	// A database migrated by a newer binary that declared this one
+	// incompatible is refused before anything is applied (store.schema_newer).
+	st, err := readSchema(ctx, db, d.name)
+	if err != nil {
+		return err
+	}
+	if err := st.Compatible(); err != nil {
+		return err
 	}
 	ms, err := migrations(d.name)
 	if err != nil {
@@ -108,7 +120,10 @@ func migrate(ctx context.Context, db execer, d *dialect) error {
 			return err
 		}
 	}
-	return nil
+	if st.Newest() > st.Latest() {
+		return nil // a newer binary's floor stands; ours would say less
+	}
+	return recordFloor(ctx, db, d, st.Latest())
 }
 
 func applyMigration(ctx context.Context, db execer, d *dialect, m migration) error {

@@ -36,12 +36,15 @@ Usage:
   lgsp platform-key [--json]                   the public key the platform signs webhooks with (RSA systems)
   lgsp exchange send|inbox|receive|status|cancel   exchange client (signs like any integrator)
   lgsp edoc    validate|inspect|normalize|build|sign|verify|extract   edXML packets (QCVN 102) and XML signatures
+  lgsp backup  --out FILE [--include-master-key]   online snapshot of the SQLite store and the settings
+  lgsp restore --in FILE [--settings DIR]      restore a backup into an empty data directory
+  lgsp migrate status|up                       schema migrations of the store: show / apply
   lgsp errors                                  print the error catalogue (codes, HTTP status, vi, en)
   lgsp config env                              list the environment variables that override the config
   lgsp version
 
 Global: --config FILE (or LGSP_CONFIG), before or after the command, for the commands
-that read the configuration (serve, systems, keys, grants, platform-key).
+that read the configuration (serve, systems, keys, grants, platform-key, backup, restore, migrate).
 Without a config: SQLite and keys in ./data, routes in ./routes, http://127.0.0.1:8080.
 Change them with the config file (listen, data_dir, routes_dir …, see configs/lgsp.yaml)
 or the environment (LGSP_LISTEN, LGSP_DATA_DIR, LGSP_ROUTES_DIR …: lgsp config env);
@@ -84,6 +87,12 @@ func main() {
 		err = exchangeCmd(ctx, args)
 	case "edoc":
 		err = edocCmd(args)
+	case "backup":
+		err = backupCmd(ctx, args)
+	case "restore":
+		err = restoreCmd(ctx, args)
+	case "migrate":
+		err = migrateCmd(ctx, args)
 	case "errors":
 		for _, d := range bus.Catalogue() {
 			fmt.Printf("%-28s %d  %s | %s\n", d.Code, d.Status, d.VI, d.EN)

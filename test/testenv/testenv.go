@@ -24,12 +24,13 @@ const DefaultMySQLDSN = "root@tcp(127.0.0.1:3306)/"
 
 // tools maps a command the tests run to the Debian package that provides it.
 var tools = map[string]string{
-	"xmllint": "libxml2-utils",
-	"xmlsec1": "xmlsec1",
-	"node":    "nodejs (>= 20.19)",
-	"npm":     "npm",
-	"openssl": "openssl",
-	"python3": "python3",
+	"xmllint":         "libxml2-utils",
+	"xmlsec1":         "xmlsec1",
+	"node":            "nodejs (>= 20.19)",
+	"npm":             "npm",
+	"openssl":         "openssl",
+	"python3":         "python3",
+	"systemd-analyze": "systemd",
 }
 
 // Missing is the one line printed for a missing component: what is
