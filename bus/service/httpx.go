@@ -15,6 +15,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/auth"
 )
 
 // Problem is an RFC 9457 problem+json body with LGSP's code and both languages.
@@ -236,8 +237,19 @@ func (s *Service) middleware(next http.Handler) http.Handler {
 			rid = bus.NewID("rq")
 		}
 		w.Header().Set("X-Request-Id", rid)
-		l := s.log.WithFields(logrus.Fields{"request_id": rid, "method": r.Method, "path": r.URL.Path})
-		ctx := context.WithValue(r.Context(), keyRequestID, rid)
+		fields := logrus.Fields{"request_id": rid, "method": r.Method, "path": r.URL.Path}
+		// Behind a trusted reverse proxy the client is the forwarded
+		// address: lockout and logs count it, not the proxy (tls.go).
+		if addr, via := ClientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.proxies); via {
+			fields["peer"] = r.RemoteAddr
+			r.RemoteAddr = addr
+		}
+		fields["client"] = r.RemoteAddr
+		l := s.log.WithFields(fields)
+		// The TLS client certificate, if any, for systems bound to one
+		// (auth.CheckClientCert, called by auth.KeyStanding).
+		ctx := auth.WithConnTLS(r.Context(), r.TLS)
+		ctx = context.WithValue(ctx, keyRequestID, rid)
 		ctx = WithLog(ctx, l)
 		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}
