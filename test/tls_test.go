@@ -494,3 +494,43 @@ func startPlainHandler(t *testing.T, h http.Handler) string {
 	t.Cleanup(func() { srv.Close() })
 	return "http://" + l.Addr().String()
 }
+
+// TestTLSSlowHandshakeAndRedirectBounded: a client that opens a connection
+// to the HTTPS port or to the redirect listener and sends nothing (or half
+// a request) is disconnected after read_header_timeout; a huge header on
+// the redirect listener is refused.
+func TestTLSSlowHandshakeAndRedirectBounded(t *testing.T) {
+	pki := newPKI(t, "LGSP test CA")
+	redirect := freeLoopbackAddr(t)
+	n, _, _ := startTLSNode(t, "sqlite", pki, func(c *service.Config) {
+		c.TLS.RedirectListen = redirect
+		c.Limits.ReadHeaderTimeout = 300 * time.Millisecond
+	})
+	for _, c := range []struct{ addr, send string }{
+		{strings.TrimPrefix(n.url, "https://"), ""},
+		{strings.TrimPrefix(n.url, "https://"), "\x16\x03\x01\x00"}, // the start of a ClientHello
+		{redirect, "GET / HTTP/1.1\r\nHost: x\r\n"},
+	} {
+		conn, err := net.Dial("tcp", c.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.Write([]byte(c.send))
+		start := time.Now()
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, err = io.ReadAll(conn)
+		conn.Close()
+		if err != nil || time.Since(start) > 5*time.Second {
+			t.Fatalf("%s with %q: not closed by the server (%v after %s)", c.addr, c.send, err, time.Since(start))
+		}
+	}
+	req, _ := http.NewRequest("GET", "http://"+redirect+"/", nil)
+	req.Header.Set("X-Big", strings.Repeat("a", 128<<10))
+	resp, err := (&http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+			t.Fatalf("huge header on the redirect listener: %d", resp.StatusCode)
+		}
+	}
+}
