@@ -134,6 +134,7 @@ var (
 	ErrForbidden         = def("auth.forbidden", http.StatusForbidden, "Không có quyền thực hiện thao tác này", "not allowed to perform this operation")
 	ErrAuthRateLimited   = def("auth.rate_limited", http.StatusTooManyRequests, "access_key gửi quá nhiều yêu cầu, vui lòng thử lại sau", "too many requests for this access key, try again later")
 	ErrAuthKeyKind       = def("auth.key_kind", http.StatusUnauthorized, "access_key này là khoá công khai RSA, không có khoá bí mật dùng chung: không thể dùng nó như một khoá bí mật (hãy ký yêu cầu bằng khoá riêng)", "this key is an RSA public key, not a shared secret: it cannot be used as a secret (sign requests with the private key)")
+	ErrAuthClientCert    = def("auth.client_cert", http.StatusUnauthorized, "Hệ thống này được gắn với chứng thư số máy khách: yêu cầu phải đến qua kết nối TLS trình đúng chứng thư đó", "this system is bound to client certificates: its requests must arrive over TLS presenting one of them")
 	ErrAuthLocked        = def("auth.locked", http.StatusTooManyRequests, "access_key tạm thời bị khoá do có nhiều chữ ký sai liên tiếp", "access key is temporarily locked after repeated bad signatures")
 	ErrAdminUnauthorized = def("admin.unauthorized", http.StatusUnauthorized, "Thiếu hoặc sai mã quản trị", "missing or wrong admin token")
 

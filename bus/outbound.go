@@ -220,6 +220,7 @@ func (p *OutboundPolicy) Client(timeout time.Duration) *http.Client {
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
+	DefaultClientTLS().Apply(tr) // trust store and client certificates (outbound_tls)
 	return &http.Client{
 		Timeout:       timeout,
 		Transport:     tr,

@@ -149,6 +149,9 @@ func startNodeWith(t *testing.T, dialect string, mutate func(*service.Config)) *
 	select {
 	case a := <-addrc:
 		n.url = "http://" + a.String()
+		if cfg.TLS.Enabled() {
+			n.url = "https://" + a.String()
+		}
 	case err := <-errc:
 		cancel()
 		t.Fatalf("node did not start: %v", err)

@@ -260,5 +260,8 @@ func KeyStanding(ctx context.Context, keys KeyStore, k store.Key, now time.Time)
 	if alg := keyAlgOf(k); !AlgAllowed(sys, alg) {
 		return sys, bus.ErrAuthAlgorithm.New("system %s may not use keys of %s any more (allowed: %v)", sys.Code, alg, AllowedAlgs(sys))
 	}
+	if err := CheckClientCert(ctx, sys, now); err != nil {
+		return sys, err
+	}
 	return sys, nil
 }

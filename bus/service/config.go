@@ -42,6 +42,14 @@ type Config struct {
 	// PublicURL is how systems reach this platform (used in answers and docs).
 	PublicURL string `yaml:"public_url" env:"LGSP_PUBLIC_URL"`
 
+	// TLS makes the node serve HTTPS (and mutual TLS for bound systems).
+	TLS TLSConfig `yaml:"tls"`
+	// Proxy names trusted reverse proxies (forwarded client addresses).
+	Proxy ProxyConfig `yaml:"proxy"`
+	// OutboundTLS adds trust anchors and client certificates for the
+	// platform's own HTTPS calls (webhooks, gateways, push destinations).
+	OutboundTLS bus.OutboundTLS `yaml:"outbound_tls"`
+
 	Log      LogConfig       `yaml:"log"`
 	Limits   LimitsConfig    `yaml:"limits"`
 	Auth     AuthConfig      `yaml:"auth"`
@@ -59,6 +67,67 @@ type Config struct {
 	Gateways map[string]yaml.Node `yaml:"gateways"`
 	// ShutdownTimeout bounds the graceful shutdown.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" env:"LGSP_SHUTDOWN_TIMEOUT"`
+}
+
+// TLSConfig makes the node serve HTTPS (docs/install.md, "TLS"). The
+// certificate and key come from PEM files (CertFile, KeyFile) or from one
+// PKCS#12 file (PKCS12File, its password in PKCS12PasswordFile); empty:
+// plain HTTP, for a node behind a TLS-terminating reverse proxy.
+type TLSConfig struct {
+	// CertFile is the PEM certificate chain (leaf first) of the node.
+	CertFile string `yaml:"cert_file" env:"LGSP_TLS_CERT_FILE"`
+	// KeyFile is the PEM private key of CertFile.
+	KeyFile string `yaml:"key_file" env:"LGSP_TLS_KEY_FILE"`
+	// PKCS12File holds key and chain in one file (.p12/.pfx), instead of
+	// CertFile and KeyFile.
+	PKCS12File string `yaml:"pkcs12_file" env:"LGSP_TLS_PKCS12_FILE"`
+	// PKCS12PasswordFile holds the password of PKCS12File (empty: none).
+	PKCS12PasswordFile string `yaml:"pkcs12_password_file" env:"LGSP_TLS_PKCS12_PASSWORD_FILE"`
+	// MinVersion is "1.2" (default) or "1.3"; older versions are never
+	// accepted.
+	MinVersion string `yaml:"min_version" env:"LGSP_TLS_MIN_VERSION"`
+	// ReloadCheck is how often the files are checked for a change (they are
+	// also reloaded on SIGHUP); a negative value checks on SIGHUP only.
+	ReloadCheck time.Duration `yaml:"reload_check"`
+	// RedirectListen, if set, is a plain-HTTP listen address that only
+	// redirects to HTTPS (308), e.g. ":80".
+	RedirectListen string `yaml:"redirect_listen" env:"LGSP_TLS_REDIRECT_LISTEN"`
+}
+
+// Enabled reports whether the node serves HTTPS.
+func (c TLSConfig) Enabled() bool { return c.CertFile != "" || c.PKCS12File != "" }
+
+func (c TLSConfig) validate() []string {
+	var errs []string
+	switch {
+	case c.PKCS12File != "" && (c.CertFile != "" || c.KeyFile != ""):
+		errs = append(errs, "tls: set either pkcs12_file or cert_file and key_file, not both")
+	case (c.CertFile == "") != (c.KeyFile == ""):
+		errs = append(errs, "tls: cert_file and key_file go together")
+	}
+	if c.PKCS12PasswordFile != "" && c.PKCS12File == "" {
+		errs = append(errs, "tls: pkcs12_password_file without pkcs12_file")
+	}
+	switch c.MinVersion {
+	case "", "1.2", "1.3":
+	default:
+		errs = append(errs, fmt.Sprintf("tls.min_version %q: expected 1.2 or 1.3", c.MinVersion))
+	}
+	if c.RedirectListen != "" && !c.Enabled() {
+		errs = append(errs, "tls.redirect_listen needs a certificate (cert_file or pkcs12_file)")
+	}
+	return errs
+}
+
+// ProxyConfig names the reverse proxies in front of the node.
+type ProxyConfig struct {
+	// Trusted are the addresses (CIDR prefixes or single addresses) of the
+	// reverse proxies whose X-Forwarded-For is believed. The client address
+	// of a request (logs, lockout of bad signatures) is its connection's
+	// peer unless that peer is trusted; then it is the right-most address
+	// of X-Forwarded-For that is not itself a trusted proxy. Empty: the
+	// header is ignored.
+	Trusted []string `yaml:"trusted"`
 }
 
 // LogConfig sets the logs.
@@ -242,6 +311,7 @@ func Defaults() Config {
 			SessionTTL: auth.DefaultSessionTTL, TokenTTL: auth.DefaultTokenTTL},
 		Exchange:        exchange.Config{}.WithDefaults(),
 		ShutdownTimeout: 30 * time.Second,
+		TLS:             TLSConfig{MinVersion: "1.2", ReloadCheck: 10 * time.Second},
 	}
 	c.Delivery = DeliveryConfig{Lease: delivery.DefaultLease, Slots: delivery.DefaultSlots, Queue: delivery.DefaultQueue,
 		MaxHeld: delivery.DefaultMaxHeld, Retry: bus.DefaultRetry}
@@ -322,6 +392,13 @@ func (c *Config) validate() error {
 	}
 	if _, err := c.OutboundPolicy(); err != nil {
 		errs = append(errs, err.Error())
+	}
+	errs = append(errs, c.TLS.validate()...)
+	if _, err := trustedProxies(c.Proxy.Trusted); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if err := c.OutboundTLS.Validate(); err != nil {
+		errs = append(errs, "outbound_tls: "+err.Error())
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration:\n  %s", strings.Join(errs, "\n  "))

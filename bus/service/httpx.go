@@ -15,6 +15,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/auth"
 	"github.com/tuyenquang/lgsp/bus/store"
 )
 
@@ -245,10 +246,21 @@ func (s *Service) middleware(next http.Handler) http.Handler {
 			rid = bus.NewID("rq")
 		}
 		w.Header().Set("X-Request-Id", rid)
-		l := s.log.WithFields(logrus.Fields{"request_id": rid, "method": r.Method, "path": r.URL.Path})
+		fields := logrus.Fields{"request_id": rid, "method": r.Method, "path": r.URL.Path}
+		// Behind a trusted reverse proxy the client is the forwarded
+		// address: lockout and logs count it, not the proxy (tls.go).
+		if addr, via := ClientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.proxies); via {
+			fields["peer"] = r.RemoteAddr
+			r.RemoteAddr = addr
+		}
+		fields["client"] = r.RemoteAddr
+		l := s.log.WithFields(fields)
+		// The TLS client certificate, if any, for systems bound to one
+		// (auth.CheckClientCert, called by auth.KeyStanding).
 		// store.FailFast: while the database is unreachable the request's
 		// store calls are refused at once instead of waiting (outage.go).
-		ctx := context.WithValue(store.FailFast(r.Context()), keyRequestID, rid)
+		ctx := auth.WithConnTLS(store.FailFast(r.Context()), r.TLS)
+		ctx = context.WithValue(ctx, keyRequestID, rid)
 		ctx = WithLog(ctx, l)
 		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -145,6 +146,9 @@ type Service struct {
 	server   *http.Server
 	adminTok string
 	outbound *bus.OutboundPolicy // webhook targets (SSRF)
+	proxies  []netip.Prefix      // trusted reverse proxies (tls.go)
+	certs    *certSource         // HTTPS certificate; nil: plain HTTP
+	redirect *http.Server        // plain-HTTP redirect listener, if any
 
 	kinds      *delivery.Registry // delivery kinds of this node (Host.RegisterDelivery)
 	diverters  []notify.Diverter  // taken before webhooks (Host.Divert)
@@ -251,6 +255,21 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if s.outbound, err = cfg.OutboundPolicy(); err != nil {
 		return fail(err)
 	}
+	if s.proxies, err = trustedProxies(cfg.Proxy.Trusted); err != nil {
+		return fail(err)
+	}
+	// Like the XML limits, the outbound trust store is process-wide: every
+	// outbound client reads it (bus.DefaultClientTLS).
+	ctls, err := cfg.OutboundTLS.Build()
+	if err != nil {
+		return fail(fmt.Errorf("outbound_tls: %w", err))
+	}
+	bus.SetDefaultClientTLS(ctls)
+	if cfg.TLS.Enabled() {
+		if s.certs, err = newCertSource(cfg.TLS, log); err != nil {
+			return fail(err)
+		}
+	}
 	s.registry = &auth.Registry{Store: s.store, Vault: s.vault, Audit: s.store, OnChange: keys.Flush, Outbound: s.outbound}
 	limits := auth.NewLimits(cfg.Auth.RatePerKey, cfg.Auth.BurstPerKey, cfg.Auth.LockFailures, cfg.Auth.LockWindow, cfg.Auth.LockFor)
 	limits.Log, limits.Audit, limits.AlertFailures = log, s.store, cfg.Auth.AlertFailures
@@ -322,6 +341,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	s.mux.HandleFunc("GET /openapi.json", serveOpenAPI(doc))
 	s.mountAdmin()
 	s.mountSpeaksFor()
+	s.mountClientCerts()
 	h := &Host{Config: &s.cfg, Log: log, Store: s.store, Vault: s.vault, Registry: s.registry, Verifier: s.verifier, Grants: s.grants, Exchange: s.exchange, Hub: s.hub, mux: s.mux, svc: s}
 	h.Sessions, h.Tokens, h.Auth = s.sessions, s.tokens, s.authn
 	for _, m := range Modules() {
@@ -428,6 +448,16 @@ func (s *Service) newRunner() *delivery.Runner {
 		Lease: d.Lease, Slots: d.Slots, Queue: d.Queue, MaxHeld: d.MaxHeld, Grace: min(delivery.DefaultGrace, s.cfg.ShutdownTimeout/4)}
 }
 
+// ReloadCertificate loads the HTTPS certificate and key files again (SIGHUP
+// does it, and so does a change of the files, within tls.reload_check).
+// Open connections keep theirs; a pair that does not load leaves the
+// current one in force.
+func (s *Service) ReloadCertificate() {
+	if s.certs != nil {
+		s.certs.check(true)
+	}
+}
+
 // StartWorkers starts the background work without listening (tests).
 func (s *Service) StartWorkers() {
 	s.workers.Go(s.sweep)
@@ -449,18 +479,40 @@ func (s *Service) Run(ctx context.Context, ready func(addr net.Addr)) error {
 	ln = limitListener(ln, s.cfg.Limits.MaxConns)
 	s.server = &http.Server{
 		Handler:           s.Handler(),
-		ReadHeaderTimeout: s.cfg.Limits.ReadHeaderTimeout,
+		ReadHeaderTimeout: s.cfg.Limits.ReadHeaderTimeout, // also bounds the TLS handshake
 		IdleTimeout:       s.cfg.Limits.IdleTimeout,
 		MaxHeaderBytes:    s.cfg.Limits.MaxHeaderBytes,
 		ErrorLog:          nil,
+	}
+	errc := make(chan error, 2)
+	if s.certs != nil {
+		s.server.TLSConfig = ServerTLS(s.cfg.TLS, s.certs.getCertificate)
+		if s.cfg.TLS.RedirectListen != "" {
+			rln, err := net.Listen("tcp", s.cfg.TLS.RedirectListen)
+			if err != nil {
+				ln.Close()
+				return fmt.Errorf("listening on %s (tls.redirect_listen): %w", s.cfg.TLS.RedirectListen, err)
+			}
+			s.redirect = s.redirectServer(ln.Addr())
+			go func() { errc <- s.redirect.Serve(limitListener(rln, s.cfg.Limits.MaxConns)) }()
+			s.log.WithField("addr", rln.Addr().String()).Info("plain HTTP redirects to HTTPS")
+		}
+		s.workers.Go(func(ctx context.Context) { s.certs.watch(ctx, s.cfg.TLS.ReloadCheck) })
 	}
 	s.StartWorkers()
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
-	errc := make(chan error, 1)
-	go func() { errc <- s.server.Serve(ln) }()
-	s.log.WithFields(logrus.Fields{"addr": ln.Addr().String(), "node": s.cfg.Node, "store": s.store.Dialect(), "routes": len(s.routes.Load().Routes())}).Info("lgsp serving")
+	go func() {
+		if s.certs != nil {
+			// ServeTLS with no file names takes the certificate from
+			// TLSConfig.GetCertificate and offers HTTP/2.
+			errc <- s.server.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- s.server.Serve(ln)
+	}()
+	s.log.WithFields(logrus.Fields{"addr": ln.Addr().String(), "tls": s.certs != nil, "node": s.cfg.Node, "store": s.store.Dialect(), "routes": len(s.routes.Load().Routes())}).Info("lgsp serving")
 	if ready != nil {
 		ready(ln.Addr())
 	}
@@ -469,6 +521,7 @@ func (s *Service) Run(ctx context.Context, ready func(addr net.Addr)) error {
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
 				_, _ = s.Reload()
+				s.ReloadCertificate()
 				continue
 			}
 			s.log.WithField("signal", sig.String()).Info("shutting down")
@@ -495,6 +548,9 @@ func (s *Service) Shutdown() error {
 	s.draining.Store(true)
 	s.stopOnce.Do(func() { close(s.stopping) })
 	var firstErr error
+	if s.redirect != nil {
+		_ = s.redirect.Close()
+	}
 	if s.server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), deadline*3/4)
 		if err := s.server.Shutdown(ctx); err != nil {

@@ -52,6 +52,7 @@ const (
 	KeyEventRevoked    = "revoked"
 	KeyEventLocked     = "locked"       // too many bad signatures (M3)
 	KeyEventAlgs       = "algs_changed" // the system's allowed algorithms changed (AccessKey is "")
+	KeyEventClientCert = "client_cert"  // a client-certificate binding was added or removed (AccessKey is "")
 )
 
 // KeyEvent is one line of the audit record of key operations (M6): who
@@ -106,4 +107,7 @@ type AccessStore interface {
 	// (bus.ErrSystemNotFound) and records events with it. Empty means
 	// DefaultAlg only.
 	SetSystemAlgs(ctx context.Context, code string, algs []string, events ...KeyEvent) error
+	// SetClientCerts replaces the client-certificate bindings of a system
+	// (bus.ErrSystemNotFound) and records events with it.
+	SetClientCerts(ctx context.Context, code string, certs []ClientCert, events ...KeyEvent) error
 }

@@ -699,6 +699,16 @@ func (g *Guarded) SessionByHash(ctx context.Context, p1 string) (r0 Session, err
 	return r0, g.end(ctx, cctx, err)
 }
 
+func (g *Guarded) SetClientCerts(ctx context.Context, p1 string, p2 []ClientCert, p3 ...KeyEvent) (err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	err = g.Store.SetClientCerts(cctx, p1, p2, p3...)
+	return g.end(ctx, cctx, err)
+}
+
 func (g *Guarded) SetLastRun(ctx context.Context, p1 string, p2 time.Time) (err error) {
 	cctx, cancel, err := g.begin(ctx)
 	if err != nil {

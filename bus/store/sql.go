@@ -186,7 +186,7 @@ func (s *sqlStore) Close() error {
 
 // ---- Systems ----
 
-const systemCols = "code, name, unit, contact, status, webhook_url, created_at, updated_at, algs"
+const systemCols = "code, name, unit, contact, status, webhook_url, created_at, updated_at, algs, client_certs"
 
 // collect scans every row with scan and closes rows.
 func collect[T any](rows *sql.Rows, scan func(sc interface{ Scan(...any) error }) (T, error)) ([]T, error) {
@@ -206,9 +206,13 @@ func scanSystem(sc interface{ Scan(...any) error }) (System, error) {
 	var s System
 	var c, u int64
 	var algs string
-	err := sc.Scan(&s.Code, &s.Name, &s.Unit, &s.Contact, &s.Status, &s.WebhookURL, &c, &u, &algs)
+	var certs sql.NullString
+	err := sc.Scan(&s.Code, &s.Name, &s.Unit, &s.Contact, &s.Status, &s.WebhookURL, &c, &u, &algs, &certs)
 	s.CreatedAt, s.UpdatedAt = fromMicros(c), fromMicros(u)
 	s.Algs = splitAlgs(algs)
+	if err == nil {
+		s.ClientCerts, err = splitClientCerts(certs.String)
+	}
 	return s, err
 }
 
@@ -220,8 +224,12 @@ func (s *sqlStore) CreateSystem(ctx context.Context, sys System) error {
 	if sys.Status == "" {
 		sys.Status = SystemActive
 	}
-	_, err := s.exec(ctx, "INSERT INTO systems ("+systemCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		sys.Code, sys.Name, sys.Unit, sys.Contact, sys.Status, sys.WebhookURL, micros(sys.CreatedAt), micros(sys.UpdatedAt), joinAlgs(sys.Algs))
+	certs, err := joinClientCerts(sys.ClientCerts)
+	if err != nil {
+		return err
+	}
+	_, err = s.exec(ctx, "INSERT INTO systems ("+systemCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		sys.Code, sys.Name, sys.Unit, sys.Contact, sys.Status, sys.WebhookURL, micros(sys.CreatedAt), micros(sys.UpdatedAt), joinAlgs(sys.Algs), certs)
 	if s.d.isDuplicate(err) {
 		return bus.ErrSystemExists.New("%s", sys.Code)
 	}

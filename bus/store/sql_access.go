@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -40,6 +41,51 @@ func (s *sqlStore) SetSystemAlgs(ctx context.Context, code string, algs []string
 		// MySQL connections use CLIENT_FOUND_ROWS: matched rows, not changed ones.
 		if n, err := res.RowsAffected(); err != nil {
 			return fmt.Errorf("setting algorithms of %s: %w", code, err)
+		} else if n == 0 {
+			return bus.ErrSystemNotFound.New("%s", code)
+		}
+		return insertKeyEvents(ctx, tx, events)
+	})
+}
+
+// ---- Client certificates of a system (mutual TLS) ----
+
+// joinClientCerts stores bindings as one JSON column; none is "".
+func joinClientCerts(cs []ClientCert) (string, error) {
+	if len(cs) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(cs)
+	if err != nil {
+		return "", fmt.Errorf("encoding client certificates: %w", err)
+	}
+	return string(b), nil
+}
+
+func splitClientCerts(s string) ([]ClientCert, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []ClientCert
+	if err := json.Unmarshal([]byte(s), &out); err != nil {
+		return nil, fmt.Errorf("decoding client certificates: %w", err)
+	}
+	return out, nil
+}
+
+func (s *sqlStore) SetClientCerts(ctx context.Context, code string, certs []ClientCert, events ...KeyEvent) error {
+	col, err := joinClientCerts(certs)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, func(tx *txx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE systems SET client_certs = ? WHERE code = ?", col, code)
+		if err != nil {
+			return fmt.Errorf("setting client certificates of %s: %w", code, err)
+		}
+		// MySQL connections use CLIENT_FOUND_ROWS: matched rows, not changed ones.
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("setting client certificates of %s: %w", code, err)
 		} else if n == 0 {
 			return bus.ErrSystemNotFound.New("%s", code)
 		}

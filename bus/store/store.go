@@ -23,9 +23,27 @@ type System struct {
 	// Algs are the signature algorithms the system may use; empty means
 	// DefaultAlg only. CreateSystem stores them; UpdateSystem leaves them
 	// alone (SetSystemAlgs changes them).
-	Algs      []string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Algs []string
+	// ClientCerts bind the system to TLS client certificates (mutual
+	// TLS): when not empty, its requests must arrive over TLS presenting a
+	// certificate one of them matches. CreateSystem stores them;
+	// UpdateSystem leaves them alone (SetClientCerts changes them).
+	ClientCerts []ClientCert
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// ClientCert is one binding of a system to client certificates: either
+// one certificate by its SHA-256 fingerprint, or every certificate issued
+// by CA (a PEM certificate) with exactly Subject (RFC 2253 form, as
+// x509.Certificate.Subject.String() prints it).
+type ClientCert struct {
+	ID          string    `json:"id"`
+	SHA256      string    `json:"sha256,omitempty"`  // lower-case hex of the DER certificate's SHA-256
+	CA          string    `json:"ca,omitempty"`      // PEM of the issuing CA certificate
+	Subject     string    `json:"subject,omitempty"` // subject the certificate must have (with CA)
+	Description string    `json:"description,omitempty"`
+	AddedAt     time.Time `json:"added_at"`
 }
 
 // Key statuses.

@@ -38,13 +38,16 @@ func openRegistry(ctx context.Context, cfg service.Config) (*auth.Registry, func
 
 func systemsCmd(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usageError("usage: lgsp systems add|list|show|set-webhook|suspend|resume|allow-alg|deny-alg|legacy-token|speaks-for …")
+		return usageError("usage: lgsp systems add|list|show|set-webhook|suspend|resume|allow-alg|deny-alg|legacy-token|speaks-for|client-cert …")
 	}
 	if args[0] == "legacy-token" {
 		return legacyTokenCmd(ctx, args[1:]) // legacy.go
 	}
 	if args[0] == "speaks-for" {
 		return speaksForCmd(ctx, args[1:]) // speaksfor.go
+	}
+	if args[0] == "client-cert" {
+		return clientCertCmd(ctx, args[1:]) // clientcert.go
 	}
 	fs := flag.NewFlagSet("systems "+args[0], flag.ExitOnError)
 	load := configFlag(fs)
@@ -144,7 +147,7 @@ func systemsCmd(ctx context.Context, args []string) error {
 		}
 		fmt.Printf("%s may sign with: %s\n", *code, strings.Join(algs, ", "))
 	default:
-		return usageError("usage: lgsp systems add|list|show|set-webhook|suspend|resume|allow-alg|deny-alg|legacy-token|speaks-for …")
+		return usageError("usage: lgsp systems add|list|show|set-webhook|suspend|resume|allow-alg|deny-alg|legacy-token|speaks-for|client-cert …")
 	}
 	return nil
 }
