@@ -15,6 +15,7 @@ import (
 
 	"github.com/tuyenquang/lgsp/bus"
 	"github.com/tuyenquang/lgsp/bus/auth"
+	"github.com/tuyenquang/lgsp/bus/metrics"
 	"github.com/tuyenquang/lgsp/bus/store"
 	"github.com/tuyenquang/lgsp/bus/vault"
 )
@@ -132,6 +133,8 @@ func (w *Webhooks) deliver(ctx context.Context, it store.OutboxItem) {
 }
 
 func (w *Webhooks) finish(ctx context.Context, it store.OutboxItem) {
+	outcome := map[string]string{store.OutboxDone: "ok", store.OutboxDead: "dead", store.OutboxPending: "retry"}[it.Status]
+	metrics.Delivery(it.Kind, it.Target, outcome)
 	if err := w.Store.FinishOutbox(context.WithoutCancel(ctx), it); err != nil {
 		w.Log.WithError(err).WithField("outbox", it.ID).Error("recording webhook outcome")
 	}

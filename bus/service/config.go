@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/alert"
 	"github.com/tuyenquang/lgsp/bus/auth"
 	"github.com/tuyenquang/lgsp/bus/exchange"
 	"github.com/tuyenquang/lgsp/bus/xmlscan"
@@ -52,6 +53,10 @@ type Config struct {
 	// Gateways holds one section per external gateway adapter (vxp …),
 	// decoded by the adapter itself (docs/gateways.md); absent: off.
 	Gateways map[string]yaml.Node `yaml:"gateways"`
+	// Alerts: rules, check interval and channels (bus/alert, docs/operations.md).
+	Alerts alert.Config `yaml:"alerts"`
+	// Readiness: what makes /readyz answer 503 besides the store and routes.
+	Readiness ReadinessConfig `yaml:"readiness"`
 	// ShutdownTimeout bounds the graceful shutdown.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" env:"LGSP_SHUTDOWN_TIMEOUT"`
 }
@@ -173,6 +178,14 @@ type WebhooksConfig struct {
 	AllowCIDRs []string `yaml:"allow_cidrs"`
 }
 
+// ReadinessConfig sets what /readyz checks beyond the store, the routes and
+// the background workers.
+type ReadinessConfig struct {
+	// MaxBacklog: pending deliveries plus due recipients above it make the
+	// node not ready (0: not checked).
+	MaxBacklog int64 `yaml:"max_backlog" env:"LGSP_READY_MAX_BACKLOG"`
+}
+
 // OutboundPolicy returns the policy of webhook targets.
 func (c *Config) OutboundPolicy() (*bus.OutboundPolicy, error) {
 	p, err := bus.NewOutboundPolicy(c.Webhooks.AllowPrivate, c.Webhooks.AllowCIDRs)
@@ -194,6 +207,8 @@ func Defaults() Config {
 		Auth: AuthConfig{ClockSkew: 5 * time.Minute, RatePerKey: 200, BurstPerKey: 400, LockFailures: 10, LockWindow: time.Minute, LockFor: 5 * time.Minute, AlertFailures: 50,
 			SessionTTL: auth.DefaultSessionTTL, TokenTTL: auth.DefaultTokenTTL},
 		Exchange:        exchange.Config{}.WithDefaults(),
+		Alerts:          alert.Defaults(),
+		Readiness:       ReadinessConfig{MaxBacklog: 100000},
 		ShutdownTimeout: 30 * time.Second,
 	}
 	c.XMLLimits = XMLLimitsConfig{MaxElements: xmlscan.DefaultMaxElements, MaxAttributes: xmlscan.DefaultMaxAttrs,
@@ -268,6 +283,9 @@ func (c *Config) validate() error {
 		errs = append(errs, "xml_limits: every limit must be positive and max_nodes at least max_elements")
 	}
 	if _, err := c.OutboundPolicy(); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if err := c.Alerts.Validate(); err != nil {
 		errs = append(errs, err.Error())
 	}
 	if len(errs) > 0 {

@@ -21,6 +21,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/alert"
 	"github.com/tuyenquang/lgsp/bus/auth"
 	"github.com/tuyenquang/lgsp/bus/exchange"
 	"github.com/tuyenquang/lgsp/bus/notify"
@@ -137,6 +138,9 @@ type Service struct {
 	adminTok string
 	outbound *bus.OutboundPolicy // webhook targets (SSRF)
 
+	alerts *alert.Engine
+	alive  map[string]*atomic.Bool // background workers running (readiness)
+
 	outbox     []notify.OutboxHandler // taken before webhooks (Host.HandleOutbox)
 	workCtx    context.Context
 	workCancel context.CancelFunc
@@ -247,6 +251,13 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s.provisionSessions()
 	s.exchange = exchange.New(exchange.Options{Store: s.store, Vault: s.vault, Routes: s.routes.Load, Log: log, Config: cfg.Exchange, Node: cfg.Node, Wake: s.feed.Wake, Permissions: s.grants, SpeaksFor: s.speaks})
+	if cfg.Alerts.Enabled {
+		chs, err := alert.Channels(cfg.Alerts, log, s.outbound)
+		if err != nil {
+			return fail(err)
+		}
+		s.alerts = &alert.Engine{Cfg: cfg.Alerts, Store: s.store, Node: cfg.Node, Log: log.WithField("component", "alerts"), Channels: chs}
+	}
 	s.cron = schedule.NewRunner(log)
 	if err := s.cron.Add("expire-exchanges", "@every 30s", func(ctx context.Context) {
 		if n, err := s.exchange.Expire(ctx); err != nil {
@@ -300,6 +311,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "node": cfg.Node})
 	})
 	s.mux.HandleFunc("GET /readyz", s.ready)
+	s.mux.Handle("GET /metrics", s.admin(s.metricsHandler().ServeHTTP))
 	doc, err := OpenAPI()
 	if err != nil {
 		return fail(err)
@@ -353,23 +365,6 @@ func (s *Service) UnauthBodyBytes() int64 { return s.budget.used.Load() }
 // AdminToken returns the admin API bearer token.
 func (s *Service) AdminToken() string { return s.adminTok }
 
-func (s *Service) ready(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	switch {
-	case s.draining.Load():
-		WriteProblem(w, r, bus.ErrUnavailable.New("draining"))
-	case s.routes.Load() == nil:
-		WriteProblem(w, r, bus.ErrUnavailable.New("no routes loaded"))
-	default:
-		if err := s.store.Ping(ctx); err != nil {
-			WriteProblem(w, r, bus.ErrUnavailable.Wrap(err, "store does not answer"))
-			return
-		}
-		WriteJSON(w, http.StatusOK, map[string]any{"status": "ready", "node": s.cfg.Node, "store": s.store.Dialect(), "routes": len(s.routes.Load().Routes()), "subscribers": s.hub.Count()})
-	}
-}
-
 // sweep runs the exchange sweeper once and logs what it repaired.
 func (s *Service) sweep(ctx context.Context) {
 	n, strays, err := s.exchange.Sweep(ctx)
@@ -399,10 +394,13 @@ func (s *Service) Reload() (*route.Set, error) {
 // StartWorkers starts the background work without listening (tests).
 func (s *Service) StartWorkers() {
 	s.workers.Go(s.sweep)
-	s.workers.Go(s.exchange.RunDispatcher)
-	s.workers.Go(s.feed.Run)
+	s.goWorker("dispatcher", s.exchange.RunDispatcher)
+	s.goWorker("feed", s.feed.Run)
 	wh := &notify.Webhooks{Store: s.store, Vault: s.vault, Platform: s.platform, Retry: bus.DefaultRetry, Log: s.log, Node: s.cfg.Node, Wake: s.feed.Wake, Handlers: s.outbox, Policy: s.outbound}
-	s.workers.Go(wh.Run)
+	s.goWorker("outbox", wh.Run)
+	if s.alerts != nil {
+		s.goWorker("alerts", s.alerts.Run)
+	}
 	s.cron.Start()
 }
 
