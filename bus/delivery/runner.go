@@ -10,6 +10,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/metrics"
 	"github.com/tuyenquang/lgsp/bus/store"
 )
 
@@ -331,6 +332,9 @@ func (r *Runner) attempt(hard context.Context, it store.OutboxItem) {
 		return
 	}
 	r.log(it, status, err)
+	if !errors.Is(err, ErrNothing) {
+		metrics.Delivery(it.Kind, it.Target, map[string]string{store.OutboxDone: "ok", store.OutboxDead: "dead", store.OutboxPending: "retry"}[status])
+	}
 	if rec, ok := kind.(Recorder); ok {
 		rec.Record(context.WithoutCancel(hard), it, status, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/alert"
 	"github.com/tuyenquang/lgsp/bus/auth"
 	"github.com/tuyenquang/lgsp/bus/delivery"
 	"github.com/tuyenquang/lgsp/bus/exchange"
@@ -65,6 +66,10 @@ type Config struct {
 	// Gateways holds one section per external gateway adapter (vxp …),
 	// decoded by the adapter itself (docs/gateways.md); absent: off.
 	Gateways map[string]yaml.Node `yaml:"gateways"`
+	// Alerts: rules, check interval and channels (bus/alert, docs/operations.md).
+	Alerts alert.Config `yaml:"alerts"`
+	// Readiness: what makes /readyz answer 503 besides the store and routes.
+	Readiness ReadinessConfig `yaml:"readiness"`
 	// ShutdownTimeout bounds the graceful shutdown.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" env:"LGSP_SHUTDOWN_TIMEOUT"`
 }
@@ -289,6 +294,14 @@ type WebhooksConfig struct {
 	AllowCIDRs []string `yaml:"allow_cidrs"`
 }
 
+// ReadinessConfig sets what /readyz checks beyond the store, the routes and
+// the background workers.
+type ReadinessConfig struct {
+	// MaxBacklog: pending deliveries plus due recipients above it make the
+	// node not ready (0: not checked).
+	MaxBacklog int64 `yaml:"max_backlog" env:"LGSP_READY_MAX_BACKLOG"`
+}
+
 // OutboundPolicy returns the policy of webhook targets.
 func (c *Config) OutboundPolicy() (*bus.OutboundPolicy, error) {
 	p, err := bus.NewOutboundPolicy(c.Webhooks.AllowPrivate, c.Webhooks.AllowCIDRs)
@@ -310,6 +323,8 @@ func Defaults() Config {
 		Auth: AuthConfig{ClockSkew: 5 * time.Minute, RatePerKey: 200, BurstPerKey: 400, LockFailures: 10, LockWindow: time.Minute, LockFor: 5 * time.Minute, AlertFailures: 50,
 			SessionTTL: auth.DefaultSessionTTL, TokenTTL: auth.DefaultTokenTTL},
 		Exchange:        exchange.Config{}.WithDefaults(),
+		Alerts:          alert.Defaults(),
+		Readiness:       ReadinessConfig{MaxBacklog: 100000},
 		ShutdownTimeout: 30 * time.Second,
 		TLS:             TLSConfig{MinVersion: "1.2", ReloadCheck: 10 * time.Second},
 	}
@@ -399,6 +414,9 @@ func (c *Config) validate() error {
 	}
 	if err := c.OutboundTLS.Validate(); err != nil {
 		errs = append(errs, "outbound_tls: "+err.Error())
+	}
+	if err := c.Alerts.Validate(); err != nil {
+		errs = append(errs, err.Error())
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration:\n  %s", strings.Join(errs, "\n  "))

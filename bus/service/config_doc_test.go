@@ -37,7 +37,7 @@ func fieldDocs(t *testing.T) map[string]string {
 	t.Helper()
 	docs := map[string]string{}
 	fset := token.NewFileSet()
-	for _, file := range []string{"config.go", "../exchange/exchange.go", "../retry.go", "../outboundtls.go"} {
+	for _, file := range []string{"config.go", "../exchange/exchange.go", "../retry.go", "../outboundtls.go", "../alert/config.go"} {
 		f, err := parser.ParseFile(fset, file, nil, parser.ParseComments)
 		if err != nil {
 			t.Fatal(err)

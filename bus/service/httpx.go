@@ -281,6 +281,7 @@ func (s *Service) middleware(next http.Handler) http.Handler {
 				lvl = logrus.WarnLevel
 			}
 			l.WithFields(logrus.Fields{"status": sw.status, "bytes": sw.bytes, "ms": float64(time.Since(start).Microseconds()) / 1000}).Log(lvl, "request")
+			s.observe(r, sw, time.Since(start))
 		}()
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || strings.HasPrefix(r.URL.Path, "/v1/events") {
 			// Health probes bypass limits; live subscriptions are bounded by

@@ -22,6 +22,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/alert"
 	"github.com/tuyenquang/lgsp/bus/auth"
 	"github.com/tuyenquang/lgsp/bus/delivery"
 	"github.com/tuyenquang/lgsp/bus/exchange"
@@ -153,6 +154,8 @@ type Service struct {
 	kinds      *delivery.Registry // delivery kinds of this node (Host.RegisterDelivery)
 	diverters  []notify.Diverter  // taken before webhooks (Host.Divert)
 	runner     *delivery.Runner
+	alerts     *alert.Engine
+	alive      map[string]*atomic.Bool // background workers running (readiness)
 	workCtx    context.Context
 	workCancel context.CancelFunc
 	workers    *bus.Group
@@ -281,6 +284,13 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s.provisionSessions()
 	s.exchange = exchange.New(exchange.Options{Store: s.store, Vault: s.vault, Routes: s.routes.Load, Log: log, Config: cfg.Exchange, Node: cfg.Node, Wake: s.feed.Wake, Permissions: s.grants, SpeaksFor: s.speaks})
+	if cfg.Alerts.Enabled {
+		chs, err := alert.Channels(cfg.Alerts, log, s.outbound)
+		if err != nil {
+			return fail(err)
+		}
+		s.alerts = &alert.Engine{Cfg: cfg.Alerts, Store: s.store, Node: cfg.Node, Log: log.WithField("component", "alerts"), Channels: chs}
+	}
 	s.cron = schedule.NewRunner(log)
 	if err := s.cron.Add("expire-exchanges", "@every 30s", func(ctx context.Context) {
 		if n, err := s.exchange.Expire(ctx); err != nil {
@@ -334,6 +344,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "node": cfg.Node})
 	})
 	s.mux.HandleFunc("GET /readyz", s.ready)
+	s.mux.Handle("GET /metrics", s.admin(s.metricsHandler().ServeHTTP))
 	doc, err := OpenAPI()
 	if err != nil {
 		return fail(err)
@@ -389,27 +400,6 @@ func (s *Service) UnauthBodyBytes() int64 { return s.budget.used.Load() }
 // AdminToken returns the admin API bearer token.
 func (s *Service) AdminToken() string { return s.adminTok }
 
-func (s *Service) ready(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	switch {
-	case s.draining.Load():
-		WriteProblem(w, r, bus.ErrUnavailable.New("draining"))
-	case s.routes.Load() == nil:
-		WriteProblem(w, r, bus.ErrUnavailable.New("no routes loaded"))
-	default:
-		if open, o := s.guard.State(); open {
-			WriteProblem(w, r, s.outageProblem(o))
-			return
-		}
-		if err := s.store.Ping(ctx); err != nil {
-			WriteProblem(w, r, bus.ErrUnavailable.Wrap(err, "store does not answer"))
-			return
-		}
-		WriteJSON(w, http.StatusOK, map[string]any{"status": "ready", "node": s.cfg.Node, "store": s.store.Dialect(), "routes": len(s.routes.Load().Routes()), "subscribers": s.hub.Count()})
-	}
-}
-
 // sweep runs the exchange sweeper once and logs what it repaired.
 func (s *Service) sweep(ctx context.Context) {
 	n, strays, err := s.exchange.Sweep(ctx)
@@ -462,9 +452,12 @@ func (s *Service) ReloadCertificate() {
 func (s *Service) StartWorkers() {
 	s.workers.Go(s.sweep)
 	s.workers.Go(s.sweepOnDemand)
-	s.workers.Go(s.exchange.RunDispatcher)
-	s.workers.Go(s.feed.Run)
-	s.workers.Go(s.runner.Run)
+	s.goWorker("dispatcher", s.exchange.RunDispatcher)
+	s.goWorker("feed", s.feed.Run)
+	s.goWorker("deliveries", s.runner.Run)
+	if s.alerts != nil {
+		s.goWorker("alerts", s.alerts.Run)
+	}
 	s.cron.Start()
 }
 

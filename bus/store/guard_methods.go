@@ -59,6 +59,16 @@ func (g *Guarded) AppendChunk(ctx context.Context, p1 Chunk) (err error) {
 	return g.end(ctx, cctx, err)
 }
 
+func (g *Guarded) Backlog(ctx context.Context, p1 time.Time) (r0 Backlog, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, err
+	}
+	defer cancel()
+	r0, err = g.Store.Backlog(cctx, p1)
+	return r0, g.end(ctx, cctx, err)
+}
+
 func (g *Guarded) ChunkIndex(ctx context.Context, p1 string) (r0 []ChunkInfo, err error) {
 	cctx, cancel, err := g.begin(ctx)
 	if err != nil {
@@ -186,6 +196,16 @@ func (g *Guarded) CreateToken(ctx context.Context, p1 Token) (err error) {
 	}
 	defer cancel()
 	err = g.Store.CreateToken(cctx, p1)
+	return g.end(ctx, cctx, err)
+}
+
+func (g *Guarded) DeleteAlert(ctx context.Context, p1 string) (err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	err = g.Store.DeleteAlert(cctx, p1)
 	return g.end(ctx, cctx, err)
 }
 
@@ -409,6 +429,16 @@ func (g *Guarded) LegacyToken(ctx context.Context, p1 string) (r0 bool, err erro
 	return r0, g.end(ctx, cctx, err)
 }
 
+func (g *Guarded) ListAlerts(ctx context.Context) (r0 []AlertState, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, err
+	}
+	defer cancel()
+	r0, err = g.Store.ListAlerts(cctx)
+	return r0, g.end(ctx, cctx, err)
+}
+
 func (g *Guarded) ListDeliveries(ctx context.Context, p1 OutboxFilter) (r0 []OutboxItem, err error) {
 	cctx, cancel, err := g.begin(ctx)
 	if err != nil {
@@ -547,6 +577,16 @@ func (g *Guarded) PurgeSessions(ctx context.Context, p1 time.Time) (r0 int64, er
 	defer cancel()
 	r0, err = g.Store.PurgeSessions(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
+}
+
+func (g *Guarded) PutAlert(ctx context.Context, p1 AlertState) (err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	err = g.Store.PutAlert(cctx, p1)
+	return g.end(ctx, cctx, err)
 }
 
 func (g *Guarded) PutChunk(ctx context.Context, p1 Chunk) (err error) {

@@ -300,6 +300,8 @@ type Store interface {
 	OrganStore
 	// MetaStore: installation facts such as the master key check (meta.go).
 	MetaStore
+	// AlertStore: firing alerts and the delivery backlog (alerts.go).
+	AlertStore
 
 	// Dialect returns "sqlite" or "mysql".
 	Dialect() string

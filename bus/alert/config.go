@@ -1,0 +1,104 @@
+package alert
+
+import (
+	"fmt"
+	"time"
+)
+
+// Config is the alerts section of the node's configuration.
+type Config struct {
+	// Enabled turns the alert checker on (default true).
+	Enabled bool `yaml:"enabled" env:"LGSP_ALERTS_ENABLED"`
+	// Interval is how often the rules are checked; an alert reaches its
+	// channels within one interval plus the send time (default 15s, so
+	// well within 60 s).
+	Interval time.Duration `yaml:"interval" env:"LGSP_ALERTS_INTERVAL"`
+	// Repeat is how often a firing alert is sent again while it holds.
+	Repeat time.Duration `yaml:"repeat" env:"LGSP_ALERTS_REPEAT"`
+	Rules  Rules         `yaml:"rules"`
+	// Webhook and SMTP are the outside channels; the log always gets every message.
+	Webhook WebhookConfig `yaml:"webhook"`
+	SMTP    SMTPConfig    `yaml:"smtp"`
+}
+
+// Rules holds the parameters of each rule; a zero threshold turns a rule off.
+type Rules struct {
+	// DeadWindow: a delivery that went dead within this window fires
+	// delivery_dead for its target (0: off).
+	DeadWindow time.Duration `yaml:"delivery_dead_window"`
+	// FailingFor: a destination whose oldest undelivered item has been
+	// failing this long fires destination_failing (0: off).
+	FailingFor time.Duration `yaml:"destination_failing_for"`
+	// GatewayFailingFor: a gateway call (VXP/NGSP poll, token refresh)
+	// that has not succeeded for this long fires gateway_failing (0: off).
+	GatewayFailingFor time.Duration `yaml:"gateway_failing_for"`
+	// AuthFailures within AuthWindow, per access key or per client
+	// address, fire auth_failures (0: off).
+	AuthFailures int `yaml:"auth_failures"`
+	// AuthWindow is the window of AuthFailures.
+	AuthWindow time.Duration `yaml:"auth_window"`
+	// MaxBacklog: pending deliveries plus due recipients above it fire
+	// backlog (0: off).
+	MaxBacklog int64 `yaml:"max_backlog"`
+	// KeyExpiryDays: an active access key that expires within this many
+	// days fires key_expiring (0: off).
+	KeyExpiryDays int `yaml:"key_expiry_days"`
+}
+
+// WebhookConfig posts every message as JSON, signed with HMAC-SHA256.
+type WebhookConfig struct {
+	// URL receives the messages (empty: off); it must pass the webhook
+	// target policy (webhooks.allow_private / allow_cidrs).
+	URL string `yaml:"url" env:"LGSP_ALERTS_WEBHOOK_URL"`
+	// SecretEnv names the environment variable holding the signing
+	// secret (default LGSP_ALERTS_WEBHOOK_SECRET); the secret is required.
+	SecretEnv string `yaml:"secret_env"`
+}
+
+// SMTPConfig sends every message by e-mail. STARTTLS is always required.
+type SMTPConfig struct {
+	// Addr is host:port of the SMTP server (empty: off).
+	Addr string `yaml:"addr" env:"LGSP_ALERTS_SMTP_ADDR"`
+	// From is the sender address of the messages.
+	From string `yaml:"from"`
+	// To lists the recipient addresses.
+	To []string `yaml:"to"`
+	// Username authenticates with AUTH PLAIN after STARTTLS (empty: no auth).
+	Username string `yaml:"username"`
+	// PasswordEnv names the environment variable holding the password.
+	PasswordEnv string `yaml:"password_env"`
+	// CAFile, if set, is the PEM bundle that verifies the server's
+	// certificate instead of the system roots.
+	CAFile string `yaml:"ca_file"`
+	// Timeout bounds one delivery (default 20s).
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Defaults returns the configuration used when nothing is set.
+func Defaults() Config {
+	return Config{Enabled: true, Interval: 15 * time.Second, Repeat: time.Hour,
+		Rules: Rules{DeadWindow: time.Hour, FailingFor: 10 * time.Minute, GatewayFailingFor: 15 * time.Minute,
+			AuthFailures: 50, AuthWindow: 5 * time.Minute, MaxBacklog: 1000, KeyExpiryDays: 14},
+		Webhook: WebhookConfig{SecretEnv: "LGSP_ALERTS_WEBHOOK_SECRET"},
+		SMTP:    SMTPConfig{Timeout: 20 * time.Second}}
+}
+
+// Validate reports settings that cannot work.
+func (c Config) Validate() error {
+	if !c.Enabled {
+		return nil
+	}
+	if c.Interval <= 0 || c.Interval > 45*time.Second {
+		return fmt.Errorf("alerts.interval must be in (0, 45s]: an alert must reach its channels within 60 s")
+	}
+	if c.Repeat < c.Interval {
+		return fmt.Errorf("alerts.repeat must be at least alerts.interval")
+	}
+	if c.SMTP.Addr != "" && (c.SMTP.From == "" || len(c.SMTP.To) == 0) {
+		return fmt.Errorf("alerts.smtp: from and to are required with addr")
+	}
+	if c.Rules.AuthFailures > 0 && c.Rules.AuthWindow <= 0 {
+		return fmt.Errorf("alerts.rules.auth_window must be positive with auth_failures")
+	}
+	return nil
+}
