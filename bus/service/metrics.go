@@ -59,10 +59,18 @@ type readiness struct {
 	Node    string            `json:"node"`
 	Checks  map[string]string `json:"checks"`
 	Failing []string          `json:"failing,omitempty"`
+	// Store, Routes and Subscribers describe the node (tests and operators
+	// read the live subscribers here).
+	Store       string `json:"store"`
+	Routes      int    `json:"routes"`
+	Subscribers int    `json:"subscribers"`
 }
 
 func (s *Service) readiness(ctx context.Context) readiness {
-	rd := readiness{Status: "ready", Node: s.cfg.Node, Checks: map[string]string{}}
+	rd := readiness{Status: "ready", Node: s.cfg.Node, Checks: map[string]string{}, Store: s.store.Dialect(), Subscribers: s.hub.Count()}
+	if set := s.routes.Load(); set != nil {
+		rd.Routes = len(set.Routes())
+	}
 	fail := func(name, why string) {
 		rd.Checks[name] = why
 		rd.Failing = append(rd.Failing, name)
