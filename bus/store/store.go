@@ -243,6 +243,10 @@ type Store interface {
 	OrganStore
 	// MetaStore: installation facts such as the master key check (meta.go).
 	MetaStore
+	// StatsStore: rollups and connection history for reports (stats.go).
+	StatsStore
+	// ActivityStore: the hash-chained activity log (activity.go).
+	ActivityStore
 
 	// Dialect returns "sqlite" or "mysql".
 	Dialect() string
