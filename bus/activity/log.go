@@ -46,8 +46,8 @@ type Options struct {
 // Log is one node's activity log writer. Record is safe for concurrent
 // use; Run is the one writer.
 type Log struct {
-	o     Options
-	mu    sync.Mutex
+	o       Options
+	mu      sync.Mutex
 	buf     []store.ActivityEntry
 	dropped int64
 	wake    chan struct{}

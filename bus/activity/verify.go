@@ -33,7 +33,6 @@ type Report struct {
 // OK reports whether every chain holds.
 func (r Report) OK() bool { return len(r.Problems) == 0 }
 
-
 // Verify checks every node's chain: sequence numbers without gaps (a
 // deleted or inserted entry), each entry's link to the one before (a
 // reordered or inserted entry), each entry's hash against its content (an
@@ -60,7 +59,9 @@ func Verify(ctx context.Context, st Store) (Report, error) {
 func verifyNode(ctx context.Context, st Store, node string) (NodeResult, []Problem, error) {
 	nr := NodeResult{Node: node}
 	var probs []Problem
-	bad := func(seq int64, f string, a ...any) { probs = append(probs, Problem{Node: node, Seq: seq, What: fmt.Sprintf(f, a...)}) }
+	bad := func(seq int64, f string, a ...any) {
+		probs = append(probs, Problem{Node: node, Seq: seq, What: fmt.Sprintf(f, a...)})
+	}
 	cps, err := st.Checkpoints(ctx, node)
 	if err != nil {
 		return nr, nil, err
