@@ -175,6 +175,9 @@ func (s *sqlStore) Stats(ctx context.Context, q StatsQuery) ([]StatsRow, error) 
 		where += " AND unit = ?"
 		args = append(args, q.Unit)
 	}
+	if q.PerDay {
+		grp = "day, " + grp
+	}
 	sqlq := "SELECT " + grp + ", direction, " + strings.Join(sums, ", ") + " FROM stats_daily WHERE " + where +
 		" GROUP BY " + grp + ", direction ORDER BY " + grp + ", direction"
 	rows, err := s.query(ctx, sqlq, args...)
@@ -184,21 +187,25 @@ func (s *sqlStore) Stats(ctx context.Context, q StatsQuery) ([]StatsRow, error) 
 	return collect(rows, func(sc interface{ Scan(...any) error }) (StatsRow, error) {
 		var r StatsRow
 		var dst []any
+		if q.PerDay {
+			dst = append(dst, &r.Day)
+		}
 		switch q.By {
 		case "unit":
-			dst = []any{&r.Unit}
+			dst = append(dst, &r.Unit)
 		case "system":
-			dst = []any{&r.SystemCode, &r.Unit}
+			dst = append(dst, &r.SystemCode, &r.Unit)
 		case "route":
-			dst = []any{&r.Route}
+			dst = append(dst, &r.Route)
 		case "type":
-			dst = []any{&r.DataType}
+			dst = append(dst, &r.DataType)
 		}
 		dst = append(dst, &r.Direction, &r.Docs, &r.Confirmed, &r.Failed, &r.Expired, &r.Bytes)
 		for i := range r.Latency {
 			dst = append(dst, &r.Latency[i])
 		}
-		return r, sc.Scan(dst...)
+		err := sc.Scan(dst...)
+		return r, err
 	})
 }
 

@@ -61,6 +61,7 @@ type StatsQuery struct {
 	From, To int
 	By       string
 	Unit     string
+	PerDay   bool // one row per day too (Day set), for reports by period
 }
 
 // ConnDay is the connection history of one system on one day (R7).

@@ -75,6 +75,11 @@ func testRollupOnPurge(t *testing.T, s store.Store) {
 	if len(rows) != 2 || rows[0].DataType != "edoc" {
 		t.Fatalf("stats by type = %+v", rows)
 	}
+	rows, err = s.Stats(ctx, store.StatsQuery{From: day - 1, To: day + 1, By: "route", PerDay: true})
+	ok(t, err, "stats per day")
+	if len(rows) != 2 || rows[0].Day != day || rows[0].Route != "r1" || rows[0].Direction != store.DirIn || rows[1].Docs != 2 {
+		t.Fatalf("stats per day = %+v", rows)
+	}
 	if _, err := s.Stats(ctx, store.StatsQuery{From: day, To: day, By: "title"}); err == nil {
 		t.Fatal("grouping by an unknown column accepted")
 	}
