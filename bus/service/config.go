@@ -54,6 +54,10 @@ type Config struct {
 	Gateways map[string]yaml.Node `yaml:"gateways"`
 	// ShutdownTimeout bounds the graceful shutdown.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" env:"LGSP_SHUTDOWN_TIMEOUT"`
+	// Activity is the tamper-evident activity log (M5, M6).
+	Activity ActivityConfig `yaml:"activity"`
+	// Reports are the statistics kept for reports (R7).
+	Reports ReportsConfig `yaml:"reports"`
 }
 
 // LogConfig sets the logs.
@@ -173,6 +177,29 @@ type WebhooksConfig struct {
 	AllowCIDRs []string `yaml:"allow_cidrs"`
 }
 
+// ActivityConfig configures the activity log: every exchange state change,
+// service call and admin action in a hash chain per node with checkpoints
+// signed by the node (bus/activity).
+type ActivityConfig struct {
+	// Enabled writes the activity log; false turns it off (measurements only:
+	// the regulation asks for it, M5).
+	Enabled bool `yaml:"enabled" env:"LGSP_ACTIVITY"`
+	// CheckpointEvery entries the node signs the head of its chain.
+	CheckpointEvery int `yaml:"checkpoint_every"`
+	// CheckpointInterval is the longest time between checkpoints while
+	// entries are written.
+	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
+}
+
+// ReportsConfig configures the statistics behind reports.
+type ReportsConfig struct {
+	// RetentionYears is how long metadata is kept: rollups, connection
+	// history, the rows of finished exchanges and their ledger. A job
+	// deletes older rows every hour; 0 keeps them for ever. Payloads are
+	// never kept (R2).
+	RetentionYears int `yaml:"retention_years" env:"LGSP_METADATA_RETENTION_YEARS"`
+}
+
 // OutboundPolicy returns the policy of webhook targets.
 func (c *Config) OutboundPolicy() (*bus.OutboundPolicy, error) {
 	p, err := bus.NewOutboundPolicy(c.Webhooks.AllowPrivate, c.Webhooks.AllowCIDRs)
@@ -195,6 +222,8 @@ func Defaults() Config {
 			SessionTTL: auth.DefaultSessionTTL, TokenTTL: auth.DefaultTokenTTL},
 		Exchange:        exchange.Config{}.WithDefaults(),
 		ShutdownTimeout: 30 * time.Second,
+		Activity:        ActivityConfig{Enabled: true, CheckpointEvery: 1000, CheckpointInterval: time.Minute},
+		Reports:         ReportsConfig{RetentionYears: 5},
 	}
 	c.XMLLimits = XMLLimitsConfig{MaxElements: xmlscan.DefaultMaxElements, MaxAttributes: xmlscan.DefaultMaxAttrs,
 		MaxAttrsPerElement: xmlscan.DefaultMaxAttrsPerElement, MaxDepth: xmlscan.DefaultMaxDepth,

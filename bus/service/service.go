@@ -21,6 +21,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/activity"
 	"github.com/tuyenquang/lgsp/bus/auth"
 	"github.com/tuyenquang/lgsp/bus/exchange"
 	"github.com/tuyenquang/lgsp/bus/notify"
@@ -81,6 +82,9 @@ type Host struct {
 	Auth     *auth.Authenticator
 	Exchange *exchange.Service
 	Hub      *notify.Hub
+	// Activity is the node's activity log (service calls, gateway pulls
+	// and pushes …); nil when off, and Record on nil does nothing.
+	Activity *activity.Log
 	mux      *patternMux
 	svc      *Service
 }
@@ -114,6 +118,7 @@ type Service struct {
 	registry *auth.Registry
 	verifier *auth.Verifier
 	platform *auth.PlatformKeys
+	activity *activity.Log // nil when activity.enabled is false
 	grants   *auth.Grants
 	speaks   *auth.SpeaksFor
 	sessions *auth.Sessions
@@ -246,6 +251,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return fail(err)
 	}
 	s.provisionSessions()
+	s.provisionActivity()
 	s.exchange = exchange.New(exchange.Options{Store: s.store, Vault: s.vault, Routes: s.routes.Load, Log: log, Config: cfg.Exchange, Node: cfg.Node, Wake: s.feed.Wake, Permissions: s.grants, SpeaksFor: s.speaks})
 	s.cron = schedule.NewRunner(log)
 	if err := s.cron.Add("expire-exchanges", "@every 30s", func(ctx context.Context) {
@@ -271,6 +277,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return fail(err)
 	}
 	if err := s.cron.Add("purge-sessions", "@every 5m", s.purgeSessions); err != nil {
+		return fail(err)
+	}
+	if err := s.cron.Add("prune-metadata", "@every 1h", s.pruneMetadata); err != nil {
 		return fail(err)
 	}
 	// Delivered notifications need no record once the ledger has the
@@ -307,8 +316,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	s.mux.HandleFunc("GET /openapi.json", serveOpenAPI(doc))
 	s.mountAdmin()
 	s.mountSpeaksFor()
+	s.mountReports()
 	h := &Host{Config: &s.cfg, Log: log, Store: s.store, Vault: s.vault, Registry: s.registry, Verifier: s.verifier, Grants: s.grants, Exchange: s.exchange, Hub: s.hub, mux: s.mux, svc: s}
 	h.Sessions, h.Tokens, h.Auth = s.sessions, s.tokens, s.authn
+	h.Activity = s.activity
 	for _, m := range Modules() {
 		if err := m.Provision(h); err != nil {
 			return fail(fmt.Errorf("provisioning module %s: %w", m.Name, err))
@@ -401,6 +412,9 @@ func (s *Service) StartWorkers() {
 	s.workers.Go(s.sweep)
 	s.workers.Go(s.exchange.RunDispatcher)
 	s.workers.Go(s.feed.Run)
+	if s.activity != nil {
+		s.workers.Go(s.activity.Run)
+	}
 	wh := &notify.Webhooks{Store: s.store, Vault: s.vault, Platform: s.platform, Retry: bus.DefaultRetry, Log: s.log, Node: s.cfg.Node, Wake: s.feed.Wake, Handlers: s.outbox, Policy: s.outbound}
 	s.workers.Go(wh.Run)
 	s.cron.Start()
@@ -527,7 +541,7 @@ func (s *Service) admin(h http.HandlerFunc) http.HandlerFunc {
 			WriteProblem(w, r, err)
 			return
 		}
-		h(w, r.WithContext(auth.WithActor(r.Context(), "admin-api")))
+		s.recordAdmin(h)(w, r.WithContext(auth.WithActor(r.Context(), "admin-api")))
 	}
 }
 

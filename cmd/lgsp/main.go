@@ -35,12 +35,14 @@ Usage:
   lgsp platform-key [--json]                   the public key the platform signs webhooks with (RSA systems)
   lgsp exchange send|inbox|receive|status|cancel   exchange client (signs like any integrator)
   lgsp edoc    validate|inspect|normalize|build|sign|verify|extract   edXML packets (QCVN 102) and XML signatures
+  lgsp report  --from D --to D --by unit|system|route|type [--every month] --format table|csv|xlsx [--out FILE]   statistics (R7)
+  lgsp audit   verify [--json]                 check the hash chains and signed checkpoints of the activity log
   lgsp errors                                  print the error catalogue (codes, HTTP status, vi, en)
   lgsp config env                              list the environment variables that override the config
   lgsp version
 
 Global: --config FILE (or LGSP_CONFIG), before or after the command, for the commands
-that read the configuration (serve, systems, keys, grants, platform-key).
+that read the configuration (serve, systems, keys, grants, platform-key, report, audit).
 Without a config: SQLite and keys in ./data, routes in ./routes, http://127.0.0.1:8080.
 Change them with the config file (listen, data_dir, routes_dir …, see configs/lgsp.yaml)
 or the environment (LGSP_LISTEN, LGSP_DATA_DIR, LGSP_ROUTES_DIR …: lgsp config env);
@@ -79,6 +81,10 @@ func main() {
 		err = platformKeyCmd(ctx, args)
 	case "exchange":
 		err = exchangeCmd(ctx, args)
+	case "report":
+		err = reportCmd(ctx, args)
+	case "audit":
+		err = auditCmd(ctx, args)
 	case "edoc":
 		err = edocCmd(args)
 	case "errors":
