@@ -83,7 +83,7 @@ func Build(ctx context.Context, st store.StatsStore, q Query) (Report, error) {
 	if err := q.Validate(); err != nil {
 		return Report{}, err
 	}
-	rows, err := st.Stats(ctx, store.StatsQuery{From: store.Day(q.From), To: store.Day(q.To), By: q.By, Unit: q.Unit, PerDay: q.Every != ""})
+	rows, err := st.Stats(ctx, store.StatsQuery{From: store.Day(q.From), To: store.Day(q.To), By: q.By, Unit: q.Unit, PerDay: q.Every != "", DaysOnly: q.Every == "day"})
 	if err != nil {
 		return Report{}, err
 	}

@@ -108,7 +108,7 @@ func (s *sqlStore) rollupExchange(ctx context.Context, tx *txx, id string) error
 		countOutcome(&in, r.status, size, r.done-created)
 		out.Docs++
 		countOutcome(&out, r.status, size, r.done-created)
-		if err := s.upsertStats(ctx, tx, in); err != nil {
+		if err := s.upsertDayAndMonth(ctx, tx, in); err != nil {
 			return err
 		}
 	}
@@ -116,7 +116,58 @@ func (s *sqlStore) rollupExchange(ctx context.Context, tx *txx, id string) error
 		out.Docs = 1
 		out.Failed = 1
 	}
-	return s.upsertStats(ctx, tx, out)
+	return s.upsertDayAndMonth(ctx, tx, out)
+}
+
+// upsertDayAndMonth adds r to its day's row and to its month's row (day
+// yyyymm00): a report over whole months reads a twelfth of the rows.
+func (s *sqlStore) upsertDayAndMonth(ctx context.Context, tx *txx, r StatsRow) error {
+	if err := s.upsertStats(ctx, tx, r); err != nil {
+		return err
+	}
+	r.Day = MonthOf(r.Day)
+	return s.upsertStats(ctx, tx, r)
+}
+
+// MonthOf returns the month row's day of a day: yyyymm00.
+func MonthOf(day int) int { return day - day%100 }
+
+// statsRange returns the WHERE clause selecting the rollup rows of the days
+// from..to: month rows for the whole months inside, day rows for the days
+// before and after them (or day rows only).
+func statsRange(from, to int, daysOnly bool) (string, []any) {
+	const days = "(day >= ? AND day <= ? AND day % 100 <> 0)"
+	if daysOnly {
+		return days, []any{from, to}
+	}
+	first, last := firstWholeMonth(from), lastWholeMonth(to)
+	if first > last {
+		return days, []any{from, to}
+	}
+	// Days before the first whole month, the whole months, days after.
+	return "(" + days + " OR " + days + " OR (day >= ? AND day <= ? AND day % 100 = 0))",
+		[]any{from, first - 1, last + 100, to, first, last}
+}
+
+// firstWholeMonth returns yyyymm00 of the first month that starts on or
+// after day.
+func firstWholeMonth(day int) int {
+	if day%100 <= 1 {
+		return MonthOf(day)
+	}
+	t := time.Date(day/10000, time.Month(day/100%100), 1, 0, 0, 0, 0, time.UTC).AddDate(0, 1, 0)
+	return t.Year()*10000 + int(t.Month())*100
+}
+
+// lastWholeMonth returns yyyymm00 of the last month that ends on or before
+// day.
+func lastWholeMonth(day int) int {
+	t := time.Date(day/10000, time.Month(day/100%100), day%100, 0, 0, 0, 0, time.UTC)
+	if t.AddDate(0, 0, 1).Day() == 1 { // the month's last day
+		return MonthOf(day)
+	}
+	p := time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -1, 0)
+	return p.Year()*10000 + int(p.Month())*100
 }
 
 // countOutcome adds one recipient's final status to r; waitMicros is the
@@ -169,8 +220,7 @@ func (s *sqlStore) Stats(ctx context.Context, q StatsQuery) ([]StatsRow, error) 
 	for _, c := range histCols {
 		sums = append(sums, "SUM("+c+")")
 	}
-	where := "day >= ? AND day <= ?"
-	args := []any{q.From, q.To}
+	where, args := statsRange(q.From, q.To, q.DaysOnly)
 	if q.Unit != "" {
 		where += " AND unit = ?"
 		args = append(args, q.Unit)

@@ -36,7 +36,9 @@ func Day(t time.Time) int {
 	return y*10000 + int(m)*100 + d
 }
 
-// StatsRow is one rollup row, or the sum of several (a report line).
+// StatsRow is one rollup row, or the sum of several (a report line). Each
+// finished exchange is added to a day row (Day yyyymmdd) and to a month
+// row (Day yyyymm00).
 // Docs counts documents sent (DirOut) or addressed to the system (DirIn),
 // one per recipient of an exchange.
 type StatsRow struct {
@@ -61,7 +63,10 @@ type StatsQuery struct {
 	From, To int
 	By       string
 	Unit     string
-	PerDay   bool // one row per day too (Day set), for reports by period
+	PerDay   bool // one row per rollup row too (Day set), for reports by period
+	// DaysOnly reads day rows only. Otherwise whole months inside From..To
+	// are read from month rows (Day yyyymm00), a twelfth of the rows.
+	DaysOnly bool
 }
 
 // ConnDay is the connection history of one system on one day (R7).

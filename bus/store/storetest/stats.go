@@ -14,6 +14,7 @@ var statsTests = []struct {
 	fn   func(t *testing.T, s store.Store)
 }{
 	{"RollupOnPurge", testRollupOnPurge},
+	{"MonthRows", testStatsMonthRows},
 	{"ConnDays", testConnDays},
 	{"PruneMetadata", testPruneMetadata},
 	{"ActivityAppendList", testActivityAppendList},
@@ -167,5 +168,37 @@ func testActivityAppendList(t *testing.T, s store.Store) {
 	ok(t, err, "checkpoints")
 	if len(cps) != 1 || cps[0].Seq != 2 || string(cps[0].Sig) != "\x01\x02" {
 		t.Fatalf("checkpoints = %+v", cps)
+	}
+}
+
+// testStatsMonthRows: a report over whole months reads the month rows, one
+// over parts of months the day rows; both give the same sums.
+func testStatsMonthRows(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	ok(t, s.CreateSystem(ctx, store.System{Code: src, Name: "s", Unit: "U"}), "creating system")
+	for i, d := range []time.Time{time.Date(2026, 1, 31, 23, 0, 0, 0, store.StatsZone), time.Date(2026, 2, 1, 1, 0, 0, 0, store.StatsZone), time.Date(2026, 2, 28, 12, 0, 0, 0, store.StatsZone), time.Date(2026, 3, 1, 0, 30, 0, 0, store.StatsZone)} {
+		e := newExchange(t, s, fmt.Sprint("ex_m", i), d, dstA)
+		ok(t, s.Purge(ctx, e.ID, store.ExchangeCancelled, store.RecipientCancelled, d.Add(time.Minute)), "purging")
+	}
+	for _, tc := range []struct {
+		from, to int
+		days     bool
+		want     int64
+	}{
+		{20260101, 20261231, false, 4}, {20260101, 20261231, true, 4},
+		{20260201, 20260228, false, 2}, {20260131, 20260301, false, 4},
+		{20260201, 20260227, false, 1}, {20260102, 20260131, false, 1}, {20260301, 20260301, false, 1},
+	} {
+		rows, err := s.Stats(ctx, store.StatsQuery{From: tc.from, To: tc.to, By: "unit", DaysOnly: tc.days})
+		ok(t, err, "stats")
+		var docs int64
+		for _, r := range rows {
+			if r.Direction == store.DirOut {
+				docs += r.Docs
+			}
+		}
+		if docs != tc.want {
+			t.Fatalf("%d..%d (days only %v): %d documents, want %d (%+v)", tc.from, tc.to, tc.days, docs, tc.want, rows)
+		}
 	}
 }
