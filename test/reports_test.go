@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -207,6 +211,29 @@ func testReportsAndUnitActivity(t *testing.T, dialect string) {
 			t.Fatalf("Lâm Bình sees an entry of another unit: %+v", e)
 		}
 	}
+	// Unsigned and replayed reads are refused before anything is read.
+	plain, _ := http.NewRequest(http.MethodGet, n.url+"/v1/activity", nil)
+	if resp, err := http.DefaultClient.Do(plain); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("unsigned read: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	signed, _ := http.NewRequest(http.MethodGet, n.url+"/v1/activity", nil)
+	if err := signWith(signed, b, auth.EmptySHA256); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []int{http.StatusOK, http.StatusUnauthorized} {
+		again, _ := http.NewRequest(http.MethodGet, n.url+"/v1/activity", nil)
+		again.Header = signed.Header.Clone()
+		resp, err := http.DefaultClient.Do(again)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("signed read %d: %d, want %d (%s)", i, resp.StatusCode, want, resp.Header.Get("X-LGSP-Error-Code"))
+		}
+	}
 	if errs := unitActivity(t, n, b, "?errors=true"); len(errs) != 0 {
 		t.Fatalf("errors of Na Hang = %+v", errs)
 	}
@@ -236,5 +263,62 @@ func testReportsAndUnitActivity(t *testing.T, dialect string) {
 	_, body = n.adminGet(t, "/admin/v1/activity?limit=1000")
 	if bytes.Contains(body, []byte(secret)) {
 		t.Fatal("the activity log quotes the payload")
+	}
+}
+
+// TestReportAndAuditCLI runs the real binary on a node's store: `lgsp
+// report` in each format, `lgsp audit verify` on the untouched log, then
+// after an entry is edited directly in the table: exit 1, naming the entry.
+func TestReportAndAuditCLI(t *testing.T) {
+	bin := buildLGSP(t)
+	n := startNode(t, "sqlite")
+	a := n.unitSystem(t, "000.00.01.H60", "Sở Nội vụ")
+	b := n.unitSystem(t, "000.00.02.H60", "UBND huyện Na Hang")
+	n.grant(t, "exchange", "000.00.01.H60", "000.00.02.H60", "edoc")
+	sendAndConfirm(t, n, a, []byte("công văn"), b)
+	if err := n.shutdown(); err != nil { // flushes the log and signs a checkpoint
+		t.Fatal(err)
+	}
+	env := append(os.Environ(), "LGSP_DATA_DIR="+n.dataDir)
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command(bin, args...)
+		cmd.Dir, cmd.Env = t.TempDir(), env
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	today := time.Now().In(store.StatsZone).Format("2006-01-02")
+	out, err := run("report", "--from", today, "--to", today, "--by", "unit")
+	if err != nil || !strings.Contains(out, "Sở Nội vụ") || !strings.Contains(out, "Tổng cộng") {
+		t.Fatalf("lgsp report: %v\n%s", err, out)
+	}
+	xlsx := filepath.Join(t.TempDir(), "r.xlsx")
+	if out, err := run("report", "--from", today, "--by", "system", "--format", "xlsx", "--out", xlsx); err != nil {
+		t.Fatalf("lgsp report xlsx: %v\n%s", err, out)
+	}
+	if f, err := excelize.OpenFile(xlsx); err != nil {
+		t.Fatalf("xlsx does not open: %v", err)
+	} else {
+		f.Close()
+	}
+	if out, err := run("report", "--from", "2026-13-01"); err == nil {
+		t.Fatalf("a bad date was accepted: %s", out)
+	}
+	out, err = run("audit", "verify")
+	if err != nil || !strings.Contains(out, "ok: every chain holds") {
+		t.Fatalf("lgsp audit verify: %v\n%s", err, out)
+	}
+	db, err := sql.Open("sqlite", filepath.Join(n.dataDir, "lgsp.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if res, err := db.Exec("UPDATE activity_log SET subject = 'ex_forged' WHERE seq = 3"); err != nil {
+		t.Fatal(err)
+	} else if n, _ := res.RowsAffected(); n != 1 {
+		t.Fatalf("edited %d rows; the log holds:\n%s", n, out)
+	}
+	out, err = run("audit", "verify")
+	if err == nil || !strings.Contains(out, "entry 3: content does not match its hash (edited)") {
+		t.Fatalf("lgsp audit verify after an edit: %v\n%s", err, out)
 	}
 }

@@ -128,6 +128,11 @@ func (l *Log) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			// The node stops: requests have drained, so every event it
+			// wrote is committed and can be copied without settling.
+			if err := l.tailLedger(fctx, 0); err != nil {
+				l.o.OnError(err)
+			}
 			if err := l.Flush(fctx); err != nil {
 				l.o.OnError(err)
 			}
@@ -138,7 +143,7 @@ func (l *Log) Run(ctx context.Context) {
 			return
 		case <-l.wake:
 		case <-tick.C:
-			if err := l.tailLedger(ctx); err != nil && ctx.Err() == nil {
+			if err := l.tailLedger(ctx, l.o.Settle); err != nil && ctx.Err() == nil {
 				l.o.OnError(err)
 			}
 		}
@@ -262,7 +267,7 @@ func (l *Log) checkpoint(ctx context.Context) error {
 
 // tailLedger records the ledger events this node wrote since the last one
 // recorded (exchange state changes), in order, once they have settled.
-func (l *Log) tailLedger(ctx context.Context) error {
+func (l *Log) tailLedger(ctx context.Context, settle time.Duration) error {
 	l.wmu.Lock()
 	if err := l.start(ctx); err != nil {
 		l.wmu.Unlock()
@@ -270,7 +275,7 @@ func (l *Log) tailLedger(ctx context.Context) error {
 	}
 	cursor := l.cursor
 	l.wmu.Unlock()
-	settled := l.o.Now().Add(-l.o.Settle)
+	settled := l.o.Now().Add(-settle)
 	for {
 		evs, err := l.o.Store.EventsAfter(ctx, cursor, 500)
 		if err != nil {
