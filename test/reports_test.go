@@ -234,8 +234,28 @@ func testReportsAndUnitActivity(t *testing.T, dialect string) {
 			t.Fatalf("signed read %d: %d, want %d (%s)", i, resp.StatusCode, want, resp.Header.Get("X-LGSP-Error-Code"))
 		}
 	}
-	if errs := unitActivity(t, n, b, "?errors=true"); len(errs) != 0 {
-		t.Fatalf("errors of Na Hang = %+v", errs)
+	// The unit's errors: only refusals of its own calls (polling Ready
+	// before delivery is due is one), and a refused call shows up there.
+	for _, e := range unitActivity(t, n, b, "?errors=true") {
+		if e.System != "000.00.02.H60" || e.Outcome == "ok" {
+			t.Fatalf("an error of Na Hang = %+v", e)
+		}
+	}
+	if _, err := b.Status(context.Background(), "ex_does_not_exist"); err == nil {
+		t.Fatal("status of a missing exchange answered")
+	}
+	eventually(t, "Na Hang's refused call in its errors", func() (bool, error) {
+		for _, e := range unitActivity(t, n, b, "?errors=true") {
+			if e.Outcome == "exchange.not_found" && e.Kind == "api.refused" && strings.Contains(e.Subject, "ex_does_not_exist") {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	for _, e := range unitActivity(t, n, c, "?errors=true") {
+		if e.Unit != "UBND huyện Lâm Bình" || e.Outcome == "exchange.not_found" {
+			t.Fatalf("Lâm Bình sees an error not its own: %+v", e)
+		}
 	}
 
 	// An admin action is recorded with its outcome.
