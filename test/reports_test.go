@@ -19,6 +19,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/tuyenquang/lgsp/adapters/rest"
+	"github.com/tuyenquang/lgsp/bus/activity"
 	"github.com/tuyenquang/lgsp/bus/auth"
 	"github.com/tuyenquang/lgsp/bus/exchange"
 	"github.com/tuyenquang/lgsp/bus/service"
@@ -340,5 +341,45 @@ func TestReportAndAuditCLI(t *testing.T) {
 	out, err = run("audit", "verify")
 	if err == nil || !strings.Contains(out, "entry 3: content does not match its hash (edited)") {
 		t.Fatalf("lgsp audit verify after an edit: %v\n%s", err, out)
+	}
+}
+
+// TestActivityTwoNodesOneMariaDB: two real nodes on one MariaDB share the
+// traffic of one exchange (sent through one, confirmed through the other);
+// each keeps its own chain and both verify together.
+func TestActivityTwoNodesOneMariaDB(t *testing.T) {
+	a := startNodeWith(t, "mysql", func(c *service.Config) { c.Node = "node-a" })
+	b := startNodeWith(t, "sqlite", func(c *service.Config) {
+		c.Node = "node-b"
+		c.Store = a.dsn
+		c.MasterKeyFile = filepath.Join(a.dataDir, "master.key")
+	})
+	src := a.unitSystem(t, "000.00.01.H60", "Sở Nội vụ")
+	dst := a.unitSystem(t, "000.00.02.H60", "UBND huyện Na Hang")
+	a.grant(t, "exchange", "000.00.01.H60", "000.00.02.H60", "edoc")
+	dst.BaseURL = b.url // the recipient goes through the other node
+	b.clients["000.00.02.H60"] = dst
+	sendAndConfirm(t, a, src, []byte("công văn"), dst)
+	for _, n := range []*node{a, b} {
+		if err := n.shutdown(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := store.Open(context.Background(), a.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rep, err := activity.Verify(context.Background(), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() || len(rep.Nodes) != 2 || rep.Nodes[0].Node != "node-a" || rep.Nodes[1].Node != "node-b" {
+		t.Fatalf("verify: %+v", rep)
+	}
+	for _, nr := range rep.Nodes {
+		if nr.Entries == 0 || nr.Signed != nr.LastSeq {
+			t.Fatalf("node %s: %+v (every entry must be signed after shutdown)", nr.Node, nr)
+		}
 	}
 }
