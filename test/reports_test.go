@@ -383,3 +383,49 @@ func TestActivityTwoNodesOneMariaDB(t *testing.T) {
 		}
 	}
 }
+
+// TestMetadataRetention: reports.retention_years deletes the metadata of
+// exchanges finished before it (rows, ledger, rollups) and keeps the rest;
+// 0 keeps everything.
+func TestMetadataRetention(t *testing.T) {
+	for _, years := range []int{2, 0} {
+		n := startNodeWith(t, "sqlite", func(c *service.Config) { c.Reports.RetentionYears = years })
+		ctx := context.Background()
+		st := n.svc.Store()
+		for _, x := range []struct {
+			id  string
+			age time.Duration
+		}{{"ex_old", 3 * 365 * 24 * time.Hour}, {"ex_recent", 30 * 24 * time.Hour}} {
+			at := time.Now().Add(-x.age)
+			e := store.Exchange{ID: x.id, Source: "000.00.01.H60", Status: store.ExchangeRequested, MaxBytes: 10, CreatedAt: at, UpdatedAt: at,
+				Recipients: []store.Recipient{{ExchangeID: x.id, Code: "000.00.02.H60", Status: store.RecipientPending}}}
+			if err := st.CreateExchange(ctx, e, store.Event{Kind: "requested", At: at}); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.Purge(ctx, x.id, store.ExchangeCancelled, store.RecipientCancelled, at.Add(time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := n.svc.PruneMetadata(ctx); err != nil {
+			t.Fatal(err)
+		}
+		_, errOld := st.GetExchange(ctx, "ex_old")
+		_, errRecent := st.GetExchange(ctx, "ex_recent")
+		rows, _ := st.Stats(ctx, store.StatsQuery{From: 0, To: 99999999, By: "system", DaysOnly: true})
+		var sent int64
+		for _, r := range rows {
+			if r.Direction == store.DirOut {
+				sent += r.Docs
+			}
+		}
+		switch {
+		case years > 0 && (errOld == nil || errRecent != nil || sent != 1):
+			t.Fatalf("retention %d years: old %v, recent %v, rollups %+v", years, errOld, errRecent, rows)
+		case years == 0 && (errOld != nil || errRecent != nil || sent != 2):
+			t.Fatalf("retention off: old %v, recent %v, rollups %+v", errOld, errRecent, rows)
+		}
+		if evs, _ := st.Events(ctx, "ex_old"); years > 0 && len(evs) != 0 {
+			t.Fatalf("ledger of a pruned exchange kept: %+v", evs)
+		}
+	}
+}

@@ -27,13 +27,9 @@ func (s *Service) provisionActivity() {
 		OnError: func(err error) { s.log.WithError(err).Error("activity log") }})
 }
 
-// pruneMetadata enforces reports.retention_years.
+// pruneMetadata enforces reports.retention_years (the hourly job).
 func (s *Service) pruneMetadata(ctx context.Context) {
-	years := s.cfg.Reports.RetentionYears
-	if years <= 0 {
-		return
-	}
-	n, err := s.store.PruneMetadata(ctx, time.Now().AddDate(-years, 0, 0))
+	n, err := s.PruneMetadata(ctx)
 	if err != nil {
 		s.log.WithError(err).Error("pruning metadata past reports.retention_years")
 		return
@@ -41,6 +37,16 @@ func (s *Service) pruneMetadata(ctx context.Context) {
 	if n > 0 {
 		s.log.WithField("rows", n).Info("pruned metadata past reports.retention_years")
 	}
+}
+
+// PruneMetadata deletes the metadata older than reports.retention_years
+// now (0 years: nothing) and returns how many rows went.
+func (s *Service) PruneMetadata(ctx context.Context) (int64, error) {
+	years := s.cfg.Reports.RetentionYears
+	if years <= 0 {
+		return 0, nil
+	}
+	return s.store.PruneMetadata(ctx, time.Now().AddDate(-years, 0, 0))
 }
 
 // Outcome names an HTTP answer for the activity log: "ok" or "http_<code>".
