@@ -179,7 +179,7 @@ func TestVXPPullTwiceDeliversOnce(t *testing.T) {
 	p := &vxp.Poller{
 		Client:   &vxp.Client{BaseURL: srv.URL, SystemID: gwOrgan, Secret: vxpSecret, Retry: vxpFastRetry},
 		Exchange: n.svc.Exchange(), Store: n.svc.Store(), Gateway: gwSystem,
-		Organs: map[string][]string{rcptSys: {rcptSys}},
+		Organs: map[string][]string{rcptSys: {rcptSys}}, Activity: n.svc.Activity(),
 	}
 	docID := sim.Put(vpcpOrgan, []string{gwOrgan}, "edoc", vxpsim.SamplePacket(vpcpOrgan, []string{rcptSys}, "Một lần thôi", []byte("x")))
 	sim.FailOp("updateStatus", 10) // more than the client's retries
@@ -211,6 +211,16 @@ func TestVXPPullTwiceDeliversOnce(t *testing.T) {
 	if err != nil || row.Status != vxp.InAcked {
 		t.Fatalf("gateway row = %+v, %v", row, err)
 	}
+	// The pull is in the activity log (M5), with the failed acknowledgement.
+	eventually(t, "the pull in the activity log", func() (bool, error) {
+		got, err := n.svc.Store().ListActivity(ctx, store.ActivityFilter{SystemCode: gwSystem})
+		for _, e := range got {
+			if e.Kind == "gateway.pull.packet" && e.Subject == docID && e.Outcome != "ok" {
+				return true, nil
+			}
+		}
+		return false, err
+	})
 }
 
 // TestVXPTwoNodesMissedRun: two nodes on one MariaDB database poll the

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/activity"
 	"github.com/tuyenquang/lgsp/bus/auth"
 	"github.com/tuyenquang/lgsp/bus/route"
 	"github.com/tuyenquang/lgsp/bus/service"
@@ -80,6 +81,13 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		service.WriteProblem(w, r, err)
 		return
 	}
+	// Every authenticated service call goes to the activity log (M5) with
+	// its outcome; never its body.
+	rec := &callStatus{ResponseWriter: w}
+	w = rec
+	defer func() {
+		p.a.h.Activity.Record(ctx, activity.Entry{Kind: "svc.call", Actor: who.SystemCode, SystemCode: who.SystemCode, Subject: name, Outcome: service.Outcome(rec.status)})
+	}()
 	if err := service.Admit(ctx); err != nil {
 		service.WriteProblem(w, r, err)
 		return
@@ -461,4 +469,34 @@ func (h *holdback) consumed() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.read > 0
+}
+
+// callStatus remembers the status of a service call's answer for the
+// activity log; Unwrap keeps http.ResponseController (flushes) working.
+type callStatus struct {
+	http.ResponseWriter
+	status int
+}
+
+func (c *callStatus) WriteHeader(code int) {
+	if c.status == 0 {
+		c.status = code
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *callStatus) Write(b []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	return c.ResponseWriter.Write(b)
+}
+
+func (c *callStatus) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+// Flush passes flushes through (streamed answers).
+func (c *callStatus) Flush() {
+	if fl, ok := c.ResponseWriter.(http.Flusher); ok {
+		fl.Flush()
+	}
 }

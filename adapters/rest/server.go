@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/activity"
 	"github.com/tuyenquang/lgsp/bus/auth"
 	"github.com/tuyenquang/lgsp/bus/exchange"
 	"github.com/tuyenquang/lgsp/bus/service"
@@ -76,6 +77,20 @@ func (a *api) verify(next http.HandlerFunc, stream bool) http.Handler {
 			service.WriteProblem(w, r, err)
 			return
 		}
+		// A refused call of an authenticated system goes to the activity
+		// log, so that its unit sees its errors (M6); accepted calls are
+		// there through the ledger events they cause.
+		rec := &callStatus{ResponseWriter: w}
+		w = rec
+		defer func() {
+			if rec.status >= http.StatusBadRequest {
+				out := rec.Header().Get("X-LGSP-Error-Code")
+				if out == "" {
+					out = service.Outcome(rec.status)
+				}
+				a.h.Activity.Record(r.Context(), activity.Entry{Kind: "api.refused", Actor: p.SystemCode, SystemCode: p.SystemCode, Subject: r.Method + " " + r.URL.Path, Outcome: out})
+			}
+		}()
 		// Authenticated from the headers: only now may the request take a
 		// slot of the main pool and have its body read.
 		if err := service.Admit(r.Context()); err != nil {

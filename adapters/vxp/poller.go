@@ -17,6 +17,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/activity"
 	"github.com/tuyenquang/lgsp/bus/edxml"
 	"github.com/tuyenquang/lgsp/bus/exchange"
 	"github.com/tuyenquang/lgsp/bus/store"
@@ -97,6 +98,22 @@ type Poller struct {
 	// Retry bounds how long a push is retried (bus.DefaultRetry if zero).
 	Retry bus.RetryPolicy
 	Now   func() time.Time
+	// Activity receives one entry per pulled or pushed document (M5);
+	// nil records nothing.
+	Activity *activity.Log
+}
+
+// record writes a gateway pull or push to the activity log.
+func (p *Poller) record(ctx context.Context, kind, doc string, err error) {
+	out := activity.OK
+	if err != nil {
+		out = "failed"
+		var be *bus.Error
+		if errors.As(err, &be) {
+			out = string(be.Def.Code)
+		}
+	}
+	p.Activity.Record(ctx, activity.Entry{Kind: kind, Actor: "vxp", SystemCode: p.Gateway, Subject: doc, Outcome: out})
 }
 
 func (p *Poller) now() time.Time {
@@ -182,6 +199,9 @@ func (p *Poller) pullEach(ctx context.Context, messageType, what string, one fun
 			break
 		}
 		took, err := one(ctx, string(it.DocID), string(it.From))
+		if took || err != nil {
+			p.record(ctx, "gateway.pull."+what, string(it.DocID), err)
+		}
 		if err != nil {
 			p.log().WithError(err).WithField("doc_id", string(it.DocID)).Warn("pulling a " + what + " from VXP")
 			errs = append(errs, fmt.Errorf("vxp %s %s: %w", what, it.DocID, err))
@@ -399,6 +419,9 @@ func (p *Poller) Push(ctx context.Context) (int, error) {
 			break
 		}
 		sent, err := p.pushOne(ctx, it.Exchange)
+		if sent || err != nil {
+			p.record(ctx, "gateway.push", it.Exchange.ID, err)
+		}
 		if err != nil {
 			p.log().WithError(err).WithField("exchange", it.Exchange.ID).Warn("pushing an exchange to VXP")
 			errs = append(errs, fmt.Errorf("exchange %s: %w", it.Exchange.ID, err))

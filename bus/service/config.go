@@ -72,6 +72,10 @@ type Config struct {
 	Readiness ReadinessConfig `yaml:"readiness"`
 	// ShutdownTimeout bounds the graceful shutdown.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" env:"LGSP_SHUTDOWN_TIMEOUT"`
+	// Activity is the tamper-evident activity log (M5, M6).
+	Activity ActivityConfig `yaml:"activity"`
+	// Reports are the statistics kept for reports (R7).
+	Reports ReportsConfig `yaml:"reports"`
 }
 
 // TLSConfig makes the node serve HTTPS (docs/install.md, "TLS"). The
@@ -302,6 +306,29 @@ type ReadinessConfig struct {
 	MaxBacklog int64 `yaml:"max_backlog" env:"LGSP_READY_MAX_BACKLOG"`
 }
 
+// ActivityConfig configures the activity log: every exchange state change,
+// service call and admin action in a hash chain per node with checkpoints
+// signed by the node (bus/activity).
+type ActivityConfig struct {
+	// Enabled writes the activity log; false turns it off (measurements only:
+	// the regulation asks for it, M5).
+	Enabled bool `yaml:"enabled" env:"LGSP_ACTIVITY"`
+	// CheckpointEvery entries the node signs the head of its chain.
+	CheckpointEvery int `yaml:"checkpoint_every"`
+	// CheckpointInterval is the longest time between checkpoints while
+	// entries are written.
+	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
+}
+
+// ReportsConfig configures the statistics behind reports.
+type ReportsConfig struct {
+	// RetentionYears is how long metadata is kept: rollups, connection
+	// history, the rows of finished exchanges and their ledger. A job
+	// deletes older rows every hour; 0 keeps them for ever. Payloads are
+	// never kept (R2).
+	RetentionYears int `yaml:"retention_years" env:"LGSP_METADATA_RETENTION_YEARS"`
+}
+
 // OutboundPolicy returns the policy of webhook targets.
 func (c *Config) OutboundPolicy() (*bus.OutboundPolicy, error) {
 	p, err := bus.NewOutboundPolicy(c.Webhooks.AllowPrivate, c.Webhooks.AllowCIDRs)
@@ -327,6 +354,8 @@ func Defaults() Config {
 		Readiness:       ReadinessConfig{MaxBacklog: 100000},
 		ShutdownTimeout: 30 * time.Second,
 		TLS:             TLSConfig{MinVersion: "1.2", ReloadCheck: 10 * time.Second},
+		Activity:        ActivityConfig{Enabled: true, CheckpointEvery: 1000, CheckpointInterval: time.Minute},
+		Reports:         ReportsConfig{RetentionYears: 5},
 	}
 	c.Delivery = DeliveryConfig{Lease: delivery.DefaultLease, Slots: delivery.DefaultSlots, Queue: delivery.DefaultQueue,
 		MaxHeld: delivery.DefaultMaxHeld, Retry: bus.DefaultRetry}

@@ -22,6 +22,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/activity"
 	"github.com/tuyenquang/lgsp/bus/alert"
 	"github.com/tuyenquang/lgsp/bus/auth"
 	"github.com/tuyenquang/lgsp/bus/delivery"
@@ -84,6 +85,9 @@ type Host struct {
 	Auth     *auth.Authenticator
 	Exchange *exchange.Service
 	Hub      *notify.Hub
+	// Activity is the node's activity log (service calls, gateway pulls
+	// and pushes …); nil when off, and Record on nil does nothing.
+	Activity *activity.Log
 	mux      *patternMux
 	svc      *Service
 }
@@ -125,6 +129,7 @@ type Service struct {
 	registry *auth.Registry
 	verifier *auth.Verifier
 	platform *auth.PlatformKeys
+	activity *activity.Log // nil when activity.enabled is false
 	grants   *auth.Grants
 	speaks   *auth.SpeaksFor
 	sessions *auth.Sessions
@@ -283,6 +288,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return fail(err)
 	}
 	s.provisionSessions()
+	s.provisionActivity()
 	s.exchange = exchange.New(exchange.Options{Store: s.store, Vault: s.vault, Routes: s.routes.Load, Log: log, Config: cfg.Exchange, Node: cfg.Node, Wake: s.feed.Wake, Permissions: s.grants, SpeaksFor: s.speaks})
 	if cfg.Alerts.Enabled {
 		chs, err := alert.Channels(cfg.Alerts, log, s.outbound)
@@ -315,6 +321,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return fail(err)
 	}
 	if err := s.cron.Add("purge-sessions", "@every 5m", s.purgeSessions); err != nil {
+		return fail(err)
+	}
+	if err := s.cron.Add("prune-metadata", "@every 1h", s.pruneMetadata); err != nil {
 		return fail(err)
 	}
 	// Delivered notifications need no record once the ledger has the
@@ -353,8 +362,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	s.mountAdmin()
 	s.mountSpeaksFor()
 	s.mountClientCerts()
+	s.mountReports()
 	h := &Host{Config: &s.cfg, Log: log, Store: s.store, Vault: s.vault, Registry: s.registry, Verifier: s.verifier, Grants: s.grants, Exchange: s.exchange, Hub: s.hub, mux: s.mux, svc: s}
 	h.Sessions, h.Tokens, h.Auth = s.sessions, s.tokens, s.authn
+	h.Activity = s.activity
 	for _, m := range Modules() {
 		if err := m.Provision(h); err != nil {
 			return fail(fmt.Errorf("provisioning module %s: %w", m.Name, err))
@@ -457,6 +468,9 @@ func (s *Service) StartWorkers() {
 	s.goWorker("deliveries", s.runner.Run)
 	if s.alerts != nil {
 		s.goWorker("alerts", s.alerts.Run)
+	}
+	if s.activity != nil {
+		s.goWorker("activity", s.activity.Run)
 	}
 	s.cron.Start()
 }
@@ -608,7 +622,7 @@ func (s *Service) admin(h http.HandlerFunc) http.HandlerFunc {
 			WriteProblem(w, r, err)
 			return
 		}
-		h(w, r.WithContext(auth.WithActor(r.Context(), "admin-api")))
+		s.recordAdmin(h)(w, r.WithContext(auth.WithActor(r.Context(), "admin-api")))
 	}
 }
 

@@ -19,6 +19,46 @@ func (g *Guarded) AcceptExchange(ctx context.Context, p1 Accept) (err error) {
 	return g.end(ctx, cctx, err)
 }
 
+func (g *Guarded) ActivityChain(ctx context.Context, p1 string, p2 int64, p3 int) (r0 []ActivityEntry, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, err
+	}
+	defer cancel()
+	r0, err = g.Store.ActivityChain(cctx, p1, p2, p3)
+	return r0, g.end(ctx, cctx, err)
+}
+
+func (g *Guarded) ActivityHead(ctx context.Context, p1 string) (r0 ActivityEntry, r1 bool, r2 int64, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, r1, r2, err
+	}
+	defer cancel()
+	r0, r1, r2, err = g.Store.ActivityHead(cctx, p1)
+	return r0, r1, r2, g.end(ctx, cctx, err)
+}
+
+func (g *Guarded) ActivityNodes(ctx context.Context) (r0 []string, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, err
+	}
+	defer cancel()
+	r0, err = g.Store.ActivityNodes(cctx)
+	return r0, g.end(ctx, cctx, err)
+}
+
+func (g *Guarded) AddCheckpoint(ctx context.Context, p1 ActivityCheckpoint) (err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	err = g.Store.AddCheckpoint(cctx, p1)
+	return g.end(ctx, cctx, err)
+}
+
 func (g *Guarded) AddEvents(ctx context.Context, p1 ...Event) (err error) {
 	cctx, cancel, err := g.begin(ctx)
 	if err != nil {
@@ -49,6 +89,16 @@ func (g *Guarded) AddSystemOrgan(ctx context.Context, p1 SystemOrgan, p2 ...KeyE
 	return r0, r1, g.end(ctx, cctx, err)
 }
 
+func (g *Guarded) AppendActivity(ctx context.Context, p1 []ActivityEntry) (err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	err = g.Store.AppendActivity(cctx, p1)
+	return g.end(ctx, cctx, err)
+}
+
 func (g *Guarded) AppendChunk(ctx context.Context, p1 Chunk) (err error) {
 	cctx, cancel, err := g.begin(ctx)
 	if err != nil {
@@ -66,6 +116,16 @@ func (g *Guarded) Backlog(ctx context.Context, p1 time.Time) (r0 Backlog, err er
 	}
 	defer cancel()
 	r0, err = g.Store.Backlog(cctx, p1)
+	return r0, g.end(ctx, cctx, err)
+}
+
+func (g *Guarded) Checkpoints(ctx context.Context, p1 string) (r0 []ActivityCheckpoint, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, err
+	}
+	defer cancel()
+	r0, err = g.Store.Checkpoints(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
 }
 
@@ -127,6 +187,16 @@ func (g *Guarded) CommitUpload(ctx context.Context, p1 string, p2 int64, p3 int6
 	defer cancel()
 	err = g.Store.CommitUpload(cctx, p1, p2, p3, p4...)
 	return g.end(ctx, cctx, err)
+}
+
+func (g *Guarded) ConnDays(ctx context.Context, p1 int, p2 int, p3 string) (r0 []ConnDay, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, err
+	}
+	defer cancel()
+	r0, err = g.Store.ConnDays(cctx, p1, p2, p3)
+	return r0, g.end(ctx, cctx, err)
 }
 
 func (g *Guarded) CreateExchange(ctx context.Context, p1 Exchange, p2 ...Event) (err error) {
@@ -429,6 +499,16 @@ func (g *Guarded) LegacyToken(ctx context.Context, p1 string) (r0 bool, err erro
 	return r0, g.end(ctx, cctx, err)
 }
 
+func (g *Guarded) ListActivity(ctx context.Context, p1 ActivityFilter) (r0 []ActivityEntry, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, err
+	}
+	defer cancel()
+	r0, err = g.Store.ListActivity(cctx, p1)
+	return r0, g.end(ctx, cctx, err)
+}
+
 func (g *Guarded) ListAlerts(ctx context.Context) (r0 []AlertState, err error) {
 	cctx, cancel, err := g.begin(ctx)
 	if err != nil {
@@ -526,6 +606,16 @@ func (g *Guarded) PlatformKey(ctx context.Context, p1 string) (r0 PlatformKey, e
 	}
 	defer cancel()
 	r0, err = g.Store.PlatformKey(cctx, p1)
+	return r0, g.end(ctx, cctx, err)
+}
+
+func (g *Guarded) PruneMetadata(ctx context.Context, p1 time.Time) (r0 int64, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, err
+	}
+	defer cancel()
+	r0, err = g.Store.PruneMetadata(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
 }
 
@@ -786,6 +876,16 @@ func (g *Guarded) Settled(ctx context.Context, p1 int) (r0 []string, err error) 
 	}
 	defer cancel()
 	r0, err = g.Store.Settled(cctx, p1)
+	return r0, g.end(ctx, cctx, err)
+}
+
+func (g *Guarded) Stats(ctx context.Context, p1 StatsQuery) (r0 []StatsRow, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, err
+	}
+	defer cancel()
+	r0, err = g.Store.Stats(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
 }
 

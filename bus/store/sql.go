@@ -434,11 +434,14 @@ func (s *sqlStore) RecordConnection(ctx context.Context, c Connection) error {
 	if c.ID == "" {
 		c.ID = bus.NewID("cn")
 	}
-	if _, err := s.exec(ctx, "INSERT INTO connections (id, system_code, access_key, connected_at, remote, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-		c.ID, c.SystemCode, c.AccessKey, micros(orNow(c.At)), c.Remote, micros(c.ExpiresAt)); err != nil {
-		return fmt.Errorf("recording connection of %s: %w", c.SystemCode, err)
-	}
-	return nil
+	at := orNow(c.At)
+	return s.write(ctx, func(tx *txx) error {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO connections (id, system_code, access_key, connected_at, remote, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+			c.ID, c.SystemCode, c.AccessKey, micros(at), c.Remote, micros(c.ExpiresAt)); err != nil {
+			return fmt.Errorf("recording connection of %s: %w", c.SystemCode, err)
+		}
+		return s.recordConnDay(ctx, tx, c.SystemCode, at)
+	})
 }
 
 // ---- Exchanges ----
@@ -1116,6 +1119,9 @@ func (s *sqlStore) Purge(ctx context.Context, id, status, recipientStatus string
 			if _, err := tx.ExecContext(ctx, "UPDATE recipients SET status = ?, done_at = ? WHERE exchange_id = ? AND status NOT IN ("+placeholders(len(finalRecipientStatuses))+")", args...); err != nil {
 				return fmt.Errorf("closing recipients of %s: %w", id, err)
 			}
+		}
+		if err := s.rollupExchange(ctx, tx, id); err != nil {
+			return err
 		}
 		return insertEvents(ctx, tx, id, at, events)
 	})

@@ -302,6 +302,10 @@ type Store interface {
 	MetaStore
 	// AlertStore: firing alerts and the delivery backlog (alerts.go).
 	AlertStore
+	// StatsStore: rollups and connection history for reports (stats.go).
+	StatsStore
+	// ActivityStore: the hash-chained activity log (activity.go).
+	ActivityStore
 
 	// Dialect returns "sqlite" or "mysql".
 	Dialect() string

@@ -39,12 +39,14 @@ Usage:
   lgsp backup  --out FILE [--include-master-key]   online snapshot of the SQLite store and the settings
   lgsp restore --in FILE [--settings DIR]      restore a backup into an empty data directory
   lgsp migrate status|up                       schema migrations of the store: show / apply
+  lgsp report  --from D --to D --by unit|system|route|type [--every month] --format table|csv|xlsx [--out FILE]   statistics (R7)
+  lgsp audit   verify [--json]                 check the hash chains and signed checkpoints of the activity log
   lgsp errors                                  print the error catalogue (codes, HTTP status, vi, en)
   lgsp config env                              list the environment variables that override the config
   lgsp version
 
 Global: --config FILE (or LGSP_CONFIG), before or after the command, for the commands
-that read the configuration (serve, systems, keys, grants, platform-key, backup, restore, migrate).
+that read the configuration (serve, systems, keys, grants, platform-key, backup, restore, migrate, report, audit).
 Without a config: SQLite and keys in ./data, routes in ./routes, http://127.0.0.1:8080.
 Change them with the config file (listen, data_dir, routes_dir …, see configs/lgsp.yaml)
 or the environment (LGSP_LISTEN, LGSP_DATA_DIR, LGSP_ROUTES_DIR …: lgsp config env);
@@ -85,6 +87,10 @@ func main() {
 		err = platformKeyCmd(ctx, args)
 	case "exchange":
 		err = exchangeCmd(ctx, args)
+	case "report":
+		err = reportCmd(ctx, args)
+	case "audit":
+		err = auditCmd(ctx, args)
 	case "edoc":
 		err = edocCmd(args)
 	case "backup":

@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Gateway", func(t *testing.T) { runGateway(t, open) })
 	t.Run("Organs", func(t *testing.T) { runOrgans(t, open) })
 	t.Run("Meta", func(t *testing.T) { runMeta(t, open) })
+	t.Run("Stats", func(t *testing.T) { runStats(t, open) })
 }
 
 // t0 has nanoseconds and a non-UTC zone: the store keeps microseconds and

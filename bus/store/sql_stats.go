@@ -1,0 +1,305 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// ---- Statistics (issue #11, R7): rollups kept as exchanges finish ----
+
+// histCols lists the histogram columns h00…h21.
+var histCols = func() []string {
+	out := make([]string, LatencyBuckets)
+	for i := range out {
+		out[i] = fmt.Sprintf("h%02d", i)
+	}
+	return out
+}()
+
+// LatencyBucket returns the histogram bucket of a request→confirmation time.
+func LatencyBucket(d time.Duration) int {
+	for i, b := range LatencyBounds {
+		if d <= b {
+			return i
+		}
+	}
+	return len(LatencyBounds)
+}
+
+// clip keeps at most n characters of s (the rollup key columns are
+// VARCHAR(255) on MySQL).
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n])
+}
+
+// upsertStats adds r to its rollup row.
+func (s *sqlStore) upsertStats(ctx context.Context, tx *txx, r StatsRow) error {
+	cols := append([]string{"day", "system_code", "unit", "route", "data_type", "direction", "docs", "confirmed", "failed", "expired", "bytes"}, histCols...)
+	args := []any{r.Day, r.SystemCode, clip(r.Unit, 255), clip(r.Route, 255), clip(r.DataType, 255), r.Direction, r.Docs, r.Confirmed, r.Failed, r.Expired, r.Bytes}
+	for _, n := range r.Latency {
+		args = append(args, n)
+	}
+	var sets []string
+	for _, c := range cols[6:] {
+		if s.d.name == "mysql" {
+			sets = append(sets, c+" = "+c+" + VALUES("+c+")")
+		} else {
+			sets = append(sets, c+" = "+c+" + excluded."+c)
+		}
+	}
+	q := "INSERT INTO stats_daily (" + strings.Join(cols, ", ") + ") VALUES (" + placeholders(len(cols)) + ") "
+	if s.d.name == "mysql" {
+		q += "ON DUPLICATE KEY UPDATE " + strings.Join(sets, ", ")
+	} else {
+		q += "ON CONFLICT (day, system_code, route, data_type, direction) DO UPDATE SET " + strings.Join(sets, ", ")
+	}
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("updating statistics: %w", err)
+	}
+	return nil
+}
+
+// rollupExchange adds a finished exchange to the rollups, inside the Purge
+// transaction (so it counts exactly once): for the sender one document per
+// recipient (DirOut), for each recipient one document (DirIn). Only
+// metadata is read: codes, route, data type, size, statuses and times.
+func (s *sqlStore) rollupExchange(ctx context.Context, tx *txx, id string) error {
+	var src, route, dtype string
+	var size, created int64
+	if err := tx.QueryRowContext(ctx, "SELECT source, route, data_type, size, created_at FROM exchanges WHERE id = ?", id).
+		Scan(&src, &route, &dtype, &size, &created); err != nil {
+		return fmt.Errorf("reading exchange %s for statistics: %w", id, err)
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT r.code, r.status, r.done_at, COALESCE(s.unit, '') FROM recipients r LEFT JOIN systems s ON s.code = r.code WHERE r.exchange_id = ?", id)
+	if err != nil {
+		return fmt.Errorf("reading recipients of %s for statistics: %w", id, err)
+	}
+	type rcp struct {
+		code, status, unit string
+		done               int64
+	}
+	var rs []rcp
+	for rows.Next() {
+		var r rcp
+		if err := rows.Scan(&r.code, &r.status, &r.done, &r.unit); err != nil {
+			rows.Close()
+			return fmt.Errorf("reading recipients of %s for statistics: %w", id, err)
+		}
+		rs = append(rs, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading recipients of %s for statistics: %w", id, err)
+	}
+	var srcUnit string
+	if err := tx.QueryRowContext(ctx, "SELECT unit FROM systems WHERE code = ?", src).Scan(&srcUnit); err != nil {
+		srcUnit = "" // a sender removed from the registry still counts
+	}
+	day := Day(fromMicros(created))
+	out := StatsRow{Day: day, SystemCode: src, Unit: srcUnit, Route: route, DataType: dtype, Direction: DirOut}
+	for _, r := range rs {
+		in := StatsRow{Day: day, SystemCode: r.code, Unit: r.unit, Route: route, DataType: dtype, Direction: DirIn, Docs: 1}
+		countOutcome(&in, r.status, size, r.done-created)
+		out.Docs++
+		countOutcome(&out, r.status, size, r.done-created)
+		if err := s.upsertDayAndMonth(ctx, tx, in); err != nil {
+			return err
+		}
+	}
+	if len(rs) == 0 {
+		out.Docs = 1
+		out.Failed = 1
+	}
+	return s.upsertDayAndMonth(ctx, tx, out)
+}
+
+// upsertDayAndMonth adds r to its day's row and to its month's row (day
+// yyyymm00): a report over whole months reads a twelfth of the rows.
+func (s *sqlStore) upsertDayAndMonth(ctx context.Context, tx *txx, r StatsRow) error {
+	if err := s.upsertStats(ctx, tx, r); err != nil {
+		return err
+	}
+	r.Day = MonthOf(r.Day)
+	return s.upsertStats(ctx, tx, r)
+}
+
+// MonthOf returns the month row's day of a day: yyyymm00.
+func MonthOf(day int) int { return day - day%100 }
+
+// statsRange returns the WHERE clause selecting the rollup rows of the days
+// from..to: month rows for the whole months inside, day rows for the days
+// before and after them (or day rows only).
+func statsRange(from, to int, daysOnly bool) (string, []any) {
+	const days = "(day >= ? AND day <= ? AND day % 100 <> 0)"
+	if daysOnly {
+		return days, []any{from, to}
+	}
+	first, last := firstWholeMonth(from), lastWholeMonth(to)
+	if first > last {
+		return days, []any{from, to}
+	}
+	// Days before the first whole month, the whole months, days after.
+	return "(" + days + " OR " + days + " OR (day >= ? AND day <= ? AND day % 100 = 0))",
+		[]any{from, first - 1, last + 100, to, first, last}
+}
+
+// firstWholeMonth returns yyyymm00 of the first month that starts on or
+// after day.
+func firstWholeMonth(day int) int {
+	if day%100 <= 1 {
+		return MonthOf(day)
+	}
+	t := time.Date(day/10000, time.Month(day/100%100), 1, 0, 0, 0, 0, time.UTC).AddDate(0, 1, 0)
+	return t.Year()*10000 + int(t.Month())*100
+}
+
+// lastWholeMonth returns yyyymm00 of the last month that ends on or before
+// day.
+func lastWholeMonth(day int) int {
+	t := time.Date(day/10000, time.Month(day/100%100), day%100, 0, 0, 0, 0, time.UTC)
+	if t.AddDate(0, 0, 1).Day() == 1 { // the month's last day
+		return MonthOf(day)
+	}
+	p := time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -1, 0)
+	return p.Year()*10000 + int(p.Month())*100
+}
+
+// countOutcome adds one recipient's final status to r; waitMicros is the
+// time from the request (F2) to the final status.
+func countOutcome(r *StatsRow, status string, size, waitMicros int64) {
+	switch status {
+	case RecipientConfirmed:
+		r.Confirmed++
+		r.Bytes += size
+		if waitMicros < 0 {
+			waitMicros = 0
+		}
+		r.Latency[LatencyBucket(time.Duration(waitMicros)*time.Microsecond)]++
+	case RecipientExpired, RecipientCancelled:
+		r.Expired++
+	default: // rejected, failed
+		r.Failed++
+	}
+}
+
+// recordConnDay adds a connection to its system's day.
+func (s *sqlStore) recordConnDay(ctx context.Context, tx *txx, code string, at time.Time) error {
+	t := micros(at)
+	q := "INSERT INTO conn_daily (day, system_code, first_at, last_at, n) VALUES (?, ?, ?, ?, 1) "
+	if s.d.name == "mysql" {
+		q += "ON DUPLICATE KEY UPDATE first_at = LEAST(first_at, VALUES(first_at)), last_at = GREATEST(last_at, VALUES(last_at)), n = n + 1"
+	} else {
+		q += "ON CONFLICT (day, system_code) DO UPDATE SET first_at = MIN(first_at, excluded.first_at), last_at = MAX(last_at, excluded.last_at), n = n + 1"
+	}
+	if _, err := tx.ExecContext(ctx, q, Day(at), code, t, t); err != nil {
+		return fmt.Errorf("recording connection day of %s: %w", code, err)
+	}
+	return nil
+}
+
+// statsGroup maps a report grouping to its column(s).
+var statsGroup = map[string]string{
+	"unit":   "unit",
+	"system": "system_code, unit",
+	"route":  "route",
+	"type":   "data_type",
+}
+
+func (s *sqlStore) Stats(ctx context.Context, q StatsQuery) ([]StatsRow, error) {
+	grp, ok := statsGroup[q.By]
+	if !ok {
+		return nil, fmt.Errorf("statistics: unknown grouping %q", q.By)
+	}
+	sums := []string{"SUM(docs)", "SUM(confirmed)", "SUM(failed)", "SUM(expired)", "SUM(bytes)"}
+	for _, c := range histCols {
+		sums = append(sums, "SUM("+c+")")
+	}
+	where, args := statsRange(q.From, q.To, q.DaysOnly)
+	if q.Unit != "" {
+		where += " AND unit = ?"
+		args = append(args, q.Unit)
+	}
+	if q.PerDay {
+		grp = "day, " + grp
+	}
+	sqlq := "SELECT " + grp + ", direction, " + strings.Join(sums, ", ") + " FROM stats_daily WHERE " + where +
+		" GROUP BY " + grp + ", direction ORDER BY " + grp + ", direction"
+	rows, err := s.query(ctx, sqlq, args...)
+	if err != nil {
+		return nil, fmt.Errorf("reading statistics: %w", err)
+	}
+	return collect(rows, func(sc interface{ Scan(...any) error }) (StatsRow, error) {
+		var r StatsRow
+		var dst []any
+		if q.PerDay {
+			dst = append(dst, &r.Day)
+		}
+		switch q.By {
+		case "unit":
+			dst = append(dst, &r.Unit)
+		case "system":
+			dst = append(dst, &r.SystemCode, &r.Unit)
+		case "route":
+			dst = append(dst, &r.Route)
+		case "type":
+			dst = append(dst, &r.DataType)
+		}
+		dst = append(dst, &r.Direction, &r.Docs, &r.Confirmed, &r.Failed, &r.Expired, &r.Bytes)
+		for i := range r.Latency {
+			dst = append(dst, &r.Latency[i])
+		}
+		err := sc.Scan(dst...)
+		return r, err
+	})
+}
+
+func (s *sqlStore) ConnDays(ctx context.Context, from, to int, systemCode string) ([]ConnDay, error) {
+	q := "SELECT day, system_code, first_at, last_at, n FROM conn_daily WHERE day >= ? AND day <= ?"
+	args := []any{from, to}
+	if systemCode != "" {
+		q += " AND system_code = ?"
+		args = append(args, systemCode)
+	}
+	rows, err := s.query(ctx, q+" ORDER BY day, system_code", args...)
+	if err != nil {
+		return nil, fmt.Errorf("reading connection history: %w", err)
+	}
+	return collect(rows, func(sc interface{ Scan(...any) error }) (ConnDay, error) {
+		var c ConnDay
+		var f, l int64
+		err := sc.Scan(&c.Day, &c.SystemCode, &f, &l, &c.Count)
+		c.First, c.Last = fromMicros(f), fromMicros(l)
+		return c, err
+	})
+}
+
+func (s *sqlStore) PruneMetadata(ctx context.Context, before time.Time) (int64, error) {
+	t, day := micros(before), Day(before)
+	var total int64
+	steps := []struct {
+		what, q string
+		arg     any
+	}{
+		{"rollups", "DELETE FROM stats_daily WHERE day < ?", day},
+		{"connection days", "DELETE FROM conn_daily WHERE day < ?", day},
+		{"connections", "DELETE FROM connections WHERE connected_at < ?", t},
+		{"events", "DELETE FROM events WHERE exchange_id IN (SELECT id FROM exchanges WHERE purged_at > 0 AND purged_at < ?)", t},
+		{"recipients", "DELETE FROM recipients WHERE exchange_id IN (SELECT id FROM exchanges WHERE purged_at > 0 AND purged_at < ?)", t},
+		{"exchanges", "DELETE FROM exchanges WHERE purged_at > 0 AND purged_at < ? AND id NOT IN (SELECT exchange_id FROM recipients)", t},
+	}
+	for _, st := range steps {
+		res, err := s.exec(ctx, st.q, st.arg)
+		if err != nil {
+			return total, fmt.Errorf("pruning %s: %w", st.what, err)
+		}
+		n, _ := res.RowsAffected()
+		total += n
+	}
+	return total, nil
+}
