@@ -4,7 +4,7 @@
 //
 // It registers -systems systems (000.00.01.H60, 000.00.02.H60, …) through
 // the admin API, issues a fresh key for each (an existing system is reused),
-// then runs one of these modes (service and soap: docs/load.md):
+// then runs one of these modes (service, soap and deliveries: docs/load.md):
 //
 //	cycle  -c workers each loop the full F1–F7 exchange: the sender
 //	       connects, requests, uploads -size bytes and completes; the
@@ -38,4 +38,5 @@
 //	go run ./test/load -mode hold -conns 1000 -duration 20s
 //	go run ./test/load -mode big -big-size 104857600
 //	go run ./test/load -mode slowloris -conns 300 -c 8 -big-size 44000000 -duration 60s
+//	go run ./test/load -mode deliveries -systems 11 -c 16 -duration 15s -size 2048
 package main

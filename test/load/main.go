@@ -59,7 +59,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.AdminToken, "admin-token", os.Getenv("LGSP_ADMIN_TOKEN"), "admin API token (default: env LGSP_ADMIN_TOKEN, else -admin-token-file)")
 	fs.StringVar(&c.AdminTokenFile, "admin-token-file", "./data/admin.token", "file holding the admin API token")
 	fs.IntVar(&c.Systems, "systems", 40, "systems to register and use (2–99: 000.00.01.H60 …)")
-	fs.StringVar(&c.Mode, "mode", "cycle", "cycle | hold | big | service | soap | slowloris")
+	fs.StringVar(&c.Mode, "mode", "cycle", "cycle | hold | big | service | soap | slowloris | deliveries")
 	fs.IntVar(&c.Concurrency, "c", 64, "concurrent workers (cycle)")
 	fs.DurationVar(&c.Duration, "duration", 20*time.Second, "how long to generate load (cycle, hold)")
 	fs.IntVar(&c.Size, "size", 20480, "content bytes per exchange (cycle, soap)")
@@ -87,8 +87,8 @@ func (c config) check() error {
 	switch {
 	case c.RoutesOut != "":
 		return nil
-	case c.Mode != "cycle" && c.Mode != "hold" && c.Mode != "big" && c.Mode != "service" && c.Mode != "soap" && c.Mode != "slowloris":
-		return fmt.Errorf("-mode %q: want cycle, hold, big, service, soap or slowloris", c.Mode)
+	case c.Mode != "cycle" && c.Mode != "hold" && c.Mode != "big" && c.Mode != "service" && c.Mode != "soap" && c.Mode != "slowloris" && c.Mode != "deliveries":
+		return fmt.Errorf("-mode %q: want cycle, hold, big, service, soap, slowloris or deliveries", c.Mode)
 	case c.Notify != "poll" && c.Notify != "sse":
 		return fmt.Errorf("-notify %q: want poll or sse", c.Notify)
 	case c.Systems < 2 || c.Systems > 99:
@@ -133,6 +133,8 @@ func run(cfg config, out io.Writer) error {
 		return runSoap(ctx, cfg, systems, out)
 	case "slowloris":
 		return runSlowloris(ctx, cfg, systems, out)
+	case "deliveries":
+		return runDeliveries(ctx, cfg, adm, systems, out)
 	default:
 		return runBig(ctx, cfg, systems, out)
 	}
