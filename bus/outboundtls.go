@@ -11,6 +11,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 )
 
@@ -229,4 +230,50 @@ func DefaultClientTLS() *ClientTLS {
 	}
 	defaultClientTLS.CompareAndSwap(nil, c)
 	return defaultClientTLS.Load()
+}
+
+// TLSTransport is a RoundTripper that builds its transport (with mk) the
+// first time it is used and applies the process-wide outbound TLS settings
+// to it; when those settings change (a node started with other
+// outbound_tls) the transport is built again. Package-level clients made
+// before start-up use it, so they never keep the settings of init time.
+type TLSTransport struct {
+	mk func() *http.Transport
+
+	mu  sync.Mutex
+	set *ClientTLS
+	tr  *http.Transport
+}
+
+// NewTLSTransport returns a TLSTransport building its transport with mk.
+func NewTLSTransport(mk func() *http.Transport) *TLSTransport { return &TLSTransport{mk: mk} }
+
+// Current returns the transport for the current outbound TLS settings.
+func (t *TLSTransport) Current() *http.Transport {
+	set := DefaultClientTLS()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.tr == nil || t.set != set {
+		if t.tr != nil {
+			t.tr.CloseIdleConnections()
+		}
+		tr := t.mk()
+		set.Apply(tr)
+		t.tr, t.set = tr, set
+	}
+	return t.tr
+}
+
+// RoundTrip sends r through the current transport.
+func (t *TLSTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return t.Current().RoundTrip(r)
+}
+
+// CloseIdleConnections closes the idle connections of the current transport.
+func (t *TLSTransport) CloseIdleConnections() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.tr != nil {
+		t.tr.CloseIdleConnections()
+	}
 }

@@ -61,7 +61,7 @@ func NewDanhMuc(tokens *Client, endpoint string, timeout time.Duration) (*DanhMu
 	if timeout <= 0 || timeout > MaxDanhMucTimeout {
 		timeout = MaxDanhMucTimeout
 	}
-	var base http.RoundTripper = http.DefaultTransport
+	var base http.RoundTripper = defaultTransport
 	if tokens.HTTP != nil && tokens.HTTP.Transport != nil {
 		base = tokens.HTTP.Transport
 	}

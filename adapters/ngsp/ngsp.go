@@ -38,8 +38,14 @@ func (c *Client) http() *http.Client {
 	if c.HTTP != nil {
 		return c.HTTP
 	}
-	return &http.Client{Timeout: 30 * time.Second}
+	return &http.Client{Timeout: 30 * time.Second, Transport: defaultTransport}
 }
+
+// defaultTransport carries the calls of clients without HTTP of their own,
+// with the outbound TLS settings (outbound_tls) of the node.
+var defaultTransport = bus.NewTLSTransport(func() *http.Transport {
+	return http.DefaultTransport.(*http.Transport).Clone()
+})
 
 func (c *Client) now() time.Time {
 	if c.Now != nil {

@@ -56,12 +56,16 @@ type ownerKey struct {
 }
 
 func (a *api) mountProxy() {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.Proxy = nil               // destinations are reached directly, never through an environment proxy
-	t.DisableCompression = true // pass bodies and Content-Encoding through untouched
-	t.MaxIdleConns = 0
-	t.MaxIdleConnsPerHost = 512
-	t.IdleConnTimeout = 90 * time.Second
+	// The transport carries the node's outbound TLS settings (outbound_tls).
+	t := bus.NewTLSTransport(func() *http.Transport {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.Proxy = nil               // destinations are reached directly, never through an environment proxy
+		t.DisableCompression = true // pass bodies and Content-Encoding through untouched
+		t.MaxIdleConns = 0
+		t.MaxIdleConnsPerHost = 512
+		t.IdleConnTimeout = 90 * time.Second
+		return t
+	})
 	p := &proxy{
 		a: a,
 		client: &http.Client{Transport: t, CheckRedirect: func(*http.Request, []*http.Request) error {

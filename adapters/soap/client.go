@@ -25,7 +25,16 @@ const DefaultMaxResponse = 32 << 20
 // connections are pooled per host across all clients of the process.
 var sharedTransport = newTransport(16, nil)
 
-func newTransport(idlePerHost int, tlsCfg *tls.Config) *http.Transport {
+// newTransport returns a transport with tlsCfg (WithTLS), or else one with
+// the node's outbound TLS settings (outbound_tls), built at first use.
+func newTransport(idlePerHost int, tlsCfg *tls.Config) http.RoundTripper {
+	if tlsCfg != nil {
+		return rawTransport(idlePerHost, tlsCfg)
+	}
+	return bus.NewTLSTransport(func() *http.Transport { return rawTransport(idlePerHost, nil) })
+}
+
+func rawTransport(idlePerHost int, tlsCfg *tls.Config) *http.Transport {
 	return &http.Transport{
 		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		TLSClientConfig:       tlsCfg,

@@ -60,14 +60,18 @@ var hcm = func() *time.Location {
 	return l
 }()
 
-var defaultHTTP = &http.Client{Transport: &http.Transport{
-	Proxy:                 http.ProxyFromEnvironment,
-	DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-	MaxIdleConnsPerHost:   10, // the SDK's max connections
-	IdleConnTimeout:       90 * time.Second,
-	TLSHandshakeTimeout:   10 * time.Second,
-	ResponseHeaderTimeout: 60 * time.Second,
-}}
+// defaultHTTP builds its transport at first use, with the outbound TLS
+// settings (outbound_tls) the node set at start, not those of init time.
+var defaultHTTP = &http.Client{Transport: bus.NewTLSTransport(func() *http.Transport {
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConnsPerHost:   10, // the SDK's max connections
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 60 * time.Second,
+	}
+})}
 
 func (c *Client) http() *http.Client {
 	if c.HTTP != nil {
