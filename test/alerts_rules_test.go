@@ -6,13 +6,17 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/tuyenquang/lgsp/bus"
 	"github.com/tuyenquang/lgsp/bus/alert"
 	"github.com/tuyenquang/lgsp/bus/service"
 	"github.com/tuyenquang/lgsp/bus/store"
+	vxpsim "github.com/tuyenquang/lgsp/test/sim/vxp"
 )
 
 const (
@@ -155,4 +159,58 @@ func adminPost(t *testing.T, n *node, path, body string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// TestAlertGatewayFailing: the VXP axis answers 503, so the node's poller
+// cannot list its documents; after gateway_failing_for gateway_failing
+// fires for vxp/poll, and it resolves once the axis answers again.
+func TestAlertGatewayFailing(t *testing.T) {
+	sim := vxpsim.New(map[string]string{gwOrgan: vxpSecret, vpcpOrgan: "vpcp-secret"})
+	var down atomic.Bool
+	down.Store(true)
+	axis := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		sim.ServeHTTP(w, r)
+	}))
+	defer axis.Close()
+	t.Setenv("LGSP_VXP_SECRET", vxpSecret)
+	var section yaml.Node
+	if err := section.Encode(map[string]any{
+		"url": axis.URL, "system_id": gwOrgan, "gateway_system": gwSystem, "organ_name": "UBND tỉnh Tuyên Quang",
+		"schedule": "@every 1s", "organs": map[string][]string{rcptSys: {rcptSys}},
+		"retry": map[string]any{"initial": "10ms", "max_interval": "50ms", "max_attempts": 2},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sink := &alertSink{}
+	srv := httptest.NewServer(sink)
+	defer srv.Close()
+	t.Setenv("LGSP_ALERTS_WEBHOOK_SECRET", alertSecret)
+	n := startNodeWith(t, "sqlite", func(c *service.Config) {
+		c.Webhooks.AllowCIDRs = []string{"127.0.0.0/8"}
+		c.Alerts.Interval = 100 * time.Millisecond
+		c.Alerts.Repeat = time.Hour
+		c.Alerts.Rules = alert.Rules{GatewayFailingFor: 2 * time.Second}
+		c.Alerts.Webhook.URL = srv.URL
+		c.Gateways = map[string]yaml.Node{"vxp": section}
+	})
+	n.system(t, gwSystem, "Trục liên thông văn bản quốc gia (VXP)")
+	n.system(t, rcptSys, "QLVB Văn phòng UBND tỉnh")
+	subject := "test-node/vxp/poll"
+	fired := func() (bool, error) {
+		m := sink.message(alert.RuleGatewayFailing, alert.Firing)
+		return m.Subject == subject, nil
+	}
+	eventually(t, "gateway_failing fired", fired)
+	m := sink.message(alert.RuleGatewayFailing, alert.Firing)
+	if !strings.Contains(m.MessageVI, "không thành công") || !strings.Contains(m.MessageEN, "has not succeeded") {
+		t.Fatalf("message: %+v", m)
+	}
+	down.Store(false)
+	eventually(t, "gateway_failing resolved", func() (bool, error) {
+		return sink.message(alert.RuleGatewayFailing, alert.Resolved).Subject == subject, nil
+	})
 }

@@ -91,7 +91,7 @@ func dashboardMetrics(t *testing.T, file string) []string {
 // TestGrafanaDashboardMetricsExist: every metric the dashboard in configs/
 // queries is served by a real node's /metrics once the node has done the
 // things the panels show (requests, a refused signature, an exchange with
-// a webhook delivery, an alert).
+// a webhook delivery, an alert, VXP polls).
 func TestGrafanaDashboardMetricsExist(t *testing.T) {
 	want := dashboardMetrics(t, "../configs/grafana-lgsp.json")
 	if len(want) < 10 {
@@ -99,12 +99,15 @@ func TestGrafanaDashboardMetricsExist(t *testing.T) {
 	}
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	defer hook.Close()
+	_, gateway := vxpGateway(t, "@every 1s") // a VXP axis that answers: gateway calls
 	n := startNodeWith(t, "sqlite", func(c *service.Config) {
+		gateway(c)
 		c.Webhooks.AllowCIDRs = []string{"127.0.0.0/8"}
 		c.Alerts.Interval = 100 * time.Millisecond
 	})
 	ctx := context.Background()
 	n.system(t, "000.00.01.H60", "Sở A")
+	n.system(t, gwSystem, "Trục liên thông văn bản quốc gia (VXP)")
 	if _, _, err := n.svc.Registry().AddSystem(ctx, store.System{Code: "000.00.07.H60", Name: "Sở Y tế", WebhookURL: hook.URL}); err != nil {
 		t.Fatal(err)
 	}
