@@ -301,7 +301,7 @@ ensure_mariadb() {
 # systemd gives systemd-analyze, which checks configs/lgsp.service); they
 # are installed in ONE apt-get call, and only when one of them is missing, so
 # a prepared machine pays nothing.
-APT_TOOLS=(libxml2-utils xmlsec1 python3-zeep systemd)
+APT_TOOLS=(libxml2-utils xmlsec1 python3-zeep python3-aiosmtpd systemd)
 
 ensure_apt_tools() {
 	phase "prerequisite: Debian tools (${APT_TOOLS[*]:-none listed})"

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/metrics"
 )
 
 // Client is an OAuth2 client-credentials client for NGSP. Safe for
@@ -83,7 +84,10 @@ func (c *Client) Invalidate(token string) {
 	}
 }
 
-func (c *Client) fetch(ctx context.Context) (string, error) {
+// fetch asks the token endpoint for a new token; every attempt feeds the
+// gateway metrics and the gateway_failing alert (ngsp/token).
+func (c *Client) fetch(ctx context.Context) (tok string, err error) {
+	defer func() { metrics.GatewayCall("ngsp", "token", err) }()
 	form := url.Values{"grant_type": {"client_credentials"}}
 	if c.Scope != "" {
 		form.Set("scope", c.Scope)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tuyenquang/lgsp/adapters/ngsp"
 	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/metrics"
 	ngspsim "github.com/tuyenquang/lgsp/test/sim/ngsp"
 )
 
@@ -97,5 +98,37 @@ func TestErrors(t *testing.T) {
 	c2 := &ngsp.Client{TokenURL: "http://127.0.0.1:1/token", ClientID: "a", ClientSecret: "b"}
 	if err := c2.CallJSON(ctx, "GET", svc, nil, nil); !errors.Is(err, bus.ErrGatewayUnreachable) {
 		t.Fatalf("token endpoint down = %v, want gateway.unreachable", err)
+	}
+}
+
+// tokenHealth returns what the gateway metrics saw of ngsp/token.
+func tokenHealth() metrics.GatewayHealth {
+	for _, g := range metrics.Gateways() {
+		if g.Gateway == "ngsp" && g.Op == "token" {
+			return g
+		}
+	}
+	return metrics.GatewayHealth{}
+}
+
+// TestTokenFeedsGatewayMetrics: each token fetch is a gateway call in the
+// metrics: a refused one marks ngsp/token failing (what gateway_failing
+// reads), the next good one clears it and sets the last success.
+func TestTokenFeedsGatewayMetrics(t *testing.T) {
+	_, c, svc, _ := setup(t)
+	ctx := context.Background()
+	c.ClientSecret = "wrong"
+	if err := c.CallJSON(ctx, "GET", svc, nil, nil); !errors.Is(err, bus.ErrGatewayAuth) {
+		t.Fatalf("wrong secret = %v", err)
+	}
+	if h := tokenHealth(); h.FailingSince.IsZero() || h.LastTry.IsZero() {
+		t.Fatalf("after a refused token: %+v", h)
+	}
+	c.ClientSecret = "consumer-secret"
+	if err := c.CallJSON(ctx, "GET", svc, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if h := tokenHealth(); !h.FailingSince.IsZero() || h.LastOK.IsZero() {
+		t.Fatalf("after a good token: %+v", h)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/tuyenquang/lgsp/bus/activity"
 	"github.com/tuyenquang/lgsp/bus/edxml"
 	"github.com/tuyenquang/lgsp/bus/exchange"
+	"github.com/tuyenquang/lgsp/bus/metrics"
 	"github.com/tuyenquang/lgsp/bus/store"
 )
 
@@ -189,6 +190,7 @@ func (p *Poller) Pull(ctx context.Context) (int, error) {
 // one; it returns how many one took, and every error joined.
 func (p *Poller) pullEach(ctx context.Context, messageType, what string, one func(ctx context.Context, docID, from string) (bool, error)) (int, error) {
 	list, err := p.Client.GetReceivedEdocList(ctx, messageType)
+	metrics.GatewayCall(GatewayName, "poll", err)
 	if err != nil {
 		return 0, err
 	}
@@ -278,6 +280,7 @@ func (p *Poller) pullOne(ctx context.Context, docID, from string) (bool, error) 
 		pkt := []byte(det.StatusPacket)
 		sum := sha256.Sum256(pkt)
 		sdoc, err := p.Client.SendEdoc(ctx, SendRequest{From: p.organID(), To: []string{det.From}, MessageType: MessageStatus, SHA256: sum[:], Size: int64(len(pkt)), Body: bytes.NewReader(pkt)})
+		metrics.GatewayCall(GatewayName, "push", err)
 		if err != nil {
 			return created, fmt.Errorf("reporting status 01: %w", err)
 		}
@@ -316,6 +319,7 @@ func (p *Poller) deliver(ctx context.Context, row *store.GatewayDoc) (string, st
 	// The packet's From is the remote agency: the axis vouches for it.
 	ctx = exchange.AsGateway(ctx, p.Gateway)
 	rc, err := p.Client.GetEdoc(ctx, row.DocID)
+	metrics.GatewayCall(GatewayName, "get", err)
 	if err != nil {
 		return "", "", err
 	}
@@ -373,6 +377,7 @@ func (p *Poller) deliver(ctx context.Context, row *store.GatewayDoc) (string, st
 		return "", "", err
 	}
 	rc, err = p.Client.GetEdoc(ctx, row.DocID)
+	metrics.GatewayCall(GatewayName, "get", err)
 	if err != nil {
 		return "", "", err
 	}
@@ -558,6 +563,7 @@ func (p *Poller) send(ctx context.Context, ex store.Exchange) (string, []string,
 	}
 	defer f.Close()
 	docID, err := p.Client.SendEdoc(ctx, SendRequest{From: p.organID(), To: to, MessageType: mt, SHA256: sum, Size: f.Size, Body: f.Body})
+	metrics.GatewayCall(GatewayName, "push", err)
 	return docID, to, err
 }
 
@@ -702,6 +708,7 @@ func (p *Poller) recordStatus(ctx context.Context, docID string) (string, *excha
 	// The packet's From is the remote agency: the axis vouches for it.
 	ctx = exchange.AsGateway(ctx, p.Gateway)
 	rc, err := p.Client.GetEdoc(ctx, docID)
+	metrics.GatewayCall(GatewayName, "get", err)
 	if err != nil {
 		return "", nil, err
 	}

@@ -83,6 +83,21 @@ func RequireNodeModules(t testing.TB, dir string) string {
 	return node
 }
 
+var aiosmtpdOnce = sync.OnceValue(func() error {
+	return exec.Command(SystemPython, "-c", "import aiosmtpd.smtp").Run()
+})
+
+// RequireAiosmtpd returns SystemPython after checking it can import
+// aiosmtpd (the SMTP server of the alert e-mail tests), or fails the test
+// with one line.
+func RequireAiosmtpd(t testing.TB) string {
+	t.Helper()
+	if err := aiosmtpdOnce(); err != nil {
+		t.Fatal(Missing("python3-aiosmtpd for "+SystemPython, "install the Debian package python3-aiosmtpd"))
+	}
+	return SystemPython
+}
+
 // MySQLDSN is LGSP_TEST_MYSQL_DSN, or DefaultMySQLDSN when it is unset.
 func MySQLDSN() string {
 	if d := os.Getenv("LGSP_TEST_MYSQL_DSN"); d != "" {
