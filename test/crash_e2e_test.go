@@ -40,7 +40,18 @@ type crashNode struct {
 // routes, two systems A → B and their grant.
 func newCrashNode(t *testing.T) (*crashNode, rest.Credentials, rest.Credentials) {
 	t.Helper()
+	return newCrashNodeOn(t, nil)
+}
+
+// newCrashNodeOn is newCrashNode with prepare run on the work folder first
+// (before any data is written), e.g. to mount a file system on data/. Its
+// cleanups run after the node is stopped.
+func newCrashNodeOn(t *testing.T, prepare func(work string)) (*crashNode, rest.Credentials, rest.Credentials) {
+	t.Helper()
 	n := &crashNode{t: t, bin: filepath.Join(t.TempDir(), "lgsp"), work: t.TempDir()}
+	if prepare != nil {
+		prepare(n.work)
+	}
 	build := exec.Command("go", "build", "-tags", "lgsp_testhooks", "-o", n.bin, "../cmd/lgsp")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
