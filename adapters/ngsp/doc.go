@@ -15,5 +15,9 @@
 // gowsdl-generated types of wsdl/consumed/gen/ngspdanhmuc and the SOAP
 // runtime adapters/soap, with the Bearer token of a Client.
 //
-// It imports bus, adapters/soap and wsdl/consumed/gen/ngspdanhmuc only.
+// module.go registers the adapter with bus/service: with a gateways.ngsp
+// section in the config, services declared with gateway: ngsp are called
+// through a Client holding the province's credentials (docs/gateways.md).
+//
+// It imports bus, bus/service, adapters/soap and wsdl/consumed/gen/ngspdanhmuc only.
 package ngsp

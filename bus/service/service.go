@@ -110,6 +110,31 @@ func (h *Host) RegisterDelivery(k delivery.Kind) { h.svc.kinds.Register(k) }
 // another way (soapout: SOAP pushes) before a webhook is posted.
 func (h *Host) Divert(d notify.Diverter) { h.svc.diverters = append(h.svc.diverters, d) }
 
+// GatewayClient sends a request through an outside gateway, adding the
+// gateway's credentials (adapters/ngsp: the province's OAuth2 token).
+type GatewayClient interface {
+	Do(*http.Request) (*http.Response, error)
+}
+
+// SetGateway makes c the client of services declared with gateway: name.
+func (h *Host) SetGateway(name string, c GatewayClient) {
+	h.svc.gwMu.Lock()
+	defer h.svc.gwMu.Unlock()
+	if h.svc.gateways == nil {
+		h.svc.gateways = map[string]GatewayClient{}
+	}
+	h.svc.gateways[name] = c
+}
+
+// Gateway returns the client of gateway name; false when that gateway is
+// not configured on this node.
+func (h *Host) Gateway(name string) (GatewayClient, bool) {
+	h.svc.gwMu.Lock()
+	defer h.svc.gwMu.Unlock()
+	c, ok := h.svc.gateways[name]
+	return c, ok
+}
+
 // WakeDeliveries asks the delivery engine to claim now.
 func (h *Host) WakeDeliveries() { h.svc.runner.Wake() }
 
@@ -138,6 +163,8 @@ type Service struct {
 	exchange *exchange.Service
 	hub      *notify.Hub
 	feed     *notify.Feed
+	gwMu     sync.Mutex
+	gateways map[string]GatewayClient // by name (Host.SetGateway)
 	cron     *schedule.Runner
 	routes   atomic.Pointer[route.Set]
 	reloadMu sync.Mutex

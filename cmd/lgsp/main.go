@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	_ "github.com/tuyenquang/lgsp/adapters/ngsp"    // registers the NGSP token client for services with gateway: ngsp (off unless configured)
 	_ "github.com/tuyenquang/lgsp/adapters/qlvb"    // registers the SOAP document-exchange service for QLVB systems (/soap/edoc)
 	_ "github.com/tuyenquang/lgsp/adapters/rest"    // registers the REST API
 	_ "github.com/tuyenquang/lgsp/adapters/soapout" // registers SOAP pushes to legacy systems (pushes: in route files)

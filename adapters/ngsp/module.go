@@ -1,0 +1,99 @@
+package ngsp
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/tuyenquang/lgsp/bus/service"
+)
+
+// Config is the `gateways.ngsp` section of configs/lgsp.yaml. Without it
+// the adapter is off.
+type Config struct {
+	// TokenURL is the gateway's token endpoint, e.g. https://api.ngsp.gov.vn/token.
+	TokenURL string `yaml:"token_url"`
+	// ConsumerKey is the province application's WSO2 consumer key.
+	ConsumerKey string `yaml:"consumer_key"`
+	// SecretEnv names the environment variable holding the consumer
+	// secret (default LGSP_NGSP_SECRET). The secret is never read from the file.
+	SecretEnv string `yaml:"secret_env"`
+	// Scope is asked for with every token (optional).
+	Scope string `yaml:"scope"`
+	// Services lists the services declared in route files (services:,
+	// gateway: ngsp) that call NGSP; documentation for operators, checked
+	// to be names only.
+	Services []string `yaml:"services"`
+	// Timeout bounds one token call (default 30s).
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// DefaultSecretEnv is the environment variable of the consumer secret.
+const DefaultSecretEnv = "LGSP_NGSP_SECRET"
+
+// ParseConfig decodes a gateways.ngsp section strictly (unknown fields are
+// errors) and checks it.
+func ParseConfig(n *yaml.Node) (Config, error) {
+	var c Config
+	b, err := yaml.Marshal(n)
+	if err != nil {
+		return c, fmt.Errorf("gateways.ngsp: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("gateways.ngsp: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if c.SecretEnv == "" {
+		c.SecretEnv = DefaultSecretEnv
+	}
+	var errs []string
+	if !strings.HasPrefix(c.TokenURL, "https://") && !strings.HasPrefix(c.TokenURL, "http://") {
+		errs = append(errs, "token_url must be an http(s) URL")
+	}
+	if c.ConsumerKey == "" {
+		errs = append(errs, "consumer_key is required")
+	}
+	if c.Timeout < 0 {
+		errs = append(errs, "timeout must not be negative")
+	}
+	if len(errs) > 0 {
+		return c, fmt.Errorf("gateways.ngsp: %s", strings.Join(errs, "; "))
+	}
+	return c, nil
+}
+
+// GatewayName is the name services use (gateway: ngsp) to be called with
+// the province's NGSP token.
+const GatewayName = "ngsp"
+
+func init() {
+	service.RegisterModule(service.Module{Name: "ngsp", Provision: provision})
+}
+
+func provision(h *service.Host) error {
+	node, ok := h.Config.Gateways["ngsp"]
+	if !ok {
+		return nil // not configured: off
+	}
+	cfg, err := ParseConfig(&node)
+	if err != nil {
+		return err
+	}
+	secret := os.Getenv(cfg.SecretEnv)
+	if secret == "" {
+		return fmt.Errorf("gateways.ngsp: environment variable %s (the consumer secret) is empty", cfg.SecretEnv)
+	}
+	c := &Client{TokenURL: cfg.TokenURL, ClientID: cfg.ConsumerKey, ClientSecret: secret, Scope: cfg.Scope}
+	if cfg.Timeout > 0 {
+		c.HTTP = &http.Client{Transport: defaultTransport, Timeout: cfg.Timeout}
+	}
+	h.SetGateway(GatewayName, c)
+	h.Log.WithField("component", "ngsp").WithField("token_url", cfg.TokenURL).WithField("services", cfg.Services).Info("NGSP gateway on")
+	return nil
+}

@@ -1,0 +1,34 @@
+package ngsp
+
+import (
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+func TestParseConfig(t *testing.T) {
+	parse := func(src string) (Config, error) {
+		var n yaml.Node
+		if err := yaml.Unmarshal([]byte(src), &n); err != nil {
+			t.Fatal(err)
+		}
+		return ParseConfig(n.Content[0])
+	}
+	c, err := parse("token_url: https://api.ngsp.gov.vn/token\nconsumer_key: abc\nservices: [dmdc]\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SecretEnv != DefaultSecretEnv || c.ConsumerKey != "abc" || len(c.Services) != 1 {
+		t.Fatalf("config %+v", c)
+	}
+	for src, want := range map[string]string{
+		"consumer_key: abc\n":                                      "token_url",
+		"token_url: https://x/token\n":                             "consumer_key is required",
+		"token_url: https://x/token\nconsumer_key: a\nsecret: s\n": "field secret not found",
+	} {
+		if _, err := parse(src); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %v, want %q", src, err, want)
+		}
+	}
+}
