@@ -120,8 +120,17 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.bridge(w, r, svc, who) // REST ⇄ SOAP (soapbridge.go)
 		return
 	}
-	key, err := p.ownerKey(ctx, svc.Owner)
-	if err != nil {
+	// A service behind an outside gateway (gateway: ngsp) carries the
+	// gateway's credentials instead of the bus's signature for the owner.
+	var gw service.GatewayClient
+	var key ownerKey
+	if svc.Gateway != "" {
+		var ok bool
+		if gw, ok = p.a.h.Gateway(svc.Gateway); !ok {
+			service.WriteProblem(w, r, bus.ErrServiceDown.New("service %s calls through gateway %s, which is not configured on this node (gateways.%s)", svc.Name, svc.Gateway, svc.Gateway))
+			return
+		}
+	} else if key, err = p.ownerKey(ctx, svc.Owner); err != nil {
 		service.WriteProblem(w, r, err)
 		return
 	}
@@ -156,6 +165,19 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		length, bodyHash = int64(len(fixed)), auth.HashBody(fixed)
 	}
 
+	if gw != nil && body != nil {
+		// Read whole (hash checked) so that a call the gateway answers 401
+		// can be sent once more with a fresh token.
+		if fixed, err = io.ReadAll(body); err != nil {
+			service.WriteProblem(w, r, body.failure())
+			return
+		}
+		if fixed == nil {
+			fixed = []byte{}
+		}
+		body, length = nil, int64(len(fixed))
+	}
+
 	tctx, cancel := context.WithTimeout(ctx, svc.Timeout)
 	defer cancel()
 	target := svc.Endpoint + strings.TrimPrefix(r.URL.EscapedPath(), "/svc/"+svc.Name)
@@ -182,11 +204,19 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			out.Body = http.NoBody
 		}
 		forwardHeaders(out.Header, r, svc, who, sess)
-		if err := signForward(out, key, bodyHash); err != nil {
-			service.WriteProblem(w, r, err)
-			return
+		if gw != nil {
+			out.Header.Del(auth.HeaderSession) // the session key stays inside the province
+			if resp, err = gw.Do(out); err != nil && tctx.Err() == nil && bus.CodeOf(err) != bus.ErrGatewayUnreachable.Code {
+				service.WriteProblem(w, r, err) // the gateway refused LGSP's credentials or answered badly
+				return
+			}
+		} else {
+			if serr := signForward(out, key, bodyHash); serr != nil {
+				service.WriteProblem(w, r, serr)
+				return
+			}
+			resp, err = p.client.Do(out)
 		}
-		resp, err = p.client.Do(out)
 		if err == nil {
 			retry := attempt < attempts && length == 0 && (resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusGatewayTimeout)
 			if !retry {

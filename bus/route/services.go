@@ -29,7 +29,7 @@ var IdempotentMethods = []string{http.MethodGet, http.MethodHead, http.MethodPut
 
 // The fields of each mapping of a service.
 var (
-	serviceFields      = []string{"name", "description", "owner", "endpoint", "scopes", "timeout", "retry", "max_bytes", "max_inflight", "headers", "soap"}
+	serviceFields      = []string{"name", "description", "owner", "endpoint", "scopes", "timeout", "retry", "max_bytes", "max_inflight", "headers", "soap", "gateway"}
 	serviceRetryFields = []string{"max_attempts", "methods"}
 	headerFields       = []string{"set", "remove"}
 	scopeRE            = regexp.MustCompile(`^[a-z0-9][a-z0-9._:-]{0,63}$`)
@@ -50,8 +50,11 @@ type Service struct {
 	MaxInFlight int   // calls in flight to this service at once
 	Headers     HeaderRules
 	SOAP        *ServiceSOAP // set: a REST ⇄ SOAP bridge (pushes.go)
-	File        string
-	Line, Col   int
+	// Gateway names the outside gateway whose credentials the call carries
+	// instead of the bus's signature (ngsp: the province's OAuth2 token).
+	Gateway   string
+	File      string
+	Line, Col int
 
 	namePos pos
 }
@@ -240,8 +243,23 @@ func (p *parser) service(n *yaml.Node) *Service {
 	if f, ok := fs.get("soap"); ok {
 		p.serviceSOAP(f, s)
 	}
+	if f, ok := fs.get("gateway"); ok {
+		if g, ok := p.str(f); ok {
+			switch {
+			case !slices.Contains(Gateways, g):
+				p.errf(f.val, "gateway: %q is not a gateway services can call through (%s)", g, strings.Join(Gateways, ", "))
+			case s.SOAP != nil:
+				p.errf(f.val, "gateway: a SOAP bridge service cannot call through a gateway")
+			default:
+				s.Gateway = g
+			}
+		}
+	}
 	return s
 }
+
+// Gateways are the outside gateways a service may call through (gateway:).
+var Gateways = []string{"ngsp"}
 
 func checkEndpoint(raw string) string {
 	u, err := url.Parse(raw)

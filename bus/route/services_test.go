@@ -58,3 +58,16 @@ func TestServicesParse(t *testing.T) {
 		t.Fatal("nil set has services")
 	}
 }
+
+func TestServiceGateway(t *testing.T) {
+	ok := "services:\n  - name: dmdc\n    owner: 000.00.01.H60\n    endpoint: https://api.ngsp.gov.vn/dmdc/1.0\n    scopes: [read]\n    gateway: ngsp\n"
+	_, svcs, probs := route.ParseFile("a.yaml", []byte(ok), nil)
+	if len(probs) != 0 || len(svcs) != 1 || svcs[0].Gateway != "ngsp" {
+		t.Fatalf("problems %v, services %+v", probs, svcs)
+	}
+	bad := "services:\n  - name: dmdc\n    owner: 000.00.01.H60\n    endpoint: https://x.gov.vn\n    scopes: [read]\n    gateway: vxp\n"
+	_, _, probs = route.ParseFile("b.yaml", []byte(bad), nil)
+	if len(probs) != 1 || probs[0].Line != 6 {
+		t.Fatalf("problems %v, want one at line 6", probs)
+	}
+}

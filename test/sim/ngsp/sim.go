@@ -19,6 +19,8 @@ type Server struct {
 	tokens    map[string]time.Time
 	issued    int
 	calls     int
+	refused   int          // protected calls refused for want of a valid token
+	last      http.Header  // headers of the last protected call
 	danhmuc   http.Handler // the legacy SOAP service at DanhMucPath
 }
 
@@ -36,6 +38,12 @@ func (s *Server) Issued() int { s.mu.Lock(); defer s.mu.Unlock(); return s.issue
 // Calls returns how many calls reached a protected service (REST or SOAP)
 // with a valid token.
 func (s *Server) Calls() int { s.mu.Lock(); defer s.mu.Unlock(); return s.calls }
+
+// Refused returns how many protected REST calls were answered 401.
+func (s *Server) Refused() int { s.mu.Lock(); defer s.mu.Unlock(); return s.refused }
+
+// LastHeader returns the headers of the last protected REST call.
+func (s *Server) LastHeader() http.Header { s.mu.Lock(); defer s.mu.Unlock(); return s.last.Clone() }
 
 // RevokeAll forgets every token (the gateway restarted or revoked them).
 func (s *Server) RevokeAll() { s.mu.Lock(); defer s.mu.Unlock(); s.tokens = map[string]time.Time{} }
@@ -107,7 +115,14 @@ func (s *Server) authorized(r *http.Request) bool {
 }
 
 func (s *Server) protected(w http.ResponseWriter, r *http.Request) {
-	if !s.authorized(r) {
+	ok := s.authorized(r)
+	s.mu.Lock()
+	s.last = r.Header.Clone()
+	if !ok {
+		s.refused++
+	}
+	s.mu.Unlock()
+	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="WSO2 API Manager"`)
 		write(w, http.StatusUnauthorized, map[string]any{"code": "900901", "message": "Invalid Credentials", "description": "Invalid Credentials. Make sure you have provided the correct security credentials"})
 		return

@@ -1,0 +1,133 @@
+package test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	_ "github.com/tuyenquang/lgsp/adapters/ngsp" // the NGSP gateway module, as in cmd/lgsp
+	"github.com/tuyenquang/lgsp/adapters/rest"
+	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/service"
+	ngspsim "github.com/tuyenquang/lgsp/test/sim/ngsp"
+)
+
+// TestNGSPServiceThroughBus: a province system calls a service published on
+// NGSP through /svc/<name>/…; the bus adds the province's OAuth2 token
+// (cached), keeps the session key inside, and when NGSP answers 401 once
+// (tokens revoked) fetches a fresh token and sends the call, body included,
+// once more.
+func TestNGSPServiceThroughBus(t *testing.T) {
+	sim := ngspsim.New("ck-tuyenquang", "cs-secret")
+	srv := sim.Start()
+	defer srv.Close()
+	t.Setenv("LGSP_TEST_NGSP_SECRET", "cs-secret")
+	var gw yaml.Node
+	if err := yaml.Unmarshal([]byte(fmt.Sprintf("token_url: %s/token\nconsumer_key: ck-tuyenquang\nsecret_env: LGSP_TEST_NGSP_SECRET\nservices: [dmdc]\n", srv.URL)), &gw); err != nil {
+		t.Fatal(err)
+	}
+	services := fmt.Sprintf("services:\n  - name: dmdc\n    owner: %q\n    endpoint: %q\n    scopes: [read]\n    gateway: ngsp\n", svcOwner, srv.URL+"/dmdc/1.0")
+	n := startNodeWith(t, "sqlite", func(c *service.Config) {
+		c.Gateways = map[string]yaml.Node{"ngsp": *gw.Content[0]}
+		if err := os.WriteFile(filepath.Join(c.RoutesDir, "ngsp.yaml"), []byte(services), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+	ctx := context.Background()
+	src := n.system(t, svcSource, "Cổng dịch vụ công")
+	n.system(t, svcOwner, "Cục Chuyển đổi số")
+	adminCall(t, n, http.MethodPost, "/admin/v1/grants", map[string]string{"kind": "service", "source": svcSource, "service": "dmdc", "scope": "read"}, http.StatusCreated)
+	sess, err := src.OpenSession(ctx, rest.OpenSessionRequest{Service: "dmdc", Scope: "read"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(method string, body []byte) string {
+		t.Helper()
+		resp, err := src.CallService(ctx, sess, method, "AllCategory", body, http.Header{"Content-Type": {"application/json"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("X-LGSP-Error-Code") != "" {
+			t.Fatalf("HTTP %d %s", resp.StatusCode, b)
+		}
+		return string(b)
+	}
+
+	if got := call(http.MethodGet, nil); !strings.Contains(got, "Dân tộc") {
+		t.Fatalf("answer %s", got)
+	}
+	h := sim.LastHeader()
+	if !strings.HasPrefix(h.Get("Authorization"), "Bearer ") || h.Get("X-LGSP-Session") != "" || h.Get("X-LGSP-Caller") != svcSource {
+		t.Fatalf("NGSP received Authorization %q, session key present %v, caller %q", h.Get("Authorization"), h.Get("X-LGSP-Session") != "", h.Get("X-LGSP-Caller"))
+	}
+	call(http.MethodGet, nil)
+	if sim.Issued() != 1 || sim.Calls() != 2 || sim.Refused() != 0 {
+		t.Fatalf("token cached: issued %d, calls %d, refused %d", sim.Issued(), sim.Calls(), sim.Refused())
+	}
+
+	// NGSP forgets its tokens: the next call is refused once, then sent
+	// again with a fresh token, its body replayed.
+	sim.RevokeAll()
+	call(http.MethodPost, []byte(`{"loai":"DT"}`))
+	if sim.Issued() != 2 || sim.Calls() != 3 || sim.Refused() != 1 {
+		t.Fatalf("after revocation: issued %d, calls %d, refused %d", sim.Issued(), sim.Calls(), sim.Refused())
+	}
+}
+
+// TestNGSPServiceRefusals: a service behind NGSP on a node without
+// gateways.ngsp is service.unreachable, and credentials NGSP refuses are
+// gateway.auth; neither reaches a protected NGSP service.
+func TestNGSPServiceRefusals(t *testing.T) {
+	sim := ngspsim.New("ck-tuyenquang", "cs-secret")
+	srv := sim.Start()
+	defer srv.Close()
+	t.Setenv("LGSP_TEST_NGSP_SECRET", "not-the-secret")
+	for _, tc := range []struct {
+		name, gateway string
+		want          bus.Code
+	}{
+		{"not configured", "", bus.ErrServiceDown.Code},
+		{"wrong secret", fmt.Sprintf("token_url: %s/token\nconsumer_key: ck-tuyenquang\nsecret_env: LGSP_TEST_NGSP_SECRET\n", srv.URL), bus.ErrGatewayAuth.Code},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			services := fmt.Sprintf("services:\n  - name: dmdc\n    owner: %q\n    endpoint: %q\n    scopes: [read]\n    gateway: ngsp\n", svcOwner, srv.URL+"/dmdc/1.0")
+			n := startNodeWith(t, "sqlite", func(c *service.Config) {
+				if tc.gateway != "" {
+					var gw yaml.Node
+					if err := yaml.Unmarshal([]byte(tc.gateway), &gw); err != nil {
+						t.Fatal(err)
+					}
+					c.Gateways = map[string]yaml.Node{"ngsp": *gw.Content[0]}
+				}
+				if err := os.WriteFile(filepath.Join(c.RoutesDir, "ngsp.yaml"), []byte(services), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			})
+			ctx := context.Background()
+			src := n.system(t, svcSource, "Cổng dịch vụ công")
+			n.system(t, svcOwner, "Cục Chuyển đổi số")
+			adminCall(t, n, http.MethodPost, "/admin/v1/grants", map[string]string{"kind": "service", "source": svcSource, "service": "dmdc", "scope": "read"}, http.StatusCreated)
+			sess, err := src.OpenSession(ctx, rest.OpenSessionRequest{Service: "dmdc", Scope: "read"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := src.CallService(ctx, sess, http.MethodGet, "AllCategory", nil, nil)
+			if err == nil {
+				resp.Body.Close()
+			}
+			wantAPICode(t, err, tc.want)
+			if sim.Calls() != 0 || sim.Refused() != 0 {
+				t.Fatalf("NGSP service reached: %d calls, %d refused", sim.Calls(), sim.Refused())
+			}
+		})
+	}
+}
