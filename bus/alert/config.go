@@ -37,6 +37,10 @@ type Rules struct {
 	AuthFailures int `yaml:"auth_failures"`
 	// AuthWindow is the window of AuthFailures.
 	AuthWindow time.Duration `yaml:"auth_window"`
+	// AuthKeyFailures fires auth_key_failures for an access key while its
+	// bad signatures from all addresses within auth.lock_window reach
+	// auth.alert_failures (the burst the auth limits detect; false: off).
+	AuthKeyFailures bool `yaml:"auth_key_failures"`
 	// MaxBacklog: pending deliveries plus due recipients above it fire
 	// backlog (0: off).
 	MaxBacklog int64 `yaml:"max_backlog"`
@@ -78,7 +82,7 @@ type SMTPConfig struct {
 func Defaults() Config {
 	return Config{Enabled: true, Interval: 15 * time.Second, Repeat: time.Hour,
 		Rules: Rules{DeadWindow: time.Hour, FailingFor: 10 * time.Minute, GatewayFailingFor: 15 * time.Minute,
-			AuthFailures: 50, AuthWindow: 5 * time.Minute, MaxBacklog: 1000, KeyExpiryDays: 14},
+			AuthFailures: 50, AuthWindow: 5 * time.Minute, AuthKeyFailures: true, MaxBacklog: 1000, KeyExpiryDays: 14},
 		Webhook: WebhookConfig{SecretEnv: "LGSP_ALERTS_WEBHOOK_SECRET"},
 		SMTP:    SMTPConfig{Timeout: 20 * time.Second}}
 }

@@ -48,6 +48,9 @@ type Engine struct {
 	// metrics.Gateways).
 	Gateways func() []metrics.GatewayHealth
 	Now      func() time.Time
+	// KeyBursts returns the access keys in a burst of bad signatures on
+	// this node, with their count (auth.Limits.Bursts); nil: none.
+	KeyBursts func() map[string]int
 
 	auth failures
 }
@@ -119,7 +122,9 @@ func (e *Engine) Check(ctx context.Context) error {
 	return nil
 }
 
-func isLocal(rule string) bool { return rule == RuleAuthFailures || rule == RuleGatewayFailing }
+func isLocal(rule string) bool {
+	return rule == RuleAuthFailures || rule == RuleAuthKeyFailures || rule == RuleGatewayFailing
+}
 
 // reconcile sends firing, repeat and resolved messages so that the store's
 // alerts (those mine selects) match conds.

@@ -17,6 +17,7 @@ const (
 	RuleBacklog            = "backlog"
 	RuleKeyExpiring        = "key_expiring"
 	RuleAuthFailures       = "auth_failures"
+	RuleAuthKeyFailures    = "auth_key_failures"
 	RuleGatewayFailing     = "gateway_failing"
 )
 
@@ -125,6 +126,13 @@ func (e *Engine) local(now time.Time) []cond {
 			out = append(out, cond{Rule: RuleAuthFailures, Subject: e.Node + "/" + subj,
 				VI: fmt.Sprintf("%d lần xác thực sai của %s trong %s tại nút %s", n, subj, r.AuthWindow, e.Node),
 				EN: fmt.Sprintf("%d failed authentications by %s within %s on node %s", n, subj, r.AuthWindow, e.Node)})
+		}
+	}
+	if r.AuthKeyFailures && e.KeyBursts != nil {
+		for ak, n := range e.KeyBursts() {
+			out = append(out, cond{Rule: RuleAuthKeyFailures, Subject: e.Node + "/key:" + ak,
+				VI: fmt.Sprintf("%d chữ ký sai với khóa truy cập %s (từ mọi địa chỉ) tại nút %s", n, ak, e.Node),
+				EN: fmt.Sprintf("%d bad signatures with access key %s (from all addresses) on node %s", n, ak, e.Node)})
 		}
 	}
 	if r.GatewayFailingFor > 0 {

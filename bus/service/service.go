@@ -295,7 +295,8 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		if err != nil {
 			return fail(err)
 		}
-		s.alerts = &alert.Engine{Cfg: cfg.Alerts, Store: s.store, Node: cfg.Node, Log: log.WithField("component", "alerts"), Channels: chs}
+		s.alerts = &alert.Engine{Cfg: cfg.Alerts, Store: s.store, Node: cfg.Node, Log: log.WithField("component", "alerts"), Channels: chs,
+			KeyBursts: limits.Bursts}
 	}
 	s.cron = schedule.NewRunner(log)
 	if err := s.cron.Add("expire-exchanges", "@every 30s", func(ctx context.Context) {
