@@ -1,8 +1,19 @@
 package test
 
 import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +21,7 @@ import (
 	"github.com/tuyenquang/lgsp/bus/alert"
 	"github.com/tuyenquang/lgsp/bus/auth"
 	"github.com/tuyenquang/lgsp/bus/service"
+	"github.com/tuyenquang/lgsp/bus/store"
 )
 
 // ruleNode starts a node whose alerts go to a signed webhook sink, with
@@ -74,5 +86,93 @@ func TestAlertAuthKeyFailures(t *testing.T) {
 	})
 	if f := sink.count(alert.RuleAuthKeyFailures, alert.Firing); f != 1 || sink.bad != 0 {
 		t.Fatalf("fired %d times, %d bad signatures", f, sink.bad)
+	}
+}
+
+// selfSigned writes a self-signed certificate of key, valid until
+// notAfter, to path and returns its PEM.
+func selfSigned(t *testing.T, path, cn string, key crypto.Signer, notAfter time.Time) []byte {
+	t.Helper()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: notAfter, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if path != "" {
+		writePEM(t, path, "CERTIFICATE", der)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// TestAlertCertExpiring: with cert_expiry_days 2, the node's TLS
+// certificate (valid one day), an outbound_tls CA file expiring in a day
+// and an RSA key registered as a certificate expiring in a day fire
+// cert_expiring (the first two, per node) and key_cert_expiring; an
+// outbound CA valid 90 days does not. Renewing the CA file resolves its
+// alert while the TLS one holds; revoking the key resolves the key's.
+func TestAlertCertExpiring(t *testing.T) {
+	pki := newPKI(t, "LGSP test CA")
+	certFile, keyFile, _ := pki.issue(t, "server", "lgsp.test", true)
+	dir := t.TempDir()
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	soonCA, laterCA := filepath.Join(dir, "soon.pem"), filepath.Join(dir, "later.pem")
+	selfSigned(t, soonCA, "CA sắp hết hạn", ecKey, time.Now().Add(24*time.Hour))
+	selfSigned(t, laterCA, "CA còn hạn", ecKey, time.Now().Add(90*24*time.Hour))
+	n, sink := ruleNode(t, alert.Rules{CertExpiryDays: 2}, func(c *service.Config) {
+		c.TLS.CertFile, c.TLS.KeyFile = certFile, keyFile
+		c.OutboundTLS.CAFiles = []string{soonCA, laterCA}
+	})
+	ctx := context.Background()
+	if _, _, err := n.svc.Registry().AddSystem(ctx, store.System{Code: "000.00.53.H60", Name: "Sở Xây dựng"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.svc.Registry().AllowAlg(ctx, "000.00.53.H60", auth.AlgRSASHA256); err != nil {
+		t.Fatal(err)
+	}
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ak, err := n.svc.Registry().RegisterRSAKey(ctx, "000.00.53.H60", selfSigned(t, "", "Sở Xây dựng", rsaKey, time.Now().Add(24*time.Hour)), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	firing := func(rule, subject string) bool {
+		sink.mu.Lock()
+		defer sink.mu.Unlock()
+		for _, m := range sink.msgs {
+			if m.Rule == rule && m.Kind == alert.Firing && m.Subject == subject {
+				return true
+			}
+		}
+		return false
+	}
+	const node = "test-node" // startNodeWith's node name
+	eventually(t, "cert_expiring and key_cert_expiring fired", func() (bool, error) {
+		return firing(alert.RuleCertExpiring, node+"/tls") && firing(alert.RuleCertExpiring, node+"/outbound_tls.ca_files[0]") &&
+			firing(alert.RuleKeyCertExpiring, ak), nil
+	})
+	if firing(alert.RuleCertExpiring, node+"/outbound_tls.ca_files[1]") {
+		t.Fatal("a CA valid 90 days fired")
+	}
+	m := sink.message(alert.RuleKeyCertExpiring, alert.Firing)
+	if !strings.Contains(m.MessageVI, "hết hạn") || !strings.Contains(m.MessageEN, "000.00.53.H60") {
+		t.Fatalf("message: %+v", m)
+	}
+	selfSigned(t, soonCA, "CA đã gia hạn", ecKey, time.Now().Add(365*24*time.Hour))
+	if err := n.svc.Registry().RevokeKey(ctx, ak); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "renewed CA and revoked key resolved", func() (bool, error) {
+		return sink.count(alert.RuleCertExpiring, alert.Resolved) == 1 && sink.count(alert.RuleKeyCertExpiring, alert.Resolved) == 1, nil
+	})
+	left, err := n.svc.Store().ListAlerts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 1 || left[0].Subject != node+"/tls" || sink.bad != 0 {
+		t.Fatalf("alerts left: %+v (%d bad signatures)", left, sink.bad)
 	}
 }

@@ -47,6 +47,11 @@ type Rules struct {
 	// KeyExpiryDays: an active access key that expires within this many
 	// days fires key_expiring (0: off).
 	KeyExpiryDays int `yaml:"key_expiry_days"`
+	// CertExpiryDays: a certificate that expires within this many days
+	// fires cert_expiring (the node's TLS certificate chain, the
+	// outbound_tls CA files and client certificates) or key_cert_expiring
+	// (an active access key registered as a certificate) (0: off).
+	CertExpiryDays int `yaml:"cert_expiry_days"`
 }
 
 // WebhookConfig posts every message as JSON, signed with HMAC-SHA256.
@@ -82,7 +87,7 @@ type SMTPConfig struct {
 func Defaults() Config {
 	return Config{Enabled: true, Interval: 15 * time.Second, Repeat: time.Hour,
 		Rules: Rules{DeadWindow: time.Hour, FailingFor: 10 * time.Minute, GatewayFailingFor: 15 * time.Minute,
-			AuthFailures: 50, AuthWindow: 5 * time.Minute, AuthKeyFailures: true, MaxBacklog: 1000, KeyExpiryDays: 14},
+			AuthFailures: 50, AuthWindow: 5 * time.Minute, AuthKeyFailures: true, MaxBacklog: 1000, KeyExpiryDays: 14, CertExpiryDays: 30},
 		Webhook: WebhookConfig{SecretEnv: "LGSP_ALERTS_WEBHOOK_SECRET"},
 		SMTP:    SMTPConfig{Timeout: 20 * time.Second}}
 }

@@ -51,6 +51,9 @@ type Engine struct {
 	// KeyBursts returns the access keys in a burst of bad signatures on
 	// this node, with their count (auth.Limits.Bursts); nil: none.
 	KeyBursts func() map[string]int
+	// Certs returns the certificates this node uses from its files (TLS,
+	// outbound_tls); nil: none.
+	Certs func() []Cert
 
 	auth failures
 }
@@ -123,7 +126,7 @@ func (e *Engine) Check(ctx context.Context) error {
 }
 
 func isLocal(rule string) bool {
-	return rule == RuleAuthFailures || rule == RuleAuthKeyFailures || rule == RuleGatewayFailing
+	return rule == RuleAuthFailures || rule == RuleAuthKeyFailures || rule == RuleGatewayFailing || rule == RuleCertExpiring
 }
 
 // reconcile sends firing, repeat and resolved messages so that the store's

@@ -16,6 +16,8 @@ const (
 	RuleDestinationFailing = "destination_failing"
 	RuleBacklog            = "backlog"
 	RuleKeyExpiring        = "key_expiring"
+	RuleCertExpiring       = "cert_expiring"
+	RuleKeyCertExpiring    = "key_cert_expiring"
 	RuleAuthFailures       = "auth_failures"
 	RuleAuthKeyFailures    = "auth_key_failures"
 	RuleGatewayFailing     = "gateway_failing"
@@ -88,6 +90,13 @@ func (e *Engine) shared(ctx context.Context, now time.Time) ([]cond, error) {
 		}
 		out = append(out, c...)
 	}
+	if r.CertExpiryDays > 0 {
+		c, err := e.expiringKeyCerts(ctx, now)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c...)
+	}
 	return out, nil
 }
 
@@ -134,6 +143,9 @@ func (e *Engine) local(now time.Time) []cond {
 				VI: fmt.Sprintf("%d chữ ký sai với khóa truy cập %s (từ mọi địa chỉ) tại nút %s", n, ak, e.Node),
 				EN: fmt.Sprintf("%d bad signatures with access key %s (from all addresses) on node %s", n, ak, e.Node)})
 		}
+	}
+	if r.CertExpiryDays > 0 {
+		out = append(out, e.expiringCerts(now)...)
 	}
 	if r.GatewayFailingFor > 0 {
 		for _, g := range e.gateways() {

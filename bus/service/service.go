@@ -296,7 +296,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 			return fail(err)
 		}
 		s.alerts = &alert.Engine{Cfg: cfg.Alerts, Store: s.store, Node: cfg.Node, Log: log.WithField("component", "alerts"), Channels: chs,
-			KeyBursts: limits.Bursts}
+			KeyBursts: limits.Bursts, Certs: s.certFiles}
 	}
 	s.cron = schedule.NewRunner(log)
 	if err := s.cron.Add("expire-exchanges", "@every 30s", func(ctx context.Context) {
