@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tuyenquang/lgsp/adapters/rest"
 	"github.com/tuyenquang/lgsp/bus/alert"
 	"github.com/tuyenquang/lgsp/bus/auth"
 	"github.com/tuyenquang/lgsp/bus/service"
@@ -174,5 +175,48 @@ func TestAlertCertExpiring(t *testing.T) {
 	}
 	if len(left) != 1 || left[0].Subject != node+"/tls" || sink.bad != 0 {
 		t.Fatalf("alerts left: %+v (%d bad signatures)", left, sink.bad)
+	}
+}
+
+// TestAlertTrafficAnomaly: a system sends 2 requests per 300 ms window for
+// a baseline, then a burst of 40 within one window: 40 ≥ traffic_min and
+// > 4 × the median 2, so traffic_anomaly fires for it; the next windows
+// have no burst and the alert resolves. The steady system does not fire.
+func TestAlertTrafficAnomaly(t *testing.T) {
+	const window = 300 * time.Millisecond
+	n, sink := ruleNode(t, alert.Rules{TrafficWindow: window, TrafficBaseline: 3, TrafficFactor: 4, TrafficMin: 15}, nil)
+	noisy := n.system(t, "000.00.54.H60", "Sở Công Thương")
+	steady := n.system(t, "000.00.55.H60", "Sở Tư pháp")
+	inbox := func(c *rest.Client) {
+		t.Helper()
+		if _, err := c.Inbox(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The load: 2 requests of each system per window, 5 windows.
+	tick := time.NewTicker(window)
+	defer tick.Stop()
+	for range 5 {
+		inbox(noisy)
+		inbox(noisy)
+		inbox(steady)
+		inbox(steady)
+		<-tick.C
+	}
+	for range 40 {
+		inbox(noisy)
+	}
+	eventually(t, "traffic_anomaly fired", func() (bool, error) {
+		return sink.count(alert.RuleTrafficAnomaly, alert.Firing) == 1, nil
+	})
+	m := sink.message(alert.RuleTrafficAnomaly, alert.Firing)
+	if m.Subject != "test-node/000.00.54.H60" || !strings.Contains(m.MessageEN, "median 2") || !strings.Contains(m.MessageVI, "trung vị") {
+		t.Fatalf("message: %+v", m)
+	}
+	eventually(t, "traffic_anomaly resolved", func() (bool, error) {
+		return sink.count(alert.RuleTrafficAnomaly, alert.Resolved) == 1, nil
+	})
+	if f := sink.count(alert.RuleTrafficAnomaly, alert.Firing); f != 1 || sink.bad != 0 {
+		t.Fatalf("fired %d times, %d bad signatures", f, sink.bad)
 	}
 }

@@ -55,7 +55,8 @@ type Engine struct {
 	// outbound_tls); nil: none.
 	Certs func() []Cert
 
-	auth failures
+	auth    failures
+	traffic traffic
 }
 
 // leaseJob is the job lease that makes one node check the shared rules.
@@ -126,7 +127,7 @@ func (e *Engine) Check(ctx context.Context) error {
 }
 
 func isLocal(rule string) bool {
-	return rule == RuleAuthFailures || rule == RuleAuthKeyFailures || rule == RuleGatewayFailing || rule == RuleCertExpiring
+	return rule == RuleAuthFailures || rule == RuleAuthKeyFailures || rule == RuleGatewayFailing || rule == RuleCertExpiring || rule == RuleTrafficAnomaly
 }
 
 // reconcile sends firing, repeat and resolved messages so that the store's

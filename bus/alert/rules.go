@@ -17,6 +17,7 @@ const (
 	RuleBacklog            = "backlog"
 	RuleKeyExpiring        = "key_expiring"
 	RuleCertExpiring       = "cert_expiring"
+	RuleTrafficAnomaly     = "traffic_anomaly"
 	RuleKeyCertExpiring    = "key_cert_expiring"
 	RuleAuthFailures       = "auth_failures"
 	RuleAuthKeyFailures    = "auth_key_failures"
@@ -146,6 +147,9 @@ func (e *Engine) local(now time.Time) []cond {
 	}
 	if r.CertExpiryDays > 0 {
 		out = append(out, e.expiringCerts(now)...)
+	}
+	if r.TrafficWindow > 0 {
+		out = append(out, e.trafficAnomalies(now)...)
 	}
 	if r.GatewayFailingFor > 0 {
 		for _, g := range e.gateways() {

@@ -297,6 +297,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		}
 		s.alerts = &alert.Engine{Cfg: cfg.Alerts, Store: s.store, Node: cfg.Node, Log: log.WithField("component", "alerts"), Channels: chs,
 			KeyBursts: limits.Bursts, Certs: s.certFiles}
+		s.authn.Observe = s.alerts.Request
 	}
 	s.cron = schedule.NewRunner(log)
 	if err := s.cron.Add("expire-exchanges", "@every 30s", func(ctx context.Context) {
