@@ -129,6 +129,10 @@ func StoreOp(op string, start time.Time) {
 	storeSeconds.WithLabelValues(op).Observe(time.Since(start).Seconds())
 }
 
+// StoreDuration observes one store call of kind op ("read", "write"): the
+// store guard reports every call through it.
+func StoreDuration(op string, d time.Duration) { storeSeconds.WithLabelValues(op).Observe(d.Seconds()) }
+
 // AlertSent counts one alert message.
 func AlertSent(rule, channel, kind string, err error) {
 	res := "ok"

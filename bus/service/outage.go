@@ -8,6 +8,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/metrics"
 	"github.com/tuyenquang/lgsp/bus/store"
 )
 
@@ -23,6 +24,7 @@ func (s *Service) guardStore(raw store.Store) {
 	s.sweepNow = make(chan struct{}, 1)
 	s.guard = store.Guard(raw, store.GuardOptions{
 		CallTimeout: d.CallTimeout, Failures: d.Failures, ProbeEvery: d.ProbeEvery, MaxRetryAfter: d.MaxRetryAfter,
+		Observe: metrics.StoreDuration,
 		OnDown: func(cause error) {
 			s.log.WithError(cause).WithField("store", raw.Dialect()).Error("store down: requests are refused with 503 system.unavailable and Retry-After until the database answers again")
 		},

@@ -140,7 +140,7 @@ func generateGuardMethods(t *testing.T) []byte {
 		}
 		zero := strings.Join(rnames, ", ")
 		fmt.Fprintf(&b, "func (g *Guarded) %s(%s) (%s) {\n", n, strings.Join(params, ", "), strings.Join(results, ", "))
-		fmt.Fprintf(&b, "\tcctx, cancel, err := g.begin(ctx)\n\tif err != nil {\n\t\treturn %s\n\t}\n\tdefer cancel()\n", zero)
+		fmt.Fprintf(&b, "\tcctx, cancel, err := g.begin(ctx)\n\tif err != nil {\n\t\treturn %s\n\t}\n\tdefer cancel()\n\tdefer g.observe(%q, time.Now())\n", zero, n)
 		fmt.Fprintf(&b, "\t%s = g.Store.%s(%s)\n", zero, n, strings.Join(args, ", "))
 		rnames[len(rnames)-1] = "g.end(ctx, cctx, err)"
 		fmt.Fprintf(&b, "\treturn %s\n}\n\n", strings.Join(rnames, ", "))
