@@ -10,10 +10,13 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -218,5 +221,47 @@ func TestAlertTrafficAnomaly(t *testing.T) {
 	})
 	if f := sink.count(alert.RuleTrafficAnomaly, alert.Firing); f != 1 || sink.bad != 0 {
 		t.Fatalf("fired %d times, %d bad signatures", f, sink.bad)
+	}
+}
+
+// exchangeEventCounts returns lgsp_exchange_events_total by "kind/route".
+func exchangeEventCounts(t *testing.T, n *node) map[string]float64 {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, n.url+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+n.svc.AdminToken())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	out := map[string]float64{}
+	re := regexp.MustCompile(`(?m)^lgsp_exchange_events_total\{kind="([^"]+)",route="([^"]+)"\} (\S+)$`)
+	for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+		v, _ := strconv.ParseFloat(m[3], 64)
+		out[m[1]+"/"+m[2]] = v
+	}
+	return out
+}
+
+// TestExchangeEventsMetric: one exchange sent through a real node adds
+// its ledger events to lgsp_exchange_events_total, labelled by kind and
+// by the route that took it once it has one (accepted carries it).
+func TestExchangeEventsMetric(t *testing.T) {
+	n := startNode(t, "sqlite")
+	n.system(t, "000.00.56.H60", "Sở Y tế")
+	n.system(t, "000.00.57.H60", "Sở Giáo dục")
+	before := exchangeEventCounts(t, n)
+	id := sendSmall(t, n, "000.00.56.H60", "000.00.57.H60")
+	ex, err := n.svc.Store().GetExchange(context.Background(), id)
+	if err != nil || ex.Route == "" {
+		t.Fatalf("exchange %s: route %q, %v", id, ex.Route, err)
+	}
+	after := exchangeEventCounts(t, n)
+	if d := after["accepted/"+ex.Route] - before["accepted/"+ex.Route]; d != 1 {
+		t.Fatalf("accepted/%s grew by %v: %v", ex.Route, d, after)
+	}
+	if after["requested/none"]+after["requested/"+ex.Route] <= before["requested/none"]+before["requested/"+ex.Route] {
+		t.Fatalf("requested not counted: %v", after)
 	}
 }

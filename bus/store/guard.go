@@ -45,6 +45,9 @@ type GuardOptions struct {
 	// the store, by kind ("read" or "write", see OpKind): the node feeds
 	// it to metrics.StoreOp.
 	Observe func(op string, d time.Duration)
+	// OnEvents, when set, is told the ledger events of every call that
+	// wrote them successfully (metrics count them).
+	OnEvents func(ctx context.Context, evs []Event)
 }
 
 func (o *GuardOptions) defaults() {
@@ -195,6 +198,13 @@ func OpKind(method string) string {
 func (g *Guarded) observe(method string, start time.Time) {
 	if g.o.Observe != nil {
 		g.o.Observe(OpKind(method), time.Since(start))
+	}
+}
+
+// written reports ledger events a call wrote to GuardOptions.OnEvents.
+func (g *Guarded) written(ctx context.Context, evs []Event) {
+	if g.o.OnEvents != nil && len(evs) > 0 {
+		g.o.OnEvents(ctx, evs)
 	}
 }
 

@@ -17,6 +17,9 @@ func (g *Guarded) AcceptExchange(ctx context.Context, p1 Accept) (err error) {
 	defer cancel()
 	defer g.observe("AcceptExchange", time.Now())
 	err = g.Store.AcceptExchange(cctx, p1)
+	if err == nil {
+		g.written(ctx, p1.Events)
+	}
 	return g.end(ctx, cctx, err)
 }
 
@@ -72,6 +75,9 @@ func (g *Guarded) AddEvents(ctx context.Context, p1 ...Event) (err error) {
 	defer cancel()
 	defer g.observe("AddEvents", time.Now())
 	err = g.Store.AddEvents(cctx, p1...)
+	if err == nil {
+		g.written(ctx, p1)
+	}
 	return g.end(ctx, cctx, err)
 }
 
@@ -204,6 +210,9 @@ func (g *Guarded) CommitUpload(ctx context.Context, p1 string, p2 int64, p3 int6
 	defer cancel()
 	defer g.observe("CommitUpload", time.Now())
 	err = g.Store.CommitUpload(cctx, p1, p2, p3, p4...)
+	if err == nil {
+		g.written(ctx, p4)
+	}
 	return g.end(ctx, cctx, err)
 }
 
@@ -226,6 +235,9 @@ func (g *Guarded) CreateExchange(ctx context.Context, p1 Exchange, p2 ...Event) 
 	defer cancel()
 	defer g.observe("CreateExchange", time.Now())
 	err = g.Store.CreateExchange(cctx, p1, p2...)
+	if err == nil {
+		g.written(ctx, p2)
+	}
 	return g.end(ctx, cctx, err)
 }
 
@@ -699,6 +711,9 @@ func (g *Guarded) Purge(ctx context.Context, p1 string, p2 string, p3 string, p4
 	defer cancel()
 	defer g.observe("Purge", time.Now())
 	err = g.Store.Purge(cctx, p1, p2, p3, p4, p5...)
+	if err == nil {
+		g.written(ctx, p5)
+	}
 	return g.end(ctx, cctx, err)
 }
 
@@ -820,6 +835,9 @@ func (g *Guarded) ReplaceContent(ctx context.Context, p1 string, p2 []byte, p3 i
 	defer cancel()
 	defer g.observe("ReplaceContent", time.Now())
 	err = g.Store.ReplaceContent(cctx, p1, p2, p3, p4, p5, p6, p7...)
+	if err == nil {
+		g.written(ctx, p7)
+	}
 	return g.end(ctx, cctx, err)
 }
 
@@ -996,6 +1014,9 @@ func (g *Guarded) Transition(ctx context.Context, p1 Transition) (err error) {
 	defer cancel()
 	defer g.observe("Transition", time.Now())
 	err = g.Store.Transition(cctx, p1)
+	if err == nil {
+		g.written(ctx, []Event{p1.Event})
+	}
 	return g.end(ctx, cctx, err)
 }
 
