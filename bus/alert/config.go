@@ -37,12 +37,29 @@ type Rules struct {
 	AuthFailures int `yaml:"auth_failures"`
 	// AuthWindow is the window of AuthFailures.
 	AuthWindow time.Duration `yaml:"auth_window"`
+	// AuthKeyFailures fires auth_key_failures for an access key while its
+	// bad signatures from all addresses within auth.lock_window reach
+	// auth.alert_failures (the burst the auth limits detect; false: off).
+	AuthKeyFailures bool `yaml:"auth_key_failures"`
 	// MaxBacklog: pending deliveries plus due recipients above it fire
 	// backlog (0: off).
 	MaxBacklog int64 `yaml:"max_backlog"`
 	// KeyExpiryDays: an active access key that expires within this many
 	// days fires key_expiring (0: off).
 	KeyExpiryDays int `yaml:"key_expiry_days"`
+	// CertExpiryDays: a certificate that expires within this many days
+	// fires cert_expiring (the node's TLS certificate chain, the
+	// outbound_tls CA files and client certificates) or key_cert_expiring
+	// (an active access key registered as a certificate) (0: off).
+	CertExpiryDays int `yaml:"cert_expiry_days"`
+	// TrafficWindow: a system whose authenticated requests on this node in
+	// the current window reach TrafficMin and exceed TrafficFactor × the
+	// median of its previous TrafficBaseline windows fires
+	// traffic_anomaly (M3) (0: off).
+	TrafficWindow   time.Duration `yaml:"traffic_window"`
+	TrafficBaseline int           `yaml:"traffic_baseline"` // TrafficBaseline is the number of previous windows.
+	TrafficFactor   float64       `yaml:"traffic_factor"`   // TrafficFactor is k in "k × the median".
+	TrafficMin      int           `yaml:"traffic_min"`      // TrafficMin is the least count that can fire.
 }
 
 // WebhookConfig posts every message as JSON, signed with HMAC-SHA256.
@@ -78,7 +95,8 @@ type SMTPConfig struct {
 func Defaults() Config {
 	return Config{Enabled: true, Interval: 15 * time.Second, Repeat: time.Hour,
 		Rules: Rules{DeadWindow: time.Hour, FailingFor: 10 * time.Minute, GatewayFailingFor: 15 * time.Minute,
-			AuthFailures: 50, AuthWindow: 5 * time.Minute, MaxBacklog: 1000, KeyExpiryDays: 14},
+			AuthFailures: 50, AuthWindow: 5 * time.Minute, AuthKeyFailures: true, MaxBacklog: 1000, KeyExpiryDays: 14, CertExpiryDays: 30,
+			TrafficWindow: 5 * time.Minute, TrafficBaseline: 12, TrafficFactor: 5, TrafficMin: 300},
 		Webhook: WebhookConfig{SecretEnv: "LGSP_ALERTS_WEBHOOK_SECRET"},
 		SMTP:    SMTPConfig{Timeout: 20 * time.Second}}
 }
@@ -99,6 +117,9 @@ func (c Config) Validate() error {
 	}
 	if c.Rules.AuthFailures > 0 && c.Rules.AuthWindow <= 0 {
 		return fmt.Errorf("alerts.rules.auth_window must be positive with auth_failures")
+	}
+	if r := c.Rules; r.TrafficWindow > 0 && (r.TrafficBaseline < 1 || r.TrafficBaseline > 1000 || r.TrafficFactor < 1) {
+		return fmt.Errorf("alerts.rules: traffic_baseline must be in [1, 1000] and traffic_factor at least 1 with traffic_window")
 	}
 	return nil
 }

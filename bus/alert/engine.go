@@ -48,8 +48,15 @@ type Engine struct {
 	// metrics.Gateways).
 	Gateways func() []metrics.GatewayHealth
 	Now      func() time.Time
+	// KeyBursts returns the access keys in a burst of bad signatures on
+	// this node, with their count (auth.Limits.Bursts); nil: none.
+	KeyBursts func() map[string]int
+	// Certs returns the certificates this node uses from its files (TLS,
+	// outbound_tls); nil: none.
+	Certs func() []Cert
 
-	auth failures
+	auth    failures
+	traffic traffic
 }
 
 // leaseJob is the job lease that makes one node check the shared rules.
@@ -119,7 +126,9 @@ func (e *Engine) Check(ctx context.Context) error {
 	return nil
 }
 
-func isLocal(rule string) bool { return rule == RuleAuthFailures || rule == RuleGatewayFailing }
+func isLocal(rule string) bool {
+	return rule == RuleAuthFailures || rule == RuleAuthKeyFailures || rule == RuleGatewayFailing || rule == RuleCertExpiring || rule == RuleTrafficAnomaly
+}
 
 // reconcile sends firing, repeat and resolved messages so that the store's
 // alerts (those mine selects) match conds.

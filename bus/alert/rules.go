@@ -16,7 +16,11 @@ const (
 	RuleDestinationFailing = "destination_failing"
 	RuleBacklog            = "backlog"
 	RuleKeyExpiring        = "key_expiring"
+	RuleCertExpiring       = "cert_expiring"
+	RuleTrafficAnomaly     = "traffic_anomaly"
+	RuleKeyCertExpiring    = "key_cert_expiring"
 	RuleAuthFailures       = "auth_failures"
+	RuleAuthKeyFailures    = "auth_key_failures"
 	RuleGatewayFailing     = "gateway_failing"
 )
 
@@ -87,6 +91,13 @@ func (e *Engine) shared(ctx context.Context, now time.Time) ([]cond, error) {
 		}
 		out = append(out, c...)
 	}
+	if r.CertExpiryDays > 0 {
+		c, err := e.expiringKeyCerts(ctx, now)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c...)
+	}
 	return out, nil
 }
 
@@ -126,6 +137,19 @@ func (e *Engine) local(now time.Time) []cond {
 				VI: fmt.Sprintf("%d lần xác thực sai của %s trong %s tại nút %s", n, subj, r.AuthWindow, e.Node),
 				EN: fmt.Sprintf("%d failed authentications by %s within %s on node %s", n, subj, r.AuthWindow, e.Node)})
 		}
+	}
+	if r.AuthKeyFailures && e.KeyBursts != nil {
+		for ak, n := range e.KeyBursts() {
+			out = append(out, cond{Rule: RuleAuthKeyFailures, Subject: e.Node + "/key:" + ak,
+				VI: fmt.Sprintf("%d chữ ký sai với khóa truy cập %s (từ mọi địa chỉ) tại nút %s", n, ak, e.Node),
+				EN: fmt.Sprintf("%d bad signatures with access key %s (from all addresses) on node %s", n, ak, e.Node)})
+		}
+	}
+	if r.CertExpiryDays > 0 {
+		out = append(out, e.expiringCerts(now)...)
+	}
+	if r.TrafficWindow > 0 {
+		out = append(out, e.trafficAnomalies(now)...)
 	}
 	if r.GatewayFailingFor > 0 {
 		for _, g := range e.gateways() {

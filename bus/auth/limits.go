@@ -281,6 +281,32 @@ func (l *Limits) Failure(ctx context.Context, accessKey, system, remote string) 
 	return true
 }
 
+// Bursts returns the access keys whose bad signatures from all addresses
+// within Window have reached AlertFailures, with their count: the
+// auth_key_failures alert rule reads it every round, so the alert holds
+// while the burst does and resolves when it ages out of the window.
+func (l *Limits) Bursts() map[string]int {
+	if l == nil || l.MaxFailures <= 0 {
+		return nil
+	}
+	now, limit := l.now(), l.alertFailures()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := map[string]int{}
+	for ak, st := range l.keys {
+		n := 0
+		for _, f := range st.failures {
+			if now.Sub(f) < l.Window {
+				n++
+			}
+		}
+		if n >= limit {
+			out[ak] = n
+		}
+	}
+	return out
+}
+
 // window drops the times older than Window from the front of fs and
 // appends now; l.mu is held.
 func (l *Limits) window(fs []time.Time, now time.Time) []time.Time {

@@ -2,6 +2,8 @@ package auth
 
 import (
 	"context"
+	"crypto/rsa"
+	"encoding/pem"
 	"fmt"
 	"slices"
 	"strings"
@@ -135,7 +137,8 @@ func (r *Registry) RotateKey(ctx context.Context, oldKey string, overlap time.Du
 // (a PEM public key or an X.509 certificate, RSA ≥ 2048 bits). The system
 // must be allowed that algorithm. The returned access key identifies the
 // public key (RSAAccessKey); there is no secret. The key is stored in PKIX
-// form as a key of kind store.KeyPublic, apart from the sealed secrets of
+// form (a certificate is kept as given, so that the key_cert_expiring
+// alert sees its end of validity) as a key of kind store.KeyPublic, apart from the sealed secrets of
 // HMAC keys, so that no path that needs a secret can be given it.
 func (r *Registry) RegisterRSAKey(ctx context.Context, code string, pemBytes []byte, expires time.Time) (string, error) {
 	if r.Vault == nil {
@@ -160,7 +163,7 @@ func (r *Registry) RegisterRSAKey(ctx context.Context, code string, pemBytes []b
 	if _, err := r.Store.GetKey(ctx, ak); err == nil {
 		return "", bus.ErrBadRequest.New("this public key is already registered as %s", ak)
 	}
-	k := store.Key{AccessKey: ak, SystemCode: s.Code, Alg: AlgRSASHA256, Kind: store.KeyPublic, PublicKey: publicKeyPEM(pub), Status: store.KeyActive, CreatedAt: now}
+	k := store.Key{AccessKey: ak, SystemCode: s.Code, Alg: AlgRSASHA256, Kind: store.KeyPublic, PublicKey: storedPublicKey(pemBytes, pub), Status: store.KeyActive, CreatedAt: now}
 	if !expires.IsZero() {
 		k.ExpiresAt = expires.UTC()
 	}
@@ -168,6 +171,16 @@ func (r *Registry) RegisterRSAKey(ctx context.Context, code string, pemBytes []b
 		return "", err
 	}
 	return ak, r.record(ctx, store.KeyEvent{At: now, AccessKey: ak, System: s.Code, Action: store.KeyEventRegistered, Detail: keyDetail(AlgRSASHA256, k.ExpiresAt) + fmt.Sprintf(", %d-bit public key", pub.N.BitLen())})
+}
+
+// storedPublicKey is the PEM stored for a registered RSA key: the
+// certificate alone when one was given (ParseRSAPublicKey reads it back),
+// else the PKIX public key.
+func storedPublicKey(given []byte, pub *rsa.PublicKey) []byte {
+	if blk, _ := pem.Decode(given); blk != nil && blk.Type == "CERTIFICATE" {
+		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: blk.Bytes})
+	}
+	return publicKeyPEM(pub)
 }
 
 // AllowAlg lets a system sign with alg (a registered algorithm), in

@@ -234,10 +234,21 @@ func (t *Tokens) Legacy(ctx context.Context, value, remote string) (*Principal, 
 type Authenticator struct {
 	Verifier *Verifier
 	Tokens   *Tokens
+	// Observe, when set, is told the system of every request
+	// authenticated (the traffic_anomaly alert rule counts them).
+	Observe func(system string)
 }
 
 // Authenticate returns the principal of r or a catalogue error.
 func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
+	p, err := a.authenticate(r)
+	if err == nil && a.Observe != nil {
+		a.Observe(p.SystemCode)
+	}
+	return p, err
+}
+
+func (a *Authenticator) authenticate(r *http.Request) (*Principal, error) {
 	if a.Tokens != nil {
 		var p *Principal
 		var err error

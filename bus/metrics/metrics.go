@@ -30,8 +30,8 @@ var (
 		Name: "lgsp_http_bytes_total", Help: "HTTP body bytes by direction (in: request bodies read, out: answers written).",
 	}, []string{"direction"})
 	exchanges = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "lgsp_exchange_events_total", Help: "Exchange ledger events (state changes) by kind, written by this node.",
-	}, []string{"state"})
+		Name: "lgsp_exchange_events_total", Help: "Exchange ledger events written by this node, by kind and route.",
+	}, []string{"kind", "route"})
 	deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "lgsp_delivery_attempts_total", Help: "Outbound delivery attempts by kind, target system and outcome (ok, retry, dead).",
 	}, []string{"kind", "target", "outcome"})
@@ -99,9 +99,23 @@ func Bytes(direction string, n int64) {
 	}
 }
 
-// ExchangeEvent counts a ledger event of kind (requested, accepted,
-// confirmed, expired …).
-func ExchangeEvent(kind string) { exchanges.WithLabelValues(kind).Inc() }
+// eventKinds are the ledger event kinds counted by name; any other is
+// "other", so that the label set stays bounded.
+var eventKinds = map[string]bool{"requested": true, "uploaded": true, "accepted": true, "planned": true, "notified": true,
+	"ready": true, "downloaded": true, "confirmed": true, "rejected": true, "purged": true, "expired": true, "cancelled": true,
+	"failed": true, "transformed": true, "webhook_sent": true, "webhook_failed": true, "delivered": true, "dead": true}
+
+// ExchangeEvent counts a ledger event of kind written for an exchange that
+// took route (a name from the route set; "" counted as "none").
+func ExchangeEvent(kind, route string) {
+	if !eventKinds[kind] {
+		kind = "other"
+	}
+	if route == "" {
+		route = "none"
+	}
+	exchanges.WithLabelValues(kind, route).Inc()
+}
 
 // Delivery counts one outbound delivery attempt: kind ("webhook", "vxp" …),
 // target system code, outcome "ok", "retry" or "dead". The delivery engine
@@ -128,6 +142,10 @@ func GatewayCall(gateway, op string, err error) {
 func StoreOp(op string, start time.Time) {
 	storeSeconds.WithLabelValues(op).Observe(time.Since(start).Seconds())
 }
+
+// StoreDuration observes one store call of kind op ("read", "write"): the
+// store guard reports every call through it.
+func StoreDuration(op string, d time.Duration) { storeSeconds.WithLabelValues(op).Observe(d.Seconds()) }
 
 // AlertSent counts one alert message.
 func AlertSent(rule, channel, kind string, err error) {

@@ -3,11 +3,13 @@ package service
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/metrics"
 	"github.com/tuyenquang/lgsp/bus/store"
 )
 
@@ -23,6 +25,7 @@ func (s *Service) guardStore(raw store.Store) {
 	s.sweepNow = make(chan struct{}, 1)
 	s.guard = store.Guard(raw, store.GuardOptions{
 		CallTimeout: d.CallTimeout, Failures: d.Failures, ProbeEvery: d.ProbeEvery, MaxRetryAfter: d.MaxRetryAfter,
+		Observe: metrics.StoreDuration, OnEvents: s.countEvents(raw),
 		OnDown: func(cause error) {
 			s.log.WithError(cause).WithField("store", raw.Dialect()).Error("store down: requests are refused with 503 system.unavailable and Retry-After until the database answers again")
 		},
@@ -58,6 +61,36 @@ func (s *Service) sweepOnDemand(ctx context.Context) {
 			return
 		case <-s.sweepNow:
 			s.sweep(ctx)
+		}
+	}
+}
+
+// countEvents feeds lgsp_exchange_events_total from the events the guard
+// saw written. The route label is the exchange's route, remembered from
+// AcceptExchange's events or read once per exchange from raw (bounded
+// cache; an unknown exchange counts as route "none").
+func (s *Service) countEvents(raw store.Store) func(ctx context.Context, evs []store.Event) {
+	var mu sync.Mutex
+	routes := map[string]string{}
+	return func(ctx context.Context, evs []store.Event) {
+		for _, ev := range evs {
+			mu.Lock()
+			r, ok := routes[ev.ExchangeID]
+			mu.Unlock()
+			if !ok && ev.ExchangeID != "" {
+				if ex, err := raw.GetExchange(ctx, ev.ExchangeID); err == nil {
+					r = ex.Route
+					mu.Lock()
+					if len(routes) >= 10000 {
+						clear(routes)
+					}
+					if r != "" { // the route is set at F4: ask again until then
+						routes[ev.ExchangeID] = r
+					}
+					mu.Unlock()
+				}
+			}
+			metrics.ExchangeEvent(ev.Kind, r)
 		}
 	}
 }

@@ -322,7 +322,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		if err != nil {
 			return fail(err)
 		}
-		s.alerts = &alert.Engine{Cfg: cfg.Alerts, Store: s.store, Node: cfg.Node, Log: log.WithField("component", "alerts"), Channels: chs}
+		s.alerts = &alert.Engine{Cfg: cfg.Alerts, Store: s.store, Node: cfg.Node, Log: log.WithField("component", "alerts"), Channels: chs,
+			KeyBursts: limits.Bursts, Certs: s.certFiles}
+		s.authn.Observe = s.alerts.Request
 	}
 	s.cron = schedule.NewRunner(log)
 	if err := s.cron.Add("expire-exchanges", "@every 30s", func(ctx context.Context) {

@@ -18,6 +18,8 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/tuyenquang/lgsp/bus/alert"
 )
 
 // ServerCipherSuites are the TLS 1.2 suites the node accepts: forward
@@ -283,4 +285,32 @@ func ClientAddr(remote string, forwarded []string, trusted []netip.Prefix) (addr
 		return remote, false
 	}
 	return netip.AddrPortFrom(client, 0).String(), true
+}
+
+// certFiles returns the certificates the node uses from its files, for the
+// cert_expiring alert rule: the TLS chain it serves (as loaded), and the
+// outbound_tls CA files and client certificates (read again each round).
+func (s *Service) certFiles() []alert.Cert {
+	var out []alert.Cert
+	if s.certs != nil {
+		if c := s.certs.cur.Load(); c != nil {
+			out = append(out, alert.CertsOf("tls", c.Certificate...)...)
+		}
+	}
+	o := s.cfg.OutboundTLS
+	for i, f := range o.CAFiles {
+		out = append(out, alert.PEMFileCerts(fmt.Sprintf("outbound_tls.ca_files[%d]", i), f)...)
+	}
+	if o.CertFile != "" {
+		out = append(out, alert.PEMFileCerts("outbound_tls.cert_file", o.CertFile)...)
+	}
+	for dest, d := range o.Destinations {
+		for i, f := range d.CAFiles {
+			out = append(out, alert.PEMFileCerts(fmt.Sprintf("outbound_tls.destinations[%s].ca_files[%d]", dest, i), f)...)
+		}
+		if d.CertFile != "" {
+			out = append(out, alert.PEMFileCerts(fmt.Sprintf("outbound_tls.destinations[%s].cert_file", dest), d.CertFile)...)
+		}
+	}
+	return out
 }

@@ -41,6 +41,13 @@ type GuardOptions struct {
 	OnDown  func(cause error)
 	OnStill func(o Outage)
 	OnBack  func(o Outage)
+	// Observe, when set, is told the duration of every call that reached
+	// the store, by kind ("read" or "write", see OpKind): the node feeds
+	// it to metrics.StoreOp.
+	Observe func(op string, d time.Duration)
+	// OnEvents, when set, is told the ledger events of every call that
+	// wrote them successfully (metrics count them).
+	OnEvents func(ctx context.Context, evs []Event)
 }
 
 func (o *GuardOptions) defaults() {
@@ -166,6 +173,40 @@ type storeFault struct{ err error }
 
 func (f *storeFault) Error() string { return f.err.Error() }
 func (f *storeFault) Unwrap() error { return f.err }
+
+// reads are the Store methods that change nothing; every other is a write.
+var reads = map[string]bool{
+	"ActivityChain": true, "ActivityHead": true, "ActivityNodes": true, "Backlog": true, "Checkpoints": true,
+	"ChunkIndex": true, "ConnDays": true, "Events": true, "EventsAfter": true, "Expired": true, "GetChunk": true,
+	"GetExchange": true, "GetGatewayDoc": true, "GetKey": true, "GetMeta": true, "GetSession": true, "GetSystem": true,
+	"Inbox": true, "KeyEvents": true, "LastEventID": true, "LastRun": true, "LegacyToken": true, "ListActivity": true,
+	"ListAlerts": true, "ListDeliveries": true, "ListGrants": true, "ListKeys": true, "ListOutbox": true, "ListSent": true,
+	"ListSystemOrgans": true, "ListSystems": true, "PlatformKey": true, "SealedSamples": true, "SessionByHash": true,
+	"Settled": true, "Stats": true, "TokenByHash": true,
+}
+
+// OpKind is the kind of a Store method for latency metrics: "read" or
+// "write" (a bounded label, not the method name).
+func OpKind(method string) string {
+	if reads[method] {
+		return "read"
+	}
+	return "write"
+}
+
+// observe reports the duration of one call of method to GuardOptions.Observe.
+func (g *Guarded) observe(method string, start time.Time) {
+	if g.o.Observe != nil {
+		g.o.Observe(OpKind(method), time.Since(start))
+	}
+}
+
+// written reports ledger events a call wrote to GuardOptions.OnEvents.
+func (g *Guarded) written(ctx context.Context, evs []Event) {
+	if g.o.OnEvents != nil && len(evs) > 0 {
+		g.o.OnEvents(ctx, evs)
+	}
+}
 
 // begin prepares one call: refused or waited while the circuit is open,
 // else a context with the call's deadline.

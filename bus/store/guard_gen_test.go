@@ -101,6 +101,7 @@ func generateGuardMethods(t *testing.T) []byte {
 	for _, n := range names {
 		ft := methods[n]
 		var params, args []string
+		evs := "" // the ledger events the call writes, reported once it succeeded
 		i := 0
 		for _, f := range ft.Params.List {
 			k := max(1, len(f.Names))
@@ -116,8 +117,17 @@ func generateGuardMethods(t *testing.T) []byte {
 				p := fmt.Sprintf("p%d", i)
 				if el, ok := f.Type.(*ast.Ellipsis); ok {
 					params, args = append(params, p+" ..."+src(el.Elt)), append(args, p+"...")
+					if src(el.Elt) == "Event" {
+						evs = p
+					}
 				} else {
 					params, args = append(params, p+" "+src(f.Type)), append(args, p)
+					switch src(f.Type) {
+					case "Accept":
+						evs = p + ".Events"
+					case "Transition":
+						evs = "[]Event{" + p + ".Event}"
+					}
 				}
 				i++
 			}
@@ -140,8 +150,11 @@ func generateGuardMethods(t *testing.T) []byte {
 		}
 		zero := strings.Join(rnames, ", ")
 		fmt.Fprintf(&b, "func (g *Guarded) %s(%s) (%s) {\n", n, strings.Join(params, ", "), strings.Join(results, ", "))
-		fmt.Fprintf(&b, "\tcctx, cancel, err := g.begin(ctx)\n\tif err != nil {\n\t\treturn %s\n\t}\n\tdefer cancel()\n", zero)
+		fmt.Fprintf(&b, "\tcctx, cancel, err := g.begin(ctx)\n\tif err != nil {\n\t\treturn %s\n\t}\n\tdefer cancel()\n\tdefer g.observe(%q, time.Now())\n", zero, n)
 		fmt.Fprintf(&b, "\t%s = g.Store.%s(%s)\n", zero, n, strings.Join(args, ", "))
+		if evs != "" {
+			fmt.Fprintf(&b, "\tif err == nil {\n\t\tg.written(ctx, %s)\n\t}\n", evs)
+		}
 		rnames[len(rnames)-1] = "g.end(ctx, cctx, err)"
 		fmt.Fprintf(&b, "\treturn %s\n}\n\n", strings.Join(rnames, ", "))
 	}

@@ -15,7 +15,11 @@ func (g *Guarded) AcceptExchange(ctx context.Context, p1 Accept) (err error) {
 		return err
 	}
 	defer cancel()
+	defer g.observe("AcceptExchange", time.Now())
 	err = g.Store.AcceptExchange(cctx, p1)
+	if err == nil {
+		g.written(ctx, p1.Events)
+	}
 	return g.end(ctx, cctx, err)
 }
 
@@ -25,6 +29,7 @@ func (g *Guarded) ActivityChain(ctx context.Context, p1 string, p2 int64, p3 int
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("ActivityChain", time.Now())
 	r0, err = g.Store.ActivityChain(cctx, p1, p2, p3)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -35,6 +40,7 @@ func (g *Guarded) ActivityHead(ctx context.Context, p1 string) (r0 ActivityEntry
 		return r0, r1, r2, err
 	}
 	defer cancel()
+	defer g.observe("ActivityHead", time.Now())
 	r0, r1, r2, err = g.Store.ActivityHead(cctx, p1)
 	return r0, r1, r2, g.end(ctx, cctx, err)
 }
@@ -45,6 +51,7 @@ func (g *Guarded) ActivityNodes(ctx context.Context) (r0 []string, err error) {
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("ActivityNodes", time.Now())
 	r0, err = g.Store.ActivityNodes(cctx)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -55,6 +62,7 @@ func (g *Guarded) AddCheckpoint(ctx context.Context, p1 ActivityCheckpoint) (err
 		return err
 	}
 	defer cancel()
+	defer g.observe("AddCheckpoint", time.Now())
 	err = g.Store.AddCheckpoint(cctx, p1)
 	return g.end(ctx, cctx, err)
 }
@@ -65,7 +73,11 @@ func (g *Guarded) AddEvents(ctx context.Context, p1 ...Event) (err error) {
 		return err
 	}
 	defer cancel()
+	defer g.observe("AddEvents", time.Now())
 	err = g.Store.AddEvents(cctx, p1...)
+	if err == nil {
+		g.written(ctx, p1)
+	}
 	return g.end(ctx, cctx, err)
 }
 
@@ -75,6 +87,7 @@ func (g *Guarded) AddKeyEvents(ctx context.Context, p1 ...KeyEvent) (err error) 
 		return err
 	}
 	defer cancel()
+	defer g.observe("AddKeyEvents", time.Now())
 	err = g.Store.AddKeyEvents(cctx, p1...)
 	return g.end(ctx, cctx, err)
 }
@@ -85,6 +98,7 @@ func (g *Guarded) AddSystemOrgan(ctx context.Context, p1 SystemOrgan, p2 ...KeyE
 		return r0, r1, err
 	}
 	defer cancel()
+	defer g.observe("AddSystemOrgan", time.Now())
 	r0, r1, err = g.Store.AddSystemOrgan(cctx, p1, p2...)
 	return r0, r1, g.end(ctx, cctx, err)
 }
@@ -95,6 +109,7 @@ func (g *Guarded) AppendActivity(ctx context.Context, p1 []ActivityEntry) (err e
 		return err
 	}
 	defer cancel()
+	defer g.observe("AppendActivity", time.Now())
 	err = g.Store.AppendActivity(cctx, p1)
 	return g.end(ctx, cctx, err)
 }
@@ -105,6 +120,7 @@ func (g *Guarded) AppendChunk(ctx context.Context, p1 Chunk) (err error) {
 		return err
 	}
 	defer cancel()
+	defer g.observe("AppendChunk", time.Now())
 	err = g.Store.AppendChunk(cctx, p1)
 	return g.end(ctx, cctx, err)
 }
@@ -115,6 +131,7 @@ func (g *Guarded) Backlog(ctx context.Context, p1 time.Time) (r0 Backlog, err er
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("Backlog", time.Now())
 	r0, err = g.Store.Backlog(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -125,6 +142,7 @@ func (g *Guarded) Checkpoints(ctx context.Context, p1 string) (r0 []ActivityChec
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("Checkpoints", time.Now())
 	r0, err = g.Store.Checkpoints(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -135,6 +153,7 @@ func (g *Guarded) ChunkIndex(ctx context.Context, p1 string) (r0 []ChunkInfo, er
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("ChunkIndex", time.Now())
 	r0, err = g.Store.ChunkIndex(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -145,6 +164,7 @@ func (g *Guarded) ClaimDeliveries(ctx context.Context, p1 Claim) (r0 []OutboxIte
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("ClaimDeliveries", time.Now())
 	r0, err = g.Store.ClaimDeliveries(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -155,6 +175,7 @@ func (g *Guarded) ClaimDue(ctx context.Context, p1 time.Time, p2 int, p3 string)
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("ClaimDue", time.Now())
 	r0, err = g.Store.ClaimDue(cctx, p1, p2, p3)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -165,6 +186,7 @@ func (g *Guarded) ClaimGatewayDoc(ctx context.Context, p1 GatewayDoc) (r0 Gatewa
 		return r0, r1, err
 	}
 	defer cancel()
+	defer g.observe("ClaimGatewayDoc", time.Now())
 	r0, r1, err = g.Store.ClaimGatewayDoc(cctx, p1)
 	return r0, r1, g.end(ctx, cctx, err)
 }
@@ -175,6 +197,7 @@ func (g *Guarded) ClaimOutbox(ctx context.Context, p1 time.Time, p2 int, p3 stri
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("ClaimOutbox", time.Now())
 	r0, err = g.Store.ClaimOutbox(cctx, p1, p2, p3, p4)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -185,7 +208,11 @@ func (g *Guarded) CommitUpload(ctx context.Context, p1 string, p2 int64, p3 int6
 		return err
 	}
 	defer cancel()
+	defer g.observe("CommitUpload", time.Now())
 	err = g.Store.CommitUpload(cctx, p1, p2, p3, p4...)
+	if err == nil {
+		g.written(ctx, p4)
+	}
 	return g.end(ctx, cctx, err)
 }
 
@@ -195,6 +222,7 @@ func (g *Guarded) ConnDays(ctx context.Context, p1 int, p2 int, p3 string) (r0 [
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("ConnDays", time.Now())
 	r0, err = g.Store.ConnDays(cctx, p1, p2, p3)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -205,7 +233,11 @@ func (g *Guarded) CreateExchange(ctx context.Context, p1 Exchange, p2 ...Event) 
 		return err
 	}
 	defer cancel()
+	defer g.observe("CreateExchange", time.Now())
 	err = g.Store.CreateExchange(cctx, p1, p2...)
+	if err == nil {
+		g.written(ctx, p2)
+	}
 	return g.end(ctx, cctx, err)
 }
 
@@ -215,6 +247,7 @@ func (g *Guarded) CreateGrant(ctx context.Context, p1 Grant) (r0 Grant, err erro
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("CreateGrant", time.Now())
 	r0, err = g.Store.CreateGrant(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -225,6 +258,7 @@ func (g *Guarded) CreateKey(ctx context.Context, p1 Key) (err error) {
 		return err
 	}
 	defer cancel()
+	defer g.observe("CreateKey", time.Now())
 	err = g.Store.CreateKey(cctx, p1)
 	return g.end(ctx, cctx, err)
 }
@@ -235,6 +269,7 @@ func (g *Guarded) CreatePlatformKey(ctx context.Context, p1 PlatformKey) (r0 Pla
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("CreatePlatformKey", time.Now())
 	r0, err = g.Store.CreatePlatformKey(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -245,6 +280,7 @@ func (g *Guarded) CreateSession(ctx context.Context, p1 Session) (err error) {
 		return err
 	}
 	defer cancel()
+	defer g.observe("CreateSession", time.Now())
 	err = g.Store.CreateSession(cctx, p1)
 	return g.end(ctx, cctx, err)
 }
@@ -255,6 +291,7 @@ func (g *Guarded) CreateSystem(ctx context.Context, p1 System) (err error) {
 		return err
 	}
 	defer cancel()
+	defer g.observe("CreateSystem", time.Now())
 	err = g.Store.CreateSystem(cctx, p1)
 	return g.end(ctx, cctx, err)
 }
@@ -265,6 +302,7 @@ func (g *Guarded) CreateToken(ctx context.Context, p1 Token) (err error) {
 		return err
 	}
 	defer cancel()
+	defer g.observe("CreateToken", time.Now())
 	err = g.Store.CreateToken(cctx, p1)
 	return g.end(ctx, cctx, err)
 }
@@ -275,6 +313,7 @@ func (g *Guarded) DeleteAlert(ctx context.Context, p1 string) (err error) {
 		return err
 	}
 	defer cancel()
+	defer g.observe("DeleteAlert", time.Now())
 	err = g.Store.DeleteAlert(cctx, p1)
 	return g.end(ctx, cctx, err)
 }
@@ -285,6 +324,7 @@ func (g *Guarded) DeleteChunksFrom(ctx context.Context, p1 string, p2 int64) (er
 		return err
 	}
 	defer cancel()
+	defer g.observe("DeleteChunksFrom", time.Now())
 	err = g.Store.DeleteChunksFrom(cctx, p1, p2)
 	return g.end(ctx, cctx, err)
 }
@@ -295,6 +335,7 @@ func (g *Guarded) DeleteStrayChunks(ctx context.Context) (r0 int64, err error) {
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("DeleteStrayChunks", time.Now())
 	r0, err = g.Store.DeleteStrayChunks(cctx)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -305,6 +346,7 @@ func (g *Guarded) DiscardDead(ctx context.Context, p1 OutboxFilter) (r0 []Outbox
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("DiscardDead", time.Now())
 	r0, err = g.Store.DiscardDead(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -315,6 +357,7 @@ func (g *Guarded) EnqueueOutbox(ctx context.Context, p1 OutboxItem) (err error) 
 		return err
 	}
 	defer cancel()
+	defer g.observe("EnqueueOutbox", time.Now())
 	err = g.Store.EnqueueOutbox(cctx, p1)
 	return g.end(ctx, cctx, err)
 }
@@ -325,6 +368,7 @@ func (g *Guarded) Events(ctx context.Context, p1 string) (r0 []Event, err error)
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("Events", time.Now())
 	r0, err = g.Store.Events(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -335,6 +379,7 @@ func (g *Guarded) EventsAfter(ctx context.Context, p1 int64, p2 int) (r0 []Event
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("EventsAfter", time.Now())
 	r0, err = g.Store.EventsAfter(cctx, p1, p2)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -345,6 +390,7 @@ func (g *Guarded) Expired(ctx context.Context, p1 time.Time, p2 int) (r0 []strin
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("Expired", time.Now())
 	r0, err = g.Store.Expired(cctx, p1, p2)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -355,6 +401,7 @@ func (g *Guarded) ExtendLease(ctx context.Context, p1 string, p2 time.Time) (r0 
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("ExtendLease", time.Now())
 	r0, err = g.Store.ExtendLease(cctx, p1, p2)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -365,6 +412,7 @@ func (g *Guarded) FinishOutbox(ctx context.Context, p1 OutboxItem) (err error) {
 		return err
 	}
 	defer cancel()
+	defer g.observe("FinishOutbox", time.Now())
 	err = g.Store.FinishOutbox(cctx, p1)
 	return g.end(ctx, cctx, err)
 }
@@ -375,6 +423,7 @@ func (g *Guarded) GetChunk(ctx context.Context, p1 string, p2 int64) (r0 Chunk, 
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("GetChunk", time.Now())
 	r0, err = g.Store.GetChunk(cctx, p1, p2)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -385,6 +434,7 @@ func (g *Guarded) GetExchange(ctx context.Context, p1 string) (r0 Exchange, err 
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("GetExchange", time.Now())
 	r0, err = g.Store.GetExchange(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -395,6 +445,7 @@ func (g *Guarded) GetGatewayDoc(ctx context.Context, p1 string, p2 string, p3 st
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("GetGatewayDoc", time.Now())
 	r0, err = g.Store.GetGatewayDoc(cctx, p1, p2, p3)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -405,6 +456,7 @@ func (g *Guarded) GetKey(ctx context.Context, p1 string) (r0 Key, err error) {
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("GetKey", time.Now())
 	r0, err = g.Store.GetKey(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -415,6 +467,7 @@ func (g *Guarded) GetMeta(ctx context.Context, p1 string) (r0 []byte, r1 bool, e
 		return r0, r1, err
 	}
 	defer cancel()
+	defer g.observe("GetMeta", time.Now())
 	r0, r1, err = g.Store.GetMeta(cctx, p1)
 	return r0, r1, g.end(ctx, cctx, err)
 }
@@ -425,6 +478,7 @@ func (g *Guarded) GetSession(ctx context.Context, p1 string) (r0 Session, err er
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("GetSession", time.Now())
 	r0, err = g.Store.GetSession(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -435,6 +489,7 @@ func (g *Guarded) GetSystem(ctx context.Context, p1 string) (r0 System, err erro
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("GetSystem", time.Now())
 	r0, err = g.Store.GetSystem(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -445,6 +500,7 @@ func (g *Guarded) Inbox(ctx context.Context, p1 string, p2 []string, p3 int) (r0
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("Inbox", time.Now())
 	r0, err = g.Store.Inbox(cctx, p1, p2, p3)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -455,6 +511,7 @@ func (g *Guarded) InitMeta(ctx context.Context, p1 string, p2 []byte) (r0 []byte
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("InitMeta", time.Now())
 	r0, err = g.Store.InitMeta(cctx, p1, p2)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -465,6 +522,7 @@ func (g *Guarded) KeyEvents(ctx context.Context, p1 string, p2 int) (r0 []KeyEve
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("KeyEvents", time.Now())
 	r0, err = g.Store.KeyEvents(cctx, p1, p2)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -475,6 +533,7 @@ func (g *Guarded) LastEventID(ctx context.Context) (r0 int64, err error) {
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("LastEventID", time.Now())
 	r0, err = g.Store.LastEventID(cctx)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -485,6 +544,7 @@ func (g *Guarded) LastRun(ctx context.Context, p1 string) (r0 time.Time, err err
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("LastRun", time.Now())
 	r0, err = g.Store.LastRun(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -495,6 +555,7 @@ func (g *Guarded) LegacyToken(ctx context.Context, p1 string) (r0 bool, err erro
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("LegacyToken", time.Now())
 	r0, err = g.Store.LegacyToken(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -505,6 +566,7 @@ func (g *Guarded) ListActivity(ctx context.Context, p1 ActivityFilter) (r0 []Act
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("ListActivity", time.Now())
 	r0, err = g.Store.ListActivity(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -515,6 +577,7 @@ func (g *Guarded) ListAlerts(ctx context.Context) (r0 []AlertState, err error) {
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("ListAlerts", time.Now())
 	r0, err = g.Store.ListAlerts(cctx)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -525,6 +588,7 @@ func (g *Guarded) ListDeliveries(ctx context.Context, p1 OutboxFilter) (r0 []Out
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("ListDeliveries", time.Now())
 	r0, err = g.Store.ListDeliveries(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -535,6 +599,7 @@ func (g *Guarded) ListGrants(ctx context.Context, p1 GrantFilter) (r0 []Grant, e
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("ListGrants", time.Now())
 	r0, err = g.Store.ListGrants(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -545,6 +610,7 @@ func (g *Guarded) ListKeys(ctx context.Context, p1 string) (r0 []Key, err error)
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("ListKeys", time.Now())
 	r0, err = g.Store.ListKeys(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -555,6 +621,7 @@ func (g *Guarded) ListOutbox(ctx context.Context, p1 string, p2 int) (r0 []Outbo
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("ListOutbox", time.Now())
 	r0, err = g.Store.ListOutbox(cctx, p1, p2)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -565,6 +632,7 @@ func (g *Guarded) ListSent(ctx context.Context, p1 string, p2 int) (r0 []Exchang
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("ListSent", time.Now())
 	r0, err = g.Store.ListSent(cctx, p1, p2)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -575,6 +643,7 @@ func (g *Guarded) ListSystemOrgans(ctx context.Context, p1 string) (r0 []SystemO
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("ListSystemOrgans", time.Now())
 	r0, err = g.Store.ListSystemOrgans(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -585,6 +654,7 @@ func (g *Guarded) ListSystems(ctx context.Context) (r0 []System, err error) {
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("ListSystems", time.Now())
 	r0, err = g.Store.ListSystems(cctx)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -595,6 +665,7 @@ func (g *Guarded) MoveLegacyPublicKey(ctx context.Context, p1 string, p2 []byte)
 		return err
 	}
 	defer cancel()
+	defer g.observe("MoveLegacyPublicKey", time.Now())
 	err = g.Store.MoveLegacyPublicKey(cctx, p1, p2)
 	return g.end(ctx, cctx, err)
 }
@@ -605,6 +676,7 @@ func (g *Guarded) PlatformKey(ctx context.Context, p1 string) (r0 PlatformKey, e
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("PlatformKey", time.Now())
 	r0, err = g.Store.PlatformKey(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -615,6 +687,7 @@ func (g *Guarded) PruneMetadata(ctx context.Context, p1 time.Time) (r0 int64, er
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("PruneMetadata", time.Now())
 	r0, err = g.Store.PruneMetadata(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -625,6 +698,7 @@ func (g *Guarded) PruneOutbox(ctx context.Context, p1 time.Time, p2 int) (r0 int
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("PruneOutbox", time.Now())
 	r0, err = g.Store.PruneOutbox(cctx, p1, p2)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -635,7 +709,11 @@ func (g *Guarded) Purge(ctx context.Context, p1 string, p2 string, p3 string, p4
 		return err
 	}
 	defer cancel()
+	defer g.observe("Purge", time.Now())
 	err = g.Store.Purge(cctx, p1, p2, p3, p4, p5...)
+	if err == nil {
+		g.written(ctx, p5)
+	}
 	return g.end(ctx, cctx, err)
 }
 
@@ -645,6 +723,7 @@ func (g *Guarded) PurgeGatewayDocs(ctx context.Context, p1 string, p2 time.Time)
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("PurgeGatewayDocs", time.Now())
 	r0, err = g.Store.PurgeGatewayDocs(cctx, p1, p2)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -655,6 +734,7 @@ func (g *Guarded) PurgeNonces(ctx context.Context, p1 time.Time) (r0 int64, err 
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("PurgeNonces", time.Now())
 	r0, err = g.Store.PurgeNonces(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -665,6 +745,7 @@ func (g *Guarded) PurgeSessions(ctx context.Context, p1 time.Time) (r0 int64, er
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("PurgeSessions", time.Now())
 	r0, err = g.Store.PurgeSessions(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -675,6 +756,7 @@ func (g *Guarded) PutAlert(ctx context.Context, p1 AlertState) (err error) {
 		return err
 	}
 	defer cancel()
+	defer g.observe("PutAlert", time.Now())
 	err = g.Store.PutAlert(cctx, p1)
 	return g.end(ctx, cctx, err)
 }
@@ -685,6 +767,7 @@ func (g *Guarded) PutChunk(ctx context.Context, p1 Chunk) (err error) {
 		return err
 	}
 	defer cancel()
+	defer g.observe("PutChunk", time.Now())
 	err = g.Store.PutChunk(cctx, p1)
 	return g.end(ctx, cctx, err)
 }
@@ -695,6 +778,7 @@ func (g *Guarded) RecordConnection(ctx context.Context, p1 Connection) (err erro
 		return err
 	}
 	defer cancel()
+	defer g.observe("RecordConnection", time.Now())
 	err = g.Store.RecordConnection(cctx, p1)
 	return g.end(ctx, cctx, err)
 }
@@ -705,6 +789,7 @@ func (g *Guarded) ReleaseLease(ctx context.Context, p1 string, p2 string) (err e
 		return err
 	}
 	defer cancel()
+	defer g.observe("ReleaseLease", time.Now())
 	err = g.Store.ReleaseLease(cctx, p1, p2)
 	return g.end(ctx, cctx, err)
 }
@@ -715,6 +800,7 @@ func (g *Guarded) ReleaseNodeLeases(ctx context.Context, p1 string) (r0 int64, e
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("ReleaseNodeLeases", time.Now())
 	r0, err = g.Store.ReleaseNodeLeases(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -725,6 +811,7 @@ func (g *Guarded) ReleaseOutbox(ctx context.Context, p1 int64, p2 string) (err e
 		return err
 	}
 	defer cancel()
+	defer g.observe("ReleaseOutbox", time.Now())
 	err = g.Store.ReleaseOutbox(cctx, p1, p2)
 	return g.end(ctx, cctx, err)
 }
@@ -735,6 +822,7 @@ func (g *Guarded) RemoveSystemOrgan(ctx context.Context, p1 string, p2 string, p
 		return err
 	}
 	defer cancel()
+	defer g.observe("RemoveSystemOrgan", time.Now())
 	err = g.Store.RemoveSystemOrgan(cctx, p1, p2, p3...)
 	return g.end(ctx, cctx, err)
 }
@@ -745,7 +833,11 @@ func (g *Guarded) ReplaceContent(ctx context.Context, p1 string, p2 []byte, p3 i
 		return err
 	}
 	defer cancel()
+	defer g.observe("ReplaceContent", time.Now())
 	err = g.Store.ReplaceContent(cctx, p1, p2, p3, p4, p5, p6, p7...)
+	if err == nil {
+		g.written(ctx, p7)
+	}
 	return g.end(ctx, cctx, err)
 }
 
@@ -755,6 +847,7 @@ func (g *Guarded) RequeueDead(ctx context.Context, p1 OutboxFilter, p2 time.Time
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("RequeueDead", time.Now())
 	r0, err = g.Store.RequeueDead(cctx, p1, p2)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -765,6 +858,7 @@ func (g *Guarded) RevokeGrant(ctx context.Context, p1 string, p2 time.Time, p3 s
 		return err
 	}
 	defer cancel()
+	defer g.observe("RevokeGrant", time.Now())
 	err = g.Store.RevokeGrant(cctx, p1, p2, p3)
 	return g.end(ctx, cctx, err)
 }
@@ -775,6 +869,7 @@ func (g *Guarded) RevokeKey(ctx context.Context, p1 string, p2 time.Time) (err e
 		return err
 	}
 	defer cancel()
+	defer g.observe("RevokeKey", time.Now())
 	err = g.Store.RevokeKey(cctx, p1, p2)
 	return g.end(ctx, cctx, err)
 }
@@ -785,6 +880,7 @@ func (g *Guarded) RevokeSession(ctx context.Context, p1 string, p2 time.Time) (e
 		return err
 	}
 	defer cancel()
+	defer g.observe("RevokeSession", time.Now())
 	err = g.Store.RevokeSession(cctx, p1, p2)
 	return g.end(ctx, cctx, err)
 }
@@ -795,6 +891,7 @@ func (g *Guarded) RollbackUpload(ctx context.Context, p1 string, p2 int64, p3 in
 		return err
 	}
 	defer cancel()
+	defer g.observe("RollbackUpload", time.Now())
 	err = g.Store.RollbackUpload(cctx, p1, p2, p3)
 	return g.end(ctx, cctx, err)
 }
@@ -805,6 +902,7 @@ func (g *Guarded) RotateKey(ctx context.Context, p1 Rotation) (err error) {
 		return err
 	}
 	defer cancel()
+	defer g.observe("RotateKey", time.Now())
 	err = g.Store.RotateKey(cctx, p1)
 	return g.end(ctx, cctx, err)
 }
@@ -815,6 +913,7 @@ func (g *Guarded) SealedSamples(ctx context.Context, p1 int) (r0 []SealedSample,
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("SealedSamples", time.Now())
 	r0, err = g.Store.SealedSamples(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -825,6 +924,7 @@ func (g *Guarded) SessionByHash(ctx context.Context, p1 string) (r0 Session, err
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("SessionByHash", time.Now())
 	r0, err = g.Store.SessionByHash(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -835,6 +935,7 @@ func (g *Guarded) SetClientCerts(ctx context.Context, p1 string, p2 []ClientCert
 		return err
 	}
 	defer cancel()
+	defer g.observe("SetClientCerts", time.Now())
 	err = g.Store.SetClientCerts(cctx, p1, p2, p3...)
 	return g.end(ctx, cctx, err)
 }
@@ -845,6 +946,7 @@ func (g *Guarded) SetLastRun(ctx context.Context, p1 string, p2 time.Time) (err 
 		return err
 	}
 	defer cancel()
+	defer g.observe("SetLastRun", time.Now())
 	err = g.Store.SetLastRun(cctx, p1, p2)
 	return g.end(ctx, cctx, err)
 }
@@ -855,6 +957,7 @@ func (g *Guarded) SetLegacyToken(ctx context.Context, p1 string, p2 bool, p3 tim
 		return err
 	}
 	defer cancel()
+	defer g.observe("SetLegacyToken", time.Now())
 	err = g.Store.SetLegacyToken(cctx, p1, p2, p3)
 	return g.end(ctx, cctx, err)
 }
@@ -865,6 +968,7 @@ func (g *Guarded) SetSystemAlgs(ctx context.Context, p1 string, p2 []string, p3 
 		return err
 	}
 	defer cancel()
+	defer g.observe("SetSystemAlgs", time.Now())
 	err = g.Store.SetSystemAlgs(cctx, p1, p2, p3...)
 	return g.end(ctx, cctx, err)
 }
@@ -875,6 +979,7 @@ func (g *Guarded) Settled(ctx context.Context, p1 int) (r0 []string, err error) 
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("Settled", time.Now())
 	r0, err = g.Store.Settled(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -885,6 +990,7 @@ func (g *Guarded) Stats(ctx context.Context, p1 StatsQuery) (r0 []StatsRow, err 
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("Stats", time.Now())
 	r0, err = g.Store.Stats(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -895,6 +1001,7 @@ func (g *Guarded) TokenByHash(ctx context.Context, p1 string) (r0 Token, err err
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("TokenByHash", time.Now())
 	r0, err = g.Store.TokenByHash(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -905,7 +1012,11 @@ func (g *Guarded) Transition(ctx context.Context, p1 Transition) (err error) {
 		return err
 	}
 	defer cancel()
+	defer g.observe("Transition", time.Now())
 	err = g.Store.Transition(cctx, p1)
+	if err == nil {
+		g.written(ctx, []Event{p1.Event})
+	}
 	return g.end(ctx, cctx, err)
 }
 
@@ -915,6 +1026,7 @@ func (g *Guarded) TryLease(ctx context.Context, p1 string, p2 string, p3 time.Ti
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("TryLease", time.Now())
 	r0, err = g.Store.TryLease(cctx, p1, p2, p3)
 	return r0, g.end(ctx, cctx, err)
 }
@@ -925,6 +1037,7 @@ func (g *Guarded) UpdateGatewayDoc(ctx context.Context, p1 GatewayDoc) (err erro
 		return err
 	}
 	defer cancel()
+	defer g.observe("UpdateGatewayDoc", time.Now())
 	err = g.Store.UpdateGatewayDoc(cctx, p1)
 	return g.end(ctx, cctx, err)
 }
@@ -935,6 +1048,7 @@ func (g *Guarded) UpdateSystem(ctx context.Context, p1 System) (err error) {
 		return err
 	}
 	defer cancel()
+	defer g.observe("UpdateSystem", time.Now())
 	err = g.Store.UpdateSystem(cctx, p1)
 	return g.end(ctx, cctx, err)
 }
@@ -945,6 +1059,7 @@ func (g *Guarded) UseNonce(ctx context.Context, p1 string, p2 string, p3 time.Ti
 		return r0, err
 	}
 	defer cancel()
+	defer g.observe("UseNonce", time.Now())
 	r0, err = g.Store.UseNonce(cctx, p1, p2, p3)
 	return r0, g.end(ctx, cctx, err)
 }

@@ -102,3 +102,36 @@ type closeOnce struct {
 }
 
 func (c *closeOnce) Close() error { c.once.Do(func() { c.Store.Close() }); return nil }
+
+// TestGuardObservesCalls: every call through the guard reaches Observe
+// with its kind, a read for GetSystem and ListSystems, a write for
+// CreateSystem.
+func TestGuardObservesCalls(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	g := store.Guard(openSQLite(t, filepath.Join(t.TempDir(), "lgsp.db")), store.GuardOptions{Observe: func(op string, d time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		if d >= 0 {
+			seen[op]++
+		}
+	}})
+	ctx := context.Background()
+	if err := g.CreateSystem(ctx, store.System{Code: "000.00.01.H60", Name: "Sở A"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.GetSystem(ctx, "000.00.01.H60"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.ListSystems(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if seen["write"] != 1 || seen["read"] != 2 || len(seen) != 2 {
+		t.Fatalf("observed %v", seen)
+	}
+	if store.OpKind("UseNonce") != "write" || store.OpKind("ListKeys") != "read" {
+		t.Fatal("OpKind")
+	}
+}
