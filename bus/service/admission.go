@@ -342,18 +342,30 @@ func (g *bodyGuard) apply(force bool) {
 	}
 }
 
-// finish runs after the handler: the server would read on what is left of
-// an unread body (up to 256 KiB, to reuse the connection) at the client's
-// pace; the answer said Connection: close (closeIfUnread), so that read
-// ends at once and the connection is closed.
+// drainGrace is how long the server may go on reading (and discarding,
+// at most 256 KiB) the rest of a body its handler refused without reading
+// it, so that the client, still sending, reads the answer instead of a
+// connection reset. A body that already missed its deadline gets none.
+const drainGrace = time.Second
+
+// finish runs after the handler: the server reads on what is left of an
+// unread body (up to 256 KiB) before it closes the connection, which the
+// answer said it would (Connection: close, closeIfUnread). A body that
+// failed (too slow, broken) stops at once; a refused one gets drainGrace,
+// enough for a client that is sending to reach the end of a small body
+// and read the coded refusal, too little for a slow one to hold anything.
 func (g *bodyGuard) finish() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.eof {
 		return
 	}
+	until := time.Now()
+	if g.failed == nil {
+		until = until.Add(drainGrace)
+	}
 	g.failed = bus.ErrBodyTooSlow.New("the request ended before its body")
-	_ = g.rc.SetReadDeadline(time.Now())
+	_ = g.rc.SetReadDeadline(until)
 }
 
 func (g *bodyGuard) Close() error { return g.src.Close() }
