@@ -31,11 +31,7 @@ func clientCertCmd(ctx context.Context, args []string) error {
 	desc := fs.String("description", "", "add: free text shown in list")
 	id := fs.String("id", "", "remove: id of the binding (from list)")
 	_ = fs.Parse(args[1:])
-	cfg, err := load()
-	if err != nil {
-		return err
-	}
-	reg, closeFn, err := openRegistry(ctx, cfg)
+	reg, closeFn, err := loadRegistry(ctx, load)
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/tuyenquang/lgsp/bus/delivery"
-	"github.com/tuyenquang/lgsp/bus/service"
 	"github.com/tuyenquang/lgsp/bus/store"
 )
 
@@ -35,11 +34,7 @@ func deliveriesCmd(ctx context.Context, args []string) error {
 	all := fs.Bool("all", false, "retry/discard: every dead letter")
 	limit := fs.Int("limit", 200, "at most this many")
 	_ = fs.Parse(args[1:])
-	cfg, err := load()
-	if err != nil {
-		return err
-	}
-	st, err := service.OpenStore(ctx, &cfg)
+	cfg, st, err := loadStore(ctx, load)
 	if err != nil {
 		return err
 	}

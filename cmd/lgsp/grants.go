@@ -8,7 +8,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/tuyenquang/lgsp/bus/auth"
-	"github.com/tuyenquang/lgsp/bus/service"
 	"github.com/tuyenquang/lgsp/bus/store"
 )
 
@@ -34,11 +33,7 @@ func grantsCmd(ctx context.Context, args []string) error {
 	scope := fs.String("scope", "", "service: scope, or * for any")
 	all := fs.Bool("all", false, "list: include revoked grants")
 	_ = fs.Parse(args[1:])
-	cfg, err := load()
-	if err != nil {
-		return err
-	}
-	st, err := service.OpenStore(ctx, &cfg)
+	_, st, err := loadStore(ctx, load)
 	if err != nil {
 		return err
 	}

@@ -25,11 +25,7 @@ func legacyTokenCmd(ctx context.Context, args []string) error {
 	if *code == "" || *on == *off {
 		return usageError("usage: lgsp systems legacy-token --code CODE --on|--off")
 	}
-	cfg, err := load()
-	if err != nil {
-		return err
-	}
-	reg, closeFn, err := openRegistry(ctx, cfg)
+	reg, closeFn, err := loadRegistry(ctx, load)
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/tuyenquang/lgsp/bus/auth"
 	_ "github.com/tuyenquang/lgsp/bus/pipeline" // registers the core route steps
 	"github.com/tuyenquang/lgsp/bus/service"
+	"github.com/tuyenquang/lgsp/bus/store"
 	_ "github.com/tuyenquang/lgsp/wsdl/consumed" // registers the operations of consumed WSDLs
 )
 
@@ -187,6 +188,26 @@ func describe(err error) string {
 }
 
 // configFlag adds --config to fs and returns a loader.
+// loadStore loads the configuration of a command and opens its store.
+func loadStore(ctx context.Context, load func() (service.Config, error)) (service.Config, store.Store, error) {
+	cfg, err := load()
+	if err != nil {
+		return cfg, nil, err
+	}
+	st, err := service.OpenStore(ctx, &cfg)
+	return cfg, st, err
+}
+
+// loadRegistry loads the configuration of a command and opens the registry
+// (store and master key) as openRegistry does.
+func loadRegistry(ctx context.Context, load func() (service.Config, error)) (*auth.Registry, func(), error) {
+	cfg, err := load()
+	if err != nil {
+		return nil, nil, err
+	}
+	return openRegistry(ctx, cfg)
+}
+
 func configFlag(fs *flag.FlagSet) func() (service.Config, error) {
 	def := os.Getenv("LGSP_CONFIG")
 	p := fs.String("config", def, "config file (default: none; env LGSP_CONFIG)")

@@ -17,11 +17,7 @@ func platformKeyCmd(ctx context.Context, args []string) error {
 	load := configFlag(fs)
 	asJSON := fs.Bool("json", false, "print key id, algorithm and PEM as JSON")
 	_ = fs.Parse(args)
-	cfg, err := load()
-	if err != nil {
-		return err
-	}
-	st, err := service.OpenStore(ctx, &cfg)
+	cfg, st, err := loadStore(ctx, load)
 	if err != nil {
 		return err
 	}

@@ -62,11 +62,7 @@ func systemsCmd(ctx context.Context, args []string) error {
 	if *code == "" && fs.NArg() > 0 {
 		*code = fs.Arg(0)
 	}
-	cfg, err := load()
-	if err != nil {
-		return err
-	}
-	reg, closeFn, err := openRegistry(ctx, cfg)
+	reg, closeFn, err := loadRegistry(ctx, load)
 	if err != nil {
 		return err
 	}
@@ -167,11 +163,7 @@ func keysCmd(ctx context.Context, args []string) error {
 	overlap := fs.Duration("overlap", 72*time.Hour, "rotate: how long the old key keeps working")
 	publicKey := fs.String("public-key", "", "add-rsa: PEM public key or X.509 certificate file")
 	_ = fs.Parse(args[1:])
-	cfg, err := load()
-	if err != nil {
-		return err
-	}
-	reg, closeFn, err := openRegistry(ctx, cfg)
+	reg, closeFn, err := loadRegistry(ctx, load)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/tuyenquang/lgsp/bus/activity"
 	"github.com/tuyenquang/lgsp/bus/report"
-	"github.com/tuyenquang/lgsp/bus/service"
 	"github.com/tuyenquang/lgsp/bus/store"
 )
 
@@ -42,11 +41,7 @@ func reportCmd(ctx context.Context, args []string) error {
 	if err := q.Validate(); err != nil {
 		return err
 	}
-	cfg, err := load()
-	if err != nil {
-		return err
-	}
-	st, err := service.OpenStore(ctx, &cfg)
+	_, st, err := loadStore(ctx, load)
 	if err != nil {
 		return err
 	}
@@ -76,11 +71,7 @@ func auditCmd(ctx context.Context, args []string) error {
 	load := configFlag(fs)
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	_ = fs.Parse(args[1:])
-	cfg, err := load()
-	if err != nil {
-		return err
-	}
-	st, err := service.OpenStore(ctx, &cfg)
+	_, st, err := loadStore(ctx, load)
 	if err != nil {
 		return err
 	}

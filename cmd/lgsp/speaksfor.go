@@ -8,7 +8,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/tuyenquang/lgsp/bus/auth"
-	"github.com/tuyenquang/lgsp/bus/service"
 )
 
 const speaksForUsage = `usage:
@@ -29,11 +28,7 @@ func speaksForCmd(ctx context.Context, args []string) error {
 	system := fs.String("system", "", "identifier code of the system")
 	organ := fs.String("organ", "", "add, remove: identifier code of the organ it speaks for")
 	_ = fs.Parse(args[1:])
-	cfg, err := load()
-	if err != nil {
-		return err
-	}
-	st, err := service.OpenStore(ctx, &cfg)
+	_, st, err := loadStore(ctx, load)
 	if err != nil {
 		return err
 	}
