@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -85,9 +84,9 @@ func provision(h *service.Host) error {
 	if err != nil {
 		return err
 	}
-	secret := os.Getenv(cfg.SecretEnv)
-	if secret == "" {
-		return fmt.Errorf("gateways.ngsp: environment variable %s (the consumer secret) is empty", cfg.SecretEnv)
+	secret, err := service.GatewaySecret("ngsp", cfg.SecretEnv, "the consumer secret")
+	if err != nil {
+		return err
 	}
 	c := &Client{TokenURL: cfg.TokenURL, ClientID: cfg.ConsumerKey, ClientSecret: secret, Scope: cfg.Scope}
 	if cfg.Timeout > 0 {

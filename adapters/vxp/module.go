@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -114,9 +113,9 @@ func provision(h *service.Host) error {
 	if err != nil {
 		return err
 	}
-	secret := os.Getenv(cfg.SecretEnv)
-	if secret == "" {
-		return fmt.Errorf("gateways.vxp: environment variable %s (the axis secret) is empty", cfg.SecretEnv)
+	secret, err := service.GatewaySecret("vxp", cfg.SecretEnv, "the axis secret")
+	if err != nil {
+		return err
 	}
 	client := &Client{BaseURL: cfg.URL, SystemID: cfg.SystemID, Secret: secret, Retry: DefaultRetry}
 	if cfg.Timeout > 0 {

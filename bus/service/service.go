@@ -92,6 +92,17 @@ type Host struct {
 	svc      *Service
 }
 
+// GatewaySecret reads the secret a gateway section names by its
+// environment variable (secrets never go in the config file); an empty one
+// stops the node with a message naming the section and the variable.
+func GatewaySecret(section, env, what string) (string, error) {
+	secret := os.Getenv(env)
+	if secret == "" {
+		return "", fmt.Errorf("gateways.%s: environment variable %s (%s) is empty", section, env, what)
+	}
+	return secret, nil
+}
+
 // Handle mounts a handler on the service's mux (Go 1.22 patterns).
 func (h *Host) Handle(pattern string, handler http.Handler) { h.mux.Handle(pattern, handler) }
 
