@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -100,13 +101,10 @@ func TestDeliverySlowerThanLeaseTwoNodes(t *testing.T) {
 		sendSmall(t, a, "000.00.00.H60", "000.00.07.H60")
 	}
 	st := b.svc.Store()
-	deadline := time.Now().Add(30 * time.Second)
-	for len(outboxItems(t, st, store.OutboxDone)) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d webhooks done within 30 s", len(outboxItems(t, st, store.OutboxDone)), n)
-		}
-		time.Sleep(50 * time.Millisecond) // polling interval
-	}
+	eventuallyWithin(t, 30*time.Second, "every webhook done", func() (bool, error) {
+		done := len(outboxItems(t, st, store.OutboxDone))
+		return done >= n, fmt.Errorf("%d of %d done", done, n)
+	})
 	got := recv.counts()
 	if len(got) != n {
 		t.Fatalf("%d distinct webhooks arrived, want %d: %v", len(got), n, got)

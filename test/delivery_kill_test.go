@@ -203,14 +203,8 @@ func TestDeliveryKill9TwoNodesUnderLoad(t *testing.T) {
 		total, dests, atKill, heldByA, distinct, twice, elapsed.Round(time.Millisecond), time.Since(killedAt).Round(time.Millisecond))
 }
 
-// waitFor polls cond every 20 ms until it holds or d passes.
+// waitFor polls cond until it holds or d passes (eventuallyWithin).
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not true within %v", what, d)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval
-	}
+	eventuallyWithin(t, d, what, func() (bool, error) { return cond(), nil })
 }

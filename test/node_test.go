@@ -190,18 +190,25 @@ func (n *node) system(t *testing.T, code, name string) *rest.Client {
 	return c
 }
 
-// eventually polls cond until it holds or the deadline passes.
+// eventually polls cond until it holds or 10 s pass.
 func eventually(t *testing.T, what string, cond func() (bool, error)) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	eventuallyWithin(t, 10*time.Second, what, cond)
+}
+
+// eventuallyWithin polls cond every 10 ms until it holds or d passes; the
+// failure names the last error cond gave.
+func eventuallyWithin(t *testing.T, d time.Duration, what string, cond func() (bool, error)) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for {
 		ok, err := cond()
 		if ok {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: not true within 10s (last error: %v)", what, err)
+			t.Fatalf("%s: not true within %s (last error: %v)", what, d, err)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // polling interval
 	}
 }
