@@ -37,7 +37,7 @@ func (e *Engine) shared(ctx context.Context, now time.Time) ([]cond, error) {
 	var out []cond
 	r := e.Cfg.Rules
 	if r.DeadWindow > 0 {
-		dead, err := e.Store.ListOutbox(ctx, store.OutboxDead, 1000)
+		dead, err := e.Store.ListDeliveries(ctx, store.OutboxFilter{Status: store.OutboxDead, Limit: 1000})
 		if err != nil {
 			return nil, err
 		}
@@ -54,7 +54,7 @@ func (e *Engine) shared(ctx context.Context, now time.Time) ([]cond, error) {
 		}
 	}
 	if r.FailingFor > 0 {
-		pend, err := e.Store.ListOutbox(ctx, store.OutboxPending, 5000)
+		pend, err := e.Store.ListDeliveries(ctx, store.OutboxFilter{Status: store.OutboxPending, Limit: 5000})
 		if err != nil {
 			return nil, err
 		}

@@ -180,7 +180,7 @@ var reads = map[string]bool{
 	"ChunkIndex": true, "ConnDays": true, "Events": true, "EventsAfter": true, "Expired": true, "GetChunk": true,
 	"GetExchange": true, "GetGatewayDoc": true, "GetKey": true, "GetMeta": true, "GetSession": true, "GetSystem": true,
 	"Inbox": true, "KeyEvents": true, "LastEventID": true, "LastRun": true, "LegacyToken": true, "ListActivity": true,
-	"ListAlerts": true, "ListDeliveries": true, "ListGrants": true, "ListKeys": true, "ListOutbox": true, "ListSent": true,
+	"ListAlerts": true, "ListDeliveries": true, "ListGrants": true, "ListKeys": true, "ListSent": true,
 	"ListSystemOrgans": true, "ListSystems": true, "PlatformKey": true, "SealedSamples": true, "SessionByHash": true,
 	"Settled": true, "Stats": true, "TokenByHash": true,
 }

@@ -191,31 +191,6 @@ func (g *Guarded) ClaimGatewayDoc(ctx context.Context, p1 GatewayDoc) (r0 Gatewa
 	return r0, r1, g.end(ctx, cctx, err)
 }
 
-func (g *Guarded) ClaimOutbox(ctx context.Context, p1 time.Time, p2 int, p3 string, p4 time.Duration) (r0 []OutboxItem, err error) {
-	cctx, cancel, err := g.begin(ctx)
-	if err != nil {
-		return r0, err
-	}
-	defer cancel()
-	defer g.observe("ClaimOutbox", time.Now())
-	r0, err = g.Store.ClaimOutbox(cctx, p1, p2, p3, p4)
-	return r0, g.end(ctx, cctx, err)
-}
-
-func (g *Guarded) CommitUpload(ctx context.Context, p1 string, p2 int64, p3 int64, p4 ...Event) (err error) {
-	cctx, cancel, err := g.begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	defer g.observe("CommitUpload", time.Now())
-	err = g.Store.CommitUpload(cctx, p1, p2, p3, p4...)
-	if err == nil {
-		g.written(ctx, p4)
-	}
-	return g.end(ctx, cctx, err)
-}
-
 func (g *Guarded) ConnDays(ctx context.Context, p1 int, p2 int, p3 string) (r0 []ConnDay, err error) {
 	cctx, cancel, err := g.begin(ctx)
 	if err != nil {
@@ -615,17 +590,6 @@ func (g *Guarded) ListKeys(ctx context.Context, p1 string) (r0 []Key, err error)
 	return r0, g.end(ctx, cctx, err)
 }
 
-func (g *Guarded) ListOutbox(ctx context.Context, p1 string, p2 int) (r0 []OutboxItem, err error) {
-	cctx, cancel, err := g.begin(ctx)
-	if err != nil {
-		return r0, err
-	}
-	defer cancel()
-	defer g.observe("ListOutbox", time.Now())
-	r0, err = g.Store.ListOutbox(cctx, p1, p2)
-	return r0, g.end(ctx, cctx, err)
-}
-
 func (g *Guarded) ListSent(ctx context.Context, p1 string, p2 int) (r0 []Exchange, err error) {
 	cctx, cancel, err := g.begin(ctx)
 	if err != nil {
@@ -758,17 +722,6 @@ func (g *Guarded) PutAlert(ctx context.Context, p1 AlertState) (err error) {
 	defer cancel()
 	defer g.observe("PutAlert", time.Now())
 	err = g.Store.PutAlert(cctx, p1)
-	return g.end(ctx, cctx, err)
-}
-
-func (g *Guarded) PutChunk(ctx context.Context, p1 Chunk) (err error) {
-	cctx, cancel, err := g.begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	defer g.observe("PutChunk", time.Now())
-	err = g.Store.PutChunk(cctx, p1)
 	return g.end(ctx, cctx, err)
 }
 
