@@ -38,12 +38,19 @@ const (
 // base64 in the SOAP body).
 const DefaultMaxBytes int64 = 64 << 20
 
+// PusherStore is what the Pusher needs of the store: the outbox it plans
+// pushes in, and the ledger it records their outcomes in.
+type PusherStore interface {
+	EnqueueOutbox(ctx context.Context, it store.OutboxItem) error
+	AddEvents(ctx context.Context, events ...store.Event) error
+}
+
 // Pusher delivers pushes (see the package comment): it is the delivery
 // kind "soap_push" of the engine (bus/delivery), and the diverter that
 // turns the webhook of a pushed recipient into a planned push.
 type Pusher struct {
 	Exchange *exchange.Service
-	Store    store.Store
+	Store    PusherStore
 	Routes   func() *route.Set
 	Log      logrus.FieldLogger
 	Node     string

@@ -83,7 +83,7 @@ const (
 type Poller struct {
 	Client   *Client
 	Exchange *exchange.Service
-	Store    store.Store
+	Store    PollerStore
 	Log      logrus.FieldLogger
 	// Gateway is the LGSP identifier code of the system that stands for
 	// VXP: the source of pulled exchanges and the recipient of pushed ones.

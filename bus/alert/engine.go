@@ -40,7 +40,7 @@ type Channel interface {
 // Engine checks the rules every Cfg.Interval and sends what changed.
 type Engine struct {
 	Cfg      Config
-	Store    store.Store
+	Store    Store
 	Node     string
 	Log      logrus.FieldLogger
 	Channels []Channel

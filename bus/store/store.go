@@ -7,7 +7,7 @@ import "context"
 // Consumers outside bus/store, bus/service and cmd/ never take the whole
 // Store: each declares the narrow interface it needs (a few methods, or a
 // few aggregates), so that what a package can touch in the database reads
-// from its own code (test/arch_test.go, TestNoConsumerTakesWholeStore).
+// from its own code (test/arch_store_test.go, TestNoConsumerTakesWholeStore).
 //
 // Every method is safe for concurrent use and, on MariaDB/MySQL, by several
 // nodes at once. Methods that change state are atomic: they either apply

@@ -187,7 +187,6 @@ func describe(err error) string {
 	return err.Error()
 }
 
-// configFlag adds --config to fs and returns a loader.
 // loadStore loads the configuration of a command and opens its store.
 func loadStore(ctx context.Context, load func() (service.Config, error)) (service.Config, store.Store, error) {
 	cfg, err := load()
@@ -208,6 +207,7 @@ func loadRegistry(ctx context.Context, load func() (service.Config, error)) (*au
 	return openRegistry(ctx, cfg)
 }
 
+// configFlag adds --config to fs and returns a loader.
 func configFlag(fs *flag.FlagSet) func() (service.Config, error) {
 	def := os.Getenv("LGSP_CONFIG")
 	p := fs.String("config", def, "config file (default: none; env LGSP_CONFIG)")
