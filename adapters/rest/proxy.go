@@ -298,7 +298,7 @@ func (p *proxy) ownerKey(ctx context.Context, owner string) (ownerKey, error) {
 	if ok && now.Before(k.until) {
 		return k, nil
 	}
-	keys, err := p.a.h.Store.ListKeys(ctx, owner)
+	keys, err := p.a.st.ListKeys(ctx, owner)
 	if err != nil {
 		return ownerKey{}, bus.ErrUnavailable.Wrap(err, "reading the keys of %s", owner)
 	}
