@@ -180,6 +180,7 @@ func (s *sqlStore) Close() error {
 	return errors.Join(errs...)
 }
 
+// collect scans every row with scan and closes rows.
 func collect[T any](rows *sql.Rows, scan func(sc interface{ Scan(...any) error }) (T, error)) ([]T, error) {
 	defer rows.Close()
 	var out []T

@@ -6,6 +6,8 @@ import (
 	"time"
 )
 
+// ---- Ledger (F7, R7) and the event feed of nodes ----
+
 // insertEvents appends events, filling an empty ExchangeID with exchangeID
 // and a zero At with at (now if at is zero too).
 func insertEvents(ctx context.Context, tx *txx, exchangeID string, at time.Time, events []Event) error {

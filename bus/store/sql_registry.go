@@ -10,11 +10,10 @@ import (
 	"github.com/tuyenquang/lgsp/bus"
 )
 
-// Systems.
+// ---- Systems (registry, R7) ----
 
 const systemCols = "code, name, unit, contact, status, webhook_url, created_at, updated_at, algs, client_certs"
 
-// collect scans every row with scan and closes rows.
 func scanSystem(sc interface{ Scan(...any) error }) (System, error) {
 	var s System
 	var c, u int64

@@ -166,7 +166,7 @@ func (s *sqlStore) LegacyToken(ctx context.Context, code string) (bool, error) {
 	return true, nil
 }
 
-// Nonces and connections.
+// ---- Nonces and connections (R7) ----
 
 func (s *sqlStore) UseNonce(ctx context.Context, accessKey, nonce string, expires time.Time) (bool, error) {
 	res, err := s.exec(ctx, s.d.insertIgnore+" INTO nonces (access_key, nonce, expires_at) VALUES (?, ?, ?)",
