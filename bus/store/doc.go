@@ -3,6 +3,13 @@
 // and MariaDB/MySQL (go-sql-driver/mysql; several nodes on one database).
 // Open picks one from a DSN (mysql://…, sqlite:…, or a file path).
 //
+// Store is the composition of aggregates (RegistryStore, SessionStore,
+// ExchangeStore, LedgerStore, OutboxStore, GatewayStore …), each declared
+// beside its types (registry.go, exchanges.go …) and implemented in its
+// own sql_<aggregate>.go; sql.go holds only what they share. Consumers
+// outside bus/service and cmd/ take narrow interfaces, never Store
+// (docs/architecture.md, "Store aggregates").
+//
 // Both share one schema with embedded, versioned migrations per dialect
 // (migrations/<dialect>/NNNN_*.sql, recorded in schema_migrations and
 // applied at open; on MySQL under GET_LOCK('lgsp_migrate')), share their
