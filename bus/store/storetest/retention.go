@@ -66,7 +66,7 @@ func testAppendChunk(t *testing.T, s store.Store) {
 
 // testDeleteStrayChunks: chunks past Received and chunks of purged
 // exchanges go; committed chunks of live exchanges stay.
-func testDeleteStrayChunks(t *testing.T, s store.Store) {
+func testDeleteStrayChunks(t *testing.T, s store.Store, plant Planter) {
 	ctx := t.Context()
 	live := newExchange(t, s, "ex_sc_live", at(0), dstA)
 	upload(t, s, live.ID, 0, []byte("committed-bytes!"), 8)

@@ -30,7 +30,6 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, plant Planter) {
 	if plant == nil {
 		t.Fatal("storetest.Run needs a Planter")
 	}
-	planter = plant
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, s store.Store)
@@ -43,10 +42,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, plant Planter) {
 		{"Connections", testConnections},
 		{"CreateGetExchange", testCreateGetExchange},
 		{"ListSent", testListSent},
-		{"Upload", testUpload},
+		{"Upload", func(t *testing.T, s store.Store) { testUpload(t, s, plant) }},
 		{"AppendChunkConcurrent", testAppendConcurrent},
 		{"AppendChunk", testAppendChunk},
-		{"DeleteStrayChunks", testDeleteStrayChunks},
+		{"DeleteStrayChunks", func(t *testing.T, s store.Store) { testDeleteStrayChunks(t, s, plant) }},
 		{"Settled", testSettled},
 		{"ReplaceContent", testReplaceContent},
 		{"Accept", testAccept},
@@ -54,7 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, plant Planter) {
 		{"ClaimDueConcurrent", testClaimDueConcurrent},
 		{"Transition", testTransition},
 		{"Inbox", testInbox},
-		{"Purge", testPurge},
+		{"Purge", func(t *testing.T, s store.Store) { testPurge(t, s, plant) }},
 		{"Expired", testExpired},
 		{"Events", testEvents},
 		{"Outbox", testOutbox},
@@ -210,15 +209,6 @@ func upload(t *testing.T, s store.Store, id string, from int64, data []byte, n i
 		end := min(off+n, len(data))
 		ok(t, s.AppendChunk(t.Context(), store.Chunk{ExchangeID: id, Offset: from + int64(off), Size: int64(end - off), Data: data[off:end]}), "appending chunk")
 	}
-}
-
-// planter is the Planter of the running suite.
-var planter Planter
-
-// plant writes a stray chunk (see Planter).
-func plant(t *testing.T, s store.Store, c store.Chunk) {
-	t.Helper()
-	planter(t, s, c)
 }
 
 // accept uploads nothing more and plans every recipient at due (or the
@@ -559,7 +549,7 @@ func ids(es []store.Exchange) []string {
 // testUpload: appended chunks are listed and read back; committed bytes
 // are never deleted or overwritten; a stray past Received is neither listed
 // nor kept by DeleteChunksFrom; the space closes at F4.
-func testUpload(t *testing.T, s store.Store) {
+func testUpload(t *testing.T, s store.Store, plant Planter) {
 	ctx := t.Context()
 	e := newExchange(t, s, "ex_u", at(0), dstA)
 
@@ -963,7 +953,7 @@ func testInbox(t *testing.T, s store.Store) {
 	}
 }
 
-func testPurge(t *testing.T, s store.Store) {
+func testPurge(t *testing.T, s store.Store, plant Planter) {
 	ctx := t.Context()
 	e := newExchange(t, s, "ex_p", at(0), dstA, dstB, dstC)
 	upload(t, s, e.ID, 0, bytes.Repeat([]byte("bí mật "), 100), 64)
