@@ -98,9 +98,9 @@ func trimPath(err error) string {
 
 // LintAnswer checks that the fields an answer rule tests exist in the
 // answer type of b and hold text.
-func LintAnswer(b Binding, r route.AnswerRule) []MappingProblem {
+func LintAnswer(b Binding, r AnswerRule) []MappingProblem {
 	var ps []MappingProblem
-	for _, at := range []*route.AnswerTest{r.Success, r.Refusal} {
+	for _, at := range []*AnswerTest{r.Success, r.Refusal} {
 		if at == nil {
 			continue
 		}

@@ -156,9 +156,9 @@ func TestPermanent(t *testing.T) {
 }
 
 func TestCheckAnswer(t *testing.T) {
-	rule := route.AnswerRule{
-		Success: &route.AnswerTest{Field: "ImportInvResult", Prefix: "OK:"},
-		Refusal: &route.AnswerTest{Field: "ImportInvResult", Prefix: "ERR:"},
+	rule := soapout.AnswerRule{
+		Success: &soapout.AnswerTest{Field: "ImportInvResult", Prefix: "OK:"},
+		Refusal: &soapout.AnswerTest{Field: "ImportInvResult", Prefix: "ERR:"},
 	}
 	answer := func(s string) any { return &hoadonasmx.ImportInvResponse{ImportInvResult: s} }
 	if err := soapout.CheckAnswer(rule, answer("OK:1/001;C26TAA;0000012")); err != nil {
@@ -172,14 +172,14 @@ func TestCheckAnswer(t *testing.T) {
 	if err := soapout.CheckAnswer(rule, answer(long)); !errors.As(err, &ae) || len(ae.Text) > soapout.MaxAnswerText+len("…") || !strings.Contains(err.Error(), "success rule") {
 		t.Fatalf("unexpected answer: %v", err)
 	}
-	present := route.AnswerRule{Success: &route.AnswerTest{Field: "ImportInvResult", Present: true}}
+	present := soapout.AnswerRule{Success: &soapout.AnswerTest{Field: "ImportInvResult", Present: true}}
 	if err := soapout.CheckAnswer(present, answer("")); err == nil {
 		t.Fatal("an empty field passed present")
 	}
-	if err := soapout.CheckAnswer(route.AnswerRule{}, answer("ERR:1")); err != nil {
+	if err := soapout.CheckAnswer(soapout.AnswerRule{}, answer("ERR:1")); err != nil {
 		t.Fatal("no rule: any fault-free answer is accepted")
 	}
-	eq := route.AnswerRule{Success: &route.AnswerTest{Field: "Return_", Equals: "0"}}
+	eq := soapout.AnswerRule{Success: &soapout.AnswerTest{Field: "Return_", Equals: "0"}}
 	if err := soapout.CheckAnswer(eq, &dossierjaxws.PushDocumentResponse{Return_: "0"}); err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,6 @@ var IdempotentMethods = []string{http.MethodGet, http.MethodHead, http.MethodPut
 // The fields of each mapping of a service.
 var (
 	serviceFields      = []string{"name", "description", "owner", "endpoint", "scopes", "timeout", "retry", "max_bytes", "max_inflight", "headers", "soap", "gateway"}
-	serviceRetryFields = []string{"max_attempts", "methods"}
 	headerFields       = []string{"set", "remove"}
 	scopeRE            = regexp.MustCompile(`^[a-z0-9][a-z0-9._:-]{0,63}$`)
 )
@@ -60,10 +59,13 @@ type Service struct {
 }
 
 // ServiceRetry says which calls are tried again after the destination could
-// not be reached, and how often in all. Only idempotent methods qualify.
+// not be reached, how often in all (MaxAttempts, 1: no retry) and how
+// long to wait between attempts (Backoff; no wait when Initial is zero).
+// It is the one retry schema of route files plus Methods: only idempotent
+// methods qualify.
 type ServiceRetry struct {
-	MaxAttempts int      // 1: no retry
-	Methods     []string // subset of IdempotentMethods
+	bus.RetryPolicy
+	Methods []string // subset of IdempotentMethods
 }
 
 // HeaderRules change the headers of forwarded requests: Remove first, then
@@ -104,13 +106,23 @@ func (s *Set) Service(name string) (*Service, bool) {
 // ParseFile reads one route file with its routes and its services; see
 // Parse. A file may declare routes:, services: or both.
 func ParseFile(file string, data []byte, reg *bus.StepRegistry) ([]*Route, []*Service, Problems) {
+	routes, services, _, probs := parseAll(file, data, reg, DefaultSections)
+	return routes, services, probs
+}
+
+// parseAll reads one route file with its routes, its services and the
+// parts of the registered sections.
+func parseAll(file string, data []byte, reg *bus.StepRegistry, secs *Sections) ([]*Route, []*Service, map[string]any, Problems) {
 	if reg == nil {
 		reg = bus.DefaultSteps
 	}
-	p := &parser{file: file, reg: reg}
+	if secs == nil {
+		secs = DefaultSections
+	}
+	p := &parser{file: file, reg: reg, sections: secs}
 	routes := p.parse(data)
 	p.probs.sort()
-	return routes, p.services, p.probs
+	return routes, p.services, p.parts, p.probs
 }
 
 // addServices puts services into the set, reporting names used twice.
@@ -155,7 +167,7 @@ func (p *parser) service(n *yaml.Node) *Service {
 	s := &Service{
 		File: p.file, Line: n.Line, Col: n.Column,
 		Timeout: DefaultServiceTimeout, MaxBytes: DefaultServiceMaxBytes, MaxInFlight: DefaultServiceMaxInFlight,
-		Retry:   ServiceRetry{MaxAttempts: 1},
+		Retry:   ServiceRetry{RetryPolicy: bus.RetryPolicy{MaxAttempts: 1}},
 		namePos: pos{n.Line, n.Column},
 	}
 	fs, ok := p.fields(n, serviceFields)
@@ -276,20 +288,22 @@ func checkEndpoint(raw string) string {
 	return ""
 }
 
+// serviceRetry reads the retry: of a service: the one retry schema
+// (retrySchema), max_attempts required and at most MaxServiceAttempts,
+// plus methods:, the idempotent methods that may be sent again. The
+// durations are the waits between attempts, within the service's timeout;
+// absent, the proxy tries again at once.
 func (p *parser) serviceRetry(f kv, s *Service) {
-	fs, ok := p.fields(f.val, serviceRetryFields)
+	rp, fs, ok := p.retrySchema(f, RetryLimits{MaxAttempts: MaxServiceAttempts, Extra: []string{"methods"}, Bare: true})
 	if !ok {
 		return
 	}
-	r := ServiceRetry{MaxAttempts: 1, Methods: IdempotentMethods}
-	if v, ok := fs.get("max_attempts"); !ok {
+	r := ServiceRetry{RetryPolicy: rp, Methods: IdempotentMethods}
+	if _, ok := fs.get("max_attempts"); !ok {
 		p.missing(f.val, fs, "retry", "max_attempts")
-	} else if x, ok := p.int64(v); ok {
-		if x < 1 || x > MaxServiceAttempts {
-			p.errf(v.val, "max_attempts: must be between 1 and %d, got %d", MaxServiceAttempts, x)
-		} else {
-			r.MaxAttempts = int(x)
-		}
+	}
+	if r.MaxAttempts == 0 {
+		r.MaxAttempts = 1
 	}
 	if v, ok := fs.get("methods"); ok {
 		list, nodes, _ := p.strList(v)

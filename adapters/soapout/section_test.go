@@ -1,15 +1,28 @@
-package route_test
+package soapout_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tuyenquang/lgsp/adapters/soap"
+	"github.com/tuyenquang/lgsp/adapters/soapout"
 	"github.com/tuyenquang/lgsp/bus"
 	"github.com/tuyenquang/lgsp/bus/route"
 )
+
+// decodeOnly is a registry holding only the pushes: section, without its
+// check against the SOAP bindings: these tests are about the schema.
+func decodeOnly() *route.Sections {
+	secs := route.NewSections()
+	sec := soapout.Section(func(string) (soap.Binding, bool) { return soap.Binding{}, false }, func() []string { return nil })
+	sec.Check = nil
+	secs.Register(sec)
+	return secs
+}
 
 func TestPushesParse(t *testing.T) {
 	dir := t.TempDir()
@@ -42,12 +55,12 @@ services:
 	if err := os.WriteFile(filepath.Join(dir, "p.yaml"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	set, err := route.LoadDir(dir, bus.DefaultSteps)
+	set, err := route.LoadDirWith(dir, bus.DefaultSteps, decodeOnly())
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, ok := set.Push("000.00.21.H60")
-	if !ok || a.Key() != "qlvb-vnpt/NhanVanBan" || a.Version != "" || a.Timeout != route.DefaultPushTimeout || a.Retry != bus.DefaultRetry ||
+	a, ok := soapout.PushTo(set, "000.00.21.H60")
+	if !ok || a.Key() != "qlvb-vnpt/NhanVanBan" || a.Version != "" || a.Timeout != soapout.DefaultPushTimeout || a.Retry != bus.DefaultRetry ||
 		a.Auth != (route.SOAPAuth{User: "lgsp", PasswordEnv: "QLVB_PASSWORD", Digest: true}) || len(a.Mapping) != 3 || a.Mapping[1].Source != "edxml:Code/CodeNumber" {
 		t.Fatalf("push a: %+v", a)
 	}
@@ -55,7 +68,7 @@ services:
 	if !a.Plan(now).Equal(now) {
 		t.Fatal("a push without schedule is due at once")
 	}
-	b, _ := set.Push("000.00.22.H60")
+	b, _ := soapout.PushTo(set, "000.00.22.H60")
 	// 07:00 in Asia/Ho_Chi_Minh is 00:00 UTC.
 	if b.Version != route.SOAP12 || b.Timeout != 20*time.Second || b.Retry.MaxAttempts != 3 || !b.Plan(now).Equal(time.Date(2026, 3, 3, 0, 0, 0, 0, time.UTC)) {
 		t.Fatalf("push b: %+v, plan %s", b, b.Plan(now))
@@ -63,8 +76,8 @@ services:
 	if r := b.Answer; r.Success == nil || r.Success.Field != "Accepted" || r.Success.Equals != "true" || r.Refusal == nil || r.Refusal.Prefix != "ERR:" || a.Answer.Success != nil {
 		t.Fatalf("answer rules: %+v / %+v", b.Answer, a.Answer)
 	}
-	if len(set.Pushes()) != 2 {
-		t.Fatal(set.Pushes())
+	if len(soapout.Pushes(set)) != 2 {
+		t.Fatal(soapout.Pushes(set))
 	}
 	s, _ := set.Service("cau-noi")
 	if s.SOAP == nil || s.SOAP.Key() != "qlvb-vnpt/NhanVanBan" || s.SOAP.Mapping[0].Source != "json:ma.so" {
@@ -104,7 +117,11 @@ services:
 	if err := os.WriteFile(filepath.Join(dir, "p.yaml"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	probs := route.Lint(dir, bus.DefaultSteps)
+	_, err := route.LoadDirWith(dir, bus.DefaultSteps, decodeOnly())
+	var probs route.Problems
+	if !errors.As(err, &probs) {
+		t.Fatalf("LoadDirWith = %v, want problems", err)
+	}
 	got := probs.Error()
 	for _, want := range []string{
 		`p.yaml:3:11: wsdl: "../qlvb.wsdl" must name a file in wsdl/consumed`,
