@@ -50,7 +50,7 @@ type parser struct {
 	reg      *bus.StepRegistry
 	sections *Sections // the sections components declare (section.go)
 	probs    Problems
-	services []*Service    // services: of the file (services.go)
+	services []*Service     // services: of the file (services.go)
 	parts    map[string]any // the value of each registered section in the file
 }
 

@@ -29,9 +29,9 @@ var IdempotentMethods = []string{http.MethodGet, http.MethodHead, http.MethodPut
 
 // The fields of each mapping of a service.
 var (
-	serviceFields      = []string{"name", "description", "owner", "endpoint", "scopes", "timeout", "retry", "max_bytes", "max_inflight", "headers", "soap", "gateway"}
-	headerFields       = []string{"set", "remove"}
-	scopeRE            = regexp.MustCompile(`^[a-z0-9][a-z0-9._:-]{0,63}$`)
+	serviceFields = []string{"name", "description", "owner", "endpoint", "scopes", "timeout", "retry", "max_bytes", "max_inflight", "headers", "soap", "gateway"}
+	headerFields  = []string{"set", "remove"}
+	scopeRE       = regexp.MustCompile(`^[a-z0-9][a-z0-9._:-]{0,63}$`)
 )
 
 // Service is a destination service published through the bus (C2): the
