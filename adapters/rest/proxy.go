@@ -242,7 +242,7 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-		if !bus.Sleep(tctx, (bus.RetryPolicy{Initial: 100 * time.Millisecond, MaxInterval: time.Second}).Backoff(attempt)) {
+		if !bus.Sleep(tctx, svc.Retry.Wait(attempt)) {
 			service.WriteProblem(w, r, bus.ErrServiceTimeout.New("service %s did not answer within %s", svc.Name, svc.Timeout))
 			return
 		}

@@ -75,6 +75,28 @@ type HeaderRules struct {
 	Remove []string
 }
 
+// Default waits between the attempts of a service call when its retry:
+// declares none.
+const (
+	DefaultServiceRetryInitial     = 100 * time.Millisecond
+	DefaultServiceRetryMaxInterval = time.Second
+)
+
+// Wait returns the wait before attempt+1 of a call that failed attempt
+// times: the retry's backoff (initial doubling up to max_interval, with
+// jitter), DefaultServiceRetryInitial and DefaultServiceRetryMaxInterval
+// where it declares none. The service's timeout bounds all the waits.
+func (r ServiceRetry) Wait(attempt int) time.Duration {
+	p := r.RetryPolicy
+	if p.Initial <= 0 {
+		p.Initial = DefaultServiceRetryInitial
+	}
+	if p.MaxInterval <= 0 {
+		p.MaxInterval = max(DefaultServiceRetryMaxInterval, p.Initial)
+	}
+	return p.Backoff(attempt)
+}
+
 // Attempts returns how many times a call with method may be sent.
 func (s *Service) Attempts(method string) int {
 	if s.Retry.MaxAttempts > 1 && slices.Contains(s.Retry.Methods, method) {
@@ -301,6 +323,10 @@ func (p *parser) serviceRetry(f kv, s *Service) {
 	r := ServiceRetry{RetryPolicy: rp, Methods: IdempotentMethods}
 	if _, ok := fs.get("max_attempts"); !ok {
 		p.missing(f.val, fs, "retry", "max_attempts")
+	}
+	if v, ok := fs.get("max_elapsed"); ok {
+		p.errf(v.key, "max_elapsed: the attempts of a service call are bounded by its timeout; leave max_elapsed out")
+		r.MaxElapsed = 0
 	}
 	if r.MaxAttempts == 0 {
 		r.MaxAttempts = 1
