@@ -145,3 +145,31 @@ services:
 		}
 	}
 }
+
+// FuzzPushesSection feeds arbitrary bytes to the route file parser with
+// the pushes: section registered: it must never panic, every problem has
+// the file and a message, and a file read without a problem gives pushes
+// with a system, an operation key and a mapping.
+func FuzzPushesSection(f *testing.F) {
+	f.Add([]byte("pushes:\n  - system: 000.00.21.H60\n    wsdl: consumed/qlvb-vnpt.wsdl\n    operation: NhanVanBan\n    endpoint: http://x\n    mapping: {A: title, \"B[].C\": attachment.name}\n    retry: {max_attempts: 3, jitter: 0.1}\n    answer: {success: {field: R, prefix: OK}}\n"))
+	f.Add([]byte("pushes: &a [*a]\n"))
+	f.Add([]byte("pushes:\n  - {system: 1, answer: {success: {field: [x]}}, mapping: {\"\": \"\"}}\n"))
+	secs := decodeOnly()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _, parts, ps := route.ParseFileWith("f.yaml", data, bus.DefaultSteps, secs)
+		for _, p := range ps {
+			if p.File != "f.yaml" || p.Msg == "" {
+				t.Fatalf("malformed problem %#v", p)
+			}
+		}
+		if len(ps) > 0 {
+			return
+		}
+		list, _ := parts[soapout.SectionName].([]*soapout.Push)
+		for _, p := range list {
+			if p.System == "" || p.Key() == "/" || len(p.Mapping) == 0 {
+				t.Fatalf("push accepted incomplete: %+v", p)
+			}
+		}
+	})
+}

@@ -132,6 +132,13 @@ func ParseFile(file string, data []byte, reg *bus.StepRegistry) ([]*Route, []*Se
 	return routes, services, probs
 }
 
+// ParseFileWith reads one route file with the step kinds of reg and the
+// sections of secs (nil: the defaults), returning besides the routes and
+// the services the value each section's decoder gave for the file.
+func ParseFileWith(file string, data []byte, reg *bus.StepRegistry, secs *Sections) ([]*Route, []*Service, map[string]any, Problems) {
+	return parseAll(file, data, reg, secs)
+}
+
 // parseAll reads one route file with its routes, its services and the
 // parts of the registered sections.
 func parseAll(file string, data []byte, reg *bus.StepRegistry, secs *Sections) ([]*Route, []*Service, map[string]any, Problems) {
