@@ -81,7 +81,7 @@ func load(dir string, reg *bus.StepRegistry, secs *Sections) (*Set, Problems) {
 			}
 			continue
 		}
-		v, ps := sec.Build(parts[name])
+		v, ps := guard(dir, name, "join", func() (any, Problems) { return sec.Build(parts[name]) })
 		set.sections[name] = v
 		probs = append(probs, ps...)
 	}
@@ -94,7 +94,8 @@ func load(dir string, reg *bus.StepRegistry, secs *Sections) (*Set, Problems) {
 	}
 	for _, name := range names {
 		if sec, _ := secs.Lookup(name); sec.Check != nil {
-			probs = append(probs, sec.Check(set)...)
+			_, ps := guard(dir, name, "check", func() (any, Problems) { return nil, sec.Check(set) })
+			probs = append(probs, ps...)
 		}
 	}
 	if len(probs) > 0 {
@@ -102,6 +103,18 @@ func load(dir string, reg *bus.StepRegistry, secs *Sections) (*Set, Problems) {
 		return nil, probs
 	}
 	return set, nil
+}
+
+// guard runs a section's join or check, turning its panic into a problem
+// of the directory: a component's bug refuses the set instead of stopping
+// the node.
+func guard(dir, section, what string, fn func() (any, Problems)) (v any, ps Problems) {
+	defer func() {
+		if r := recover(); r != nil {
+			v, ps = nil, Problems{{File: dir, Msg: fmt.Sprintf("%s: the section's %s failed: %v", section, what, r)}}
+		}
+	}()
+	return fn()
 }
 
 // Build checks routes against each other — unique names, no two routes
