@@ -10,20 +10,19 @@ import (
 	"github.com/tuyenquang/lgsp/adapters/soap"
 	"github.com/tuyenquang/lgsp/adapters/soapout"
 	"github.com/tuyenquang/lgsp/bus"
-	"github.com/tuyenquang/lgsp/bus/route"
 	"github.com/tuyenquang/lgsp/wsdl/consumed/gen/dossierjaxws"
 	"github.com/tuyenquang/lgsp/wsdl/consumed/gen/hoadonasmx"
 )
 
-func fm(field, src string, line int) route.FieldMap {
-	return route.FieldMap{Field: field, Source: src, Line: line, Col: 7}
+func fm(field, src string, line int) soap.FieldMap {
+	return soap.FieldMap{Field: field, Source: src, Line: line, Col: 7}
 }
 
 // jaxMapping is a complete mapping of the JAX-WS RI pushDocument: through
 // the embedded *BaseDocument (code, type), the dateTime/date/time fields,
 // the enumeration, a reserved word (range → Range_), the qualified ref
 // agency of the imported schema and the repeated files.
-var jaxMapping = []route.FieldMap{
+var jaxMapping = []soap.FieldMap{
 	fm("Arg0.Code", "exchange_id", 1), fm("Arg0.Type_", "data_type", 2), fm("Arg0.Title", "title", 3),
 	fm("Arg0.ReceivedAt", "created_at", 4), fm("Arg0.DueDate", "const:2026-12-31", 5), fm("Arg0.OfficeHour", "const:08:30:00", 6),
 	fm("Arg0.Status", "const:NEW", 7), fm("Arg0.Range_", "priority", 8), fm("Arg0.Agency.AgencyCode", "source", 9),
@@ -31,7 +30,7 @@ var jaxMapping = []route.FieldMap{
 }
 
 func TestLintMappingAcceptsComplete(t *testing.T) {
-	for key, m := range map[string][]route.FieldMap{
+	for key, m := range map[string][]soap.FieldMap{
 		"dossier-jaxws/pushDocument": jaxMapping,
 		"hoadon-asmx/ImportInv": {fm("XmlInvData", "content", 1), fm("Convert", "const:0", 2), fm("IssueDate", "created_at", 3),
 			fm("PatternIds.Int", "const:7", 4), fm("Serials.Astring", "title", 5), fm("InvType", "const:VAT", 6)},
@@ -48,7 +47,7 @@ func TestLintMappingAcceptsComplete(t *testing.T) {
 
 func TestLintMappingRefuses(t *testing.T) {
 	b, _ := soap.Lookup("dossier-jaxws/pushDocument")
-	ps := soapout.LintMapping(b, []route.FieldMap{
+	ps := soapout.LintMapping(b, []soap.FieldMap{
 		fm("Arg0.Nope", "title", 1),               // no such field
 		fm("Arg0.Extra.InnerXML", "title", 2),     // xsd:any: raw XML
 		fm("Arg0.ReceivedAt", "title", 3),         // text into a dateTime

@@ -23,10 +23,14 @@ func BindingsOf(env *service.Environment) *soap.Bindings {
 }
 
 // RegisterIn registers pushes in env: the pushes: section of route files
-// (Section, checked against env's SOAP bindings) and the module that
-// delivers them. init does it for the default environment.
+// (Section, checked against env's SOAP bindings, as are the soap: blocks
+// of services) and the module that delivers them. init does it for the
+// default environment.
 func RegisterIn(env *service.Environment) {
 	b := BindingsOf(env)
+	if _, ok := env.Sections().ServiceField(soap.BridgeField); !ok {
+		soap.RegisterBridgeField(env.Sections()) // the default sections have it from adapters/soap's init
+	}
 	env.RegisterSection(Section(b.Lookup, b.Registered))
 	env.RegisterModule(service.Module{Name: "soapout", Provision: provision})
 }

@@ -293,9 +293,9 @@ func (p *Pusher) client(ps *Push, v soap.Version) (*soap.Client, error) {
 		}
 	}
 	sum := sha256.Sum256([]byte(password))
-	version := route.SOAP11
+	version := soap.Declared11
 	if v == soap.V12 {
-		version = route.SOAP12
+		version = soap.Declared12
 	}
 	key := fmt.Sprintf("%s|%s|%s|%s|%t|%s", ps.Endpoint, version, ps.Timeout, ps.Auth.User, ps.Auth.Digest, hex.EncodeToString(sum[:8]))
 	p.mu.Lock()
@@ -316,9 +316,9 @@ func (p *Pusher) client(ps *Push, v soap.Version) (*soap.Client, error) {
 
 // NewClient returns a SOAP client for a legacy endpoint as a route file
 // declares it (version "1.1" or "1.2", timeout, WS-Security).
-func NewClient(endpoint, version string, timeout time.Duration, a route.SOAPAuth, password string) (*soap.Client, error) {
+func NewClient(endpoint, version string, timeout time.Duration, a soap.Auth, password string) (*soap.Client, error) {
 	opts := []soap.Option{soap.WithTimeout(timeout)}
-	if version == route.SOAP12 {
+	if version == soap.Declared12 {
 		opts = append(opts, soap.WithVersion(soap.V12))
 	}
 	if a.User != "" {

@@ -52,10 +52,10 @@ type Push struct {
 	WSDL        string // relative to wsdl/, e.g. consumed/qlvb-vnpt.wsdl
 	Operation   string
 	Endpoint    string
-	Version     string // route.SOAP11 or route.SOAP12; "" = the registered binding's (soap.Binding.Version)
+	Version     string // soap.Declared11 or soap.Declared12; "" = the registered binding's (soap.Binding.Version)
 	Timeout     time.Duration
-	Auth        route.SOAPAuth
-	Mapping     []route.FieldMap
+	Auth        soap.Auth
+	Mapping     []soap.FieldMap
 	Schedule    string // cron spec in Asia/Ho_Chi_Minh; "" = at once
 	Retry       bus.RetryPolicy
 	// Answer says which fault-free answers are accepted; without it any
@@ -90,7 +90,7 @@ type AnswerTest struct {
 
 // Key returns the registry key of the operation: the WSDL's base name
 // without .wsdl, a slash and the operation ("qlvb-vnpt/NhanVanBan").
-func (p *Push) Key() string { return route.OperationKey(p.WSDL, p.Operation) }
+func (p *Push) Key() string { return soap.OperationKey(p.WSDL, p.Operation) }
 
 // Plan returns when a push of an exchange that became due at now is made:
 // now without a schedule, else the next time of the schedule after now.
@@ -188,7 +188,7 @@ func decodePush(d *route.Decoder, n *yaml.Node) *Push {
 	if f, ok := fs.Get("description"); ok {
 		ps.Description, _ = d.String(f)
 	}
-	d.SOAPOperation(n, fs, "push", &ps.WSDL, &ps.Operation)
+	soap.DecodeOperation(d, n, fs, "push", &ps.WSDL, &ps.Operation)
 	if f, ok := fs.Require(n, "push", "endpoint"); ok {
 		if ep, ok := d.String(f); ok {
 			if msg := route.CheckEndpoint(ep); msg != "" {
@@ -198,7 +198,7 @@ func decodePush(d *route.Decoder, n *yaml.Node) *Push {
 		}
 	}
 	if f, ok := fs.Get("version"); ok {
-		ps.Version = d.SOAPVersion(f)
+		ps.Version = soap.DecodeVersion(d, f)
 	}
 	if f, ok := fs.Get("timeout"); ok {
 		if t, ok := d.Duration(f); ok {
@@ -213,10 +213,10 @@ func decodePush(d *route.Decoder, n *yaml.Node) *Push {
 		}
 	}
 	if f, ok := fs.Get("auth"); ok {
-		ps.Auth = d.SOAPAuth(f)
+		ps.Auth = soap.DecodeAuth(d, f)
 	}
 	if f, ok := fs.Require(n, "push", "mapping"); ok {
-		ps.Mapping = d.SOAPMapping(f, pushSource)
+		ps.Mapping = soap.DecodeMapping(d, f, pushSource)
 	}
 	if f, ok := fs.Get("schedule"); ok {
 		if spec, sched, ok := d.Schedule(f); ok {
@@ -265,7 +265,7 @@ func decodeAnswerTest(d *route.Decoder, f route.Field) *AnswerTest {
 		return nil
 	}
 	if name, ok := d.String(v); ok {
-		if !route.ValidFieldPath(name) || strings.Contains(name, "[]") {
+		if !soap.ValidFieldPath(name) || strings.Contains(name, "[]") {
 			d.Errorf(v.Val, "field: %q is not a field of the generated answer type (Name or Outer.Inner)", name)
 			return nil
 		}
@@ -330,7 +330,7 @@ func checkOperations(set *route.Set, lookup func(string) (soap.Binding, bool), r
 	miss := func(file string, line, col int, what, key string) {
 		ps = append(ps, route.Problem{File: file, Line: line, Col: col, Msg: fmt.Sprintf("%s: SOAP operation %q is not registered (add its WSDL under wsdl/consumed/, run go generate ./wsdl/..., and register it with soapout.Register; registered: %s)", what, key, strings.Join(registered(), ", "))})
 	}
-	mapping := func(file string, line, col int, what string, b Binding, m []route.FieldMap, required bool) {
+	mapping := func(file string, line, col int, what string, b Binding, m []soap.FieldMap, required bool) {
 		for _, mp := range LintMapping(b, m, required) {
 			l, c := mp.Line, mp.Col
 			if l == 0 {
@@ -351,18 +351,19 @@ func checkOperations(set *route.Set, lookup func(string) (soap.Binding, bool), r
 		}
 	}
 	for _, sv := range set.Services() {
-		if sv.SOAP == nil {
+		br := soap.BridgeOf(sv)
+		if br == nil {
 			continue
 		}
-		b, ok := lookup(sv.SOAP.Key())
+		b, ok := lookup(br.Key())
 		if !ok {
-			miss(sv.File, sv.Line, sv.Col, "service "+sv.Name, sv.SOAP.Key())
+			miss(sv.File, sv.Line, sv.Col, "service "+sv.Name, br.Key())
 			continue
 		}
 		// Without a mapping the JSON body is decoded by element names:
 		// nothing to check before a call comes.
-		if len(sv.SOAP.Mapping) > 0 {
-			mapping(sv.File, sv.Line, sv.Col, "service "+sv.Name, b, sv.SOAP.Mapping, true)
+		if len(br.Mapping) > 0 {
+			mapping(sv.File, sv.Line, sv.Col, "service "+sv.Name, b, br.Mapping, true)
 		}
 	}
 	return ps

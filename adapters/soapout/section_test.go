@@ -18,6 +18,7 @@ import (
 // check against the SOAP bindings: these tests are about the schema.
 func decodeOnly() *route.Sections {
 	secs := route.NewSections()
+	soap.RegisterBridgeField(secs)
 	sec := soapout.Section(func(string) (soap.Binding, bool) { return soap.Binding{}, false }, func() []string { return nil })
 	sec.Check = nil
 	secs.Register(sec)
@@ -61,7 +62,7 @@ services:
 	}
 	a, ok := soapout.PushTo(set, "000.00.21.H60")
 	if !ok || a.Key() != "qlvb-vnpt/NhanVanBan" || a.Version != "" || a.Timeout != soapout.DefaultPushTimeout || a.Retry != bus.DefaultRetry ||
-		a.Auth != (route.SOAPAuth{User: "lgsp", PasswordEnv: "QLVB_PASSWORD", Digest: true}) || len(a.Mapping) != 3 || a.Mapping[1].Source != "edxml:Code/CodeNumber" {
+		a.Auth != (soap.Auth{User: "lgsp", PasswordEnv: "QLVB_PASSWORD", Digest: true}) || len(a.Mapping) != 3 || a.Mapping[1].Source != "edxml:Code/CodeNumber" {
 		t.Fatalf("push a: %+v", a)
 	}
 	now := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
@@ -70,7 +71,7 @@ services:
 	}
 	b, _ := soapout.PushTo(set, "000.00.22.H60")
 	// 07:00 in Asia/Ho_Chi_Minh is 00:00 UTC.
-	if b.Version != route.SOAP12 || b.Timeout != 20*time.Second || b.Retry.MaxAttempts != 3 || !b.Plan(now).Equal(time.Date(2026, 3, 3, 0, 0, 0, 0, time.UTC)) {
+	if b.Version != soap.Declared12 || b.Timeout != 20*time.Second || b.Retry.MaxAttempts != 3 || !b.Plan(now).Equal(time.Date(2026, 3, 3, 0, 0, 0, 0, time.UTC)) {
 		t.Fatalf("push b: %+v, plan %s", b, b.Plan(now))
 	}
 	if r := b.Answer; r.Success == nil || r.Success.Field != "Accepted" || r.Success.Equals != "true" || r.Refusal == nil || r.Refusal.Prefix != "ERR:" || a.Answer.Success != nil {
@@ -80,8 +81,8 @@ services:
 		t.Fatal(soapout.Pushes(set))
 	}
 	s, _ := set.Service("cau-noi")
-	if s.SOAP == nil || s.SOAP.Key() != "qlvb-vnpt/NhanVanBan" || s.SOAP.Mapping[0].Source != "json:ma.so" {
-		t.Fatalf("bridge: %+v", s.SOAP)
+	if br := soap.BridgeOf(s); br == nil || br.Key() != "qlvb-vnpt/NhanVanBan" || br.Mapping[0].Source != "json:ma.so" {
+		t.Fatalf("bridge: %+v", br)
 	}
 }
 
@@ -172,4 +173,24 @@ func FuzzPushesSection(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestBridgeBlock: the soap: block of services is declared by adapters/soap
+// (route.ServiceField), not by bus/route: without it a soap: block is an
+// unknown field; with it the block is read, and a bridge that also names a
+// gateway is refused at the gateway's position.
+func TestBridgeBlock(t *testing.T) {
+	src := "services:\n  - name: b\n    owner: 000.00.21.H60\n    endpoint: http://x\n    scopes: [write]\n    soap: {wsdl: consumed/a.wsdl, operation: Op}\n"
+	_, _, _, ps := route.ParseFileWith("g.yaml", []byte(src), bus.DefaultSteps, route.NewSections())
+	if len(ps) != 1 || ps[0].String() != `g.yaml:6:5: unknown field "soap" (known: description, endpoint, gateway, headers, max_bytes, max_inflight, name, owner, retry, scopes, timeout)` {
+		t.Fatalf("without the field: %v", ps)
+	}
+	_, svcs, _, ps := route.ParseFileWith("g.yaml", []byte(src), bus.DefaultSteps, decodeOnly())
+	if len(ps) != 0 || soap.BridgeOf(svcs[0]) == nil || soap.BridgeOf(svcs[0]).Key() != "a/Op" {
+		t.Fatalf("with the field: %v %+v", ps, svcs)
+	}
+	_, _, _, ps = route.ParseFileWith("g.yaml", []byte(src+"    gateway: ngsp\n"), bus.DefaultSteps, decodeOnly())
+	if len(ps) != 1 || ps[0].String() != "g.yaml:7:14: gateway: a SOAP bridge service cannot call through a gateway" {
+		t.Fatalf("bridge with a gateway: %v", ps)
+	}
 }

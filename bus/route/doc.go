@@ -21,7 +21,9 @@
 // delivery kind's targets, like the pushes: of adapters/soapout) through a
 // Section registered in a *Sections (DefaultSections in production): its
 // decoder reads the section through the strict Decoder, which keeps every
-// problem's position, and its check runs on the loaded set. Every retry:
+// problem's position, and its check runs on the loaded set. Fields of
+// services can be declared the same way (ServiceField: the soap: block of
+// adapters/soap). Every retry:
 // of a file is read by one decoder (RetryFields) into bus.RetryPolicy.
 //
 // It imports bus, bus/schedule, yaml.v3 and the standard library; never

@@ -43,13 +43,28 @@ type Section struct {
 // its environment (bus/service.Environment); DefaultSections is the one
 // that the adapters' init functions fill.
 type Sections struct {
-	mu   sync.RWMutex
-	byNm map[string]Section
+	mu     sync.RWMutex
+	byNm   map[string]Section
+	fields map[string]ServiceField
+}
+
+// ServiceField is a field of services: that a component declares for
+// itself (the soap: block that makes a service a REST ⇄ SOAP bridge,
+// adapters/soap), beside the fields bus/route owns.
+type ServiceField struct {
+	// Name is the key of the field in a service ("soap").
+	Name string
+	// Decode reads the field's value f of one service; service holds the
+	// service's other fields, for checks across them. Problems go to d
+	// with their positions; the value is the service's Block(Name).
+	Decode func(d *Decoder, f Field, service Fields) any
 }
 
 // NewSections returns an empty registry: route files may then hold only
-// routes: and services:.
-func NewSections() *Sections { return &Sections{byNm: map[string]Section{}} }
+// routes: and services:, and services only the fields bus/route owns.
+func NewSections() *Sections {
+	return &Sections{byNm: map[string]Section{}, fields: map[string]ServiceField{}}
+}
 
 // DefaultSections is the registry filled by the adapters' init functions.
 var DefaultSections = NewSections()
@@ -70,6 +85,48 @@ func (r *Sections) Register(s Section) {
 		panic("route: section " + s.Name + " registered twice")
 	}
 	r.byNm[s.Name] = s
+}
+
+// RegisterServiceField adds a field of services. It panics on a name that
+// is empty, one of the fields bus/route owns or already registered, or
+// without Decode.
+func (r *Sections) RegisterServiceField(f ServiceField) {
+	if f.Name == "" || f.Decode == nil || contains(serviceFields, f.Name) {
+		panic(fmt.Sprintf("route: invalid service field %q (a field needs a free name and Decode)", f.Name))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.fields[f.Name]; dup {
+		panic("route: service field " + f.Name + " registered twice")
+	}
+	r.fields[f.Name] = f
+}
+
+// ServiceField returns the service field called name.
+func (r *Sections) ServiceField(name string) (ServiceField, bool) {
+	if r == nil {
+		return ServiceField{}, false
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	f, ok := r.fields[name]
+	return f, ok
+}
+
+// ServiceFieldNames returns the names of the registered service fields,
+// sorted.
+func (r *Sections) ServiceFieldNames() []string {
+	if r == nil {
+		return nil
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]string, 0, len(r.fields))
+	for n := range r.fields {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Lookup returns the section called name.
@@ -218,25 +275,6 @@ func (d *Decoder) Strict(n *yaml.Node, what string, into any) bool {
 	return len(probs) == 0
 }
 
-// SOAPOperation reads the wsdl: and operation: fields of a SOAP call
-// (a push, a bridged service) into wsdl and op.
-func (d *Decoder) SOAPOperation(n *yaml.Node, fs Fields, what string, wsdl, op *string) {
-	d.p.wsdlOp(n, fs.e, what, wsdl, op)
-}
-
-// SOAPVersion reads version: "1.1" or "1.2".
-func (d *Decoder) SOAPVersion(f Field) string { return d.p.soapVersion(f.kv()) }
-
-// SOAPAuth reads auth: {username_token: {...}}.
-func (d *Decoder) SOAPAuth(f Field) SOAPAuth { return d.p.soapAuth(f.kv()) }
-
-// SOAPMapping reads a mapping of request fields to sources; check returns
-// what is wrong with a source, or "" (item: the field is an item of a
-// repeated element, Name[].Field).
-func (d *Decoder) SOAPMapping(f Field, check func(src string, item bool) string) []FieldMap {
-	return d.p.mapping(f.kv(), check)
-}
-
 // CheckEndpoint returns what is wrong with the endpoint URL of a call, or
 // "": it must be an absolute http(s) URL without user, query or fragment.
 func CheckEndpoint(raw string) string { return checkEndpoint(raw) }
@@ -251,7 +289,3 @@ func Describe(n *yaml.Node) string { return describe(n) }
 // Hint returns ` (did you mean "x"?)` or ` (known: a, b)` for an unknown
 // name.
 func Hint(name string, known []string) string { return hint(name, known) }
-
-// ValidFieldPath reports whether s is a field path of a generated type:
-// Name, Outer.Inner or List[].Item.
-func ValidFieldPath(s string) bool { return validFieldPath(s) }

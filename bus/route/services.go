@@ -29,7 +29,7 @@ var IdempotentMethods = []string{http.MethodGet, http.MethodHead, http.MethodPut
 
 // The fields of each mapping of a service.
 var (
-	serviceFields = []string{"name", "description", "owner", "endpoint", "scopes", "timeout", "retry", "max_bytes", "max_inflight", "headers", "soap", "gateway"}
+	serviceFields = []string{"name", "description", "owner", "endpoint", "scopes", "timeout", "retry", "max_bytes", "max_inflight", "headers", "gateway"}
 	headerFields  = []string{"set", "remove"}
 	scopeRE       = regexp.MustCompile(`^[a-z0-9][a-z0-9._:-]{0,63}$`)
 )
@@ -48,7 +48,6 @@ type Service struct {
 	MaxBytes    int64 // request body limit
 	MaxInFlight int   // calls in flight to this service at once
 	Headers     HeaderRules
-	SOAP        *ServiceSOAP // set: a REST ⇄ SOAP bridge (pushes.go)
 	// Gateway names the outside gateway whose credentials the call carries
 	// instead of the bus's signature (ngsp: the province's OAuth2 token).
 	Gateway   string
@@ -56,7 +55,12 @@ type Service struct {
 	Line, Col int
 
 	namePos pos
+	blocks  map[string]any // the values of registered service fields
 }
+
+// Block returns the value of the registered service field name (e.g. the
+// soap: block, adapters/soap.BridgeOf), or nil when the service has none.
+func (s *Service) Block(name string) any { return s.blocks[name] }
 
 // ServiceRetry says which calls are tried again after the destination could
 // not be reached, how often in all (MaxAttempts, 1: no retry) and how
@@ -199,7 +203,8 @@ func (p *parser) service(n *yaml.Node) *Service {
 		Retry:   ServiceRetry{RetryPolicy: bus.RetryPolicy{MaxAttempts: 1}},
 		namePos: pos{n.Line, n.Column},
 	}
-	fs, ok := p.fields(n, serviceFields)
+	extra := p.sections.ServiceFieldNames()
+	fs, ok := p.fields(n, append(append([]string(nil), serviceFields...), extra...))
 	if !ok {
 		return nil
 	}
@@ -281,22 +286,41 @@ func (p *parser) service(n *yaml.Node) *Service {
 	if f, ok := fs.get("headers"); ok {
 		p.headerRules(f, s)
 	}
-	if f, ok := fs.get("soap"); ok {
-		p.serviceSOAP(f, s)
-	}
 	if f, ok := fs.get("gateway"); ok {
 		if g, ok := p.str(f); ok {
-			switch {
-			case !slices.Contains(Gateways, g):
+			if !slices.Contains(Gateways, g) {
 				p.errf(f.val, "gateway: %q is not a gateway services can call through (%s)", g, strings.Join(Gateways, ", "))
-			case s.SOAP != nil:
-				p.errf(f.val, "gateway: a SOAP bridge service cannot call through a gateway")
-			default:
+			} else {
 				s.Gateway = g
 			}
 		}
 	}
+	for _, name := range extra {
+		f, ok := fs.get(name)
+		if !ok {
+			continue
+		}
+		sf, _ := p.sections.ServiceField(name)
+		if v := decodeServiceField(sf, &Decoder{p}, f, Fields{&Decoder{p}, fs}); v != nil {
+			if s.blocks == nil {
+				s.blocks = map[string]any{}
+			}
+			s.blocks[name] = v
+		}
+	}
 	return s
+}
+
+// decodeServiceField runs a service field's decoder, turning its panic
+// into a problem at the field's key.
+func decodeServiceField(sf ServiceField, d *Decoder, f kv, service Fields) (v any) {
+	defer func() {
+		if r := recover(); r != nil {
+			d.Errorf(f.key, "%s: the field decoder failed: %v", sf.Name, r)
+			v = nil
+		}
+	}()
+	return sf.Decode(d, Field{f.key, f.val}, service)
 }
 
 // Gateways are the outside gateways a service may call through (gateway:).
