@@ -148,12 +148,13 @@ services:
 }
 
 // FuzzPushesSection feeds arbitrary bytes to the route file parser with
-// the pushes: section registered: it must never panic, every problem has
+// the pushes: section and the soap: block of services registered: it must never panic, every problem has
 // the file and a message, and a file read without a problem gives pushes
 // with a system, an operation key and a mapping.
 func FuzzPushesSection(f *testing.F) {
 	f.Add([]byte("pushes:\n  - system: 000.00.21.H60\n    wsdl: consumed/qlvb-vnpt.wsdl\n    operation: NhanVanBan\n    endpoint: http://x\n    mapping: {A: title, \"B[].C\": attachment.name}\n    retry: {max_attempts: 3, jitter: 0.1}\n    answer: {success: {field: R, prefix: OK}}\n"))
 	f.Add([]byte("pushes: &a [*a]\n"))
+	f.Add([]byte("services:\n  - name: b\n    owner: 000.00.21.H60\n    endpoint: http://x\n    scopes: [write]\n    soap: {wsdl: consumed/a.wsdl, operation: Op, version: \"1.2\", auth: {username_token: {user: u, password_env: P}}, mapping: {A: json:a.b}}\n    gateway: ngsp\n"))
 	f.Add([]byte("pushes:\n  - {system: 1, answer: {success: {field: [x]}}, mapping: {\"\": \"\"}}\n"))
 	secs := decodeOnly()
 	f.Fuzz(func(t *testing.T, data []byte) {
