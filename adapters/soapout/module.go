@@ -1,6 +1,9 @@
 package soapout
 
 import (
+	"context"
+	"sync"
+
 	"github.com/tuyenquang/lgsp/adapters/soap"
 	"github.com/tuyenquang/lgsp/bus/service"
 )
@@ -32,8 +35,11 @@ func RegisterIn(env *service.Environment) {
 		soap.RegisterBridgeField(env.Sections()) // the default sections have it from adapters/soap's init
 	}
 	env.RegisterSection(Section(b.Lookup, b.Registered))
-	env.RegisterModule(service.Module{Name: "soapout", Provision: provision})
+	env.RegisterModule(service.Module{Name: "soapout", Provision: provision, Stop: stop})
 }
+
+// pushers are the Pushers of the nodes of this process, by host, for Stop.
+var pushers sync.Map // *service.Host → *Pusher
 
 // provision registers pushes as a delivery kind of the node's engine, and
 // as the diverter of the notifications of pushed recipients.
@@ -50,5 +56,15 @@ func provision(h *service.Host) error {
 	}
 	h.RegisterDelivery(p)
 	h.Divert(p)
+	pushers.Store(h, p)
+	return nil
+}
+
+// stop runs in the node's ordered shutdown, once the delivery engine has
+// stopped: the idle connections to legacy endpoints are closed.
+func stop(_ context.Context, h *service.Host) error {
+	if p, ok := pushers.LoadAndDelete(h); ok {
+		p.(*Pusher).Close()
+	}
 	return nil
 }

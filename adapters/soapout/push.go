@@ -66,6 +66,16 @@ type pushPayload struct {
 	Operation  string `json:"operation"`
 }
 
+// Close closes the idle connections of the Pusher's SOAP clients; a
+// later push opens new ones.
+func (p *Pusher) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.clients {
+		c.CloseIdleConnections()
+	}
+}
+
 func (p *Pusher) bindings() *soap.Bindings {
 	if p.Bindings != nil {
 		return p.Bindings
