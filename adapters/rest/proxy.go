@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tuyenquang/lgsp/adapters/soap"
 	"github.com/tuyenquang/lgsp/bus"
 	"github.com/tuyenquang/lgsp/bus/activity"
 	"github.com/tuyenquang/lgsp/bus/auth"
@@ -116,7 +117,7 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	if svc.SOAP != nil {
+	if soap.BridgeOf(svc) != nil {
 		p.bridge(w, r, svc, who) // REST ⇄ SOAP (soapbridge.go)
 		return
 	}
@@ -242,7 +243,7 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-		if !bus.Sleep(tctx, (bus.RetryPolicy{Initial: 100 * time.Millisecond, MaxInterval: time.Second}).Backoff(attempt)) {
+		if !bus.Sleep(tctx, svc.Retry.Wait(attempt)) {
 			service.WriteProblem(w, r, bus.ErrServiceTimeout.New("service %s did not answer within %s", svc.Name, svc.Timeout))
 			return
 		}
