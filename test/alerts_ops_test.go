@@ -1,14 +1,21 @@
 package test
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tuyenquang/lgsp/adapters/qlvb"
+	"github.com/tuyenquang/lgsp/adapters/soap"
+	"github.com/tuyenquang/lgsp/adapters/vxp"
 	"github.com/tuyenquang/lgsp/bus/alert"
 	"github.com/tuyenquang/lgsp/bus/auth"
 	"github.com/tuyenquang/lgsp/bus/service"
+	vxpsim "github.com/tuyenquang/lgsp/test/sim/vxp"
+	"github.com/tuyenquang/lgsp/wsdl/gen/lgspedoc"
 )
 
 // TestAlertAuthFailuresPerAddress: requests with bad signatures from one
@@ -69,4 +76,124 @@ func TestAlertAuthFailuresPerAddress(t *testing.T) {
 	if f := sink.count(alert.RuleAuthFailures, alert.Firing); f != 1 || sink.bad != 0 {
 		t.Fatalf("fired %d times (the other address must not fire), %d bad signatures", f, sink.bad)
 	}
+}
+
+// TestAlertTrafficAnomalySOAPAndVXP: the traffic baseline counts calls that
+// do not go through the REST API: a system calling the QLVB SOAP service
+// with a WS-Security UsernameToken, and a system calling the VXP drop-in
+// endpoint with the SDK's signature. Each sends 2 calls per 300 ms window
+// for a baseline, then a burst of 40 in one window: traffic_anomaly fires
+// for each (40 ≥ traffic_min 15 and > 4 × the median 2), then resolves.
+func TestAlertTrafficAnomalySOAPAndVXP(t *testing.T) {
+	const window = 300 * time.Millisecond
+	n, sink := ruleNode(t, alert.Rules{TrafficWindow: window, TrafficBaseline: 3, TrafficFactor: 4, TrafficMin: 15}, func(c *service.Config) {
+		vxpEndpointOn(c)
+		c.PublicURL = ""
+	})
+	ctx := context.Background()
+	soapSys := n.system(t, "000.00.56.H60", "Sở Ngoại vụ — QLVB SOAP")
+	n.system(t, "000.00.57.H60", "Sở Du lịch — SDK VXP")
+	wss, err := soap.NewClient(n.url+qlvb.Path, soap.WithTimeout(time.Minute), soap.WithUsernameToken(soapSys.AccessKey, soapSys.SecretKey, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdk := sdkClient(n, "000.00.57.H60", n.clients["000.00.57.H60"].SecretKey)
+	soapCall := func() {
+		t.Helper()
+		var resp lgspedoc.GetAgencyListResponse
+		if err := wss.Call(ctx, lgspedoc.ActionGetAgencyList, &lgspedoc.GetAgencyList{}, &resp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vxpCall := func() {
+		t.Helper()
+		if _, err := sdk.GetReceivedEdocList(ctx, "edoc"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tick := time.NewTicker(window)
+	defer tick.Stop()
+	for range 5 {
+		soapCall()
+		soapCall()
+		vxpCall()
+		vxpCall()
+		<-tick.C
+	}
+	for range 40 {
+		soapCall()
+		vxpCall()
+	}
+	for _, sys := range []string{"000.00.56.H60", "000.00.57.H60"} {
+		subject := "test-node/" + sys
+		eventually(t, "traffic_anomaly fired for "+sys, func() (bool, error) {
+			return sink.subjectCount(alert.RuleTrafficAnomaly, alert.Firing, subject) == 1, nil
+		})
+	}
+	for _, sys := range []string{"000.00.56.H60", "000.00.57.H60"} {
+		subject := "test-node/" + sys
+		eventually(t, "traffic_anomaly resolved for "+sys, func() (bool, error) {
+			return sink.subjectCount(alert.RuleTrafficAnomaly, alert.Resolved, subject) == 1, nil
+		})
+	}
+	if f := sink.count(alert.RuleTrafficAnomaly, alert.Firing); f != 2 || sink.bad != 0 {
+		t.Fatalf("fired %d times, want 2; %d bad signatures", f, sink.bad)
+	}
+}
+
+// TestAlertTrafficAnomalyGatewayPulls: documents pulled from the VXP axis
+// count as traffic of the gateway system. One document is pulled first
+// (the node starts counting), then nothing for the baseline windows, then
+// 20 documents arrive and one poll pulls them all: traffic_anomaly fires
+// for the gateway system, and resolves in the windows after.
+func TestAlertTrafficAnomalyGatewayPulls(t *testing.T) {
+	const window = 2 * time.Second
+	sim, gw := vxpGateway(t, "@every 1s")
+	n, sink := ruleNode(t, alert.Rules{TrafficWindow: window, TrafficBaseline: 2, TrafficFactor: 4, TrafficMin: 15}, gw)
+	n.system(t, gwSystem, "Trục liên thông văn bản quốc gia (VXP)")
+	n.system(t, rcptSys, "QLVB Văn phòng UBND tỉnh")
+	n.grant(t, "exchange", gwSystem, rcptSys, "edoc")
+	put := func(i int) string {
+		return sim.Put(vpcpOrgan, []string{gwOrgan}, "edoc", vxpsim.SamplePacket(vpcpOrgan, []string{rcptSys}, fmt.Sprintf("Công văn thử số %d", i), []byte("x")))
+	}
+	first := put(0)
+	eventually(t, "the first document pulled", func() (bool, error) { return sim.Transport(first, gwOrgan) == vxp.TransportDone, nil })
+	// The baseline: two windows without documents.
+	waitWindows := time.Now().Add(2 * window)
+	eventuallyWithin(t, 10*time.Second, "two quiet windows", func() (bool, error) { return time.Now().After(waitWindows), nil })
+	var ids []string
+	for i := range 20 {
+		ids = append(ids, put(i+1))
+	}
+	subject := "test-node/" + gwSystem
+	eventually(t, "traffic_anomaly fired for the gateway system", func() (bool, error) {
+		return sink.subjectCount(alert.RuleTrafficAnomaly, alert.Firing, subject) == 1, nil
+	})
+	eventually(t, "every document pulled", func() (bool, error) {
+		for _, id := range ids {
+			if sim.Transport(id, gwOrgan) != vxp.TransportDone {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	eventually(t, "traffic_anomaly resolved for the gateway system", func() (bool, error) {
+		return sink.subjectCount(alert.RuleTrafficAnomaly, alert.Resolved, subject) == 1, nil
+	})
+	if f := sink.count(alert.RuleTrafficAnomaly, alert.Firing); f != 1 || sink.bad != 0 {
+		t.Fatalf("fired %d times, want 1; %d bad signatures", f, sink.bad)
+	}
+}
+
+// subjectCount counts the messages of rule and kind about subject.
+func (a *alertSink) subjectCount(rule, kind, subject string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := 0
+	for _, m := range a.msgs {
+		if m.Rule == rule && m.Kind == kind && m.Subject == subject {
+			n++
+		}
+	}
+	return n
 }
