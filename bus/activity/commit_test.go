@@ -1,0 +1,119 @@
+package activity_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tuyenquang/lgsp/bus/activity"
+	"github.com/tuyenquang/lgsp/bus/store"
+)
+
+// countingStore counts AppendActivity transactions and can fail them.
+type countingStore struct {
+	store.Store
+	appends atomic.Int64
+	fail    atomic.Bool
+}
+
+func (c *countingStore) AppendActivity(ctx context.Context, es []store.ActivityEntry) error {
+	if c.fail.Load() {
+		return errors.New("the database is down")
+	}
+	c.appends.Add(1)
+	return c.Store.AppendActivity(ctx, es)
+}
+
+func runLog(t *testing.T, l *activity.Log) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { l.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// TestCommitIsDurableWhenItReturns: 64 concurrent Commit calls each return
+// only once their entry can be read from the database; they share
+// transactions (fewer appends than entries), and the chain verifies.
+func TestCommitIsDurableWhenItReturns(t *testing.T) {
+	s, _ := sqliteStore(t)
+	cs := &countingStore{Store: s}
+	l := activity.New(activity.Options{Store: cs, Vault: newVault(t), Node: "n1"})
+	runLog(t, l)
+	const n = 64
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			subj := fmt.Sprint("svc-", i)
+			if err := l.Commit(t.Context(), activity.Entry{Kind: "svc.call", Actor: "A", SystemCode: "A", Subject: subj}); err != nil {
+				errs <- err
+				return
+			}
+			got, err := s.ListActivity(context.Background(), store.ActivityFilter{SystemCode: "A", Limit: 1000})
+			if err != nil {
+				errs <- err
+				return
+			}
+			for _, e := range got {
+				if e.Subject == subj {
+					return
+				}
+			}
+			errs <- fmt.Errorf("%s: Commit returned before the entry was in the database", subj)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if a := cs.appends.Load(); a >= n {
+		t.Fatalf("%d transactions for %d concurrent entries: no group commit", a, n)
+	}
+	if err := l.Checkpoint(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if rep := verify(t, s); !rep.OK() || rep.Nodes[0].Entries != n {
+		t.Fatalf("verify: %+v", rep)
+	}
+	t.Logf("%d entries committed in %d transactions", n, cs.appends.Load())
+}
+
+// TestCommitReportsAFailedWrite: while the database refuses, Commit
+// returns the error (its caller must not acknowledge) and the entry stays
+// buffered; once the database is back it is written, chained.
+func TestCommitReportsAFailedWrite(t *testing.T) {
+	s, _ := sqliteStore(t)
+	cs := &countingStore{Store: s}
+	l := activity.New(activity.Options{Store: cs, Vault: newVault(t), Node: "n1", CommitWait: 2 * time.Second})
+	runLog(t, l)
+	if err := l.Commit(t.Context(), activity.Entry{Kind: "admin.POST", Actor: "admin-api", Subject: "/admin/v1/systems"}); err != nil {
+		t.Fatal(err)
+	}
+	cs.fail.Store(true)
+	if err := l.Commit(t.Context(), activity.Entry{Kind: "admin.POST", Actor: "admin-api", Subject: "/admin/v1/grants"}); err == nil {
+		t.Fatal("Commit succeeded while the database refused")
+	}
+	cs.fail.Store(false)
+	if err := l.Commit(t.Context(), activity.Entry{Kind: "admin.POST", Actor: "admin-api", Subject: "/admin/v1/routes/reload"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ListActivity(t.Context(), store.ActivityFilter{Limit: 10})
+	if err != nil || len(got) != 3 {
+		t.Fatalf("entries %+v, %v: want all three, the refused one written late", got, err)
+	}
+	if rep := verify(t, s); !rep.OK() {
+		t.Fatalf("verify: %+v", rep)
+	}
+	var nilLog *activity.Log
+	if err := nilLog.Commit(t.Context(), activity.Entry{Kind: "x"}); err != nil {
+		t.Fatalf("a log that is off: %v", err)
+	}
+}
