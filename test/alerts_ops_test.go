@@ -197,3 +197,43 @@ func (a *alertSink) subjectCount(rule, kind, subject string) int {
 	}
 	return n
 }
+
+// TestAlertBacklogGrowing: a destination that refuses (503, retried) holds
+// every delivery while the sender keeps sending: the backlog grows by more
+// than backlog_growth_min within backlog_growth_window and
+// backlog_growing fires (the threshold rule is off); once the destination
+// answers again the backlog drains and the alert resolves.
+func TestAlertBacklogGrowing(t *testing.T) {
+	recv := newKeyCounter(0)
+	recv.code.Store(http.StatusServiceUnavailable)
+	n, sink := alertNode(t, recv, alert.Rules{BacklogGrowthWindow: time.Second, BacklogGrowthMin: 3}, fastRetry)
+	// One exchange every 100 ms until the alert fires (at most 30 s).
+	start, k := time.Now(), 0
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for sink.count(alert.RuleBacklogGrowing, alert.Firing) == 0 {
+		if time.Since(start) > 30*time.Second {
+			t.Fatalf("backlog_growing did not fire within 30 s (%d exchanges sent)", k)
+		}
+		sendSmall(t, n, ruleSender, ruleTarget)
+		k++
+		<-tick.C
+	}
+	firedAfter := time.Since(start)
+	m := sink.message(alert.RuleBacklogGrowing, alert.Firing)
+	if m.Subject != "deliveries" || !strings.Contains(m.MessageVI, "Tồn đọng tăng") || !strings.Contains(m.MessageEN, "The backlog grew from") {
+		t.Fatalf("message: %+v", m)
+	}
+	if sink.count(alert.RuleBacklog, alert.Firing) != 0 {
+		t.Fatal("the threshold rule fired although it is off")
+	}
+	recv.code.Store(http.StatusNoContent)
+	eventually(t, "backlog_growing resolved", func() (bool, error) {
+		return sink.count(alert.RuleBacklogGrowing, alert.Resolved) == 1, nil
+	})
+	eventually(t, "every delivery done", func() (bool, error) { return len(recv.counts()) == k, nil })
+	if f := sink.count(alert.RuleBacklogGrowing, alert.Firing); f != 1 || sink.bad != 0 {
+		t.Fatalf("fired %d times, %d bad signatures", f, sink.bad)
+	}
+	t.Logf("%d exchanges sent; fired %v after the load began (window 1 s), resolved once the destination answered", k, firedAfter.Round(time.Millisecond))
+}

@@ -57,6 +57,7 @@ type Engine struct {
 
 	auth    failures
 	traffic traffic
+	growth  backlogSamples
 }
 
 // leaseJob is the job lease that makes one node check the shared rules.
@@ -105,6 +106,15 @@ func (e *Engine) Check(ctx context.Context) error {
 	e.reconcile(ctx, now, e.local(now), active, func(a store.AlertState) bool {
 		return isLocal(a.Rule) && strings.HasPrefix(a.Subject, e.Node+"/")
 	})
+	if w := e.Cfg.Rules.BacklogGrowthWindow; w > 0 {
+		// Every node samples, so that whichever gets the lease has the
+		// whole window.
+		b, err := e.Store.Backlog(ctx, now)
+		if err != nil {
+			return err
+		}
+		e.growth.add(now, b.OutboxPending+b.Due, w+2*e.Cfg.Interval)
+	}
 	got, err := e.Store.TryLease(ctx, leaseJob, e.Node, now.Add(2*e.Cfg.Interval+30*time.Second))
 	if err != nil || !got {
 		return err
