@@ -81,12 +81,13 @@ func TestAlertAuthFailuresPerAddress(t *testing.T) {
 // TestAlertTrafficAnomalySOAPAndVXP: the traffic baseline counts calls that
 // do not go through the REST API: a system calling the QLVB SOAP service
 // with a WS-Security UsernameToken, and a system calling the VXP drop-in
-// endpoint with the SDK's signature. Each sends 2 calls per 300 ms window
-// for a baseline, then a burst of 40 in one window: traffic_anomaly fires
-// for each (40 ≥ traffic_min 15 and > 4 × the median 2), then resolves.
+// endpoint with the SDK's signature. Each sends 1 call per 1 s window for
+// a baseline, then a burst of 14 at the start of a window: traffic_anomaly
+// fires for each (14 ≥ traffic_min 10 and > 4 × the median 1), then
+// resolves.
 func TestAlertTrafficAnomalySOAPAndVXP(t *testing.T) {
-	const window = 300 * time.Millisecond
-	n, sink := ruleNode(t, alert.Rules{TrafficWindow: window, TrafficBaseline: 3, TrafficFactor: 4, TrafficMin: 15}, func(c *service.Config) {
+	const window = time.Second
+	n, sink := ruleNode(t, alert.Rules{TrafficWindow: window, TrafficBaseline: 3, TrafficFactor: 4, TrafficMin: 10}, func(c *service.Config) {
 		vxpEndpointOn(c)
 		c.PublicURL = ""
 	})
@@ -111,16 +112,13 @@ func TestAlertTrafficAnomalySOAPAndVXP(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tick := time.NewTicker(window)
-	defer tick.Stop()
 	for range 5 {
-		soapCall()
+		atWindowStart(window)
 		soapCall()
 		vxpCall()
-		vxpCall()
-		<-tick.C
 	}
-	for range 40 {
+	atWindowStart(window)
+	for range 14 {
 		soapCall()
 		vxpCall()
 	}
@@ -236,4 +234,13 @@ func TestAlertBacklogGrowing(t *testing.T) {
 		t.Fatalf("fired %d times, %d bad signatures", f, sink.bad)
 	}
 	t.Logf("%d exchanges sent; fired %v after the load began (window 1 s), resolved once the destination answered", k, firedAfter.Round(time.Millisecond))
+}
+
+// atWindowStart waits for the clock to reach the start of the next
+// traffic window (windows start at multiples of their length), so that a
+// test's burst falls in one window even on a loaded machine.
+func atWindowStart(window time.Duration) {
+	w := int64(window)
+	next := time.Unix(0, (time.Now().UnixNano()/w+1)*w)
+	<-time.After(time.Until(next) + 10*time.Millisecond)
 }
