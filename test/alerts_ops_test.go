@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -243,4 +245,19 @@ func atWindowStart(window time.Duration) {
 	w := int64(window)
 	next := time.Unix(0, (time.Now().UnixNano()/w+1)*w)
 	<-time.After(time.Until(next) + 10*time.Millisecond)
+}
+
+// TestOperationsDocListsEveryAlertRule: docs/operations.md has a row for
+// every alert rule in the rules table and in the messages table.
+func TestOperationsDocListsEveryAlertRule(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "docs", "operations.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	for _, r := range alert.AllRules {
+		if n := strings.Count(doc, "\n| `"+r+"` |"); n != 2 {
+			t.Errorf("docs/operations.md has %d table rows for alert rule %s, want 2 (rules and messages)", n, r)
+		}
+	}
 }

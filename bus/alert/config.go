@@ -98,7 +98,8 @@ type SMTPConfig struct {
 	// CAFile, if set, is the PEM bundle that verifies the server's
 	// certificate instead of the system roots.
 	CAFile string `yaml:"ca_file"`
-	// Timeout bounds one delivery (default 20s).
+	// Timeout bounds one delivery (default 20s); alerts.interval plus it
+	// must be at most 60s.
 	Timeout time.Duration `yaml:"timeout"`
 }
 
@@ -126,6 +127,9 @@ func (c Config) Validate() error {
 	if c.SMTP.Addr != "" && (c.SMTP.From == "" || len(c.SMTP.To) == 0) {
 		return fmt.Errorf("alerts.smtp: from and to are required with addr")
 	}
+	if c.SMTP.Addr != "" && c.Interval+c.SMTP.timeout() > 60*time.Second {
+		return fmt.Errorf("alerts.interval plus alerts.smtp.timeout must be at most 60s: an alert must reach its channels within 60 s")
+	}
 	if c.Rules.AuthFailures > 0 && c.Rules.AuthWindow <= 0 {
 		return fmt.Errorf("alerts.rules.auth_window must be positive with auth_failures")
 	}
@@ -136,4 +140,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("alerts.rules: traffic_baseline must be in [1, 1000] and traffic_factor at least 1 with traffic_window")
 	}
 	return nil
+}
+
+// timeout is the SMTP delivery bound (20s when unset).
+func (c SMTPConfig) timeout() time.Duration {
+	if c.Timeout > 0 {
+		return c.Timeout
+	}
+	return 20 * time.Second
 }

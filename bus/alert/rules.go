@@ -25,6 +25,10 @@ const (
 	RuleGatewayFailing     = "gateway_failing"
 )
 
+// AllRules lists every rule (docs/operations.md has a row for each).
+var AllRules = []string{RuleDeliveryDead, RuleDestinationFailing, RuleGatewayFailing, RuleAuthFailures, RuleAuthKeyFailures,
+	RuleTrafficAnomaly, RuleBacklog, RuleBacklogGrowing, RuleKeyExpiring, RuleCertExpiring, RuleKeyCertExpiring}
+
 // cond is one condition that holds now.
 type cond struct {
 	Rule, Subject string
