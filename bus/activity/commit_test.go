@@ -117,3 +117,32 @@ func TestCommitReportsAFailedWrite(t *testing.T) {
 		t.Fatalf("a log that is off: %v", err)
 	}
 }
+
+// TestLargeBatchAppends: one flush of 250 entries (three multi-row
+// INSERTs) on SQLite and on MariaDB gives 250 rows in order, and the chain
+// verifies.
+func TestLargeBatchAppends(t *testing.T) {
+	for _, dialect := range []string{"sqlite", "mysql"} {
+		t.Run(dialect, func(t *testing.T) {
+			var s store.Store
+			if dialect == "sqlite" {
+				s, _ = sqliteStore(t)
+			} else {
+				var err error
+				if s, err = store.OpenMySQL(t.Context(), freshMySQL(t)); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+			}
+			l := activity.New(activity.Options{Store: s, Vault: newVault(t), Node: "n1"})
+			record(t, l, 250, "A")
+			got, err := s.ActivityChain(t.Context(), "n1", 0, 1000)
+			if err != nil || len(got) != 250 || got[0].Seq != 1 || got[249].Seq != 250 || got[249].Subject != "svc-249" {
+				t.Fatalf("%d entries, %v", len(got), err)
+			}
+			if rep := verify(t, s); !rep.OK() || rep.Nodes[0].Entries != 250 {
+				t.Fatalf("verify: %+v", rep)
+			}
+		})
+	}
+}
