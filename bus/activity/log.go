@@ -29,10 +29,11 @@ type Options struct {
 	// chain is not yet covered by a signed checkpoint.
 	CheckpointEvery    int
 	CheckpointInterval time.Duration
-	// Buffer bounds the entries waiting for the writer. When it is full
-	// (the database is down) Record counts the entries it cannot keep, and
-	// the writer records that count as an "activity.dropped" entry: the
-	// gap is itself in the log, and requests never wait on the log.
+	// Buffer bounds the entries Record leaves for the writer. When it is
+	// full (the database is down) Record counts the entries it cannot
+	// keep, and the writer records that count as an "activity.dropped"
+	// entry: the gap is itself in the log, and Record never waits. Commit
+	// entries are not bounded by it (each holds up its caller).
 	Buffer int
 	// Settle is how old a ledger event must be before the writer copies it:
 	// on MariaDB a transaction that commits late may make a lower event id
