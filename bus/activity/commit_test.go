@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -144,5 +145,33 @@ func TestLargeBatchAppends(t *testing.T) {
 				t.Fatalf("verify: %+v", rep)
 			}
 		})
+	}
+}
+
+// TestCommitRefusesWhenTooManyWait: while the database refuses, entries
+// that failed stay buffered up to twice Options.Buffer; past that Commit
+// refuses at once instead of growing memory.
+func TestCommitRefusesWhenTooManyWait(t *testing.T) {
+	s, _ := sqliteStore(t)
+	cs := &countingStore{Store: s}
+	l := activity.New(activity.Options{Store: cs, Vault: newVault(t), Node: "n1", Buffer: 1, CommitWait: 2 * time.Second})
+	runLog(t, l)
+	cs.fail.Store(true)
+	for i := range 2 {
+		if err := l.Commit(t.Context(), activity.Entry{Kind: "svc.call", Subject: fmt.Sprint(i)}); err == nil {
+			t.Fatal("Commit succeeded while the database refused")
+		}
+	}
+	start := time.Now()
+	err := l.Commit(t.Context(), activity.Entry{Kind: "svc.call", Subject: "2"})
+	if err == nil || !strings.Contains(err.Error(), "waiting for the database") || time.Since(start) > time.Second {
+		t.Fatalf("third commit: %v after %v", err, time.Since(start))
+	}
+	cs.fail.Store(false)
+	if err := l.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.ListActivity(t.Context(), store.ActivityFilter{Limit: 10}); len(got) != 2 {
+		t.Fatalf("%d entries written, want the 2 kept", len(got))
 	}
 }

@@ -33,7 +33,7 @@ type Options struct {
 	// full (the database is down) Record counts the entries it cannot
 	// keep, and the writer records that count as an "activity.dropped"
 	// entry: the gap is itself in the log, and Record never waits. Commit
-	// entries are not bounded by it (each holds up its caller).
+	// refuses once twice as many entries wait.
 	Buffer int
 	// Settle is how old a ledger event must be before the writer copies it:
 	// on MariaDB a transaction that commits late may make a lower event id
@@ -130,8 +130,8 @@ func (l *Log) Record(_ context.Context, e Entry) {
 // commits share one transaction (the writer appends whatever waits), so
 // the cost is one commit per batch, not per entry. An entry whose write
 // failed stays buffered and is written later; its caller was told it is
-// not. Commit entries are not bounded by Options.Buffer: each holds up its
-// caller, so there are at most as many as requests in flight. A nil Log
+// not. Commit entries may exceed Options.Buffer (each holds up its
+// caller), up to twice it, past which Commit refuses at once. A nil Log
 // commits nothing and returns nil.
 func (l *Log) Commit(ctx context.Context, e Entry) error {
 	if l == nil {
@@ -140,6 +140,11 @@ func (l *Log) Commit(ctx context.Context, e Entry) error {
 	l.prepare(&e)
 	done := make(chan error, 1)
 	l.mu.Lock()
+	if len(l.buf) >= 2*l.o.Buffer {
+		// The database has been refusing for long: do not grow further.
+		l.mu.Unlock()
+		return fmt.Errorf("the activity log has %d entries waiting for the database", 2*l.o.Buffer)
+	}
 	l.buf = append(l.buf, e)
 	l.waiters = append(l.waiters, done)
 	l.mu.Unlock()
