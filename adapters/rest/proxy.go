@@ -87,12 +87,13 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Every authenticated service call goes to the activity log (M5) with
-	// its outcome; never its body.
-	rec := &callStatus{ResponseWriter: w}
+	// its outcome, never its body, committed before the answer's header
+	// leaves: an answered call is in the log even after a kill -9.
+	rec := service.NewActivityWriter(w, r, p.a.h.Activity, func(status int) activity.Entry {
+		return activity.Entry{Kind: "svc.call", Actor: who.SystemCode, SystemCode: who.SystemCode, Subject: name, Outcome: service.Outcome(status)}
+	})
 	w = rec
-	defer func() {
-		p.a.h.Activity.Record(ctx, activity.Entry{Kind: "svc.call", Actor: who.SystemCode, SystemCode: who.SystemCode, Subject: name, Outcome: service.Outcome(rec.status)})
-	}()
+	defer rec.Finish()
 	if err := service.Admit(ctx); err != nil {
 		service.WriteProblem(w, r, err)
 		return

@@ -123,7 +123,7 @@ func provision(h *service.Host) error {
 	}
 	log := h.Log.WithField("component", "vxp")
 	p := &Poller{Client: client, Exchange: h.Exchange, Store: h.Store, Log: log, Gateway: cfg.GatewaySystem,
-		OrganID: cfg.SystemID, OrganName: cfg.OrganName, Organs: cfg.Organs, DataType: cfg.DataType, Retry: cfg.Retry, Activity: h.Activity}
+		OrganID: cfg.SystemID, OrganName: cfg.OrganName, Organs: cfg.Organs, DataType: cfg.DataType, Retry: cfg.Retry, Activity: h.Activity, Traffic: h.Observe}
 	runner := schedule.NewRunner(log)
 	durable := schedule.NewDurable(runner, h.Store, h.Config.Node, log)
 	if err := durable.Add(JobName, cfg.Schedule, func(ctx context.Context) {

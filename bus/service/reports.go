@@ -58,18 +58,22 @@ func Outcome(status int) string {
 }
 
 // recordAdmin writes an admin action (any method but GET) to the activity
-// log after it ran, with its outcome. The path holds codes and ids only;
-// bodies are never recorded.
+// log with its outcome, committed before the answer leaves
+// (ActivityWriter): an acknowledged admin action is in the log even if the
+// node dies the next instant. The path holds codes and ids only; bodies
+// are never recorded.
 func (s *Service) recordAdmin(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet || s.activity == nil {
 			h(w, r)
 			return
 		}
-		sw := &statusWriter{ResponseWriter: w}
-		h(sw, r)
-		s.activity.Record(r.Context(), activity.Entry{Kind: "admin." + r.Method, Actor: "admin-api",
-			SystemCode: r.PathValue("code"), Subject: r.URL.Path, Outcome: Outcome(sw.status)})
+		aw := NewActivityWriter(w, r, s.activity, func(status int) activity.Entry {
+			return activity.Entry{Kind: "admin." + r.Method, Actor: "admin-api",
+				SystemCode: r.PathValue("code"), Subject: r.URL.Path, Outcome: Outcome(status)}
+		})
+		defer aw.Finish()
+		h(aw, r)
 	}
 }
 

@@ -97,6 +97,16 @@ func (h *Host) Handle(pattern string, handler http.Handler) { h.mux.Handle(patte
 // waits for hijacked connections nor sees a streaming one go idle.
 func (h *Host) Stopping() <-chan struct{} { return h.svc.stopping }
 
+// Observe counts one call of system for the traffic_anomaly alert rule
+// (M3). Requests authenticated through Host.Auth are counted already;
+// adapters call it for what they authenticate themselves (WS-Security
+// UsernameToken, the VXP endpoint's signature) and for gateway transfers.
+func (h *Host) Observe(system string) {
+	if h.Auth != nil && h.Auth.Observe != nil && system != "" {
+		h.Auth.Observe(system)
+	}
+}
+
 // Go starts background work that shutdown waits for.
 func (h *Host) Go(fn func(ctx context.Context)) { h.svc.workers.Go(fn) }
 
