@@ -179,6 +179,9 @@ func checkCredentials(_ context.Context, ai *openapi3filter.AuthenticationInput)
 		ok = strings.HasPrefix(authz, "Basic ")
 	case "lgspaccesstoken":
 		ok = h.Get("lgspaccesstoken") != ""
+	case "console":
+		_, err := ai.RequestValidationInput.Request.Cookie("lgsp_console")
+		ok = err == nil
 	}
 	if !ok {
 		return fmt.Errorf("no %s credentials", ai.SecuritySchemeName)

@@ -46,6 +46,7 @@ func (s *Service) Login(w http.ResponseWriter, r *http.Request, login, password,
 	}
 	hash := sp.PasswordHash
 	if err != nil || hash == "" {
+		s.dummyOnce.Do(func() { s.dummy, _ = HashPassword("lgsp-no-such-account", s.o.Argon2) })
 		hash = s.dummy
 	}
 	ok, err := s.verify(ctx, hash, password)

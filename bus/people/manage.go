@@ -149,6 +149,11 @@ func (s *Service) Update(ctx context.Context, by string, p Person) (Person, erro
 	if err := validate(&p); err != nil {
 		return Person{}, err
 	}
+	if activeAdmin(old) && !activeAdmin(p) {
+		if err := s.keepOneAdmin(ctx, p.ID); err != nil {
+			return Person{}, err
+		}
+	}
 	sp := toStore(p)
 	sp.UpdatedAt = s.now()
 	if err := s.o.Store.UpdatePerson(ctx, sp); err != nil {
@@ -161,6 +166,24 @@ func (s *Service) Update(ctx context.Context, by string, p Person) (Person, erro
 	}
 	s.recordAdmin(ctx, by, "people.update", p.Login, p.Unit)
 	return s.Get(ctx, p.ID)
+}
+
+func activeAdmin(p Person) bool { return !p.Disabled && slices.Contains(p.Roles, RoleAdmin) }
+
+// keepOneAdmin refuses a change that would leave no enabled administrator
+// (nobody could then manage people from the console). Two administrators
+// demoting each other at the same instant can still race; the CLI remains.
+func (s *Service) keepOneAdmin(ctx context.Context, except int64) error {
+	list, err := s.List(ctx)
+	if err != nil {
+		return err
+	}
+	for _, o := range list {
+		if o.ID != except && activeAdmin(o) {
+			return nil
+		}
+	}
+	return bus.ErrPersonInvalid.New("this is the last enabled administrator")
 }
 
 // SetPassword changes a person's password and ends their sessions.

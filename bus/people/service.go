@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tuyenquang/lgsp/bus"
@@ -106,9 +107,10 @@ type Options struct {
 
 // Service is the people gate of one node.
 type Service struct {
-	o     Options
-	slots chan struct{}
-	dummy string // hash compared when the login does not exist (same time)
+	o         Options
+	slots     chan struct{}
+	dummyOnce sync.Once
+	dummy     string // hash compared when the login does not exist (same time)
 }
 
 // New builds a Service.
@@ -146,9 +148,7 @@ func New(o Options) *Service {
 	if o.WriteError == nil {
 		o.WriteError = writeError
 	}
-	s := &Service{o: o, slots: make(chan struct{}, o.HashSlots)}
-	s.dummy, _ = HashPassword("lgsp-no-such-account", o.Argon2)
-	return s
+	return &Service{o: o, slots: make(chan struct{}, o.HashSlots)}
 }
 
 // SetClock replaces the clock (tests: idle and absolute timeouts, TOTP).

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tuyenquang/lgsp/bus/auth"
 	"github.com/tuyenquang/lgsp/bus/people"
 )
 
@@ -40,7 +41,10 @@ func (s *Service) People() *people.Service { return s.people }
 // token alone.
 func (s *Service) adminOrPerson(action string, h http.HandlerFunc) http.HandlerFunc {
 	admin := s.admin(h)
-	person := s.people.Guard(action, h)
+	person := s.people.Guard(action, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := people.FromContext(r.Context())
+		h(w, r.WithContext(auth.WithActor(r.Context(), "person:"+p.Login)))
+	}))
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "" {
 			admin(w, r)
@@ -56,4 +60,140 @@ func actor(r *http.Request) string {
 		return "person:" + p.Login
 	}
 	return "admin-api"
+}
+
+// personIn is what the people API takes to create a person; PUT takes
+// personUpdate (no login: it is in the path and never changes).
+type personIn struct {
+	Login      string   `json:"login"`
+	Name       string   `json:"name"`
+	Email      string   `json:"email"`
+	PersonalID string   `json:"personal_id"`
+	Unit       string   `json:"unit"`
+	Roles      []string `json:"roles"`
+	Password   string   `json:"password"`
+}
+
+type personUpdate struct {
+	Name       string   `json:"name"`
+	Email      string   `json:"email"`
+	PersonalID string   `json:"personal_id"`
+	Unit       string   `json:"unit"`
+	Roles      []string `json:"roles"`
+	Disabled   bool     `json:"disabled"`
+}
+
+// mountPeople mounts /admin/v1/people (docs/console.md): the admin token
+// or a person's session whose roles allow it (people.read, people.write:
+// the administrator).
+func (s *Service) mountPeople() {
+	m, lim, ps := s.mux, s.cfg.Limits.MaxJSONBytes, s.people
+	read := func(h http.HandlerFunc) http.HandlerFunc { return s.adminOrPerson(people.ActPeopleRead, h) }
+	write := func(h http.HandlerFunc) http.HandlerFunc { return s.adminOrPerson(people.ActPeopleWrite, h) }
+	one := func(w http.ResponseWriter, p people.Person, status int) {
+		WriteJSON(w, status, map[string]any{"person": p})
+	}
+	m.HandleFunc("GET /admin/v1/people", read(func(w http.ResponseWriter, r *http.Request) {
+		list, err := ps.List(r.Context())
+		if err != nil {
+			WriteProblem(w, r, err)
+			return
+		}
+		WriteJSON(w, http.StatusOK, map[string]any{"people": list})
+	}))
+	m.HandleFunc("POST /admin/v1/people", write(func(w http.ResponseWriter, r *http.Request) {
+		var in personIn
+		if err := DecodeJSON(r, lim, &in); err != nil {
+			WriteProblem(w, r, err)
+			return
+		}
+		p, err := ps.Add(r.Context(), actor(r), people.Person{Login: in.Login, Name: in.Name, Email: in.Email, PersonalID: in.PersonalID, Unit: in.Unit, Roles: in.Roles}, in.Password)
+		if err != nil {
+			WriteProblem(w, r, err)
+			return
+		}
+		one(w, p, http.StatusCreated)
+	}))
+	m.HandleFunc("GET /admin/v1/people/{login}", read(func(w http.ResponseWriter, r *http.Request) {
+		p, err := ps.ByLogin(r.Context(), r.PathValue("login"))
+		if err != nil {
+			WriteProblem(w, r, err)
+			return
+		}
+		one(w, p, http.StatusOK)
+	}))
+	m.HandleFunc("PUT /admin/v1/people/{login}", write(func(w http.ResponseWriter, r *http.Request) {
+		var in personUpdate
+		if err := DecodeJSON(r, lim, &in); err != nil {
+			WriteProblem(w, r, err)
+			return
+		}
+		old, err := ps.ByLogin(r.Context(), r.PathValue("login"))
+		if err != nil {
+			WriteProblem(w, r, err)
+			return
+		}
+		p, err := ps.Update(r.Context(), actor(r), people.Person{ID: old.ID, Name: in.Name, Email: in.Email, PersonalID: in.PersonalID, Unit: in.Unit, Roles: in.Roles, Disabled: in.Disabled})
+		if err != nil {
+			WriteProblem(w, r, err)
+			return
+		}
+		one(w, p, http.StatusOK)
+	}))
+	m.HandleFunc("POST /admin/v1/people/{login}/password", write(func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Password string `json:"password"`
+		}
+		if err := DecodeJSON(r, lim, &in); err != nil {
+			WriteProblem(w, r, err)
+			return
+		}
+		if err := ps.SetPassword(r.Context(), actor(r), r.PathValue("login"), in.Password); err != nil {
+			WriteProblem(w, r, err)
+			return
+		}
+		WriteJSON(w, http.StatusOK, map[string]string{"status": "changed"})
+	}))
+	m.HandleFunc("POST /admin/v1/people/{login}/totp", write(func(w http.ResponseWriter, r *http.Request) {
+		uri, err := ps.EnrollTOTP(r.Context(), actor(r), r.PathValue("login"))
+		if err != nil {
+			WriteProblem(w, r, err)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		WriteJSON(w, http.StatusOK, map[string]string{"otpauth_uri": uri})
+	}))
+	m.HandleFunc("DELETE /admin/v1/people/{login}/totp", write(func(w http.ResponseWriter, r *http.Request) {
+		if err := ps.RemoveTOTP(r.Context(), actor(r), r.PathValue("login")); err != nil {
+			WriteProblem(w, r, err)
+			return
+		}
+		WriteJSON(w, http.StatusOK, map[string]string{"status": "removed"})
+	}))
+	m.HandleFunc("POST /admin/v1/people/{login}/unlock", s.adminOrPerson(people.ActLockoutsWrite, func(w http.ResponseWriter, r *http.Request) {
+		if err := ps.UnlockLogin(r.Context(), actor(r), r.PathValue("login")); err != nil {
+			WriteProblem(w, r, err)
+			return
+		}
+		WriteJSON(w, http.StatusOK, map[string]string{"status": "unlocked"})
+	}))
+}
+
+// allowUnit checks a person's right to act on one unit's object (M6): a
+// request with the admin token passes; a person passes when Can says so.
+func (s *Service) allowUnit(r *http.Request, action, unit string) error {
+	if _, ok := people.FromContext(r.Context()); !ok {
+		return nil
+	}
+	return s.people.Allow(r, action, unit)
+}
+
+// mayReadAllUnits reports whether the request may list every unit's
+// objects (admin token, or a person allowed on "every unit").
+func (s *Service) mayReadAllUnits(r *http.Request, action string) (people.Person, bool) {
+	p, ok := people.FromContext(r.Context())
+	if !ok {
+		return p, true
+	}
+	return p, people.Can(p, action, "")
 }

@@ -412,6 +412,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	s.mountSpeaksFor()
 	s.mountClientCerts()
 	s.mountReports()
+	s.mountPeople()
 	h := &Host{Config: &s.cfg, Log: log, Store: s.store, Vault: s.vault, Registry: s.registry, Verifier: s.verifier, Grants: s.grants, Exchange: s.exchange, Hub: s.hub, mux: s.mux, svc: s}
 	h.Sessions, h.Tokens, h.Auth = s.sessions, s.tokens, s.authn
 	h.Activity = s.activity
