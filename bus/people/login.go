@@ -31,14 +31,14 @@ func (s *Service) Login(w http.ResponseWriter, r *http.Request, login, password,
 			return Person{}, err
 		}
 		if now.Before(l.LockedUntil) {
-			s.record(ctx, Person{Login: login}, "console.login", "locked "+k, string(bus.ErrLoginLocked.Code))
+			s.record(ctx, Person{Login: loggable(login)}, "console.login", "locked "+strings.SplitN(k, ":", 2)[0], string(bus.ErrLoginLocked.Code))
 			e := bus.ErrLoginLocked.New("try again in %d s", retryAfter(l.LockedUntil.Sub(now)))
 			e.RetryAfter = retryAfter(l.LockedUntil.Sub(now))
 			return Person{}, e
 		}
 	}
 	if len(password) > maxPasswordBytes || len(login) > 64 || len(totp) > 16 {
-		return Person{}, s.fail(ctx, keys, login, bus.ErrLoginFailed.Err())
+		return Person{}, s.fail(ctx, keys, "", bus.ErrLoginFailed.Err())
 	}
 	sp, err := s.o.Store.PersonByLogin(ctx, login)
 	if err != nil && !errors.Is(err, bus.ErrPersonNotFound) {
@@ -54,7 +54,7 @@ func (s *Service) Login(w http.ResponseWriter, r *http.Request, login, password,
 		return Person{}, err
 	}
 	if !ok || sp.ID == 0 || sp.PasswordHash == "" || sp.Disabled {
-		return Person{}, s.fail(ctx, keys, login, bus.ErrLoginFailed.Err())
+		return Person{}, s.fail(ctx, keys, sp.Login, bus.ErrLoginFailed.Err())
 	}
 	if len(sp.TOTPSecret) > 0 {
 		if totp == "" {
@@ -69,6 +69,16 @@ func (s *Service) Login(w http.ResponseWriter, r *http.Request, login, password,
 	_ = s.o.Store.DeleteLoginLock(ctx, keys[0])
 	p := fromStore(sp)
 	return p, s.startSession(w, r, p, "password")
+}
+
+// loggable returns a login for the activity log, or "(invalid)" when it
+// is not a well-formed login: people type passwords into the login field,
+// and those must not end up in a log.
+func loggable(login string) string {
+	if loginRE.MatchString(login) {
+		return login
+	}
+	return "(invalid)"
 }
 
 func retryAfter(d time.Duration) int { return int(math.Ceil(d.Seconds())) }
@@ -118,6 +128,9 @@ func totpAAD(id int64) []byte { return []byte("lgsp-totp:" + itoa(id)) }
 // fail counts a failed login against every key, locking those that
 // reached their limit with exponential backoff, records it and returns
 // err (which never says which check failed beyond password or code).
+// login is the account's login, "" when no account has the login tried:
+// what was typed is not logged (people type passwords into the login
+// field).
 func (s *Service) fail(ctx context.Context, keys []string, login string, err error) error {
 	now := s.now()
 	for _, k := range keys {
@@ -145,6 +158,9 @@ func (s *Service) fail(ctx context.Context, keys []string, login string, err err
 			return perr
 		}
 	}
+	if login == "" {
+		login = "(unknown)"
+	}
 	s.record(ctx, Person{Login: login}, "console.login", "failed", string(bus.CodeOf(err)))
 	return err
 }
@@ -163,14 +179,26 @@ func (s *Service) LoginHandler(page func(w http.ResponseWriter, r *http.Request,
 			http.SetCookie(w, s.cookie(r, loginCookie, tok, 3600))
 			page(w, r, tok, SafeNext(r.URL.Query().Get("next")), nil)
 		case http.MethodPost:
+			// A declared length past the limit is refused before a byte is
+			// read; a body that lies about its length is cut at the limit, and
+			// one that trickles is cut by the node's body deadline.
+			tooLarge := bus.ErrBodyTooLarge.New("a login form is at most %d bytes", s.o.MaxLoginBytes)
+			if r.ContentLength > s.o.MaxLoginBytes {
+				s.o.WriteError(w, r, tooLarge)
+				return
+			}
 			r.Body = http.MaxBytesReader(w, r.Body, s.o.MaxLoginBytes)
 			if err := r.ParseForm(); err != nil {
 				var mbe *http.MaxBytesError
-				if errors.As(err, &mbe) {
-					s.o.WriteError(w, r, bus.ErrBodyTooLarge.New("a login form is at most %d bytes", s.o.MaxLoginBytes))
-					return
+				var be *bus.Error
+				switch {
+				case errors.As(err, &mbe):
+					s.o.WriteError(w, r, tooLarge)
+				case errors.As(err, &be):
+					s.o.WriteError(w, r, be)
+				default:
+					s.o.WriteError(w, r, bus.ErrBadRequest.New("unreadable login form"))
 				}
-				s.o.WriteError(w, r, bus.ErrBadRequest.New("unreadable login form"))
 				return
 			}
 			next := SafeNext(r.PostForm.Get("next"))

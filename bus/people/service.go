@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tuyenquang/lgsp/bus"
@@ -108,6 +109,7 @@ type Options struct {
 // Service is the people gate of one node.
 type Service struct {
 	o         Options
+	clock     atomic.Pointer[func() time.Time]
 	slots     chan struct{}
 	dummyOnce sync.Once
 	dummy     string // hash compared when the login does not exist (same time)
@@ -148,15 +150,20 @@ func New(o Options) *Service {
 	if o.WriteError == nil {
 		o.WriteError = writeError
 	}
-	return &Service{o: o, slots: make(chan struct{}, o.HashSlots)}
+	s := &Service{o: o, slots: make(chan struct{}, o.HashSlots)}
+	if o.Now != nil {
+		s.SetClock(o.Now)
+	}
+	return s
 }
 
-// SetClock replaces the clock (tests: idle and absolute timeouts, TOTP).
-func (s *Service) SetClock(now func() time.Time) { s.o.Now = now }
+// SetClock replaces the clock (tests: idle and absolute timeouts, TOTP,
+// lockouts); safe while requests run.
+func (s *Service) SetClock(now func() time.Time) { s.clock.Store(&now) }
 
 func (s *Service) now() time.Time {
-	if s.o.Now != nil {
-		return s.o.Now()
+	if f := s.clock.Load(); f != nil && *f != nil {
+		return (*f)()
 	}
 	return time.Now()
 }
