@@ -123,6 +123,13 @@ func TestConsoleLoginSession(t *testing.T) {
 				t.Fatalf("GET /console/ as API without session: %d %s", st, body)
 			}
 
+			// A browser's failed login gets the form again, with the message.
+			tok := c.csrf(people.LoginPath)
+			st, _, body = c.do("POST", people.LoginPath, url.Values{"csrf": {tok}, "login": {"quantri"}, "password": {"không đúng mật khẩu"}}, map[string]string{"Accept": "text/html"})
+			if st != http.StatusUnauthorized || !strings.HasPrefix(c.last.Get("Content-Type"), "text/html") || !strings.Contains(body, "Sai tên đăng nhập hoặc mật khẩu") || !hiddenCSRF.MatchString(body) {
+				t.Fatalf("failed login in a browser: %d %s %.300s", st, c.last.Get("Content-Type"), body)
+			}
+
 			st, loc, body = c.login("quantri", testPassword, "", "/console/")
 			if st != http.StatusSeeOther || loc != "/console/" {
 				t.Fatalf("login: %d → %q %s", st, loc, body)
@@ -144,7 +151,7 @@ func TestConsoleLoginSession(t *testing.T) {
 			if st, _, _ := c.do("GET", "/console/", nil, nil); st != http.StatusOK {
 				t.Fatalf("session ended by a refused logout: %d", st)
 			}
-			tok := c.csrf("/console/")
+			tok = c.csrf("/console/")
 			st, loc, _ = c.do("POST", people.LogoutPath, url.Values{"csrf": {tok}}, nil)
 			if st != http.StatusSeeOther || loc != people.LoginPath {
 				t.Fatalf("logout: %d → %q", st, loc)
