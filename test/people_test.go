@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tuyenquang/lgsp/bus/activity"
 	"github.com/tuyenquang/lgsp/bus/people"
 	"github.com/tuyenquang/lgsp/bus/service"
 	"github.com/tuyenquang/lgsp/bus/store"
@@ -423,7 +424,8 @@ func TestConsoleSessionTimeouts(t *testing.T) {
 
 // TestConsoleUnitOperator: a unit operator sees and acts on its own unit's
 // systems only — the server refuses another unit's system by URL, its keys,
-// and the people API — and an auditor cannot issue keys (M2, M6).
+// and the people API — and reads its own unit's activity and reports only;
+// an auditor cannot issue keys but reads every unit's activity (M2, M6).
 func TestConsoleUnitOperator(t *testing.T) {
 	n := startNode(t, "sqlite")
 	ctx := context.Background()
@@ -468,6 +470,32 @@ func TestConsoleUnitOperator(t *testing.T) {
 	aud := loggedIn(t, n, "kiemtoan", "")
 	if st, out := aud.api("POST", "/admin/v1/systems/000.00.11.H60/keys", "", true); st != http.StatusForbidden || !strings.Contains(out, "people.forbidden") {
 		t.Fatalf("auditor issuing a key: %d %s", st, out)
+	}
+
+	// The activity log and reports (M6): the operator reads its unit's
+	// only, asked for or not; the auditor every unit's.
+	n.svc.Activity().Record(ctx, activity.Entry{Kind: "test.other_unit", SystemCode: "000.00.12.H60", Unit: "Sở Tư pháp", Outcome: "ok"})
+	if err := n.svc.Activity().Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, out = op.api("GET", "/admin/v1/activity?limit=1000", "", false)
+	if st != http.StatusOK || !strings.Contains(out, `"unit":"Sở Y tế"`) || strings.Contains(out, `"unit":"Sở Tư pháp"`) || strings.Contains(out, "test.other_unit") {
+		t.Fatalf("operator's activity: %d %.500s", st, out)
+	}
+	other := url.QueryEscape("Sở Tư pháp")
+	for _, path := range []string{"/admin/v1/activity?unit=" + other, "/admin/v1/reports?from=2026-01-01&to=2026-12-31&unit=" + other, "/admin/v1/activity/verify"} {
+		if st, out := op.api("GET", path, "", false); st != http.StatusForbidden || !strings.Contains(out, "people.forbidden") {
+			t.Errorf("operator GET %s: %d %s", path, st, out)
+		}
+	}
+	if st, out := op.api("GET", "/admin/v1/reports?from=2026-01-01&to=2026-12-31", "", false); st != http.StatusOK {
+		t.Errorf("operator's own report: %d %s", st, out)
+	}
+	if st, out := aud.api("GET", "/admin/v1/activity?unit="+other, "", false); st != http.StatusOK || !strings.Contains(out, "test.other_unit") {
+		t.Errorf("auditor reading another unit's activity: %d %.300s", st, out)
+	}
+	if st, out := aud.api("GET", "/admin/v1/activity/verify", "", false); st != http.StatusOK || !strings.Contains(out, `"ok":true`) {
+		t.Errorf("auditor verifying: %d %s", st, out)
 	}
 }
 

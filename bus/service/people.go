@@ -197,3 +197,17 @@ func (s *Service) mayReadAllUnits(r *http.Request, action string) (people.Person
 	}
 	return p, people.Can(p, action, "")
 }
+
+// unitScope returns the unit a request may read for action: the one asked
+// for ("" = every unit) when the caller may read every unit, else the
+// person's own unit — asked for or not; another unit is people.forbidden.
+func (s *Service) unitScope(r *http.Request, action, asked string) (string, error) {
+	p, all := s.mayReadAllUnits(r, action)
+	if all {
+		return asked, nil
+	}
+	if asked == "" {
+		asked = p.Unit
+	}
+	return asked, s.allowUnit(r, action, asked)
+}
