@@ -553,8 +553,24 @@ func setCookie(h http.Header, name string) string {
 
 // TestConsoleCookieFlags: the session cookie is HttpOnly, SameSite=Lax
 // and not readable by scripts; Secure with console.secure_cookies (a TLS
-// proxy in front) — and never Secure-less then.
+// proxy in front) and on a node serving TLS itself.
 func TestConsoleCookieFlags(t *testing.T) {
+	t.Run("tls", func(t *testing.T) {
+		pki := newPKI(t, "CA tỉnh Tuyên Quang")
+		n, _, _ := startTLSNode(t, "sqlite", pki, nil)
+		addPerson(t, n, people.Person{Login: "quantri", Name: "Quản trị", Roles: []string{people.RoleAdmin}})
+		c := newConsole(t, n)
+		c.http.Transport = pki.httpsClient().Transport
+		if st, loc, body := c.login("quantri", testPassword, "", ""); st != http.StatusSeeOther || loc != "/console/" {
+			t.Fatalf("login over TLS: %d %q %.200s", st, loc, body)
+		}
+		line := setCookie(c.last, people.CookieName)
+		for _, want := range []string{"HttpOnly", "SameSite=Lax", "Secure"} {
+			if !strings.Contains(line, want) {
+				t.Errorf("cookie over TLS %q lacks %s", line, want)
+			}
+		}
+	})
 	for _, secure := range []bool{false, true} {
 		t.Run(fmt.Sprintf("secure_cookies=%v", secure), func(t *testing.T) {
 			n := startNodeWith(t, "sqlite", func(c *service.Config) { c.Console.SecureCookies = secure })
