@@ -21,7 +21,8 @@ func (s *Service) provisionPeople() {
 	s.people.Mount(s.mux.Handle)
 }
 
-// purgeConsoleSessions deletes console sessions past their timeouts.
+// purgeConsoleSessions deletes console sessions past their timeouts, and
+// login failure counters older than the lockout window whose lock ended.
 func (s *Service) purgeConsoleSessions(ctx context.Context) {
 	now := time.Now()
 	c := s.cfg.Console
@@ -29,6 +30,9 @@ func (s *Service) purgeConsoleSessions(ctx context.Context) {
 		s.log.WithError(err).Error("purging console sessions")
 	} else if n > 0 {
 		s.log.WithField("count", n).Debug("purged console sessions")
+	}
+	if _, err := s.store.PurgeLoginLocks(ctx, now.Add(-c.LockoutWindow)); err != nil {
+		s.log.WithError(err).Error("purging login locks")
 	}
 }
 
