@@ -9,6 +9,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -770,5 +771,39 @@ func TestConsoleActivity(t *testing.T) {
 	logText, _ := os.ReadFile(n.logFile)
 	if strings.Contains(string(logText), typedPassword) || strings.Contains(string(logText), testPassword) {
 		t.Error("the node's log holds a password")
+	}
+}
+
+// TestConsoleSessionTwoNodesOneMariaDB: a session started on one node is
+// accepted by another node on the same MariaDB (a load balancer may send
+// the next request anywhere), a logout on the second ends it on the first,
+// and a lockout earned on one node holds on the other.
+func TestConsoleSessionTwoNodesOneMariaDB(t *testing.T) {
+	a := startNodeWith(t, "mysql", func(c *service.Config) { c.Node = "node-a" })
+	b := startNodeWith(t, "sqlite", func(c *service.Config) {
+		c.Node = "node-b"
+		c.Store = a.dsn
+		c.MasterKeyFile = filepath.Join(a.dataDir, "master.key")
+	})
+	addPerson(t, a, people.Person{Login: "quantri", Name: "Quản trị", Roles: []string{people.RoleAdmin}})
+	onA := loggedIn(t, a, "quantri", "")
+	onB := newConsole(t, b)
+	onB.http.Jar.SetCookies(mustURL(t, b.url), []*http.Cookie{onA.cookie(people.CookieName)})
+	if st, _, body := onB.do("GET", "/console/", nil, nil); st != http.StatusOK || !strings.Contains(body, "(quantri)") {
+		t.Fatalf("node b with node a's session: %d %.200s", st, body)
+	}
+	tok := onB.csrf("/console/")
+	if st, _, _ := onB.do("POST", people.LogoutPath, url.Values{"csrf": {tok}}, nil); st != http.StatusSeeOther {
+		t.Fatalf("logout on node b: %d", st)
+	}
+	if st, _, _ := onA.do("GET", "/console/", nil, nil); st != http.StatusUnauthorized {
+		t.Fatalf("node a after logout on node b: %d", st)
+	}
+	c := newConsole(t, a)
+	for range 5 {
+		c.login("quantri", "sai mật khẩu rồi nhé", "", "")
+	}
+	if st, _, body := newConsole(t, b).login("quantri", testPassword, "", ""); st != http.StatusTooManyRequests || !strings.Contains(body, "people.locked") {
+		t.Fatalf("node b after 5 failures on node a: %d %s", st, body)
 	}
 }
