@@ -171,7 +171,7 @@ func (s *Service) fail(ctx context.Context, keys []string, login string, err err
 // hidden csrf and next fields; after a failed login err is set and page
 // answers with its status (bus.AsError(err).Def.Status). nil: a minimal
 // built-in form.
-func (s *Service) LoginHandler(page func(w http.ResponseWriter, r *http.Request, csrf, next string, err error)) http.Handler {
+func (s *Service) LoginHandler(page LoginPage) http.Handler {
 	if page == nil {
 		page = minimalLoginPage
 	}
