@@ -27,6 +27,7 @@ import (
 	"github.com/tuyenquang/lgsp/bus/delivery"
 	"github.com/tuyenquang/lgsp/bus/exchange"
 	"github.com/tuyenquang/lgsp/bus/notify"
+	"github.com/tuyenquang/lgsp/bus/people"
 	"github.com/tuyenquang/lgsp/bus/route"
 	"github.com/tuyenquang/lgsp/bus/schedule"
 	"github.com/tuyenquang/lgsp/bus/store"
@@ -74,8 +75,11 @@ type Host struct {
 	Activity *activity.Log
 	// Env is the environment the node was built from (its registries).
 	Env *Environment
-	mux *patternMux
-	svc *Service
+	// People is the people gate of the console: sessions, roles, CSRF
+	// (bus/people, docs/console.md).
+	People *people.Service
+	mux    *patternMux
+	svc    *Service
 }
 
 // GatewaySecret reads the secret a gateway section names by its
@@ -165,6 +169,7 @@ type Service struct {
 	verifier *auth.Verifier
 	platform *auth.PlatformKeys
 	activity *activity.Log // nil when activity.enabled is false
+	people   *people.Service
 	grants   *auth.Grants
 	speaks   *auth.SpeaksFor
 	sessions *auth.Sessions
@@ -333,6 +338,7 @@ func NewWith(ctx context.Context, env *Environment, cfg Config) (*Service, error
 	}
 	s.provisionSessions()
 	s.provisionActivity()
+	s.provisionPeople()
 	s.exchange = exchange.New(exchange.Options{Store: s.store, Vault: s.vault, Routes: s.routes.Load, Log: log, Config: cfg.Exchange, Node: cfg.Node, Wake: s.feed.Wake, Permissions: s.grants, SpeaksFor: s.speaks})
 	if cfg.Alerts.Enabled {
 		chs, err := alert.Channels(cfg.Alerts, log, s.outbound)
@@ -367,6 +373,9 @@ func NewWith(ctx context.Context, env *Environment, cfg Config) (*Service, error
 		return fail(err)
 	}
 	if err := s.cron.Add("purge-sessions", "@every 5m", s.purgeSessions); err != nil {
+		return fail(err)
+	}
+	if err := s.cron.Add("purge-console-sessions", "@every 5m", s.purgeConsoleSessions); err != nil {
 		return fail(err)
 	}
 	if err := s.cron.Add("prune-metadata", "@every 1h", s.pruneMetadata); err != nil {
@@ -409,9 +418,11 @@ func NewWith(ctx context.Context, env *Environment, cfg Config) (*Service, error
 	s.mountSpeaksFor()
 	s.mountClientCerts()
 	s.mountReports()
+	s.mountPeople()
 	h := &Host{Config: &s.cfg, Log: log, Store: s.store, Vault: s.vault, Registry: s.registry, Verifier: s.verifier, Grants: s.grants, Exchange: s.exchange, Hub: s.hub, Env: env, mux: s.mux, svc: s}
 	h.Sessions, h.Tokens, h.Auth = s.sessions, s.tokens, s.authn
 	h.Activity = s.activity
+	h.People = s.people
 	s.host = h
 	mods := env.Modules()
 	for _, m := range mods {

@@ -183,6 +183,8 @@ var reads = map[string]bool{
 	"ListAlerts": true, "ListDeliveries": true, "ListGrants": true, "ListKeys": true, "ListSent": true,
 	"ListSystemOrgans": true, "ListSystems": true, "PlatformKey": true, "SealedSamples": true, "SessionByHash": true,
 	"Settled": true, "Stats": true, "TokenByHash": true,
+	"GetPerson": true, "PersonByLogin": true, "PeopleByClaim": true, "ListPeople": true, "ConsoleSessionByHash": true,
+	"GetLoginLock": true,
 }
 
 // OpKind is the kind of a Store method for latency metrics: "read" or

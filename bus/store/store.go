@@ -41,6 +41,9 @@ type Store interface {
 	StatsStore
 	// ActivityStore: the hash-chained activity log (activity.go).
 	ActivityStore
+	// PeopleStore: people of the console, their sessions and login
+	// lockouts (people.go).
+	PeopleStore
 
 	// Dialect returns "sqlite" or "mysql".
 	Dialect() string

@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, plant Planter) {
 		{"OutboxIsolation", testOutboxIsolation},
 		{"DeadLetters", testDeadLetters},
 		{"Sessions", testSessions},
+		{"People", testPeople},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
