@@ -106,6 +106,8 @@ type app struct {
 	rawID                  string
 	idToken                *gooidc.IDToken
 	logouts                []string // subjects of verified back-channel logout tokens
+	manual                 bool     // callback keeps the code instead of exchanging it
+	code                   string
 	callbackErr, callbackQ string
 }
 
@@ -150,6 +152,11 @@ func (d *idp) newApp(t *testing.T, id string, public bool, tweak func(*Client)) 
 		}
 		if r.URL.Query().Get("state") != a.state {
 			http.Error(w, "state", http.StatusBadRequest)
+			return
+		}
+		if a.manual {
+			a.code = r.URL.Query().Get("code")
+			io.WriteString(w, "code kept")
 			return
 		}
 		tok, err := a.cfg.Exchange(r.Context(), r.URL.Query().Get("code"), oauth2.VerifierOption(a.pkce))
