@@ -106,7 +106,11 @@ func New(o Options) (*Provider, error) {
 	if o.WriteError == nil {
 		o.WriteError = func(w http.ResponseWriter, r *http.Request, err error) {
 			e := bus.AsError(err)
-			http.Error(w, string(e.Def.Code)+": "+e.Def.EN, e.Def.Status)
+			msg := string(e.Def.Code) + ": " + e.Def.EN
+			if e.Detail != "" {
+				msg += ": " + e.Detail
+			}
+			http.Error(w, msg, e.Def.Status)
 		}
 	}
 	p := &Provider{o: o, path: MountPath, keyCache: map[string]*signingKey{}, clock: o.Now}
