@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -22,17 +23,23 @@ import (
 // issuer) is the address it listens on.
 func startSSONode(t *testing.T, dialect string) *node {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := freeAddr(t)
 	return startNodeWith(t, dialect, func(c *service.Config) {
 		c.Listen = addr
 		c.PublicURL = "http://" + addr
 		c.SSO.Enabled = true
 	})
+}
+
+// freeAddr returns a loopback address with a port free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
 
 func adminDo(t *testing.T, n *node, method, path, body, token string) (int, string) {
@@ -164,5 +171,70 @@ func TestSSONode(t *testing.T) {
 				t.Errorf("remove again: %d", st)
 			}
 		})
+	}
+}
+
+// TestSSOUpstreamNode: a node configured with sso.upstream (secret from
+// the environment) logs a person in through another node acting as the
+// upstream provider, linked by personal_id; an unknown person is refused
+// and listed as pending.
+func TestSSOUpstreamNode(t *testing.T) {
+	upAddr, addr := freeAddr(t), freeAddr(t)
+	// The upstream answers as "localhost" so that the browser keeps the
+	// two nodes' cookies apart.
+	upURL := "http://localhost:" + upAddr[strings.LastIndex(upAddr, ":")+1:]
+	up := startNodeWith(t, "sqlite", func(c *service.Config) {
+		c.Listen, c.PublicURL, c.SSO.Enabled = upAddr, upURL, true
+	})
+	addPerson(t, up, people.Person{Login: "cong.dan", Name: "Công dân", PersonalID: "001088000123", Unit: "VNeID"})
+	addPerson(t, up, people.Person{Login: "nguoi.la", Name: "Người lạ", PersonalID: "002088000456", Unit: "VNeID"})
+	in := fmt.Sprintf(`{"id":"province","name":"Province","redirect_uris":[%q]}`, "http://"+addr+"/oidc/upstream/callback")
+	st, body := adminDo(t, up, "POST", "/admin/v1/sso/clients", in, up.svc.AdminToken())
+	if st != http.StatusCreated {
+		t.Fatalf("registering at the upstream: %d %s", st, body)
+	}
+	secret := body[strings.Index(body, `"client_secret":"`)+17:]
+	t.Setenv("LGSP_TEST_UPSTREAM_SECRET", secret[:strings.Index(secret, `"`)])
+	n := startNodeWith(t, "sqlite", func(c *service.Config) {
+		c.Listen, c.PublicURL, c.SSO.Enabled = addr, "http://"+addr, true
+		c.SSO.Upstream = service.SSOUpstreamConfig{Name: "VNeID", Issuer: upURL + sso.MountPath, ClientID: "province",
+			ClientSecretEnv: "LGSP_TEST_UPSTREAM_SECRET", Claim: "personal_id", Scopes: []string{"openid", "profile", sso.ScopePersonalID}}
+	})
+	if _, err := n.svc.People().Add(t.Context(), "test", people.Person{Login: "cd.local", Name: "Công dân", PersonalID: "001088000123", Unit: "Sở Tư pháp", Roles: []string{people.RoleOperator}}, ""); err != nil {
+		t.Fatal(err)
+	}
+
+	login := func(who string) (int, string, string) {
+		t.Helper()
+		c := newConsole(t, n)
+		c.http.CheckRedirect = nil // follow, as a browser
+		res, err := c.http.Get(n.url + "/oidc/upstream/login?next=/console/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		m := hiddenCSRF.FindStringSubmatch(string(b))
+		next := regexp.MustCompile(`name="next" value="([^"]+)"`).FindStringSubmatch(string(b))
+		if m == nil || next == nil || !strings.HasPrefix(res.Request.URL.String(), upURL+people.LoginPath) {
+			t.Fatalf("expected the upstream's login form, at %s: %.300s", res.Request.URL, b)
+		}
+		res, err = c.http.PostForm(upURL+people.LoginPath, map[string][]string{"csrf": {m[1]}, "next": {strings.ReplaceAll(next[1], "&amp;", "&")},
+			"login": {who}, "password": {testPassword}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ = io.ReadAll(res.Body)
+		res.Body.Close()
+		return res.StatusCode, res.Request.URL.String(), string(b)
+	}
+	if st, at, body := login("cong.dan"); st != 200 || at != n.url+"/console/" || !strings.Contains(body, "cd.local") {
+		t.Fatalf("linked login: %d at %s: %.300s", st, at, body)
+	}
+	if st, _, body := login("nguoi.la"); st != http.StatusForbidden || !strings.Contains(body, "sso.pending") {
+		t.Fatalf("unknown person: %d %.300s", st, body)
+	}
+	if st, body := adminDo(t, n, "GET", "/admin/v1/sso/pending", "", n.svc.AdminToken()); st != 200 || !strings.Contains(body, "002088000456") {
+		t.Fatalf("pending: %d %s", st, body)
 	}
 }
