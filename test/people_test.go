@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tuyenquang/lgsp/bus/activity"
 	"github.com/tuyenquang/lgsp/bus/people"
 	"github.com/tuyenquang/lgsp/bus/service"
 	"github.com/tuyenquang/lgsp/bus/store"
@@ -123,6 +124,13 @@ func TestConsoleLoginSession(t *testing.T) {
 				t.Fatalf("GET /console/ as API without session: %d %s", st, body)
 			}
 
+			// A browser's failed login gets the form again, with the message.
+			tok := c.csrf(people.LoginPath)
+			st, _, body = c.do("POST", people.LoginPath, url.Values{"csrf": {tok}, "login": {"quantri"}, "password": {"không đúng mật khẩu"}}, map[string]string{"Accept": "text/html"})
+			if st != http.StatusUnauthorized || !strings.HasPrefix(c.last.Get("Content-Type"), "text/html") || !strings.Contains(body, "Sai tên đăng nhập hoặc mật khẩu") || !hiddenCSRF.MatchString(body) {
+				t.Fatalf("failed login in a browser: %d %s %.300s", st, c.last.Get("Content-Type"), body)
+			}
+
 			st, loc, body = c.login("quantri", testPassword, "", "/console/")
 			if st != http.StatusSeeOther || loc != "/console/" {
 				t.Fatalf("login: %d → %q %s", st, loc, body)
@@ -144,7 +152,7 @@ func TestConsoleLoginSession(t *testing.T) {
 			if st, _, _ := c.do("GET", "/console/", nil, nil); st != http.StatusOK {
 				t.Fatalf("session ended by a refused logout: %d", st)
 			}
-			tok := c.csrf("/console/")
+			tok = c.csrf("/console/")
 			st, loc, _ = c.do("POST", people.LogoutPath, url.Values{"csrf": {tok}}, nil)
 			if st != http.StatusSeeOther || loc != people.LoginPath {
 				t.Fatalf("logout: %d → %q", st, loc)
@@ -416,7 +424,8 @@ func TestConsoleSessionTimeouts(t *testing.T) {
 
 // TestConsoleUnitOperator: a unit operator sees and acts on its own unit's
 // systems only — the server refuses another unit's system by URL, its keys,
-// and the people API — and an auditor cannot issue keys (M2, M6).
+// and the people API — and reads its own unit's activity and reports only;
+// an auditor cannot issue keys but reads every unit's activity (M2, M6).
 func TestConsoleUnitOperator(t *testing.T) {
 	n := startNode(t, "sqlite")
 	ctx := context.Background()
@@ -461,6 +470,32 @@ func TestConsoleUnitOperator(t *testing.T) {
 	aud := loggedIn(t, n, "kiemtoan", "")
 	if st, out := aud.api("POST", "/admin/v1/systems/000.00.11.H60/keys", "", true); st != http.StatusForbidden || !strings.Contains(out, "people.forbidden") {
 		t.Fatalf("auditor issuing a key: %d %s", st, out)
+	}
+
+	// The activity log and reports (M6): the operator reads its unit's
+	// only, asked for or not; the auditor every unit's.
+	n.svc.Activity().Record(ctx, activity.Entry{Kind: "test.other_unit", SystemCode: "000.00.12.H60", Unit: "Sở Tư pháp", Outcome: "ok"})
+	if err := n.svc.Activity().Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, out = op.api("GET", "/admin/v1/activity?limit=1000", "", false)
+	if st != http.StatusOK || !strings.Contains(out, `"unit":"Sở Y tế"`) || strings.Contains(out, `"unit":"Sở Tư pháp"`) || strings.Contains(out, "test.other_unit") {
+		t.Fatalf("operator's activity: %d %.500s", st, out)
+	}
+	other := url.QueryEscape("Sở Tư pháp")
+	for _, path := range []string{"/admin/v1/activity?unit=" + other, "/admin/v1/reports?from=2026-01-01&to=2026-12-31&unit=" + other, "/admin/v1/activity/verify"} {
+		if st, out := op.api("GET", path, "", false); st != http.StatusForbidden || !strings.Contains(out, "people.forbidden") {
+			t.Errorf("operator GET %s: %d %s", path, st, out)
+		}
+	}
+	if st, out := op.api("GET", "/admin/v1/reports?from=2026-01-01&to=2026-12-31", "", false); st != http.StatusOK {
+		t.Errorf("operator's own report: %d %s", st, out)
+	}
+	if st, out := aud.api("GET", "/admin/v1/activity?unit="+other, "", false); st != http.StatusOK || !strings.Contains(out, "test.other_unit") {
+		t.Errorf("auditor reading another unit's activity: %d %.300s", st, out)
+	}
+	if st, out := aud.api("GET", "/admin/v1/activity/verify", "", false); st != http.StatusOK || !strings.Contains(out, `"ok":true`) {
+		t.Errorf("auditor verifying: %d %s", st, out)
 	}
 }
 
@@ -518,8 +553,24 @@ func setCookie(h http.Header, name string) string {
 
 // TestConsoleCookieFlags: the session cookie is HttpOnly, SameSite=Lax
 // and not readable by scripts; Secure with console.secure_cookies (a TLS
-// proxy in front) — and never Secure-less then.
+// proxy in front) and on a node serving TLS itself.
 func TestConsoleCookieFlags(t *testing.T) {
+	t.Run("tls", func(t *testing.T) {
+		pki := newPKI(t, "CA tỉnh Tuyên Quang")
+		n, _, _ := startTLSNode(t, "sqlite", pki, nil)
+		addPerson(t, n, people.Person{Login: "quantri", Name: "Quản trị", Roles: []string{people.RoleAdmin}})
+		c := newConsole(t, n)
+		c.http.Transport = pki.httpsClient().Transport
+		if st, loc, body := c.login("quantri", testPassword, "", ""); st != http.StatusSeeOther || loc != "/console/" {
+			t.Fatalf("login over TLS: %d %q %.200s", st, loc, body)
+		}
+		line := setCookie(c.last, people.CookieName)
+		for _, want := range []string{"HttpOnly", "SameSite=Lax", "Secure"} {
+			if !strings.Contains(line, want) {
+				t.Errorf("cookie over TLS %q lacks %s", line, want)
+			}
+		}
+	})
 	for _, secure := range []bool{false, true} {
 		t.Run(fmt.Sprintf("secure_cookies=%v", secure), func(t *testing.T) {
 			n := startNodeWith(t, "sqlite", func(c *service.Config) { c.Console.SecureCookies = secure })

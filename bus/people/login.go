@@ -167,7 +167,10 @@ func (s *Service) fail(ctx context.Context, keys []string, login string, err err
 
 // LoginHandler serves the login form (GET) and logs in (POST, form fields
 // login, password, totp, csrf, next). Success sends the browser to next
-// (a path on this host only) or /console/.
+// (a path on this host only) or /console/. page renders the form with the
+// hidden csrf and next fields; after a failed login err is set and page
+// answers with its status (bus.AsError(err).Def.Status). nil: a minimal
+// built-in form.
 func (s *Service) LoginHandler(page func(w http.ResponseWriter, r *http.Request, csrf, next string, err error)) http.Handler {
 	if page == nil {
 		page = minimalLoginPage
@@ -213,8 +216,7 @@ func (s *Service) LoginHandler(page func(w http.ResponseWriter, r *http.Request,
 				if strings.Contains(r.Header.Get("Accept"), "text/html") {
 					tok := randomToken()
 					http.SetCookie(w, s.cookie(r, loginCookie, tok, 3600))
-					w.WriteHeader(bus.AsError(err).Def.Status)
-					page(w, r, tok, next, err)
+					page(w, r, tok, next, err) // answers with err's status
 					return
 				}
 				s.o.WriteError(w, r, err)

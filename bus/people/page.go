@@ -39,6 +39,13 @@ func minimalLoginPage(w http.ResponseWriter, r *http.Request, csrf, next string,
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	if e != nil {
+		if e.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+		}
+		w.Header().Set("X-LGSP-Error-Code", string(e.Def.Code))
+		w.WriteHeader(e.Def.Status)
+	}
 	_ = loginTmpl.Execute(w, map[string]any{"Action": LoginPath, "CSRF": csrf, "Next": next, "Err": e})
 }
 

@@ -12,9 +12,9 @@ import (
 
 // Argon2Params are the argon2id parameters of new password hashes
 // (RFC 9106). The defaults follow RFC 9106's second recommended option
-// (64 MiB of memory, 3 passes) with 2 lanes, about 0.1–0.2 s on one core
-// of a 2024 server: slow enough that a stolen database costs an attacker
-// that much per guess and per account, fast enough for a login. Hashes
+// (64 MiB of memory, 3 passes) with 2 lanes (BenchmarkHashPassword): slow
+// and memory-hard enough that a stolen database costs an attacker that
+// much per guess and per account, fast enough for a login. Hashes
 // carry their parameters, so a stronger setting applies to new and changed
 // passwords without breaking old ones. Concurrent hashes are bounded by
 // Service (each takes Memory KiB).

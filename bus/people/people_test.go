@@ -124,3 +124,13 @@ func TestSafeNext(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkHashPassword measures one argon2id hash with the default
+// parameters (docs/console.md quotes it).
+func BenchmarkHashPassword(b *testing.B) {
+	for b.Loop() {
+		if _, err := HashPassword("một mật khẩu đủ dài", DefaultArgon2); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

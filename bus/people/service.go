@@ -289,6 +289,15 @@ func (s *Service) StartSession(w http.ResponseWriter, r *http.Request, p Person)
 	return s.startSession(w, r, p, "external")
 }
 
+// StartSessionVia is StartSession naming how the person logged in (e.g.
+// "oidc:vneid"), kept with the session and written to the activity log.
+func (s *Service) StartSessionVia(w http.ResponseWriter, r *http.Request, p Person, via string) error {
+	if len(via) > 120 {
+		via = via[:120]
+	}
+	return s.startSession(w, r, p, via)
+}
+
 func (s *Service) startSession(w http.ResponseWriter, r *http.Request, p Person, via string) error {
 	ctx := r.Context()
 	sp, err := s.o.Store.GetPerson(ctx, p.ID)

@@ -21,7 +21,8 @@ func (s *Service) provisionPeople() {
 	s.people.Mount(s.mux.Handle)
 }
 
-// purgeConsoleSessions deletes console sessions past their timeouts.
+// purgeConsoleSessions deletes console sessions past their timeouts, and
+// login failure counters older than the lockout window whose lock ended.
 func (s *Service) purgeConsoleSessions(ctx context.Context) {
 	now := time.Now()
 	c := s.cfg.Console
@@ -29,6 +30,9 @@ func (s *Service) purgeConsoleSessions(ctx context.Context) {
 		s.log.WithError(err).Error("purging console sessions")
 	} else if n > 0 {
 		s.log.WithField("count", n).Debug("purged console sessions")
+	}
+	if _, err := s.store.PurgeLoginLocks(ctx, now.Add(-c.LockoutWindow)); err != nil {
+		s.log.WithError(err).Error("purging login locks")
 	}
 }
 
@@ -196,4 +200,18 @@ func (s *Service) mayReadAllUnits(r *http.Request, action string) (people.Person
 		return p, true
 	}
 	return p, people.Can(p, action, "")
+}
+
+// unitScope returns the unit a request may read for action: the one asked
+// for ("" = every unit) when the caller may read every unit, else the
+// person's own unit — asked for or not; another unit is people.forbidden.
+func (s *Service) unitScope(r *http.Request, action, asked string) (string, error) {
+	p, all := s.mayReadAllUnits(r, action)
+	if all {
+		return asked, nil
+	}
+	if asked == "" {
+		asked = p.Unit
+	}
+	return asked, s.allowUnit(r, action, asked)
 }

@@ -904,6 +904,17 @@ func (g *Guarded) PurgeGatewayDocs(ctx context.Context, p1 string, p2 time.Time)
 	return r0, g.end(ctx, cctx, err)
 }
 
+func (g *Guarded) PurgeLoginLocks(ctx context.Context, p1 time.Time) (r0 int64, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, err
+	}
+	defer cancel()
+	defer g.observe("PurgeLoginLocks", time.Now())
+	r0, err = g.Store.PurgeLoginLocks(cctx, p1)
+	return r0, g.end(ctx, cctx, err)
+}
+
 func (g *Guarded) PurgeNonces(ctx context.Context, p1 time.Time) (r0 int64, err error) {
 	cctx, cancel, err := g.begin(ctx)
 	if err != nil {

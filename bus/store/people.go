@@ -99,4 +99,7 @@ type PeopleStore interface {
 	PutLoginLock(ctx context.Context, l LoginLock) error
 	// DeleteLoginLock removes the row of key; no error when absent.
 	DeleteLoginLock(ctx context.Context, key string) error
+	// PurgeLoginLocks deletes rows whose last failure is before before and
+	// whose lock has ended by then, so that guessed logins do not pile up.
+	PurgeLoginLocks(ctx context.Context, before time.Time) (int64, error)
 }

@@ -314,3 +314,16 @@ func (s *sqlStore) DeleteLoginLock(ctx context.Context, key string) error {
 		return nil
 	})
 }
+
+func (s *sqlStore) PurgeLoginLocks(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := s.write(ctx, func(tx *txx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM login_locks WHERE last_at < ? AND locked_until < ?", micros(before), micros(before))
+		if err != nil {
+			return fmt.Errorf("purging login locks: %w", err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}

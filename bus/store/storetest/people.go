@@ -145,4 +145,17 @@ func testPeople(t *testing.T, s store.Store) {
 	ok(t, s.DeleteLoginLock(ctx, lk.Key), "unlock again")
 	l, _ = s.GetLoginLock(ctx, lk.Key)
 	check(t, "unlocked", l.Failures, 0)
+
+	// Purge: old rows whose lock has ended go; a recent one and one still
+	// locked stay.
+	ok(t, s.PutLoginLock(ctx, store.LoginLock{Key: "login:old", Failures: 1, FirstAt: at(0), LastAt: at(time.Minute)}), "old lock")
+	ok(t, s.PutLoginLock(ctx, store.LoginLock{Key: "login:locked", Failures: 9, FirstAt: at(0), LastAt: at(time.Minute), LockedUntil: at(3 * time.Hour)}), "long lock")
+	ok(t, s.PutLoginLock(ctx, store.LoginLock{Key: "login:new", Failures: 1, FirstAt: at(time.Hour), LastAt: at(2 * time.Hour)}), "recent lock")
+	n, err = s.PurgeLoginLocks(ctx, at(time.Hour))
+	ok(t, err, "purging locks")
+	check(t, "purged locks", n, int64(1))
+	for key, want := range map[string]int{"login:old": 0, "login:locked": 9, "login:new": 1} {
+		l, _ := s.GetLoginLock(ctx, key)
+		check(t, "after purge "+key, l.Failures, want)
+	}
 }
