@@ -251,6 +251,17 @@ var (
 	ErrPasswordWeak    = def("people.password_weak", http.StatusUnprocessableEntity, "Mật khẩu quá ngắn hoặc quá dễ đoán (tối thiểu 12 ký tự)", "password is too short or too easy to guess (at least 12 characters)")
 	ErrPersonAmbiguous = def("people.ambiguous", http.StatusConflict, "Có nhiều tài khoản cùng khớp với thông tin định danh này: người quản trị cần sửa lại", "several accounts match this identity claim: an administrator must resolve it")
 
+	// Single sign-on (issue #12, C6, M7; bus/sso): the OpenID Connect
+	// provider's applications and logins through an upstream provider.
+	ErrSSONotFound       = def("sso.not_found", http.StatusNotFound, "Không tìm thấy ứng dụng, mã hoặc phiên đăng nhập một lần", "single sign-on application, code or login not found")
+	ErrSSOClientInvalid  = def("sso.client_invalid", http.StatusUnprocessableEntity, "Thông tin đăng ký ứng dụng đăng nhập một lần không hợp lệ", "single sign-on application registration is invalid")
+	ErrSSOClientExists   = def("sso.client_exists", http.StatusConflict, "Mã ứng dụng đăng nhập một lần đã được dùng", "single sign-on application id is already used")
+	ErrSSONotAllowed     = def("sso.not_allowed", http.StatusForbidden, "Tài khoản của bạn không được phép dùng ứng dụng này", "your account may not use this application")
+	ErrSSOUpstreamFailed = def("sso.upstream_failed", http.StatusUnauthorized, "Đăng nhập qua hệ thống định danh bên ngoài không thành công", "login through the external identity provider failed")
+	ErrSSOUnverified     = def("sso.unverified", http.StatusUnauthorized, "Hệ thống định danh bên ngoài chưa xác minh thông tin dùng để liên kết tài khoản", "the external identity provider has not verified the claim that links the account")
+	ErrSSOPending        = def("sso.pending", http.StatusForbidden, "Chưa có tài khoản liên kết: yêu cầu đã được gửi tới người quản trị để phê duyệt", "no linked account: a request awaits an administrator's approval")
+	ErrSSODisabled       = def("sso.disabled", http.StatusNotFound, "Chức năng đăng nhập một lần chưa được bật", "single sign-on is not enabled")
+
 	// The platform itself.
 	ErrBusy        = def("system.busy", http.StatusServiceUnavailable, "Hệ thống đang quá tải, vui lòng thử lại sau", "platform is busy, try again later")
 	ErrUnavailable = def("system.unavailable", http.StatusServiceUnavailable, "Hệ thống đang dừng hoặc chưa sẵn sàng", "platform is shutting down or not ready")

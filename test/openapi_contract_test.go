@@ -30,7 +30,7 @@ import (
 
 // nonREST are mounts of other wire protocols, outside the REST contract:
 // SOAP, VXP, and the console's HTML pages and forms (a browser's protocol).
-var nonREST = []string{"/soap/", "/vxp/", "/console/"}
+var nonREST = []string{"/soap/", "/vxp/", "/console/", "/oidc/"} // /oidc/: OpenID Connect, described by its discovery document
 
 var contract = mustContract()
 

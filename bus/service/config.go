@@ -78,6 +78,9 @@ type Config struct {
 	Reports ReportsConfig `yaml:"reports"`
 	// Console: sessions and login lockouts of people (docs/console.md).
 	Console ConsoleConfig `yaml:"console"`
+	// SSO: LGSP as the OpenID Connect provider of the province's
+	// applications, and login through an upstream provider (docs/sso.md).
+	SSO SSOConfig `yaml:"sso"`
 }
 
 // TLSConfig makes the node serve HTTPS (docs/install.md, "TLS"). The
@@ -356,6 +359,76 @@ type ConsoleConfig struct {
 	LockoutWindow time.Duration `yaml:"lockout_window"`
 }
 
+// SSOConfig makes the node the OpenID Connect provider of the province's
+// business applications (C6), served under /oidc with issuer public_url +
+// "/oidc" (bus/sso, docs/sso.md). Applications are registered with
+// `lgsp sso clients add` or /admin/v1/sso/clients.
+type SSOConfig struct {
+	// Enabled serves the provider (public_url must be set: it makes the
+	// issuer).
+	Enabled bool `yaml:"enabled" env:"LGSP_SSO_ENABLED"`
+	// IDTokenLifetime is how long an ID token is valid.
+	IDTokenLifetime time.Duration `yaml:"id_token_lifetime"`
+	// AccessTokenLifetime is how long an access token (a JWT) is valid;
+	// a logout revokes it at userinfo and introspection at once, but an
+	// application that only checks the signature accepts it until then.
+	AccessTokenLifetime time.Duration `yaml:"access_token_lifetime"`
+	// RefreshTokenLifetime is how long a refresh token is valid (each is
+	// replaced when used).
+	RefreshTokenLifetime time.Duration `yaml:"refresh_token_lifetime"`
+	// CodeLifetime is how long an authorization code may wait for the
+	// token exchange.
+	CodeLifetime time.Duration `yaml:"code_lifetime"`
+	// KeyRotation replaces the signing key when it is this old; the old
+	// key stays in the JWKS until its tokens expire. `lgsp sso rotate-key`
+	// rotates at once.
+	KeyRotation time.Duration `yaml:"key_rotation"`
+	// EmailVerified is the email_verified claim given with accounts'
+	// e-mail addresses: set it only if the province checks the addresses
+	// its administrators enter.
+	EmailVerified bool `yaml:"email_verified"`
+	// Upstream lets people log in through an upstream OpenID Connect
+	// provider (VNeID, the national single sign-on; M7).
+	Upstream SSOUpstreamConfig `yaml:"upstream"`
+}
+
+// SSOUpstreamConfig is the upstream OpenID Connect provider people may
+// log in through; empty issuer: none. Register the node there with the
+// redirect URI public_url + "/oidc/upstream/callback".
+type SSOUpstreamConfig struct {
+	// Name is the label of the login link ("VNeID").
+	Name string `yaml:"name"`
+	// Issuer is the upstream's issuer URL (its discovery must name exactly
+	// this issuer).
+	Issuer string `yaml:"issuer" env:"LGSP_SSO_UPSTREAM_ISSUER"`
+	// ClientID is this node's client id at the upstream.
+	ClientID string `yaml:"client_id" env:"LGSP_SSO_UPSTREAM_CLIENT_ID"`
+	// ClientSecretEnv names the environment variable holding the client
+	// secret (never in the file).
+	ClientSecretEnv string `yaml:"client_secret_env"`
+	// Claim links an upstream identity to an account: personal_id (the
+	// personal identification number) or email (the upstream must say
+	// email_verified: true).
+	Claim string `yaml:"claim"`
+	// Scopes asked of the upstream (default: openid and the claim's).
+	Scopes []string `yaml:"scopes"`
+	// Rules create the account of a person no account matches when the
+	// claim's value matches pattern (an anchored regular expression),
+	// with that unit and roles; without a matching rule the login waits
+	// as a pending request for an administrator.
+	Rules []SSORuleConfig `yaml:"rules"`
+}
+
+// SSORuleConfig maps verified claim values to a unit and roles.
+type SSORuleConfig struct {
+	// Pattern is an anchored regular expression on the claim's value.
+	Pattern string `yaml:"pattern"`
+	// Unit of the account created.
+	Unit string `yaml:"unit"`
+	// Roles of the account created.
+	Roles []string `yaml:"roles"`
+}
+
 // OutboundPolicy returns the policy of webhook targets.
 func (c *Config) OutboundPolicy() (*bus.OutboundPolicy, error) {
 	p, err := bus.NewOutboundPolicy(c.Webhooks.AllowPrivate, c.Webhooks.AllowCIDRs)
@@ -385,6 +458,8 @@ func Defaults() Config {
 		Reports:         ReportsConfig{RetentionYears: 5},
 		Console: ConsoleConfig{IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour, LockoutFailures: 5, AddressFailures: 20,
 			LockoutBase: time.Minute, LockoutMax: 30 * time.Minute, LockoutWindow: time.Hour},
+		SSO: SSOConfig{IDTokenLifetime: time.Hour, AccessTokenLifetime: 15 * time.Minute, RefreshTokenLifetime: 12 * time.Hour,
+			CodeLifetime: time.Minute, KeyRotation: 30 * 24 * time.Hour},
 	}
 	c.Delivery = DeliveryConfig{Lease: delivery.DefaultLease, Slots: delivery.DefaultSlots, Queue: delivery.DefaultQueue,
 		MaxHeld: delivery.DefaultMaxHeld, Retry: bus.DefaultRetry}
@@ -481,6 +556,15 @@ func (c *Config) validate() error {
 	}
 	if k := c.Console; k.LockoutFailures <= 0 || k.AddressFailures <= 0 || k.LockoutBase <= 0 || k.LockoutMax < k.LockoutBase || k.LockoutWindow <= 0 {
 		errs = append(errs, "console: lockout_failures, address_failures, lockout_base and lockout_window must be positive, lockout_max at least lockout_base")
+	}
+	if k := c.SSO; k.Enabled && (k.IDTokenLifetime <= 0 || k.AccessTokenLifetime <= 0 || k.RefreshTokenLifetime <= 0 || k.CodeLifetime <= 0 || k.CodeLifetime > 10*time.Minute || k.KeyRotation < 0) {
+		errs = append(errs, "sso: token and code lifetimes must be positive (code_lifetime at most 10m), key_rotation not negative")
+	}
+	if c.SSO.Enabled && !strings.HasPrefix(c.PublicURL, "https://") && !strings.HasPrefix(c.PublicURL, "http://") {
+		errs = append(errs, "sso.enabled needs public_url (the issuer is public_url + /oidc)")
+	}
+	if u := c.SSO.Upstream; u.Issuer != "" && (u.ClientID == "" || (u.Claim != "email" && u.Claim != "personal_id")) {
+		errs = append(errs, "sso.upstream: client_id is required and claim must be email or personal_id")
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration:\n  %s", strings.Join(errs, "\n  "))

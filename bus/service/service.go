@@ -30,6 +30,7 @@ import (
 	"github.com/tuyenquang/lgsp/bus/people"
 	"github.com/tuyenquang/lgsp/bus/route"
 	"github.com/tuyenquang/lgsp/bus/schedule"
+	"github.com/tuyenquang/lgsp/bus/sso"
 	"github.com/tuyenquang/lgsp/bus/store"
 	"github.com/tuyenquang/lgsp/bus/vault"
 	"github.com/tuyenquang/lgsp/bus/xmlscan"
@@ -169,6 +170,7 @@ type Service struct {
 	verifier *auth.Verifier
 	platform *auth.PlatformKeys
 	activity *activity.Log // nil when activity.enabled is false
+	sso      *sso.Provider // nil when sso.enabled is false
 	people   *people.Service
 	grants   *auth.Grants
 	speaks   *auth.SpeaksFor
@@ -339,6 +341,9 @@ func NewWith(ctx context.Context, env *Environment, cfg Config) (*Service, error
 	s.provisionSessions()
 	s.provisionActivity()
 	s.provisionPeople()
+	if err := s.provisionSSO(); err != nil {
+		return fail(err)
+	}
 	s.exchange = exchange.New(exchange.Options{Store: s.store, Vault: s.vault, Routes: s.routes.Load, Log: log, Config: cfg.Exchange, Node: cfg.Node, Wake: s.feed.Wake, Permissions: s.grants, SpeaksFor: s.speaks})
 	if cfg.Alerts.Enabled {
 		chs, err := alert.Channels(cfg.Alerts, log, s.outbound)
@@ -376,6 +381,9 @@ func NewWith(ctx context.Context, env *Environment, cfg Config) (*Service, error
 		return fail(err)
 	}
 	if err := s.cron.Add("purge-console-sessions", "@every 5m", s.purgeConsoleSessions); err != nil {
+		return fail(err)
+	}
+	if err := s.cron.Add("purge-sso", "@every 5m", s.purgeSSO); err != nil {
 		return fail(err)
 	}
 	if err := s.cron.Add("prune-metadata", "@every 1h", s.pruneMetadata); err != nil {
@@ -419,6 +427,7 @@ func NewWith(ctx context.Context, env *Environment, cfg Config) (*Service, error
 	s.mountClientCerts()
 	s.mountReports()
 	s.mountPeople()
+	s.mountSSO()
 	h := &Host{Config: &s.cfg, Log: log, Store: s.store, Vault: s.vault, Registry: s.registry, Verifier: s.verifier, Grants: s.grants, Exchange: s.exchange, Hub: s.hub, Env: env, mux: s.mux, svc: s}
 	h.Sessions, h.Tokens, h.Auth = s.sessions, s.tokens, s.authn
 	h.Activity = s.activity

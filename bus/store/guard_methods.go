@@ -370,6 +370,28 @@ func (g *Guarded) DeletePersonSessions(ctx context.Context, p1 int64) (r0 int64,
 	return r0, g.end(ctx, cctx, err)
 }
 
+func (g *Guarded) DeleteSSO(ctx context.Context, p1 string, p2 string) (r0 bool, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, err
+	}
+	defer cancel()
+	defer g.observe("DeleteSSO", time.Now())
+	r0, err = g.Store.DeleteSSO(cctx, p1, p2)
+	return r0, g.end(ctx, cctx, err)
+}
+
+func (g *Guarded) DeleteSSOSubject(ctx context.Context, p1 string, p2 string, p3 string) (r0 int64, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, err
+	}
+	defer cancel()
+	defer g.observe("DeleteSSOSubject", time.Now())
+	r0, err = g.Store.DeleteSSOSubject(cctx, p1, p2, p3)
+	return r0, g.end(ctx, cctx, err)
+}
+
 func (g *Guarded) DeleteStrayChunks(ctx context.Context) (r0 int64, err error) {
 	cctx, cancel, err := g.begin(ctx)
 	if err != nil {
@@ -535,6 +557,17 @@ func (g *Guarded) GetPerson(ctx context.Context, p1 int64) (r0 Person, err error
 	return r0, g.end(ctx, cctx, err)
 }
 
+func (g *Guarded) GetSSO(ctx context.Context, p1 string, p2 string, p3 time.Time) (r0 SSORecord, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, err
+	}
+	defer cancel()
+	defer g.observe("GetSSO", time.Now())
+	r0, err = g.Store.GetSSO(cctx, p1, p2, p3)
+	return r0, g.end(ctx, cctx, err)
+}
+
 func (g *Guarded) GetSession(ctx context.Context, p1 string) (r0 Session, err error) {
 	cctx, cancel, err := g.begin(ctx)
 	if err != nil {
@@ -686,6 +719,17 @@ func (g *Guarded) ListPeople(ctx context.Context) (r0 []Person, err error) {
 	defer cancel()
 	defer g.observe("ListPeople", time.Now())
 	r0, err = g.Store.ListPeople(cctx)
+	return r0, g.end(ctx, cctx, err)
+}
+
+func (g *Guarded) ListSSO(ctx context.Context, p1 string, p2 string, p3 time.Time) (r0 []SSORecord, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, err
+	}
+	defer cancel()
+	defer g.observe("ListSSO", time.Now())
+	r0, err = g.Store.ListSSO(cctx, p1, p2, p3)
 	return r0, g.end(ctx, cctx, err)
 }
 
@@ -846,6 +890,17 @@ func (g *Guarded) PurgeNonces(ctx context.Context, p1 time.Time) (r0 int64, err 
 	return r0, g.end(ctx, cctx, err)
 }
 
+func (g *Guarded) PurgeSSO(ctx context.Context, p1 time.Time) (r0 int64, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, err
+	}
+	defer cancel()
+	defer g.observe("PurgeSSO", time.Now())
+	r0, err = g.Store.PurgeSSO(cctx, p1)
+	return r0, g.end(ctx, cctx, err)
+}
+
 func (g *Guarded) PurgeSessions(ctx context.Context, p1 time.Time) (r0 int64, err error) {
 	cctx, cancel, err := g.begin(ctx)
 	if err != nil {
@@ -876,6 +931,17 @@ func (g *Guarded) PutLoginLock(ctx context.Context, p1 LoginLock) (err error) {
 	defer cancel()
 	defer g.observe("PutLoginLock", time.Now())
 	err = g.Store.PutLoginLock(cctx, p1)
+	return g.end(ctx, cctx, err)
+}
+
+func (g *Guarded) PutSSO(ctx context.Context, p1 SSORecord) (err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	defer g.observe("PutSSO", time.Now())
+	err = g.Store.PutSSO(cctx, p1)
 	return g.end(ctx, cctx, err)
 }
 
@@ -1121,6 +1187,17 @@ func (g *Guarded) Stats(ctx context.Context, p1 StatsQuery) (r0 []StatsRow, err 
 	defer cancel()
 	defer g.observe("Stats", time.Now())
 	r0, err = g.Store.Stats(cctx, p1)
+	return r0, g.end(ctx, cctx, err)
+}
+
+func (g *Guarded) TakeSSO(ctx context.Context, p1 string, p2 string, p3 time.Time) (r0 SSORecord, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, err
+	}
+	defer cancel()
+	defer g.observe("TakeSSO", time.Now())
+	r0, err = g.Store.TakeSSO(cctx, p1, p2, p3)
 	return r0, g.end(ctx, cctx, err)
 }
 

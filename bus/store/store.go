@@ -44,6 +44,9 @@ type Store interface {
 	// PeopleStore: people of the console, their sessions and login
 	// lockouts (people.go).
 	PeopleStore
+	// SSOStore: the single sign-on provider's applications, codes, tokens
+	// and keys (sso.go).
+	SSOStore
 
 	// Dialect returns "sqlite" or "mysql".
 	Dialect() string

@@ -35,6 +35,7 @@ Usage:
   lgsp keys    issue|list|revoke|rotate|add-rsa|history   manage key pairs and their audit record
   lgsp grants  add|list|revoke                 who may send what to whom, call which service (deny by default)
   lgsp users   add|list|roles|disable|enable|passwd|totp|unlock   people of the console (the first administrator: users add LOGIN --roles admin)
+  lgsp sso     clients add|list|remove, rotate-key, pending   single sign-on applications (OIDC clients), signing keys, upstream logins awaiting approval
   lgsp deliveries list|retry|discard          outbound deliveries and their dead letters (webhooks, SOAP pushes …)
   lgsp platform-key [--json]                   the public key the platform signs webhooks with (RSA systems)
   lgsp exchange send|inbox|receive|status|cancel   exchange client (signs like any integrator)
@@ -49,7 +50,7 @@ Usage:
   lgsp version
 
 Global: --config FILE (or LGSP_CONFIG), before or after the command, for the commands
-that read the configuration (serve, systems, keys, grants, users, platform-key, backup, restore, migrate, report, audit).
+that read the configuration (serve, systems, keys, grants, users, sso, platform-key, backup, restore, migrate, report, audit).
 Without a config: SQLite and keys in ./data, routes in ./routes, http://127.0.0.1:8080.
 Change them with the config file (listen, data_dir, routes_dir …, see configs/lgsp.yaml)
 or the environment (LGSP_LISTEN, LGSP_DATA_DIR, LGSP_ROUTES_DIR …: lgsp config env);
@@ -86,6 +87,8 @@ func main() {
 		err = grantsCmd(ctx, args)
 	case "users":
 		err = usersCmd(ctx, args)
+	case "sso":
+		err = ssoCmd(ctx, args)
 	case "deliveries":
 		err = deliveriesCmd(ctx, args)
 	case "platform-key":

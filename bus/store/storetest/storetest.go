@@ -63,6 +63,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, plant Planter) {
 		{"DeadLetters", testDeadLetters},
 		{"Sessions", testSessions},
 		{"People", testPeople},
+		{"SSO", testSSO},
+		{"SSOTakeConcurrent", testSSOTakeConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
