@@ -20,9 +20,9 @@ type Server struct {
 	tokens    map[string]time.Time
 	issued    int
 	calls     int
-	refused   int          // protected calls refused for want of a valid token
-	last      http.Header  // headers of the last protected call
-	danhmuc   http.Handler // the legacy SOAP service at DanhMucPath
+	refused   int                 // protected calls refused for want of a valid token
+	last      http.Header         // headers of the last protected call
+	danhmuc   http.Handler        // the legacy SOAP service at DanhMucPath
 	received  map[string][][]byte // ReceivePath: bodies by Idempotency-Key
 	failRecv  int                 // ReceivePath answers 503 this many more times
 }
