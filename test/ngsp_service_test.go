@@ -174,7 +174,7 @@ func TestNGSPDeliveryThroughEngine(t *testing.T) {
 		}
 		return false, nil
 	})
-	if !strings.HasPrefix(key, "lgsp-") || string(sim.Received()[key][0]) != "<tb>họp giao ban</tb>" {
+	if key != "lgsp-"+id+"-"+national || string(sim.Received()[key][0]) != "<tb>họp giao ban</tb>" {
 		t.Fatalf("NGSP received key %q, body %q", key, sim.Received()[key])
 	}
 	if h := sim.LastHeader(); !strings.HasPrefix(h.Get("Authorization"), "Bearer ") || h.Get("X-LGSP-Exchange") != id || h.Get("Content-Type") != "application/xml" {

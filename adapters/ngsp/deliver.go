@@ -68,6 +68,9 @@ type Caller struct {
 type callPayload struct {
 	ExchangeID string `json:"exchange_id"`
 	Service    string `json:"service"`
+	// Key is the idempotency key (delivery.Key reads it): one per exchange
+	// and recipient, the same if a notification is diverted twice.
+	Key string `json:"idempotency_key"`
 }
 
 func (c *Caller) now() time.Time {
@@ -94,7 +97,7 @@ func (c *Caller) Divert(ctx context.Context, it store.OutboxItem) (bool, error) 
 	if json.Unmarshal(it.Payload, &n) != nil || n.Event != store.RecipientNotified || n.ExchangeID == "" {
 		return false, nil
 	}
-	payload, _ := json.Marshal(callPayload{ExchangeID: n.ExchangeID, Service: d.Service})
+	payload, _ := json.Marshal(callPayload{ExchangeID: n.ExchangeID, Service: d.Service, Key: "lgsp-" + n.ExchangeID + "-" + it.Target})
 	now := c.now()
 	if err := c.Store.EnqueueOutbox(context.WithoutCancel(ctx), store.OutboxItem{Kind: KindCall, Target: it.Target, ExchangeID: n.ExchangeID, Payload: payload, DueAt: now, FirstAt: now}); err != nil {
 		return false, fmt.Errorf("queueing an NGSP delivery: %w", err)

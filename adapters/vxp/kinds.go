@@ -111,7 +111,7 @@ func refusal(err error) bool {
 // deliverPull takes one listed packet into the exchange (document) or onto
 // the exchange it answers (status), then queues its vxp_status item.
 func (p *Poller) deliverPull(ctx context.Context, it store.OutboxItem, pl itemPayload) error {
-	row, _, err := p.Store.ClaimGatewayDoc(ctx, store.GatewayDoc{Gateway: GatewayName, Direction: store.GatewayIn, DocID: pl.DocID, Status: InPulling, Detail: mustJSON(inDetail{From: pl.From, Queued: true}), CreatedAt: p.now()})
+	row, _, err := p.Store.ClaimGatewayDoc(ctx, store.GatewayDoc{Gateway: GatewayName, Direction: store.GatewayIn, DocID: pl.DocID, Status: InPulling, Detail: mustJSON(inDetail{From: pl.From}), CreatedAt: p.now()})
 	if err != nil {
 		return err
 	}
@@ -274,7 +274,7 @@ func (p *Poller) deliverPush(ctx context.Context, it store.OutboxItem, _ itemPay
 	if err != nil {
 		return err
 	}
-	row, _, err := p.Store.ClaimGatewayDoc(ctx, store.GatewayDoc{Gateway: GatewayName, Direction: store.GatewayOut, DocID: ex.ID, ExchangeID: ex.ID, Status: OutSending, Detail: mustJSON(outDetail{Queued: true}), CreatedAt: p.now()})
+	row, _, err := p.Store.ClaimGatewayDoc(ctx, store.GatewayDoc{Gateway: GatewayName, Direction: store.GatewayOut, DocID: ex.ID, ExchangeID: ex.ID, Status: OutSending, Detail: "{}", CreatedAt: p.now()})
 	if err != nil {
 		return err
 	}

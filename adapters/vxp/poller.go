@@ -193,7 +193,6 @@ type inDetail struct {
 	From         string `json:"from"`
 	StatusPacket string `json:"status_packet,omitempty"` // the 01 packet to send back (metadata only)
 	Reason       string `json:"reason,omitempty"`
-	Queued       bool   `json:"queued,omitempty"` // its vxp_pull item is stored
 }
 
 // Pull lists the document packets waiting on the axis and queues each
@@ -241,9 +240,7 @@ func (p *Poller) listIn(ctx context.Context, messageType string) (int, error) {
 }
 
 // queueIn remembers a listed packet (its gateway row) and queues its
-// vxp_pull item once: the row says Queued after the item was stored, so a
-// crash between the two queues it again (the second item finds the row
-// further on and does only what is left).
+// vxp_pull item once (queueOnce).
 func (p *Poller) queueIn(ctx context.Context, docID, from, messageType string) (bool, error) {
 	if docID == "" {
 		return false, nil
@@ -254,18 +251,36 @@ func (p *Poller) queueIn(ctx context.Context, docID, from, messageType string) (
 	}
 	var det inDetail
 	_ = json.Unmarshal([]byte(row.Detail), &det)
-	if det.Queued {
-		return false, nil
-	}
 	if det.From == "" {
 		det.From = from
 	}
-	if err := p.enqueue(ctx, KindPull, "", itemPayload{Key: docID, DocID: docID, From: det.From, MessageType: messageType}); err != nil {
+	return p.queueOnce(ctx, store.GatewayIn, docID, func() error {
+		return p.enqueue(ctx, KindPull, "", itemPayload{Key: docID, DocID: docID, From: det.From, MessageType: messageType})
+	})
+}
+
+// QueuedPrefix starts the DocID of marker rows (status "queued"): the
+// outbox item of the packet or exchange named by the rest is stored. A
+// marker row of its own, created after the item, never overwrites the
+// row the item's deliveries move on; a crash between the two queues the
+// item again, and the second item finds the row further on (or, if both
+// run at once, the axis sees the same packet again: same key).
+const QueuedPrefix = "queued:"
+
+// queueOnce runs enqueue unless the marker row of docID says it ran.
+func (p *Poller) queueOnce(ctx context.Context, dir, docID string, enqueue func() error) (bool, error) {
+	_, err := p.Store.GetGatewayDoc(ctx, GatewayName, dir, QueuedPrefix+docID)
+	if err == nil {
+		return false, nil
+	}
+	if !errors.Is(err, bus.ErrNotFound) {
 		return false, err
 	}
-	det.Queued = true
-	row.Detail, row.UpdatedAt = mustJSON(det), p.now()
-	return true, p.Store.UpdateGatewayDoc(ctx, row)
+	if err := enqueue(); err != nil {
+		return false, err
+	}
+	_, _, err = p.Store.ClaimGatewayDoc(ctx, store.GatewayDoc{Gateway: GatewayName, Direction: dir, DocID: QueuedPrefix + docID, Status: "queued", Detail: "{}", CreatedAt: p.now()})
+	return true, err
 }
 
 func mustJSON(v any) string {
@@ -369,7 +384,6 @@ type outDetail struct {
 	VXPDocID string   `json:"vxp_doc_id,omitempty"`
 	To       []string `json:"to,omitempty"`
 	Last     string   `json:"last_error,omitempty"`
-	Queued   bool     `json:"queued,omitempty"` // its vxp_push item is stored
 }
 
 // Push queues every exchange addressed to the gateway system, not queued
@@ -400,23 +414,18 @@ func (p *Poller) Push(ctx context.Context) (int, error) {
 	return n, errors.Join(errs...)
 }
 
-// queueOut queues the push of ex once (see queueIn).
+// queueOut queues the push of ex once (queueOnce).
 func (p *Poller) queueOut(ctx context.Context, ex store.Exchange) (bool, error) {
 	row, _, err := p.Store.ClaimGatewayDoc(ctx, store.GatewayDoc{Gateway: GatewayName, Direction: store.GatewayOut, DocID: ex.ID, ExchangeID: ex.ID, Status: OutSending, Detail: "{}", CreatedAt: p.now()})
 	if err != nil {
 		return false, err
 	}
-	var det outDetail
-	_ = json.Unmarshal([]byte(row.Detail), &det)
-	if det.Queued || row.Status == OutFailed {
+	if row.Status == OutFailed {
 		return false, nil
 	}
-	if err := p.enqueue(ctx, KindPush, ex.ID, itemPayload{Key: ex.ID}); err != nil {
-		return false, err
-	}
-	det.Queued = true
-	row.Detail, row.UpdatedAt = mustJSON(det), p.now()
-	return true, p.Store.UpdateGatewayDoc(ctx, row)
+	return p.queueOnce(ctx, store.GatewayOut, ex.ID, func() error {
+		return p.enqueue(ctx, KindPush, ex.ID, itemPayload{Key: ex.ID})
+	})
 }
 
 func truncate(s string, n int) string {
