@@ -239,8 +239,18 @@ func TestDeliveryKill9SeveralKinds(t *testing.T) {
 	a.serve()
 	b.serve()
 	// The kill comes when a quarter have arrived and every kind is moving.
-	waitFor(t, 60*time.Second, "a quarter of the deliveries arrive, of every kind", func() bool {
-		return arrived() >= total/4 && len(sentToAxis()) >= docs/10 && len(legacyCount[0].counts()) >= docs/10
+	perKind := func() (hooksIn, pushesIn, axisIn int) {
+		for _, r := range recv {
+			hooksIn += len(r.counts())
+		}
+		for _, l := range legacyCount {
+			pushesIn += len(l.counts())
+		}
+		return hooksIn, pushesIn, len(sentToAxis())
+	}
+	eventuallyWithin(t, 120*time.Second, "a quarter of the deliveries arrive, of every kind", func() (bool, error) {
+		h, p, x := perKind()
+		return h+p+x >= total/4 && p >= 20 && x >= 5, fmt.Errorf("arrived: %d webhooks, %d SOAP pushes, %d VXP pushes", h, p, x)
 	})
 	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -256,6 +266,8 @@ func TestDeliveryKill9SeveralKinds(t *testing.T) {
 		heldKinds[k] = queryInt(t, db, "SELECT COUNT(*) FROM outbox WHERE kind = ? AND status = 'pending' AND claimed_by = 'node-a' AND claimed_until > ?", k, killedAt.UTC().UnixMicro())
 	}
 	atKill := arrived()
+	h, p, x := perKind()
+	t.Logf("kill -9 of node A after %v: %d webhooks, %d SOAP pushes, %d VXP pushes had arrived", time.Since(start).Round(time.Millisecond), h, p, x)
 	logsA := a.logs.String() // the restart starts a new log
 	a.serve()
 	t.Cleanup(func() {
