@@ -72,7 +72,10 @@ func (k *keyCounting) counts() map[string]int {
 // 2,000 SOAP pushes to eight legacy SOAP systems (VNPT-style NhanVanBan:
 // 250 documents, each to the eight) and 250 VXP pushes (the same documents,
 // also addressed to the VXP gateway system) to the VXP simulator — with a
-// 2 s lease. When a
+// 5 s lease (a 2 s lease, as the webhook-only test uses, is renewed too
+// late on a loaded 2-core machine: many SOAP pushes are then fenced and
+// sent again with the same key, which the assertions below allow and
+// count, but the run is then about the machine, not the kill). When a
 // quarter have arrived, every kind among them, node A is killed with SIGKILL while it holds leased
 // items, then restarted. Afterwards every item is done and arrived at its
 // own destination; the only repeats are "again with the same key": the
@@ -121,7 +124,8 @@ func TestDeliveryKill9SeveralKinds(t *testing.T) {
 	// stops; each is an edXML packet for the VXP gateway system and the
 	// legacy systems. Its pushes run on a yearly schedule, so the pushes it
 	// plans (soapout's diverter) wait for the binaries, which the test then
-	// makes due at once; the legacy systems answer 503 meanwhile anyway.
+	// makes due at once; the legacy systems answer 503 meanwhile anyway,
+	// and until the binaries' VXP pushes are arriving.
 	for _, l := range legacyCount {
 		l.down.Store(true)
 	}
@@ -205,13 +209,10 @@ func TestDeliveryKill9SeveralKinds(t *testing.T) {
 	}
 	defer st.Close()
 	seedWebhooks(t, st, hookSystems, hooks)
-	for _, l := range legacyCount {
-		l.down.Store(false)
-	}
 	t.Logf("seeded %d exchanges (%d SOAP pushes planned) and %d webhooks in %v (the VXP pushes are queued by the nodes' poll)", docs, legacy*docs, hooks, time.Since(seedStart).Round(time.Millisecond))
 
 	// Two binaries with the pushes and the VXP gateway.
-	tune := fmt.Sprintf("delivery:\n  lease: 2s\n  slots: 8\n  queue: 32\n  max_held: 256\nexchange:\n  inbox_limit: 2000\n"+
+	tune := fmt.Sprintf("delivery:\n  lease: 5s\n  slots: 8\n  queue: 32\n  max_held: 256\nexchange:\n  inbox_limit: 2000\n"+
 		"gateways:\n  vxp:\n    url: %s\n    system_id: %s\n    gateway_system: %s\n    schedule: \"@every 1s\"\n    organs: {%q: [%q]}\n    retry: {initial: 200ms, max_interval: 1s, max_attempts: 50}\n",
 		axisSrv.URL, gwOrgan, gwSystem, rcptSys, rcptSys)
 	nodes := make([]*fleetNode, 2)
@@ -248,9 +249,18 @@ func TestDeliveryKill9SeveralKinds(t *testing.T) {
 		}
 		return hooksIn, pushesIn, len(sentToAxis())
 	}
-	eventuallyWithin(t, 120*time.Second, "a quarter of the deliveries arrive, of every kind", func() (bool, error) {
+	// The legacy systems stay down (503: retried) until the VXP pushes are
+	// arriving, so that the kill finds all three kinds in flight.
+	eventuallyWithin(t, 120*time.Second, "the VXP pushes arriving", func() (bool, error) {
 		h, p, x := perKind()
-		return h+p+x >= total/4 && p >= 20 && x >= 5, fmt.Errorf("arrived: %d webhooks, %d SOAP pushes, %d VXP pushes", h, p, x)
+		return x >= 5, fmt.Errorf("arrived: %d webhooks, %d SOAP pushes, %d VXP pushes", h, p, x)
+	})
+	for _, l := range legacyCount {
+		l.down.Store(false)
+	}
+	eventuallyWithin(t, 120*time.Second, "a quarter of the deliveries arrive, SOAP pushes among them", func() (bool, error) {
+		h, p, x := perKind()
+		return h+p+x >= total/4 && p >= 100, fmt.Errorf("arrived: %d webhooks, %d SOAP pushes, %d VXP pushes", h, p, x)
 	})
 	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
