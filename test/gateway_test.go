@@ -427,7 +427,11 @@ func TestVXPStatusAnswersPushedExchange(t *testing.T) {
 	eventually(t, "the answer acknowledged done and the stray one fail", func() (bool, error) {
 		return sim.Transport(answer, gwOrgan) == vxp.TransportDone && sim.Transport(stray, gwOrgan) == vxp.TransportFail, nil
 	})
-	dead := deadVXP(t, n, vxp.KindPull)
+	var dead []delivery.View
+	eventually(t, "the stray status packet's vxp_pull item dead", func() (bool, error) {
+		dead = deadVXP(t, n, vxp.KindPull)
+		return len(dead) == 1, nil
+	})
 	if len(dead) != 1 || dead[0].Key != stray || !strings.Contains(dead[0].LastError, "exchange.not_found") && !strings.Contains(dead[0].LastError, "answers no document") || dead[0].Attempts != 1 {
 		t.Fatalf("dead vxp_pull items = %+v; want the stray status packet, refused at once", dead)
 	}
