@@ -245,16 +245,16 @@ func (p *Poller) queueIn(ctx context.Context, docID, from, messageType string) (
 	if docID == "" {
 		return false, nil
 	}
-	row, _, err := p.Store.ClaimGatewayDoc(ctx, store.GatewayDoc{Gateway: GatewayName, Direction: store.GatewayIn, DocID: docID, Status: InPulling, Detail: mustJSON(inDetail{From: from}), CreatedAt: p.now()})
-	if err != nil {
-		return false, err
-	}
-	var det inDetail
-	_ = json.Unmarshal([]byte(row.Detail), &det)
-	if det.From == "" {
-		det.From = from
-	}
 	return p.queueOnce(ctx, store.GatewayIn, docID, func() error {
+		row, _, err := p.Store.ClaimGatewayDoc(ctx, store.GatewayDoc{Gateway: GatewayName, Direction: store.GatewayIn, DocID: docID, Status: InPulling, Detail: mustJSON(inDetail{From: from}), CreatedAt: p.now()})
+		if err != nil {
+			return err
+		}
+		var det inDetail
+		_ = json.Unmarshal([]byte(row.Detail), &det)
+		if det.From == "" {
+			det.From = from
+		}
 		return p.enqueue(ctx, KindPull, "", itemPayload{Key: docID, DocID: docID, From: det.From, MessageType: messageType})
 	})
 }
@@ -267,7 +267,11 @@ func (p *Poller) queueIn(ctx context.Context, docID, from, messageType string) (
 // run at once, the axis sees the same packet again: same key).
 const QueuedPrefix = "queued:"
 
-// queueOnce runs enqueue unless the marker row of docID says it ran.
+// errSkip tells queueOnce that there is nothing to queue.
+var errSkip = errors.New("nothing to queue")
+
+// queueOnce runs enqueue unless the marker row of docID says it ran (one
+// read for a packet or exchange seen before), then writes the marker.
 func (p *Poller) queueOnce(ctx context.Context, dir, docID string, enqueue func() error) (bool, error) {
 	_, err := p.Store.GetGatewayDoc(ctx, GatewayName, dir, QueuedPrefix+docID)
 	if err == nil {
@@ -276,7 +280,9 @@ func (p *Poller) queueOnce(ctx context.Context, dir, docID string, enqueue func(
 	if !errors.Is(err, bus.ErrNotFound) {
 		return false, err
 	}
-	if err := enqueue(); err != nil {
+	if err := enqueue(); errors.Is(err, errSkip) {
+		return false, nil
+	} else if err != nil {
 		return false, err
 	}
 	_, _, err = p.Store.ClaimGatewayDoc(ctx, store.GatewayDoc{Gateway: GatewayName, Direction: dir, DocID: QueuedPrefix + docID, Status: "queued", Detail: "{}", CreatedAt: p.now()})
@@ -416,14 +422,14 @@ func (p *Poller) Push(ctx context.Context) (int, error) {
 
 // queueOut queues the push of ex once (queueOnce).
 func (p *Poller) queueOut(ctx context.Context, ex store.Exchange) (bool, error) {
-	row, _, err := p.Store.ClaimGatewayDoc(ctx, store.GatewayDoc{Gateway: GatewayName, Direction: store.GatewayOut, DocID: ex.ID, ExchangeID: ex.ID, Status: OutSending, Detail: "{}", CreatedAt: p.now()})
-	if err != nil {
-		return false, err
-	}
-	if row.Status == OutFailed {
-		return false, nil
-	}
 	return p.queueOnce(ctx, store.GatewayOut, ex.ID, func() error {
+		row, _, err := p.Store.ClaimGatewayDoc(ctx, store.GatewayDoc{Gateway: GatewayName, Direction: store.GatewayOut, DocID: ex.ID, ExchangeID: ex.ID, Status: OutSending, Detail: "{}", CreatedAt: p.now()})
+		if err != nil {
+			return err
+		}
+		if row.Status == OutFailed {
+			return errSkip
+		}
 		return p.enqueue(ctx, KindPush, ex.ID, itemPayload{Key: ex.ID})
 	})
 }
