@@ -237,6 +237,20 @@ var (
 	ErrOutboundRefused = def("outbound.refused", http.StatusUnprocessableEntity, "Địa chỉ đích bị chặn theo chính sách kết nối ra ngoài (mạng nội bộ, loopback hoặc địa chỉ đặc biệt)", "target address is refused by the outbound policy (internal, loopback or special-purpose address)")
 	ErrLeaseLost       = def("delivery.lease_lost", http.StatusConflict, "Lượt chuyển giao đã bị nút khác tiếp nhận (hết thời hạn thuê) hoặc đã được người quản trị xử lý: kết quả của lượt cũ không được ghi", "the delivery's lease was taken over by another claim or an operator acted on it: the outcome of the old claim is not recorded")
 
+	// People of the operators' console (issue #12, M2): accounts, roles,
+	// sessions. A failed login never says whether the login exists.
+	ErrLoginFailed     = def("people.login_failed", http.StatusUnauthorized, "Sai tên đăng nhập hoặc mật khẩu", "wrong login or password")
+	ErrLoginLocked     = def("people.locked", http.StatusTooManyRequests, "Đăng nhập tạm thời bị khoá do sai nhiều lần liên tiếp, vui lòng thử lại sau", "login is temporarily locked after repeated failures, try again later")
+	ErrTOTPInvalid     = def("people.totp_invalid", http.StatusUnauthorized, "Thiếu hoặc sai mã xác thực hai lớp (TOTP)", "second-factor code (TOTP) is missing or wrong")
+	ErrNotLoggedIn     = def("people.unauthenticated", http.StatusUnauthorized, "Chưa đăng nhập hoặc phiên làm việc đã hết hạn", "not logged in, or the session has expired")
+	ErrCSRF            = def("people.csrf", http.StatusForbidden, "Thiếu hoặc sai mã chống giả mạo yêu cầu (CSRF)", "anti-forgery (CSRF) token is missing or wrong")
+	ErrRoleForbidden   = def("people.forbidden", http.StatusForbidden, "Vai trò của bạn không cho phép thao tác này trên đơn vị này", "your roles do not allow this action on this unit")
+	ErrPersonExists    = def("people.exists", http.StatusConflict, "Tên đăng nhập, e-mail hoặc số định danh cá nhân đã được dùng cho tài khoản khác", "the login, e-mail or personal identification number is already used by another account")
+	ErrPersonNotFound  = def("people.not_found", http.StatusNotFound, "Không tìm thấy tài khoản", "account not found")
+	ErrPersonInvalid   = def("people.invalid", http.StatusUnprocessableEntity, "Thông tin tài khoản không hợp lệ", "account information is invalid")
+	ErrPasswordWeak    = def("people.password_weak", http.StatusUnprocessableEntity, "Mật khẩu quá ngắn hoặc quá dễ đoán (tối thiểu 12 ký tự)", "password is too short or too easy to guess (at least 12 characters)")
+	ErrPersonAmbiguous = def("people.ambiguous", http.StatusConflict, "Có nhiều tài khoản cùng khớp với thông tin định danh này: người quản trị cần sửa lại", "several accounts match this identity claim: an administrator must resolve it")
+
 	// The platform itself.
 	ErrBusy        = def("system.busy", http.StatusServiceUnavailable, "Hệ thống đang quá tải, vui lòng thử lại sau", "platform is busy, try again later")
 	ErrUnavailable = def("system.unavailable", http.StatusServiceUnavailable, "Hệ thống đang dừng hoặc chưa sẵn sàng", "platform is shutting down or not ready")

@@ -23,7 +23,7 @@ package test
 //	    every bus/<job> package must be listed there.
 //	(f) every directory holding .go files has a doc.go whose package comment
 //	    starts "Package <name>" ("Command <dir>" is also accepted for main).
-//	(g) every package of generated WSDL types (wsdl/gen/<pkg>,
+//	(h) every package of generated WSDL types (wsdl/gen/<pkg>,
 //	    wsdl/consumed/gen/<pkg>) has one owning adapter, named in the code
 //	    block of docs/architecture.md whose lines all start with "wsdl/";
 //	    only its owner imports it, and it imports no adapter but its owner
@@ -306,10 +306,10 @@ func parseGenOwners(doc []byte) (map[string]string, error) {
 	return blocks[0], bad
 }
 
-// checkGenerated applies rule (g).
+// checkGenerated applies rule (h).
 func checkGenerated(module string, owners map[string]string, pkgs []archPkg) []violation {
 	var out []violation
-	add := func(from, to, why string) { out = append(out, violation{Rule: "g", From: from, To: to, Why: why}) }
+	add := func(from, to, why string) { out = append(out, violation{Rule: "h", From: from, To: to, Why: why}) }
 	for _, p := range pkgs {
 		if generatedTypes(p.Rel) {
 			if owners[p.Rel] == "" {
@@ -688,19 +688,19 @@ func TestCheckGenerated(t *testing.T) {
 		{
 			name:  "an adapter imports another adapter's generated package",
 			extra: []archPkg{{"adapters/qlvb", []string{m("wsdl/consumed/gen/qlvbvnpt")}}},
-			want:  []string{"(g) adapters/qlvb imports wsdl/consumed/gen/qlvbvnpt: wsdl/consumed/gen/qlvbvnpt belongs to adapters/soapout (docs/architecture.md); an adapter imports only the generated packages it owns"},
+			want:  []string{"(h) adapters/qlvb imports wsdl/consumed/gen/qlvbvnpt: wsdl/consumed/gen/qlvbvnpt belongs to adapters/soapout (docs/architecture.md); an adapter imports only the generated packages it owns"},
 		},
 		{
 			name:  "a generated package reaches another adapter",
 			extra: []archPkg{{"wsdl/gen/lgspedoc", []string{m("adapters/rest")}}},
-			want:  []string{"(g) wsdl/gen/lgspedoc imports adapters/rest: a generated package imports only its owner (adapters/qlvb) and adapters/soap: through it, its importers would reach another adapter"},
+			want:  []string{"(h) wsdl/gen/lgspedoc imports adapters/rest: a generated package imports only its owner (adapters/qlvb) and adapters/soap: through it, its importers would reach another adapter"},
 		},
 		{
 			name:  "a generated package without an owner",
 			extra: []archPkg{{"wsdl/consumed/gen/hoadonasmx", []string{m("adapters/soapout")}}},
 			want: []string{
-				"(g) wsdl/consumed/gen/hoadonasmx imports adapters/soapout: a generated package imports only its owner () and adapters/soap: through it, its importers would reach another adapter",
-				"(g) wsdl/consumed/gen/hoadonasmx: a generated package needs its owning adapter in docs/architecture.md (the code block of wsdl/ lines)",
+				"(h) wsdl/consumed/gen/hoadonasmx imports adapters/soapout: a generated package imports only its owner () and adapters/soap: through it, its importers would reach another adapter",
+				"(h) wsdl/consumed/gen/hoadonasmx: a generated package needs its owning adapter in docs/architecture.md (the code block of wsdl/ lines)",
 			},
 		},
 	}

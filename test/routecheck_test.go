@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	_ "github.com/tuyenquang/lgsp/adapters/soapout" // registers the SOAP operation check
+	_ "github.com/tuyenquang/lgsp/adapters/soapout" // registers the pushes: section and its check
 	"github.com/tuyenquang/lgsp/bus/route"
 	"github.com/tuyenquang/lgsp/bus/service"
 	_ "github.com/tuyenquang/lgsp/wsdl/consumed" // registers the consumed operations

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/tuyenquang/lgsp/adapters/rest"
-	_ "github.com/tuyenquang/lgsp/adapters/soapout" // SOAP pushes
+	"github.com/tuyenquang/lgsp/adapters/soapout" // SOAP pushes
 	"github.com/tuyenquang/lgsp/bus/exchange"
 	"github.com/tuyenquang/lgsp/bus/service"
 	"github.com/tuyenquang/lgsp/bus/store"
@@ -170,7 +170,7 @@ func TestSoapPush(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	if got := len(n.svc.Routes().Pushes()); got != 5 {
+	if got := len(soapout.Pushes(n.svc.Routes())); got != 5 {
 		t.Fatalf("%d pushes loaded, want 5", got)
 	}
 	n.system(t, pushSender, "Văn phòng UBND tỉnh")

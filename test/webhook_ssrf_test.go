@@ -142,7 +142,7 @@ func TestWebhookRefusedBeforeConnect(t *testing.T) {
 	var dead []store.OutboxItem
 	eventually(t, "every refused webhook dead", func() (bool, error) {
 		var err error
-		dead, err = st.ListOutbox(ctx, store.OutboxDead, 100)
+		dead, err = st.ListDeliveries(ctx, store.OutboxFilter{Status: store.OutboxDead, Limit: 100})
 		return len(dead) == len(urls), err
 	})
 	cancel()
@@ -205,7 +205,7 @@ func TestWebhookPrivateRefusedByDefault(t *testing.T) {
 	if !strings.Contains(failed.Detail, "outbound.refused") || !strings.Contains(failed.Detail, "127.0.0.0/8") {
 		t.Fatalf("webhook_failed detail %q does not give the reason", failed.Detail)
 	}
-	dead, err := n.svc.Store().ListOutbox(ctx, store.OutboxDead, 10)
+	dead, err := n.svc.Store().ListDeliveries(ctx, store.OutboxFilter{Status: store.OutboxDead, Limit: 10})
 	if err != nil || len(dead) != 1 || dead[0].Attempts != 1 {
 		t.Fatalf("dead items: %+v %v; want one, after one attempt", dead, err)
 	}
@@ -243,7 +243,7 @@ func TestWebhookRedirectNotFollowed(t *testing.T) {
 	var pending []store.OutboxItem
 	eventually(t, "the redirected delivery recorded as failed", func() (bool, error) {
 		var err error
-		pending, err = n.svc.Store().ListOutbox(ctx, store.OutboxPending, 10)
+		pending, err = n.svc.Store().ListDeliveries(ctx, store.OutboxFilter{Status: store.OutboxPending, Limit: 10})
 		return len(pending) == 1 && pending[0].Attempts >= 1, err
 	})
 	if !strings.Contains(pending[0].LastError, "307") {

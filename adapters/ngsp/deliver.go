@@ -57,12 +57,19 @@ type Delivery struct {
 type Caller struct {
 	Client     *Client
 	Exchange   *exchange.Service
-	Store      store.Store
+	Store      CallerStore
 	Routes     func() *route.Set
 	Deliveries map[string]Delivery // by recipient system code
 	Log        logrus.FieldLogger
 	Node       string
 	Now        func() time.Time
+}
+
+// CallerStore is what the Caller needs of the store: the outbox it queues
+// deliveries in, and the ledger it records their outcomes in.
+type CallerStore interface {
+	EnqueueOutbox(ctx context.Context, it store.OutboxItem) error
+	AddEvents(ctx context.Context, events ...store.Event) error
 }
 
 type callPayload struct {

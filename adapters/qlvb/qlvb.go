@@ -238,6 +238,9 @@ func (m *module) usernameToken(ctx context.Context, h *soap.Header) (*auth.Princ
 	if err := v.Limits.Allow(k.AccessKey); err != nil {
 		return nil, err
 	}
+	// traffic_anomaly counts SOAP calls too (M3); signed ones were counted
+	// by Host.Auth.
+	m.h.Observe(sys.Code)
 	return &auth.Principal{SystemCode: sys.Code, AccessKey: k.AccessKey, Alg: "wss-username-token", System: sys, Nonce: sec.Nonce}, nil
 }
 

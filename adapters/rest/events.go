@@ -19,7 +19,7 @@ import (
 // subscriber that reconnects with Last-Event-ID misses nothing (bounded to
 // the last 1000 events).
 func (a *api) replay(ctx context.Context, code string, after int64) ([]notify.Event, error) {
-	evs, err := a.h.Store.EventsAfter(ctx, after, 1000)
+	evs, err := a.st.EventsAfter(ctx, after, 1000)
 	if err != nil {
 		return nil, err
 	}

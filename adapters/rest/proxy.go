@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tuyenquang/lgsp/adapters/soap"
 	"github.com/tuyenquang/lgsp/bus"
 	"github.com/tuyenquang/lgsp/bus/activity"
 	"github.com/tuyenquang/lgsp/bus/auth"
@@ -86,12 +87,13 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Every authenticated service call goes to the activity log (M5) with
-	// its outcome; never its body.
-	rec := &callStatus{ResponseWriter: w}
+	// its outcome, never its body, committed before the answer's header
+	// leaves: an answered call is in the log even after a kill -9.
+	rec := service.NewActivityWriter(w, r, p.a.h.Activity, func(status int) activity.Entry {
+		return activity.Entry{Kind: "svc.call", Actor: who.SystemCode, SystemCode: who.SystemCode, Subject: name, Outcome: service.Outcome(status)}
+	})
 	w = rec
-	defer func() {
-		p.a.h.Activity.Record(ctx, activity.Entry{Kind: "svc.call", Actor: who.SystemCode, SystemCode: who.SystemCode, Subject: name, Outcome: service.Outcome(rec.status)})
-	}()
+	defer rec.Finish()
 	if err := service.Admit(ctx); err != nil {
 		service.WriteProblem(w, r, err)
 		return
@@ -116,7 +118,7 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	if svc.SOAP != nil {
+	if soap.BridgeOf(svc) != nil {
 		p.bridge(w, r, svc, who) // REST ⇄ SOAP (soapbridge.go)
 		return
 	}
@@ -189,7 +191,16 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// retry loop of the bus; the waits end with the call's timeout.
 	var resp *http.Response
 	var problem error // the coded refusal to write instead of an answer
-	retry := bus.RetryPolicy{Initial: 100 * time.Millisecond, MaxInterval: time.Second, MaxAttempts: svc.Attempts(r.Method)}
+	// The service's retry: (route files), with the waits of
+	// route.ServiceRetry.Wait where it declares none.
+	retry := svc.Retry.RetryPolicy
+	if retry.Initial <= 0 {
+		retry.Initial = route.DefaultServiceRetryInitial
+	}
+	if retry.MaxInterval <= 0 {
+		retry.MaxInterval = max(route.DefaultServiceRetryMaxInterval, retry.Initial)
+	}
+	retry.MaxAttempts = svc.Attempts(r.Method)
 	errAgain := errors.New("a 502/503/504 answer to send again")
 	stopped := false // an attempt ended the call (problem, or nil: the caller went away)
 	final := func(err error) error { stopped, problem = true, err; return bus.NoRetry(errAgain) }
@@ -309,7 +320,7 @@ func (p *proxy) ownerKey(ctx context.Context, owner string) (ownerKey, error) {
 	if ok && now.Before(k.until) {
 		return k, nil
 	}
-	keys, err := p.a.h.Store.ListKeys(ctx, owner)
+	keys, err := p.a.st.ListKeys(ctx, owner)
 	if err != nil {
 		return ownerKey{}, bus.ErrUnavailable.Wrap(err, "reading the keys of %s", owner)
 	}

@@ -24,6 +24,7 @@ func init() {
 // api serves the REST endpoints of one node.
 type api struct {
 	h   *service.Host
+	st  Store
 	ex  *exchange.Service
 	lim int64
 }
@@ -36,7 +37,7 @@ func principal(ctx context.Context) *auth.Principal {
 }
 
 func provision(h *service.Host) error {
-	a := &api{h: h, ex: h.Exchange, lim: h.Config.Limits.MaxJSONBytes}
+	a := &api{h: h, st: h.Store, ex: h.Exchange, lim: h.Config.Limits.MaxJSONBytes}
 	h.Handle("POST /v1/connect", a.signed(a.connect))
 	h.Handle("POST /v1/exchanges", a.signed(a.request))
 	h.Handle("GET /v1/exchanges", a.signed(a.sent))

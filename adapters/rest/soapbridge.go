@@ -34,7 +34,7 @@ var soapClients sync.Map // string → *soap.Client
 // service.timeout or service.busy as for REST services. A SOAP call is not
 // idempotent, so it is never retried.
 func (p *proxy) bridge(w http.ResponseWriter, r *http.Request, svc *route.Service, who *auth.Principal) {
-	sp := svc.SOAP
+	sp := soap.BridgeOf(svc)
 	b, ok := soap.Lookup(sp.Key())
 	if !ok {
 		service.WriteProblem(w, r, bus.ErrServiceDown.New("service %s: operation %s is not registered in this build", svc.Name, sp.Key()))
@@ -103,7 +103,7 @@ func (p *proxy) bridge(w http.ResponseWriter, r *http.Request, svc *route.Servic
 }
 
 // bridgeRequest builds the SOAP request from the JSON body.
-func bridgeRequest(b soap.Binding, mapping []route.FieldMap, data []byte) (any, error) {
+func bridgeRequest(b soap.Binding, mapping []soap.FieldMap, data []byte) (any, error) {
 	req := b.NewRequest()
 	if len(mapping) == 0 {
 		dec := json.NewDecoder(bytes.NewReader(data))
@@ -158,7 +158,7 @@ func jsonAt(in map[string]any, path string) any {
 
 // bridgeClient returns the SOAP client of a bridged service.
 func bridgeClient(svc *route.Service, v soap.Version) (*soap.Client, error) {
-	sp := svc.SOAP
+	sp := soap.BridgeOf(svc)
 	var password string
 	if sp.Auth.User != "" {
 		if password = os.Getenv(sp.Auth.PasswordEnv); password == "" {

@@ -15,7 +15,16 @@
 // callers. Faults that come back from a peer are *Fault errors; when they
 // carry an LGSP code, bus.AsError finds it.
 //
-// It imports bus, the standard library and etree (to rewrite the address of
-// a served WSDL). It never imports another adapter, and adapters never
-// import each other: this is the one adapter package others may import.
+// It also holds the route-file schema of a call to a legacy system's own
+// SOAP service (schema.go: wsdl/operation, version, WS-Security auth, field
+// mapping), shared by the pushes: section of adapters/soapout and the
+// soap: block of services that adapters/rest bridges; the soap: block is
+// declared here as a route.ServiceField, so bus/route knows nothing of
+// SOAP. The bindings of consumed operations are registered in Bindings
+// (registry.go).
+//
+// It imports bus, bus/route (for the strict decoder of route files), the
+// standard library, yaml.v3 and etree (to rewrite the address of a served
+// WSDL). It never imports another adapter, and adapters never import each
+// other: this is the one adapter package others may import.
 package soap

@@ -26,45 +26,64 @@ type Binding struct {
 	NewResponse func() any
 }
 
-var (
-	bindMu   sync.RWMutex
-	bindings = map[string]Binding{}
-)
+// Bindings is a registry of the bindings of consumed operations by key.
+// A node finds it in its environment (adapters/soapout.BindingsOf);
+// DefaultBindings is the one the generated packages' init functions fill
+// through Register.
+type Bindings struct {
+	mu sync.RWMutex
+	m  map[string]Binding
+}
+
+// NewBindings returns an empty registry.
+func NewBindings() *Bindings { return &Bindings{m: map[string]Binding{}} }
+
+// DefaultBindings is the registry of Register, Lookup and Registered.
+var DefaultBindings = NewBindings()
 
 // Register adds the binding of a consumed operation under key. It panics
 // on an empty key, a missing NewRequest or a key registered twice: these
 // are programming errors found at start-up.
-func Register(key string, b Binding) {
+func (r *Bindings) Register(key string, b Binding) {
 	if key == "" || b.NewRequest == nil {
 		panic("soap.Register: a binding needs a key and NewRequest")
 	}
-	bindMu.Lock()
-	defer bindMu.Unlock()
-	if _, dup := bindings[key]; dup {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.m[key]; dup {
 		panic(fmt.Sprintf("soap.Register: %q is registered twice", key))
 	}
-	bindings[key] = b
+	r.m[key] = b
 }
 
 // Lookup returns the binding registered under key.
-func Lookup(key string) (Binding, bool) {
-	bindMu.RLock()
-	defer bindMu.RUnlock()
-	b, ok := bindings[key]
+func (r *Bindings) Lookup(key string) (Binding, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	b, ok := r.m[key]
 	return b, ok
 }
 
 // Registered returns the registered keys in order.
-func Registered() []string {
-	bindMu.RLock()
-	defer bindMu.RUnlock()
-	out := make([]string, 0, len(bindings))
-	for k := range bindings {
+func (r *Bindings) Registered() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]string, 0, len(r.m))
+	for k := range r.m {
 		out = append(out, k)
 	}
 	sort.Strings(out)
 	return out
 }
+
+// Register adds a binding to DefaultBindings (see Bindings.Register).
+func Register(key string, b Binding) { DefaultBindings.Register(key, b) }
+
+// Lookup returns the binding registered under key in DefaultBindings.
+func Lookup(key string) (Binding, bool) { return DefaultBindings.Lookup(key) }
+
+// Registered returns the keys of DefaultBindings in order.
+func Registered() []string { return DefaultBindings.Registered() }
 
 // VersionFor is the version a call speaks: declared when a route says
 // "1.1" or "1.2", else the binding's own.

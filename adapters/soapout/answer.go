@@ -7,7 +7,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/tuyenquang/lgsp/adapters/soap"
-	"github.com/tuyenquang/lgsp/bus/route"
 )
 
 // Permanent reports whether a failed attempt can never succeed by being
@@ -60,7 +59,7 @@ func clip(s string, n int) string {
 
 // CheckAnswer applies the rule to a decoded answer: nil when it is
 // accepted, an *AnswerError when it matches Refusal or fails Success.
-func CheckAnswer(r route.AnswerRule, answer any) error {
+func CheckAnswer(r AnswerRule, answer any) error {
 	if r.Refusal != nil && answer != nil {
 		if text, ok := soap.FieldText(answer, r.Refusal.Field); ok && matches(r.Refusal, text, ok) {
 			return &AnswerError{Field: r.Refusal.Field, Text: clip(text, MaxAnswerText), Why: "matches the route's refusal rule (" + describeTest(r.Refusal) + ")"}
@@ -82,7 +81,7 @@ func CheckAnswer(r route.AnswerRule, answer any) error {
 	return nil
 }
 
-func matches(t *route.AnswerTest, text string, present bool) bool {
+func matches(t *AnswerTest, text string, present bool) bool {
 	switch {
 	case !present:
 		return false
@@ -94,7 +93,7 @@ func matches(t *route.AnswerTest, text string, present bool) bool {
 	return text == t.Equals
 }
 
-func describeTest(t *route.AnswerTest) string {
+func describeTest(t *AnswerTest) string {
 	switch {
 	case t.Present:
 		return t.Field + " present"

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/tuyenquang/lgsp/adapters/soap"
-	"github.com/tuyenquang/lgsp/bus/route"
 )
 
 // LintMapping checks a mapping against the request type of b, as
@@ -17,7 +16,7 @@ import (
 // required element of the request is mapped. A mapping it accepts cannot
 // fail at run time on its shape: only on values (an edXML field that is
 // not a number, an empty date).
-func LintMapping(b Binding, mapping []route.FieldMap, required bool) []MappingProblem {
+func LintMapping(b Binding, mapping []soap.FieldMap, required bool) []MappingProblem {
 	t := reflect.TypeOf(b.NewRequest())
 	var ps []MappingProblem
 	var paths []string
@@ -98,9 +97,9 @@ func trimPath(err error) string {
 
 // LintAnswer checks that the fields an answer rule tests exist in the
 // answer type of b and hold text.
-func LintAnswer(b Binding, r route.AnswerRule) []MappingProblem {
+func LintAnswer(b Binding, r AnswerRule) []MappingProblem {
 	var ps []MappingProblem
-	for _, at := range []*route.AnswerTest{r.Success, r.Refusal} {
+	for _, at := range []*AnswerTest{r.Success, r.Refusal} {
 		if at == nil {
 			continue
 		}

@@ -10,20 +10,19 @@ import (
 	"github.com/tuyenquang/lgsp/adapters/soap"
 	"github.com/tuyenquang/lgsp/adapters/soapout"
 	"github.com/tuyenquang/lgsp/bus"
-	"github.com/tuyenquang/lgsp/bus/route"
 	"github.com/tuyenquang/lgsp/wsdl/consumed/gen/dossierjaxws"
 	"github.com/tuyenquang/lgsp/wsdl/consumed/gen/hoadonasmx"
 )
 
-func fm(field, src string, line int) route.FieldMap {
-	return route.FieldMap{Field: field, Source: src, Line: line, Col: 7}
+func fm(field, src string, line int) soap.FieldMap {
+	return soap.FieldMap{Field: field, Source: src, Line: line, Col: 7}
 }
 
 // jaxMapping is a complete mapping of the JAX-WS RI pushDocument: through
 // the embedded *BaseDocument (code, type), the dateTime/date/time fields,
 // the enumeration, a reserved word (range → Range_), the qualified ref
 // agency of the imported schema and the repeated files.
-var jaxMapping = []route.FieldMap{
+var jaxMapping = []soap.FieldMap{
 	fm("Arg0.Code", "exchange_id", 1), fm("Arg0.Type_", "data_type", 2), fm("Arg0.Title", "title", 3),
 	fm("Arg0.ReceivedAt", "created_at", 4), fm("Arg0.DueDate", "const:2026-12-31", 5), fm("Arg0.OfficeHour", "const:08:30:00", 6),
 	fm("Arg0.Status", "const:NEW", 7), fm("Arg0.Range_", "priority", 8), fm("Arg0.Agency.AgencyCode", "source", 9),
@@ -31,7 +30,7 @@ var jaxMapping = []route.FieldMap{
 }
 
 func TestLintMappingAcceptsComplete(t *testing.T) {
-	for key, m := range map[string][]route.FieldMap{
+	for key, m := range map[string][]soap.FieldMap{
 		"dossier-jaxws/pushDocument": jaxMapping,
 		"hoadon-asmx/ImportInv": {fm("XmlInvData", "content", 1), fm("Convert", "const:0", 2), fm("IssueDate", "created_at", 3),
 			fm("PatternIds.Int", "const:7", 4), fm("Serials.Astring", "title", 5), fm("InvType", "const:VAT", 6)},
@@ -48,7 +47,7 @@ func TestLintMappingAcceptsComplete(t *testing.T) {
 
 func TestLintMappingRefuses(t *testing.T) {
 	b, _ := soap.Lookup("dossier-jaxws/pushDocument")
-	ps := soapout.LintMapping(b, []route.FieldMap{
+	ps := soapout.LintMapping(b, []soap.FieldMap{
 		fm("Arg0.Nope", "title", 1),               // no such field
 		fm("Arg0.Extra.InnerXML", "title", 2),     // xsd:any: raw XML
 		fm("Arg0.ReceivedAt", "title", 3),         // text into a dateTime
@@ -156,9 +155,9 @@ func TestPermanent(t *testing.T) {
 }
 
 func TestCheckAnswer(t *testing.T) {
-	rule := route.AnswerRule{
-		Success: &route.AnswerTest{Field: "ImportInvResult", Prefix: "OK:"},
-		Refusal: &route.AnswerTest{Field: "ImportInvResult", Prefix: "ERR:"},
+	rule := soapout.AnswerRule{
+		Success: &soapout.AnswerTest{Field: "ImportInvResult", Prefix: "OK:"},
+		Refusal: &soapout.AnswerTest{Field: "ImportInvResult", Prefix: "ERR:"},
 	}
 	answer := func(s string) any { return &hoadonasmx.ImportInvResponse{ImportInvResult: s} }
 	if err := soapout.CheckAnswer(rule, answer("OK:1/001;C26TAA;0000012")); err != nil {
@@ -172,14 +171,14 @@ func TestCheckAnswer(t *testing.T) {
 	if err := soapout.CheckAnswer(rule, answer(long)); !errors.As(err, &ae) || len(ae.Text) > soapout.MaxAnswerText+len("…") || !strings.Contains(err.Error(), "success rule") {
 		t.Fatalf("unexpected answer: %v", err)
 	}
-	present := route.AnswerRule{Success: &route.AnswerTest{Field: "ImportInvResult", Present: true}}
+	present := soapout.AnswerRule{Success: &soapout.AnswerTest{Field: "ImportInvResult", Present: true}}
 	if err := soapout.CheckAnswer(present, answer("")); err == nil {
 		t.Fatal("an empty field passed present")
 	}
-	if err := soapout.CheckAnswer(route.AnswerRule{}, answer("ERR:1")); err != nil {
+	if err := soapout.CheckAnswer(soapout.AnswerRule{}, answer("ERR:1")); err != nil {
 		t.Fatal("no rule: any fault-free answer is accepted")
 	}
-	eq := route.AnswerRule{Success: &route.AnswerTest{Field: "Return_", Equals: "0"}}
+	eq := soapout.AnswerRule{Success: &soapout.AnswerTest{Field: "Return_", Equals: "0"}}
 	if err := soapout.CheckAnswer(eq, &dossierjaxws.PushDocumentResponse{Return_: "0"}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,69 +1,50 @@
 package soapout
 
 import (
-	"fmt"
-	"strings"
+	"context"
+	"sync"
 
 	"github.com/tuyenquang/lgsp/adapters/soap"
-	"github.com/tuyenquang/lgsp/bus/route"
 	"github.com/tuyenquang/lgsp/bus/service"
 )
 
-func init() {
-	service.RegisterModule(service.Module{Name: "soapout", Provision: provision})
-	service.RegisterRouteCheck("soap operations", checkOperations)
+func init() { RegisterIn(service.DefaultEnvironment()) }
+
+// bindingsKey is the key of the SOAP bindings in an environment.
+const bindingsKey = "soap.bindings"
+
+// BindingsOf returns the bindings of consumed operations of env: in the
+// default environment soap.DefaultBindings (what the generated packages
+// register), in any other a registry of its own.
+func BindingsOf(env *service.Environment) *soap.Bindings {
+	return env.Extension(bindingsKey, func() any {
+		if env == service.DefaultEnvironment() {
+			return soap.DefaultBindings
+		}
+		return soap.NewBindings()
+	}).(*soap.Bindings)
 }
 
-// checkOperations reports pushes and bridged services whose SOAP operation
-// has no registered binding (bus/route cannot know the registry), and
-// checks their mappings against the generated types (LintMapping): without
-// this, such a push would only fail — dead — when its first exchange came.
-func checkOperations(set *route.Set) route.Problems {
-	var ps route.Problems
-	miss := func(file string, line, col int, what, key string) {
-		ps = append(ps, route.Problem{File: file, Line: line, Col: col, Msg: fmt.Sprintf("%s: SOAP operation %q is not registered (add its WSDL under wsdl/consumed/, run go generate ./wsdl/..., and register it with soapout.Register; registered: %s)", what, key, strings.Join(soap.Registered(), ", "))})
+// RegisterIn registers pushes in env: the pushes: section of route files
+// (Section, checked against env's SOAP bindings, as are the soap: blocks
+// of services) and the module that delivers them. init does it for the
+// default environment.
+func RegisterIn(env *service.Environment) {
+	b := BindingsOf(env)
+	if _, ok := env.Sections().ServiceField(soap.BridgeField); !ok {
+		soap.RegisterBridgeField(env.Sections()) // the default sections have it from adapters/soap's init
 	}
-	mapping := func(file string, line, col int, what string, b Binding, m []route.FieldMap, required bool) {
-		for _, mp := range LintMapping(b, m, required) {
-			l, c := mp.Line, mp.Col
-			if l == 0 {
-				l, c = line, col
-			}
-			ps = append(ps, route.Problem{File: file, Line: l, Col: c, Msg: what + ": " + mp.Msg})
-		}
-	}
-	for _, p := range set.Pushes() {
-		b, ok := soap.Lookup(p.Key())
-		if !ok {
-			miss(p.File, p.Line, p.Col, "push to "+p.System, p.Key())
-			continue
-		}
-		mapping(p.File, p.Line, p.Col, "push to "+p.System, b, p.Mapping, true)
-		for _, mp := range LintAnswer(b, p.Answer) {
-			ps = append(ps, route.Problem{File: p.File, Line: mp.Line, Col: mp.Col, Msg: "push to " + p.System + ": " + mp.Msg})
-		}
-	}
-	for _, sv := range set.Services() {
-		if sv.SOAP == nil {
-			continue
-		}
-		b, ok := soap.Lookup(sv.SOAP.Key())
-		if !ok {
-			miss(sv.File, sv.Line, sv.Col, "service "+sv.Name, sv.SOAP.Key())
-			continue
-		}
-		// Without a mapping the JSON body is decoded by element names:
-		// nothing to check before a call comes.
-		if len(sv.SOAP.Mapping) > 0 {
-			mapping(sv.File, sv.Line, sv.Col, "service "+sv.Name, b, sv.SOAP.Mapping, true)
-		}
-	}
-	return ps
+	env.RegisterSection(Section(b.Lookup, b.Registered))
+	env.RegisterModule(service.Module{Name: "soapout", Provision: provision, Stop: stop})
 }
+
+// pushers are the Pushers of the nodes of this process, by host, for Stop.
+var pushers sync.Map // *service.Host → *Pusher
 
 // provision registers pushes as a delivery kind of the node's engine, and
 // as the diverter of the notifications of pushed recipients.
 func provision(h *service.Host) error {
+	b := BindingsOf(h.Env)
 	p := &Pusher{
 		Exchange: h.Exchange,
 		Store:    h.Store,
@@ -71,8 +52,19 @@ func provision(h *service.Host) error {
 		Log:      h.Log.WithField("module", "soapout"),
 		Node:     h.Config.Node,
 		Wake:     h.Wake,
+		Bindings: b,
 	}
 	h.RegisterDelivery(p)
 	h.Divert(p)
+	pushers.Store(h, p)
+	return nil
+}
+
+// stop runs in the node's ordered shutdown, once the delivery engine has
+// stopped: the idle connections to legacy endpoints are closed.
+func stop(_ context.Context, h *service.Host) error {
+	if p, ok := pushers.LoadAndDelete(h); ok {
+		p.(*Pusher).Close()
+	}
 	return nil
 }

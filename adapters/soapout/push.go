@@ -38,12 +38,19 @@ const (
 // base64 in the SOAP body).
 const DefaultMaxBytes int64 = 64 << 20
 
+// PusherStore is what the Pusher needs of the store: the outbox it plans
+// pushes in, and the ledger it records their outcomes in.
+type PusherStore interface {
+	EnqueueOutbox(ctx context.Context, it store.OutboxItem) error
+	AddEvents(ctx context.Context, events ...store.Event) error
+}
+
 // Pusher delivers pushes (see the package comment): it is the delivery
 // kind "soap_push" of the engine (bus/delivery), and the diverter that
 // turns the webhook of a pushed recipient into a planned push.
 type Pusher struct {
 	Exchange *exchange.Service
-	Store    store.Store
+	Store    PusherStore
 	Routes   func() *route.Set
 	Log      logrus.FieldLogger
 	Node     string
@@ -52,6 +59,8 @@ type Pusher struct {
 	MaxBytes int64            // default DefaultMaxBytes
 	// Getenv reads the passwords of WS-Security (default os.Getenv).
 	Getenv func(string) string
+	// Bindings are the consumed operations (default soap.DefaultBindings).
+	Bindings *soap.Bindings
 
 	mu      sync.Mutex
 	clients map[string]*soap.Client
@@ -71,6 +80,23 @@ type pushPayload struct {
 
 // PushKey is the idempotency key of the push of exchange id to system.
 func PushKey(id, system string) string { return "lgsp-" + id + "-" + system }
+
+// Close closes the idle connections of the Pusher's SOAP clients; a
+// later push opens new ones.
+func (p *Pusher) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.clients {
+		c.CloseIdleConnections()
+	}
+}
+
+func (p *Pusher) bindings() *soap.Bindings {
+	if p.Bindings != nil {
+		return p.Bindings
+	}
+	return soap.DefaultBindings
+}
 
 func (p *Pusher) now() time.Time {
 	if p.Now != nil {
@@ -94,7 +120,7 @@ func (p *Pusher) Divert(ctx context.Context, it store.OutboxItem) (bool, error) 
 	if json.Unmarshal(it.Payload, &n) != nil || n.Event != store.RecipientNotified || n.ExchangeID == "" {
 		return false, nil
 	}
-	ps, ok := p.Routes().Push(it.Target)
+	ps, ok := PushTo(p.Routes(), it.Target)
 	if !ok {
 		return false, nil
 	}
@@ -110,7 +136,7 @@ func (p *Pusher) Divert(ctx context.Context, it store.OutboxItem) (bool, error) 
 
 // RetryPolicy is the retry: of the push in the route files.
 func (p *Pusher) RetryPolicy(it store.OutboxItem) bus.RetryPolicy {
-	if ps, ok := p.Routes().Push(it.Target); ok {
+	if ps, ok := PushTo(p.Routes(), it.Target); ok {
 		return ps.Retry
 	}
 	return bus.DefaultRetry
@@ -119,7 +145,7 @@ func (p *Pusher) RetryPolicy(it store.OutboxItem) bus.RetryPolicy {
 // Deliver makes one attempt of a push (delivery.Kind); the legacy system
 // gets the item's Idempotency-Key as an HTTP header on every attempt.
 func (p *Pusher) Deliver(ctx context.Context, it store.OutboxItem) error {
-	ps, ok := p.Routes().Push(it.Target)
+	ps, ok := PushTo(p.Routes(), it.Target)
 	if !ok {
 		return delivery.Permanent(bus.ErrServiceUnknown.New("no push to %s is declared in the route files any more", it.Target))
 	}
@@ -159,7 +185,7 @@ func (p *Pusher) Record(ctx context.Context, it store.OutboxItem, status string,
 	if errors.Is(err, delivery.ErrNothing) {
 		return
 	}
-	ps, _ := p.Routes().Push(it.Target)
+	ps, _ := PushTo(p.Routes(), it.Target)
 	key := ""
 	endpoint := ""
 	if ps != nil {
@@ -194,7 +220,7 @@ func (e permanent) Unwrap() error { return e.error }
 // safeAttempt is attempt with a panic recovered as a permanent failure of
 // this item: a bad generated type or mapping must never take the node
 // down (the outbox would hand the item out again after each restart).
-func (p *Pusher) safeAttempt(ctx context.Context, ps *route.Push, it store.OutboxItem) (answer any, done bool, err error) {
+func (p *Pusher) safeAttempt(ctx context.Context, ps *Push, it store.OutboxItem) (answer any, done bool, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			p.Log.WithFields(logrus.Fields{"exchange": it.ExchangeID, "system": it.Target, "stack": string(debug.Stack())}).Error("SOAP push panicked")
@@ -206,8 +232,8 @@ func (p *Pusher) safeAttempt(ctx context.Context, ps *route.Push, it store.Outbo
 
 // attempt fetches the content, maps it and calls the operation. done
 // reports that the recipient is already final (nothing to push).
-func (p *Pusher) attempt(ctx context.Context, ps *route.Push, it store.OutboxItem) (answer any, done bool, err error) {
-	b, ok := soap.Lookup(ps.Key())
+func (p *Pusher) attempt(ctx context.Context, ps *Push, it store.OutboxItem) (answer any, done bool, err error) {
+	b, ok := p.bindings().Lookup(ps.Key())
 	if !ok {
 		return nil, false, permanent{bus.ErrInternal.New("operation %s is not registered (a register.go next to its generated package, imported by the binary)", ps.Key())}
 	}
@@ -279,7 +305,7 @@ func (p *Pusher) fetch(ctx context.Context, system, id string) ([]byte, error) {
 }
 
 // client returns the SOAP client of a push, made once per configuration.
-func (p *Pusher) client(ps *route.Push, v soap.Version) (*soap.Client, error) {
+func (p *Pusher) client(ps *Push, v soap.Version) (*soap.Client, error) {
 	getenv := p.Getenv
 	if getenv == nil {
 		getenv = os.Getenv
@@ -292,9 +318,9 @@ func (p *Pusher) client(ps *route.Push, v soap.Version) (*soap.Client, error) {
 		}
 	}
 	sum := sha256.Sum256([]byte(password))
-	version := route.SOAP11
+	version := soap.Declared11
 	if v == soap.V12 {
-		version = route.SOAP12
+		version = soap.Declared12
 	}
 	key := fmt.Sprintf("%s|%s|%s|%s|%t|%s", ps.Endpoint, version, ps.Timeout, ps.Auth.User, ps.Auth.Digest, hex.EncodeToString(sum[:8]))
 	p.mu.Lock()
@@ -315,9 +341,9 @@ func (p *Pusher) client(ps *route.Push, v soap.Version) (*soap.Client, error) {
 
 // NewClient returns a SOAP client for a legacy endpoint as a route file
 // declares it (version "1.1" or "1.2", timeout, WS-Security).
-func NewClient(endpoint, version string, timeout time.Duration, a route.SOAPAuth, password string) (*soap.Client, error) {
+func NewClient(endpoint, version string, timeout time.Duration, a soap.Auth, password string) (*soap.Client, error) {
 	opts := []soap.Option{soap.WithTimeout(timeout)}
-	if version == route.SOAP12 {
+	if version == soap.Declared12 {
 		opts = append(opts, soap.WithVersion(soap.V12))
 	}
 	if a.User != "" {

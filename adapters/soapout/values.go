@@ -8,7 +8,6 @@ import (
 
 	"github.com/tuyenquang/lgsp/adapters/soap"
 	"github.com/tuyenquang/lgsp/bus/edxml"
-	"github.com/tuyenquang/lgsp/bus/route"
 	"github.com/tuyenquang/lgsp/bus/store"
 )
 
@@ -157,7 +156,7 @@ func find(root *edxml.Node, path []string) *edxml.Node {
 }
 
 // Map builds the request of b for doc with the declared mapping.
-func Map(b Binding, mapping []route.FieldMap, doc *Doc) (any, error) {
+func Map(b Binding, mapping []soap.FieldMap, doc *Doc) (any, error) {
 	req := b.NewRequest()
 	for _, m := range mapping {
 		v, err := doc.value(m.Source)

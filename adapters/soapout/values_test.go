@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tuyenquang/lgsp/bus/route"
+	"github.com/tuyenquang/lgsp/adapters/soap"
 	"github.com/tuyenquang/lgsp/bus/store"
 )
 
@@ -43,7 +43,7 @@ func TestPushMap(t *testing.T) {
 	b := Binding{NewRequest: func() any { return new(request) }}
 	created := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
 	doc := &Doc{Exchange: store.Exchange{ID: "ex-1", Importance: "very-urgent", CreatedAt: created}, Recipient: "000.00.21.H60", Content: []byte(packet)}
-	maps := []route.FieldMap{
+	maps := []soap.FieldMap{
 		{Field: "ID", Source: "exchange_id"}, {Field: "Level", Source: "priority"}, {Field: "Urgent", Source: "urgent"},
 		{Field: "Body", Source: "content"}, {Field: "Number", Source: "edxml:Code/CodeNumber"}, {Field: "Created", Source: "created_at"},
 		{Field: "Items[].Name", Source: "attachment.name"}, {Field: "Items[].Data", Source: "attachment.content"},
@@ -66,15 +66,15 @@ func TestPushMap(t *testing.T) {
 	}
 
 	// Errors name the field and its line.
-	_, err = Map(b, []route.FieldMap{{Field: "Level", Source: "title", Line: 7}}, &Doc{Exchange: store.Exchange{Title: "không phải số"}})
+	_, err = Map(b, []soap.FieldMap{{Field: "Level", Source: "title", Line: 7}}, &Doc{Exchange: store.Exchange{Title: "không phải số"}})
 	if err == nil || !strings.Contains(err.Error(), "Level (line 7)") {
 		t.Fatalf("error %v", err)
 	}
-	_, err = Map(b, []route.FieldMap{{Field: "Nope", Source: "title"}}, doc)
+	_, err = Map(b, []soap.FieldMap{{Field: "Nope", Source: "title"}}, doc)
 	if err == nil || !strings.Contains(err.Error(), "has no field Nope") {
 		t.Fatalf("error %v", err)
 	}
-	_, err = Map(b, []route.FieldMap{{Field: "ID", Source: "edxml:Subject"}}, &Doc{Content: []byte("not xml")})
+	_, err = Map(b, []soap.FieldMap{{Field: "ID", Source: "edxml:Subject"}}, &Doc{Content: []byte("not xml")})
 	if err == nil || !strings.Contains(err.Error(), "not an edXML packet") {
 		t.Fatalf("error %v", err)
 	}

@@ -301,6 +301,7 @@ func (e *Endpoint) authenticate(r *http.Request) (*caller, error) {
 			return nil, err
 		}
 	}
+	e.h.Observe(sys.Code) // traffic_anomaly counts VXP calls too (M3)
 	return &caller{sys: sys, hdr: hdr, hash: strings.ToLower(r.Header.Get("XroadVnpt-hash-header")), signed: r.Header.Get("XroadVnpt-sign-header")}, nil
 }
 

@@ -124,7 +124,7 @@ func provision(h *service.Host) error {
 	}
 	log := h.Log.WithField("component", "vxp")
 	p := &Poller{Client: client, Exchange: h.Exchange, Store: h.Store, Log: log, Gateway: cfg.GatewaySystem,
-		OrganID: cfg.SystemID, OrganName: cfg.OrganName, Organs: cfg.Organs, DataType: cfg.DataType, Retry: cfg.Retry, Activity: h.Activity, Wake: h.WakeDeliveries}
+		OrganID: cfg.SystemID, OrganName: cfg.OrganName, Organs: cfg.Organs, DataType: cfg.DataType, Retry: cfg.Retry, Activity: h.Activity, Traffic: h.Observe, Wake: h.WakeDeliveries}
 	for _, k := range p.Kinds() {
 		h.RegisterDelivery(k)
 	}

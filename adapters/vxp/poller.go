@@ -94,7 +94,7 @@ const (
 type Poller struct {
 	Client   *Client
 	Exchange *exchange.Service
-	Store    store.Store
+	Store    PollerStore
 	Log      logrus.FieldLogger
 	// Gateway is the LGSP identifier code of the system that stands for
 	// VXP: the source of pulled exchanges and the recipient of pushed ones.
@@ -117,10 +117,19 @@ type Poller struct {
 	// Activity receives one entry per pulled or pushed document (M5);
 	// nil records nothing.
 	Activity *activity.Log
+	// Traffic, when set, counts each pulled or pushed document for the
+	// gateway system (the traffic_anomaly alert rule's per-system
+	// baseline, M3).
+	Traffic func(system string)
 }
 
-// record writes a gateway pull or push to the activity log.
+// record writes a gateway pull or push to the activity log, waiting until
+// it is in the database (activity.Log.Commit) before the poller moves on,
+// and counts it as traffic of the gateway system.
 func (p *Poller) record(ctx context.Context, kind, doc string, err error) {
+	if p.Traffic != nil {
+		p.Traffic(p.Gateway)
+	}
 	out := activity.OK
 	if err != nil {
 		out = "failed"
@@ -129,7 +138,9 @@ func (p *Poller) record(ctx context.Context, kind, doc string, err error) {
 			out = string(be.Def.Code)
 		}
 	}
-	p.Activity.Record(ctx, activity.Entry{Kind: kind, Actor: "vxp", SystemCode: p.Gateway, Subject: doc, Outcome: out})
+	if cerr := p.Activity.Commit(context.WithoutCancel(ctx), activity.Entry{Kind: kind, Actor: "vxp", SystemCode: p.Gateway, Subject: doc, Outcome: out}); cerr != nil {
+		p.log().WithError(cerr).WithField("doc_id", doc).Error("activity log: a gateway transfer is not written yet (it stays buffered)")
+	}
 }
 
 func (p *Poller) now() time.Time {

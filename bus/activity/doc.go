@@ -16,11 +16,15 @@
 // deletion in the middle and reordering, not against removal of the very
 // last ones.
 //
-// Recording never waits for the database: Record puts the entry in a
-// bounded buffer and one writer per node appends buffered entries in one
-// transaction. Entries still in the buffer when a node dies are lost;
-// exchange state changes are then recorded again from the ledger, which
-// the writer tails for the events its node wrote (Log.Run).
+// One writer per node (Log.Run) appends buffered entries in one
+// transaction per batch. Commit waits until its entry is in the database
+// (concurrent commits share a transaction): callers commit what they are
+// about to acknowledge (admin actions, service calls, gateway transfers)
+// so that a node killed at any moment loses no acknowledged entry. Record
+// does not wait (refused requests): its entries, in a bounded buffer, are
+// lost if the node dies before the next flush. Exchange state changes are
+// durable through the ledger, which the writer tails for the events its
+// node wrote.
 //
 // Entries hold metadata only: codes, ids, kinds and error codes, never
 // payload text.

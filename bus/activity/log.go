@@ -29,10 +29,11 @@ type Options struct {
 	// chain is not yet covered by a signed checkpoint.
 	CheckpointEvery    int
 	CheckpointInterval time.Duration
-	// Buffer bounds the entries waiting for the writer. When it is full
-	// (the database is down) Record counts the entries it cannot keep, and
-	// the writer records that count as an "activity.dropped" entry: the
-	// gap is itself in the log, and requests never wait on the log.
+	// Buffer bounds the entries Record leaves for the writer. When it is
+	// full (the database is down) Record counts the entries it cannot
+	// keep, and the writer records that count as an "activity.dropped"
+	// entry: the gap is itself in the log, and Record never waits. Commit
+	// refuses once twice as many entries wait.
 	Buffer int
 	// Settle is how old a ledger event must be before the writer copies it:
 	// on MariaDB a transaction that commits late may make a lower event id
@@ -41,6 +42,9 @@ type Options struct {
 	// OnError reports failures of the writer (logged by the service).
 	OnError func(error)
 	Now     func() time.Time
+	// CommitWait bounds how long Commit waits for its entry to be written
+	// (default 10s).
+	CommitWait time.Duration
 }
 
 // Log is one node's activity log writer. Record is safe for concurrent
@@ -49,6 +53,7 @@ type Log struct {
 	o       Options
 	mu      sync.Mutex
 	buf     []store.ActivityEntry
+	waiters []chan error // Commit callers whose entries are in buf
 	dropped int64
 	wake    chan struct{}
 
@@ -84,6 +89,9 @@ func New(o Options) *Log {
 	if o.OnError == nil {
 		o.OnError = func(error) {}
 	}
+	if o.CommitWait <= 0 {
+		o.CommitWait = 10 * time.Second
+	}
 	return &Log{o: o, wake: make(chan struct{}, 1), units: map[string]string{}}
 }
 
@@ -94,18 +102,16 @@ type Entry = store.ActivityEntry
 // Outcome codes.
 const OK = "ok"
 
-// Record adds an entry. It does not touch the database: the writer
-// appends it within a flush. A nil Log records nothing (the log is off).
+// Record adds an entry without waiting: the writer appends it within a
+// flush, and it is lost if the node dies before (a bounded buffer; when it
+// is full the entry is counted as dropped). It is for what is not
+// acknowledged to anyone (refused requests). A nil Log records nothing
+// (the log is off).
 func (l *Log) Record(_ context.Context, e Entry) {
 	if l == nil {
 		return
 	}
-	if e.At.IsZero() {
-		e.At = l.o.Now()
-	}
-	if e.Outcome == "" {
-		e.Outcome = OK
-	}
+	l.prepare(&e)
 	l.mu.Lock()
 	if len(l.buf) >= l.o.Buffer {
 		l.dropped++
@@ -113,6 +119,56 @@ func (l *Log) Record(_ context.Context, e Entry) {
 		l.buf = append(l.buf, e)
 	}
 	l.mu.Unlock()
+	l.poke()
+}
+
+// Commit adds an entry and returns once it is in the database (nil), or
+// with the error of the write, or when ctx ends or Options.CommitWait
+// passes. Callers commit before they acknowledge what the entry records
+// (an admin action, a service call, a gateway transfer), so that a node
+// killed at any moment never loses an acknowledged entry. Concurrent
+// commits share one transaction (the writer appends whatever waits), so
+// the cost is one commit per batch, not per entry. An entry whose write
+// failed stays buffered and is written later; its caller was told it is
+// not. Commit entries may exceed Options.Buffer (each holds up its
+// caller), up to twice it, past which Commit refuses at once. A nil Log
+// commits nothing and returns nil.
+func (l *Log) Commit(ctx context.Context, e Entry) error {
+	if l == nil {
+		return nil
+	}
+	l.prepare(&e)
+	done := make(chan error, 1)
+	l.mu.Lock()
+	if len(l.buf) >= 2*l.o.Buffer {
+		// The database has been refusing for long: do not grow further.
+		l.mu.Unlock()
+		return fmt.Errorf("the activity log has %d entries waiting for the database", 2*l.o.Buffer)
+	}
+	l.buf = append(l.buf, e)
+	l.waiters = append(l.waiters, done)
+	l.mu.Unlock()
+	l.poke()
+	ctx, cancel := context.WithTimeout(ctx, l.o.CommitWait)
+	defer cancel()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("the activity log did not write the entry in time: %w", ctx.Err())
+	}
+}
+
+func (l *Log) prepare(e *Entry) {
+	if e.At.IsZero() {
+		e.At = l.o.Now()
+	}
+	if e.Outcome == "" {
+		e.Outcome = OK
+	}
+}
+
+func (l *Log) poke() {
 	select {
 	case l.wake <- struct{}{}:
 	default:
@@ -175,16 +231,23 @@ func (l *Log) start(ctx context.Context) error {
 }
 
 // Flush appends every buffered entry now, chained, in one transaction,
-// and signs a checkpoint when one is due.
+// tells the Commit callers of those entries how it went, and signs a
+// checkpoint when one is due.
 func (l *Log) Flush(ctx context.Context) error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	if err := l.start(ctx); err != nil {
+		l.mu.Lock()
+		waiters := l.waiters
+		l.waiters = nil
+		l.mu.Unlock()
+		// The entries stay buffered; their callers are told now.
+		tell(waiters, err)
 		return err
 	}
 	l.mu.Lock()
-	batch := l.buf
-	l.buf = nil
+	batch, waiters := l.buf, l.waiters
+	l.buf, l.waiters = nil, nil
 	if l.dropped > 0 {
 		batch = append(batch, Entry{At: l.o.Now(), Kind: "activity.dropped", Actor: "lgsp", Outcome: "dropped", Detail: fmt.Sprintf("count=%d", l.dropped)})
 		l.dropped = 0
@@ -196,13 +259,21 @@ func (l *Log) Flush(ctx context.Context) error {
 			l.mu.Lock()
 			l.buf = append(batch, l.buf...)
 			l.mu.Unlock()
+			tell(waiters, err)
 			return err
 		}
 	}
+	tell(waiters, nil)
 	if l.since >= l.o.CheckpointEvery || (l.since > 0 && l.o.Now().Sub(l.lastCP) >= l.o.CheckpointInterval) {
 		return l.checkpoint(ctx)
 	}
 	return nil
+}
+
+func tell(waiters []chan error, err error) {
+	for _, w := range waiters {
+		w <- err
+	}
 }
 
 func (l *Log) append(ctx context.Context, batch []store.ActivityEntry) error {

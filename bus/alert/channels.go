@@ -100,10 +100,7 @@ func (c SMTPChannel) Send(ctx context.Context, m Message) error {
 	if err != nil {
 		return fmt.Errorf("alerts.smtp.addr: %w", err)
 	}
-	timeout := c.Cfg.Timeout
-	if timeout <= 0 {
-		timeout = 20 * time.Second
-	}
+	timeout := c.Cfg.timeout()
 	d := net.Dialer{Timeout: timeout}
 	if c.Policy != nil {
 		d.Control = c.Policy.Control

@@ -44,6 +44,15 @@ type Rules struct {
 	// MaxBacklog: pending deliveries plus due recipients above it fire
 	// backlog (0: off).
 	MaxBacklog int64 `yaml:"max_backlog"`
+	// BacklogGrowthWindow: a backlog (pending deliveries plus due
+	// recipients) that grew by at least BacklogGrowthMin over this window
+	// and is still within BacklogGrowthMin/2 of its peak in it fires
+	// backlog_growing (0: off). Every node samples the backlog each
+	// alerts.interval.
+	BacklogGrowthWindow time.Duration `yaml:"backlog_growth_window"`
+	// BacklogGrowthMin is the least growth over BacklogGrowthWindow that
+	// fires backlog_growing.
+	BacklogGrowthMin int64 `yaml:"backlog_growth_min"`
 	// KeyExpiryDays: an active access key that expires within this many
 	// days fires key_expiring (0: off).
 	KeyExpiryDays int `yaml:"key_expiry_days"`
@@ -52,10 +61,12 @@ type Rules struct {
 	// outbound_tls CA files and client certificates) or key_cert_expiring
 	// (an active access key registered as a certificate) (0: off).
 	CertExpiryDays int `yaml:"cert_expiry_days"`
-	// TrafficWindow: a system whose authenticated requests on this node in
-	// the current window reach TrafficMin and exceed TrafficFactor × the
-	// median of its previous TrafficBaseline windows fires
-	// traffic_anomaly (M3) (0: off).
+	// TrafficWindow: a system whose calls on this node in the current
+	// window (authenticated REST and SOAP requests, VXP endpoint calls,
+	// documents pulled from or pushed to a VXP gateway for the gateway
+	// system) reach TrafficMin and exceed TrafficFactor × the median of
+	// its previous TrafficBaseline windows fires traffic_anomaly (M3)
+	// (0: off).
 	TrafficWindow   time.Duration `yaml:"traffic_window"`
 	TrafficBaseline int           `yaml:"traffic_baseline"` // TrafficBaseline is the number of previous windows.
 	TrafficFactor   float64       `yaml:"traffic_factor"`   // TrafficFactor is k in "k × the median".
@@ -87,7 +98,8 @@ type SMTPConfig struct {
 	// CAFile, if set, is the PEM bundle that verifies the server's
 	// certificate instead of the system roots.
 	CAFile string `yaml:"ca_file"`
-	// Timeout bounds one delivery (default 20s).
+	// Timeout bounds one delivery (default 20s); alerts.interval plus it
+	// must be at most 60s.
 	Timeout time.Duration `yaml:"timeout"`
 }
 
@@ -95,7 +107,7 @@ type SMTPConfig struct {
 func Defaults() Config {
 	return Config{Enabled: true, Interval: 15 * time.Second, Repeat: time.Hour,
 		Rules: Rules{DeadWindow: time.Hour, FailingFor: 10 * time.Minute, GatewayFailingFor: 15 * time.Minute,
-			AuthFailures: 50, AuthWindow: 5 * time.Minute, AuthKeyFailures: true, MaxBacklog: 1000, KeyExpiryDays: 14, CertExpiryDays: 30,
+			AuthFailures: 50, AuthWindow: 5 * time.Minute, AuthKeyFailures: true, MaxBacklog: 1000, BacklogGrowthWindow: 10 * time.Minute, BacklogGrowthMin: 100, KeyExpiryDays: 14, CertExpiryDays: 30,
 			TrafficWindow: 5 * time.Minute, TrafficBaseline: 12, TrafficFactor: 5, TrafficMin: 300},
 		Webhook: WebhookConfig{SecretEnv: "LGSP_ALERTS_WEBHOOK_SECRET"},
 		SMTP:    SMTPConfig{Timeout: 20 * time.Second}}
@@ -115,11 +127,25 @@ func (c Config) Validate() error {
 	if c.SMTP.Addr != "" && (c.SMTP.From == "" || len(c.SMTP.To) == 0) {
 		return fmt.Errorf("alerts.smtp: from and to are required with addr")
 	}
+	if c.SMTP.Addr != "" && c.Interval+c.SMTP.timeout() > 60*time.Second {
+		return fmt.Errorf("alerts.interval plus alerts.smtp.timeout must be at most 60s: an alert must reach its channels within 60 s")
+	}
 	if c.Rules.AuthFailures > 0 && c.Rules.AuthWindow <= 0 {
 		return fmt.Errorf("alerts.rules.auth_window must be positive with auth_failures")
+	}
+	if r := c.Rules; r.BacklogGrowthWindow > 0 && (r.BacklogGrowthWindow < 2*c.Interval || r.BacklogGrowthMin < 1) {
+		return fmt.Errorf("alerts.rules: backlog_growth_window must be at least twice alerts.interval and backlog_growth_min at least 1")
 	}
 	if r := c.Rules; r.TrafficWindow > 0 && (r.TrafficBaseline < 1 || r.TrafficBaseline > 1000 || r.TrafficFactor < 1) {
 		return fmt.Errorf("alerts.rules: traffic_baseline must be in [1, 1000] and traffic_factor at least 1 with traffic_window")
 	}
 	return nil
+}
+
+// timeout is the SMTP delivery bound (20s when unset).
+func (c SMTPConfig) timeout() time.Duration {
+	if c.Timeout > 0 {
+		return c.Timeout
+	}
+	return 20 * time.Second
 }

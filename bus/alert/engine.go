@@ -3,6 +3,7 @@ package alert
 import (
 	"context"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -40,7 +41,7 @@ type Channel interface {
 // Engine checks the rules every Cfg.Interval and sends what changed.
 type Engine struct {
 	Cfg      Config
-	Store    store.Store
+	Store    Store
 	Node     string
 	Log      logrus.FieldLogger
 	Channels []Channel
@@ -57,6 +58,7 @@ type Engine struct {
 
 	auth    failures
 	traffic traffic
+	growth  backlogSamples
 }
 
 // leaseJob is the job lease that makes one node check the shared rules.
@@ -105,6 +107,15 @@ func (e *Engine) Check(ctx context.Context) error {
 	e.reconcile(ctx, now, e.local(now), active, func(a store.AlertState) bool {
 		return isLocal(a.Rule) && strings.HasPrefix(a.Subject, e.Node+"/")
 	})
+	if w := e.Cfg.Rules.BacklogGrowthWindow; w > 0 {
+		// Every node samples, so that whichever gets the lease has the
+		// whole window.
+		b, err := e.Store.Backlog(ctx, now)
+		if err != nil {
+			return err
+		}
+		e.growth.add(now, b.OutboxPending+b.Due, w+2*e.Cfg.Interval)
+	}
 	got, err := e.Store.TryLease(ctx, leaseJob, e.Node, now.Add(2*e.Cfg.Interval+30*time.Second))
 	if err != nil || !got {
 		return err
@@ -133,6 +144,8 @@ func isLocal(rule string) bool {
 // reconcile sends firing, repeat and resolved messages so that the store's
 // alerts (those mine selects) match conds.
 func (e *Engine) reconcile(ctx context.Context, now time.Time, conds []cond, active []store.AlertState, mine func(store.AlertState) bool) {
+	var out []Message
+	defer func() { e.sendAll(ctx, out) }()
 	byKey := map[string]store.AlertState{}
 	for _, a := range active {
 		if mine(a) {
@@ -158,26 +171,40 @@ func (e *Engine) reconcile(ctx context.Context, now time.Time, conds []cond, act
 			e.Log.WithError(err).WithField("rule", c.Rule).Error("storing alert")
 			continue
 		}
-		e.send(ctx, Message{Kind: kind, Rule: c.Rule, Subject: c.Subject, Since: a.Since, At: now, Node: e.Node, MessageVI: c.VI, MessageEN: c.EN})
+		out = append(out, Message{Kind: kind, Rule: c.Rule, Subject: c.Subject, Since: a.Since, At: now, Node: e.Node, MessageVI: c.VI, MessageEN: c.EN})
 	}
 	for _, a := range byKey {
 		if err := e.Store.DeleteAlert(ctx, a.Key); err != nil {
 			e.Log.WithError(err).WithField("rule", a.Rule).Error("clearing alert")
 			continue
 		}
-		e.send(ctx, Message{Kind: Resolved, Rule: a.Rule, Subject: a.Subject, Since: a.Since, At: now, Node: e.Node,
+		out = append(out, Message{Kind: Resolved, Rule: a.Rule, Subject: a.Subject, Since: a.Since, At: now, Node: e.Node,
 			MessageVI: "Đã hết: " + a.Rule + " (" + a.Subject + ")", MessageEN: "Resolved: " + a.Rule + " (" + a.Subject + ")"})
 	}
 }
 
-func (e *Engine) send(ctx context.Context, m Message) {
-	for _, ch := range e.Channels {
-		err := ch.Send(ctx, m)
-		metrics.AlertSent(m.Rule, ch.Name(), m.Kind, err)
-		if err != nil {
-			e.Log.WithError(err).WithFields(logrus.Fields{"channel": ch.Name(), "rule": m.Rule, "kind": m.Kind}).Error("sending alert")
-		}
+// sendAll sends the round's messages, every channel at once, each channel
+// its messages in order: a slow or unreachable channel (SMTP waits up to
+// alerts.smtp.timeout) never delays another, so each channel is reached
+// within alerts.interval plus its own send time (docs/operations.md,
+// "Within 60 s").
+func (e *Engine) sendAll(ctx context.Context, msgs []Message) {
+	if len(msgs) == 0 {
+		return
 	}
+	var wg sync.WaitGroup
+	for _, ch := range e.Channels {
+		wg.Go(func() {
+			for _, m := range msgs {
+				err := ch.Send(ctx, m)
+				metrics.AlertSent(m.Rule, ch.Name(), m.Kind, err)
+				if err != nil {
+					e.Log.WithError(err).WithFields(logrus.Fields{"channel": ch.Name(), "rule": m.Rule, "kind": m.Kind}).Error("sending alert")
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 func truncate(s string, n int) string {

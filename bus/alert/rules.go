@@ -15,6 +15,7 @@ const (
 	RuleDeliveryDead       = "delivery_dead"
 	RuleDestinationFailing = "destination_failing"
 	RuleBacklog            = "backlog"
+	RuleBacklogGrowing     = "backlog_growing"
 	RuleKeyExpiring        = "key_expiring"
 	RuleCertExpiring       = "cert_expiring"
 	RuleTrafficAnomaly     = "traffic_anomaly"
@@ -23,6 +24,10 @@ const (
 	RuleAuthKeyFailures    = "auth_key_failures"
 	RuleGatewayFailing     = "gateway_failing"
 )
+
+// AllRules lists every rule (docs/operations.md has a row for each).
+var AllRules = []string{RuleDeliveryDead, RuleDestinationFailing, RuleGatewayFailing, RuleAuthFailures, RuleAuthKeyFailures,
+	RuleTrafficAnomaly, RuleBacklog, RuleBacklogGrowing, RuleKeyExpiring, RuleCertExpiring, RuleKeyCertExpiring}
 
 // cond is one condition that holds now.
 type cond struct {
@@ -37,7 +42,7 @@ func (e *Engine) shared(ctx context.Context, now time.Time) ([]cond, error) {
 	var out []cond
 	r := e.Cfg.Rules
 	if r.DeadWindow > 0 {
-		dead, err := e.Store.ListOutbox(ctx, store.OutboxDead, 1000)
+		dead, err := e.Store.ListDeliveries(ctx, store.OutboxFilter{Status: store.OutboxDead, Limit: 1000})
 		if err != nil {
 			return nil, err
 		}
@@ -54,7 +59,7 @@ func (e *Engine) shared(ctx context.Context, now time.Time) ([]cond, error) {
 		}
 	}
 	if r.FailingFor > 0 {
-		pend, err := e.Store.ListOutbox(ctx, store.OutboxPending, 5000)
+		pend, err := e.Store.ListDeliveries(ctx, store.OutboxFilter{Status: store.OutboxPending, Limit: 5000})
 		if err != nil {
 			return nil, err
 		}
@@ -82,6 +87,13 @@ func (e *Engine) shared(ctx context.Context, now time.Time) ([]cond, error) {
 			out = append(out, cond{Rule: RuleBacklog, Subject: "deliveries",
 				VI: fmt.Sprintf("Tồn đọng %d lượt chuyển chờ xử lý (ngưỡng %d)", total, r.MaxBacklog),
 				EN: fmt.Sprintf("%d deliveries are waiting (threshold %d)", total, r.MaxBacklog)})
+		}
+	}
+	if r.BacklogGrowthWindow > 0 {
+		if g, ok := e.growth.growing(now, r.BacklogGrowthWindow, e.Cfg.Interval, r.BacklogGrowthMin); ok {
+			out = append(out, cond{Rule: RuleBacklogGrowing, Subject: "deliveries",
+				VI: fmt.Sprintf("Tồn đọng tăng từ %d lên %d lượt chuyển chờ xử lý trong %s qua (ngưỡng tăng %d)", g[0], g[1], r.BacklogGrowthWindow, r.BacklogGrowthMin),
+				EN: fmt.Sprintf("The backlog grew from %d to %d waiting deliveries within the last %s (growth threshold %d)", g[0], g[1], r.BacklogGrowthWindow, r.BacklogGrowthMin)})
 		}
 	}
 	if r.KeyExpiryDays > 0 {

@@ -83,8 +83,8 @@ func (e *Engine) trafficAnomalies(now time.Time) []cond {
 	var out []cond
 	for s, v := range e.traffic.anomalies(now, r.TrafficWindow, r.TrafficBaseline, r.TrafficFactor, r.TrafficMin) {
 		out = append(out, cond{Rule: RuleTrafficAnomaly, Subject: e.Node + "/" + s,
-			VI: fmt.Sprintf("Hệ thống %s gửi %d yêu cầu trong %s, vượt %.1g lần trung vị %d của %d khoảng trước (nút %s)", s, v[0], r.TrafficWindow, r.TrafficFactor, v[1], r.TrafficBaseline, e.Node),
-			EN: fmt.Sprintf("System %s sent %d requests within %s, over %.1g× the median %d of the previous %d windows (node %s)", s, v[0], r.TrafficWindow, r.TrafficFactor, v[1], r.TrafficBaseline, e.Node)})
+			VI: fmt.Sprintf("Hệ thống %s gửi %d yêu cầu trong %s, vượt %g lần trung vị %d của %d khoảng trước (nút %s)", s, v[0], r.TrafficWindow, r.TrafficFactor, v[1], r.TrafficBaseline, e.Node),
+			EN: fmt.Sprintf("System %s sent %d requests within %s, over %g× the median %d of the previous %d windows (node %s)", s, v[0], r.TrafficWindow, r.TrafficFactor, v[1], r.TrafficBaseline, e.Node)})
 	}
 	return out
 }

@@ -62,46 +62,76 @@ type Algorithm interface {
 	Verify(key, canonical, sig []byte) bool
 }
 
-var (
-	algMu      sync.RWMutex
-	algorithms = map[string]Algorithm{}
-)
+// AlgorithmRegistry holds signature algorithms by name. A node uses the
+// one of its environment (bus/service.Environment); DefaultAlgorithms is
+// the one filled by init functions, which the package functions use.
+type AlgorithmRegistry struct {
+	mu   sync.RWMutex
+	algs map[string]Algorithm
+}
 
-// RegisterAlgorithm makes an algorithm available to Sign and Verify under its
-// name. It panics if the name is taken or not of the form LGSP-…; call it
-// from init.
-func RegisterAlgorithm(a Algorithm) {
+// NewAlgorithmRegistry returns an empty registry.
+func NewAlgorithmRegistry() *AlgorithmRegistry {
+	return &AlgorithmRegistry{algs: map[string]Algorithm{}}
+}
+
+// DefaultAlgorithms is the registry of RegisterAlgorithm.
+var DefaultAlgorithms = NewAlgorithmRegistry()
+
+// Register makes an algorithm available under its name. It panics if the
+// name is taken or not of the form LGSP-…; call it from init.
+func (r *AlgorithmRegistry) Register(a Algorithm) {
 	name := a.Name()
 	if !validScheme(name) {
 		panic("auth: invalid algorithm name " + strconv.Quote(name))
 	}
-	algMu.Lock()
-	defer algMu.Unlock()
-	if _, dup := algorithms[name]; dup {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.algs[name]; dup {
 		panic("auth: duplicate algorithm " + name)
 	}
-	algorithms[name] = a
+	r.algs[name] = a
 }
 
-// LookupAlgorithm returns the algorithm registered under name.
-func LookupAlgorithm(name string) (Algorithm, bool) {
-	algMu.RLock()
-	defer algMu.RUnlock()
-	a, ok := algorithms[name]
+// Lookup returns the algorithm registered under name; a nil registry is
+// DefaultAlgorithms.
+func (r *AlgorithmRegistry) Lookup(name string) (Algorithm, bool) {
+	if r == nil {
+		r = DefaultAlgorithms
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	a, ok := r.algs[name]
 	return a, ok
 }
 
-// Algorithms returns the names of the registered algorithms, sorted.
-func Algorithms() []string {
-	algMu.RLock()
-	defer algMu.RUnlock()
-	out := make([]string, 0, len(algorithms))
-	for n := range algorithms {
+// Names returns the names of the registered algorithms, sorted; a nil
+// registry is DefaultAlgorithms.
+func (r *AlgorithmRegistry) Names() []string {
+	if r == nil {
+		r = DefaultAlgorithms
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]string, 0, len(r.algs))
+	for n := range r.algs {
 		out = append(out, n)
 	}
 	sort.Strings(out)
 	return out
 }
+
+// RegisterAlgorithm adds a to DefaultAlgorithms (see Register); call it
+// from init.
+func RegisterAlgorithm(a Algorithm) { DefaultAlgorithms.Register(a) }
+
+// LookupAlgorithm returns the algorithm registered under name in
+// DefaultAlgorithms.
+func LookupAlgorithm(name string) (Algorithm, bool) { return DefaultAlgorithms.Lookup(name) }
+
+// Algorithms returns the names of the algorithms of DefaultAlgorithms,
+// sorted.
+func Algorithms() []string { return DefaultAlgorithms.Names() }
 
 // hmacAlg is an HMAC over the canonical request; LGSP-HMAC-SHA1 (issue #3)
 // is the same type with sha1.New.

@@ -45,6 +45,9 @@ type Verifier struct {
 	// Limits, when set, applies per-key rate limits and locks a key after a
 	// burst of bad signatures (M3).
 	Limits *Limits
+	// Algorithms are the signature algorithms accepted; nil is
+	// DefaultAlgorithms (a node passes its environment's).
+	Algorithms *AlgorithmRegistry
 }
 
 func (v *Verifier) now() time.Time {
@@ -99,9 +102,9 @@ func (v *Verifier) Verify(r *http.Request) (*Principal, error) {
 	if err != nil {
 		return nil, err
 	}
-	alg, ok := LookupAlgorithm(az.Alg)
+	alg, ok := v.Algorithms.Lookup(az.Alg)
 	if !ok {
-		return nil, bus.ErrAuthAlgorithm.New("algorithm %s is not supported (supported: %v)", az.Alg, Algorithms())
+		return nil, bus.ErrAuthAlgorithm.New("algorithm %s is not supported (supported: %v)", az.Alg, v.Algorithms.Names())
 	}
 	ts, err := single(r, HeaderTimestamp)
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 // offset, one chunk in memory at a time.
 type chunkReader struct {
 	ctx    context.Context
-	st     store.Store
+	st     store.ExchangeStore
 	dk     *vault.DataKey
 	id     string
 	index  []store.ChunkInfo

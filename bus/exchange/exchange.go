@@ -62,10 +62,20 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// Store is what the exchange service needs of the store: the exchanges
+// with their chunks and ledger, the systems (a sender's status and webhook),
+// and the history of connections (F1).
+type Store interface {
+	store.ExchangeStore
+	store.LedgerStore
+	GetSystem(ctx context.Context, code string) (store.System, error)
+	RecordConnection(ctx context.Context, c store.Connection) error
+}
+
 // Service runs exchanges. Every method that changes state is atomic in the
 // store: an error means nothing changed (uploads roll back their chunks).
 type Service struct {
-	store  store.Store
+	store  Store
 	vault  *vault.Vault
 	routes func() *route.Set
 	log    logrus.FieldLogger
@@ -82,7 +92,7 @@ type Service struct {
 
 // Options wires a Service.
 type Options struct {
-	Store  store.Store
+	Store  Store
 	Vault  *vault.Vault
 	Routes func() *route.Set // the current route set (swapped on reload)
 	Log    logrus.FieldLogger

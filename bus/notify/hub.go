@@ -149,7 +149,7 @@ func (h *Hub) send(code string, e Event) {
 
 // Feed tails the ledger and publishes new events to a hub.
 type Feed struct {
-	Store store.Store
+	Store store.LedgerStore
 	Hub   *Hub
 	Log   logrus.FieldLogger
 	// Poll is how often other nodes' events are looked for (default 500ms).
@@ -162,7 +162,7 @@ type Feed struct {
 }
 
 // NewFeed returns a feed; call Run.
-func NewFeed(st store.Store, hub *Hub, log logrus.FieldLogger) *Feed {
+func NewFeed(st store.LedgerStore, hub *Hub, log logrus.FieldLogger) *Feed {
 	return &Feed{Store: st, Hub: hub, Log: log, Poll: 500 * time.Millisecond, wake: make(chan struct{}, 1)}
 }
 

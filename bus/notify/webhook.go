@@ -24,6 +24,15 @@ import (
 // KindWebhook is the delivery kind of webhooks.
 const KindWebhook = "webhook"
 
+// WebhookStore is what Webhooks needs of the store: the target system and
+// its keys, the ledger it records each outcome in, and the outbox (Run).
+type WebhookStore interface {
+	store.OutboxStore
+	GetSystem(ctx context.Context, code string) (store.System, error)
+	ListKeys(ctx context.Context, systemCode string) ([]store.Key, error)
+	AddEvents(ctx context.Context, events ...store.Event) error
+}
+
 // Webhooks is the delivery kind "webhook" (bus/delivery): a POST of the
 // notification JSON to the system's webhook URL, signed with the
 // LGSP-HMAC-SHA256 protocol under the system's newest active key (the
@@ -33,7 +42,7 @@ const KindWebhook = "webhook"
 // (Platform), whose public key is published. Every attempt of one item
 // carries the same Idempotency-Key header.
 type Webhooks struct {
-	Store  store.Store
+	Store  WebhookStore
 	Vault  *vault.Vault
 	Client *http.Client
 	// Retry is the policy of webhooks (zero: bus.DefaultRetry).

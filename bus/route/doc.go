@@ -16,6 +16,16 @@
 // steps. Step kinds come from a *bus.StepRegistry (bus.DefaultSteps in
 // production, into which bus/pipeline registers the core steps from init).
 //
+// bus/route owns the routes: and services: of a file; every other
+// top-level section is declared by the component it configures (a
+// delivery kind's targets, like the pushes: of adapters/soapout) through a
+// Section registered in a *Sections (DefaultSections in production): its
+// decoder reads the section through the strict Decoder, which keeps every
+// problem's position, and its check runs on the loaded set. Fields of
+// services can be declared the same way (ServiceField: the soap: block of
+// adapters/soap). Every retry:
+// of a file is read by one decoder (RetryFields) into bus.RetryPolicy.
+//
 // It imports bus, bus/schedule, yaml.v3 and the standard library; never
 // bus/service or adapters/.
 package route

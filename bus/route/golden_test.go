@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	_ "github.com/tuyenquang/lgsp/adapters/soap" // declares the soap: block of services, as in the binary
 	"github.com/tuyenquang/lgsp/bus"
 	"github.com/tuyenquang/lgsp/bus/route"
 )

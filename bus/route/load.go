@@ -16,7 +16,14 @@ import (
 // returns a nil Set and an error of type Problems holding all of them
 // (get it with errors.As); bus.CodeOf of that error is route.invalid.
 func LoadDir(dir string, reg *bus.StepRegistry) (*Set, error) {
-	set, probs := load(dir, reg)
+	return LoadDirWith(dir, reg, DefaultSections)
+}
+
+// LoadDirWith is LoadDir with the sections of secs (nil: DefaultSections):
+// a file may hold routes:, services: and the registered sections, whose
+// checks (Section.Check) run once everything else is clean.
+func LoadDirWith(dir string, reg *bus.StepRegistry, secs *Sections) (*Set, error) {
+	set, probs := load(dir, reg, secs)
 	if len(probs) > 0 {
 		return nil, probs
 	}
@@ -26,18 +33,21 @@ func LoadDir(dir string, reg *bus.StepRegistry) (*Set, error) {
 // Lint returns every problem of the route files in dir, or nil; it is what
 // `lgsp routes lint` prints, one problem per line.
 func Lint(dir string, reg *bus.StepRegistry) Problems {
-	_, probs := load(dir, reg)
+	_, probs := load(dir, reg, DefaultSections)
 	return probs
 }
 
-func load(dir string, reg *bus.StepRegistry) (*Set, Problems) {
+func load(dir string, reg *bus.StepRegistry, secs *Sections) (*Set, Problems) {
+	if secs == nil {
+		secs = DefaultSections
+	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, Problems{{File: dir, Msg: fmt.Sprintf("reading route directory: %v", err)}}
 	}
 	var all []*Route
 	var services []*Service
-	var pushes []*Push
+	parts := map[string][]any{}
 	var probs Problems
 	for _, e := range entries {
 		name := e.Name()
@@ -50,24 +60,61 @@ func load(dir string, reg *bus.StepRegistry) (*Set, Problems) {
 			probs = append(probs, Problem{File: file, Msg: fmt.Sprintf("reading route file: %v", err)})
 			continue
 		}
-		routes, svcs, pss, ps := parseAll(file, data, reg)
+		routes, svcs, pts, ps := parseAll(file, data, reg, secs)
 		all = append(all, routes...)
 		services = append(services, svcs...)
-		pushes = append(pushes, pss...)
+		for name, v := range pts {
+			parts[name] = append(parts[name], v)
+		}
 		probs = append(probs, ps...)
 	}
 	set, ps := Build(all)
 	probs = append(probs, ps...)
 	probs = append(probs, set.addServices(services)...)
-	probs = append(probs, set.addPushes(pushes)...)
+	set.sections = map[string]any{}
+	names := secs.Names()
+	for _, name := range names {
+		sec, _ := secs.Lookup(name)
+		if sec.Build == nil {
+			if len(parts[name]) > 0 {
+				set.sections[name] = parts[name]
+			}
+			continue
+		}
+		v, ps := guard(dir, name, "join", func() (any, Problems) { return sec.Build(parts[name]) })
+		set.sections[name] = v
+		probs = append(probs, ps...)
+	}
 	if len(probs) > 0 {
 		probs.sort()
 		return nil, probs
 	}
-	if len(set.routes) == 0 && len(set.services) == 0 && len(set.pushes) == 0 {
+	if len(set.routes) == 0 && len(set.services) == 0 && len(parts) == 0 {
 		return nil, Problems{{File: dir, Msg: "no route files (*.yaml) in directory"}}
 	}
+	for _, name := range names {
+		if sec, _ := secs.Lookup(name); sec.Check != nil {
+			_, ps := guard(dir, name, "check", func() (any, Problems) { return nil, sec.Check(set) })
+			probs = append(probs, ps...)
+		}
+	}
+	if len(probs) > 0 {
+		probs.sort()
+		return nil, probs
+	}
 	return set, nil
+}
+
+// guard runs a section's join or check, turning its panic into a problem
+// of the directory: a component's bug refuses the set instead of stopping
+// the node.
+func guard(dir, section, what string, fn func() (any, Problems)) (v any, ps Problems) {
+	defer func() {
+		if r := recover(); r != nil {
+			v, ps = nil, Problems{{File: dir, Msg: fmt.Sprintf("%s: the section's %s failed: %v", section, what, r)}}
+		}
+	}()
+	return fn()
 }
 
 // Build checks routes against each other — unique names, no two routes

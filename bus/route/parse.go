@@ -20,11 +20,9 @@ import (
 
 // The fields of each mapping of a route file.
 var (
-	fileFields     = []string{"routes", "services", "pushes"}
 	routeFields    = []string{"name", "description", "match", "recipients", "max_bytes", "steps", "delivery", "tests"}
 	matchFields    = []string{"sources", "data_types"}
 	deliveryFields = []string{"mode", "schedule", "expiry", "retry"}
-	retryFields    = []string{"initial", "max_interval", "max_elapsed", "max_attempts"}
 	testFields     = []string{"name", "input", "now", "expect"}
 	inputFields    = []string{"source", "data_type", "recipients", "media_type", "content", "content_file"}
 	expectFields   = []string{"route", "error", "due", "labels"}
@@ -50,9 +48,10 @@ func Parse(file string, data []byte, reg *bus.StepRegistry) ([]*Route, Problems)
 type parser struct {
 	file     string
 	reg      *bus.StepRegistry
+	sections *Sections // the sections components declare (section.go)
 	probs    Problems
-	services []*Service // services: of the file (services.go)
-	pushes   []*Push    // pushes: of the file (pushes.go)
+	services []*Service     // services: of the file (services.go)
+	parts    map[string]any // the value of each registered section in the file
 }
 
 func (p *parser) errf(n *yaml.Node, format string, args ...any) {
@@ -110,21 +109,32 @@ func (p *parser) parse(data []byte) []*Route {
 		p.fileErr(0, "file declares no routes")
 		return nil
 	}
-	top, ok := p.fields(root.Content[0], fileFields)
+	names := p.sections.Names()
+	top, ok := p.fields(root.Content[0], append(append([]string(nil), reserved...), names...))
 	if !ok {
 		return nil
 	}
-	svcs, hasServices := top.get("services")
-	if hasServices {
+	svcs, hasOther := top.get("services")
+	if hasOther {
 		p.serviceList(svcs)
 	}
-	pushes, hasPushes := top.get("pushes")
-	if hasPushes {
-		p.pushList(pushes)
+	for _, name := range names {
+		f, ok := top.get(name)
+		if !ok {
+			continue
+		}
+		hasOther = true
+		sec, _ := p.sections.Lookup(name)
+		if v := decodeSection(sec, &Decoder{p}, f); v != nil {
+			if p.parts == nil {
+				p.parts = map[string]any{}
+			}
+			p.parts[name] = v
+		}
 	}
 	list, ok := top.get("routes")
 	if !ok {
-		if !hasServices && !hasPushes {
+		if !hasOther {
 			p.missing(root.Content[0], top, "file", "routes")
 		}
 		return nil
@@ -144,6 +154,18 @@ func (p *parser) parse(data []byte) []*Route {
 		}
 	}
 	return routes
+}
+
+// decodeSection runs a section's decoder, turning its panic into a
+// problem at the section's key.
+func decodeSection(sec Section, d *Decoder, f kv) (v any) {
+	defer func() {
+		if r := recover(); r != nil {
+			d.Errorf(f.key, "%s: the section decoder failed: %v", sec.Name, r)
+			v = nil
+		}
+	}()
+	return sec.Decode(d, f.key, f.val)
 }
 
 // rejectAliases reports every alias: route files are written out plainly
@@ -571,37 +593,88 @@ func (p *parser) delivery(f kv, r *Route) {
 	}
 }
 
+// RetryFields are the fields of the one retry: schema of route files,
+// used by deliveries, by the sections of delivery kinds (Decoder.Retry)
+// and, with methods: besides, by services.
+var RetryFields = []string{"initial", "max_interval", "max_elapsed", "max_attempts", "jitter"}
+
+// MaxRetryAttempts bounds max_attempts of deliveries and pushes.
+const MaxRetryAttempts = 1000
+
+// RetryLimits are what one use of the retry schema allows.
+type RetryLimits struct {
+	MaxAttempts int      // max_attempts must be 1 … MaxAttempts
+	Extra       []string // more fields the use reads itself (services: methods)
+	// Bare leaves absent fields zero instead of taking bus.DefaultRetry's
+	// (services: no wait between attempts unless one is declared).
+	Bare bool
+}
+
 func (p *parser) retry(f kv, d *Delivery) {
-	fs, ok := p.fields(f.val, retryFields)
-	if !ok {
-		return
-	}
+	d.Retry = p.retryPolicy(f, RetryLimits{MaxAttempts: MaxRetryAttempts})
+}
+
+// retryPolicy reads a retry: block into a bus.RetryPolicy; it is the one
+// decoder of that schema.
+func (p *parser) retryPolicy(f kv, lim RetryLimits) bus.RetryPolicy {
+	rp, _, _ := p.retrySchema(f, lim)
+	return rp
+}
+
+// retrySchema reads a retry: block and returns its entries for the Extra
+// fields of lim.
+func (p *parser) retrySchema(f kv, lim RetryLimits) (bus.RetryPolicy, entries, bool) {
 	var rp bus.RetryPolicy
-	for name, dst := range map[string]*time.Duration{"initial": &rp.Initial, "max_interval": &rp.MaxInterval, "max_elapsed": &rp.MaxElapsed} {
-		if v, ok := fs.get(name); ok {
-			if x, ok := p.duration(v); ok {
-				if x <= 0 {
-					p.errf(v.val, "%s: must be positive, got %s", name, v.val.Value)
+	fs, ok := p.fields(f.val, append(append([]string(nil), RetryFields...), lim.Extra...))
+	if !ok {
+		if lim.Bare {
+			return rp, fs, false
+		}
+		return bus.DefaultRetry, fs, false
+	}
+	for _, x := range []struct {
+		name string
+		dst  *time.Duration
+	}{{"initial", &rp.Initial}, {"max_interval", &rp.MaxInterval}, {"max_elapsed", &rp.MaxElapsed}} {
+		if v, ok := fs.get(x.name); ok {
+			if d, ok := p.duration(v); ok {
+				if d <= 0 {
+					p.errf(v.val, "%s: must be positive, got %s", x.name, v.val.Value)
 				} else {
-					*dst = x
+					*x.dst = d
 				}
 			}
 		}
 	}
 	if v, ok := fs.get("max_attempts"); ok {
 		if x, ok := p.int64(v); ok {
-			if x < 1 || x > 1000 {
-				p.errf(v.val, "max_attempts: must be between 1 and 1000, got %d", x)
+			if x < 1 || x > int64(lim.MaxAttempts) {
+				p.errf(v.val, "max_attempts: must be between 1 and %d, got %d", lim.MaxAttempts, x)
 			} else {
 				rp.MaxAttempts = int(x)
 			}
 		}
 	}
-	rp = rp.WithDefaults()
-	if rp.Initial > rp.MaxInterval {
-		p.errf(f.val, "retry: initial %s exceeds max_interval %s", rp.Initial, rp.MaxInterval)
+	if v, ok := fs.get("jitter"); ok {
+		var j float64
+		if v.val.Kind != yaml.ScalarNode || (v.val.ShortTag() != "!!float" && v.val.ShortTag() != "!!int") || v.val.Decode(&j) != nil {
+			p.errf(v.val, "jitter: expected a number between 0 and 1, found %s", describe(v.val))
+		} else if j < 0 || j > 1 {
+			p.errf(v.val, "jitter: must be between 0 and 1 (a fraction of each wait), got %s", v.val.Value)
+		} else if j == 0 {
+			rp.Jitter = -1 // bus.RetryPolicy: negative is none, zero the default
+		} else {
+			rp.Jitter = j
+		}
 	}
-	d.Retry = rp
+	full := rp.WithDefaults()
+	if full.Initial > full.MaxInterval {
+		p.errf(f.val, "retry: initial %s exceeds max_interval %s", full.Initial, full.MaxInterval)
+	}
+	if lim.Bare {
+		return rp, fs, true
+	}
+	return full, fs, true
 }
 
 func (p *parser) test(n *yaml.Node) (Test, bool) {

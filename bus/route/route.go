@@ -170,8 +170,8 @@ type Set struct {
 	// services are the services: of the files (services.go).
 	services  []*Service
 	svcByName map[string]*Service
-	// pushes are the pushes: of the files (pushes.go).
-	pushes []*Push
+	// sections are the values of the registered sections (section.go).
+	sections map[string]any
 }
 
 // Match returns the route for an exchange from source (identifier code)

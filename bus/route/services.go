@@ -29,10 +29,9 @@ var IdempotentMethods = []string{http.MethodGet, http.MethodHead, http.MethodPut
 
 // The fields of each mapping of a service.
 var (
-	serviceFields      = []string{"name", "description", "owner", "endpoint", "scopes", "timeout", "retry", "max_bytes", "max_inflight", "headers", "soap", "gateway"}
-	serviceRetryFields = []string{"max_attempts", "methods"}
-	headerFields       = []string{"set", "remove"}
-	scopeRE            = regexp.MustCompile(`^[a-z0-9][a-z0-9._:-]{0,63}$`)
+	serviceFields = []string{"name", "description", "owner", "endpoint", "scopes", "timeout", "retry", "max_bytes", "max_inflight", "headers", "gateway"}
+	headerFields  = []string{"set", "remove"}
+	scopeRE       = regexp.MustCompile(`^[a-z0-9][a-z0-9._:-]{0,63}$`)
 )
 
 // Service is a destination service published through the bus (C2): the
@@ -49,7 +48,6 @@ type Service struct {
 	MaxBytes    int64 // request body limit
 	MaxInFlight int   // calls in flight to this service at once
 	Headers     HeaderRules
-	SOAP        *ServiceSOAP // set: a REST ⇄ SOAP bridge (pushes.go)
 	// Gateway names the outside gateway whose credentials the call carries
 	// instead of the bus's signature (ngsp: the province's OAuth2 token).
 	Gateway   string
@@ -57,13 +55,21 @@ type Service struct {
 	Line, Col int
 
 	namePos pos
+	blocks  map[string]any // the values of registered service fields
 }
 
+// Block returns the value of the registered service field name (e.g. the
+// soap: block, adapters/soap.BridgeOf), or nil when the service has none.
+func (s *Service) Block(name string) any { return s.blocks[name] }
+
 // ServiceRetry says which calls are tried again after the destination could
-// not be reached, and how often in all. Only idempotent methods qualify.
+// not be reached, how often in all (MaxAttempts, 1: no retry) and how
+// long to wait between attempts (Backoff; no wait when Initial is zero).
+// It is the one retry schema of route files plus Methods: only idempotent
+// methods qualify.
 type ServiceRetry struct {
-	MaxAttempts int      // 1: no retry
-	Methods     []string // subset of IdempotentMethods
+	bus.RetryPolicy
+	Methods []string // subset of IdempotentMethods
 }
 
 // HeaderRules change the headers of forwarded requests: Remove first, then
@@ -71,6 +77,28 @@ type ServiceRetry struct {
 type HeaderRules struct {
 	Set    map[string]string
 	Remove []string
+}
+
+// Default waits between the attempts of a service call when its retry:
+// declares none.
+const (
+	DefaultServiceRetryInitial     = 100 * time.Millisecond
+	DefaultServiceRetryMaxInterval = time.Second
+)
+
+// Wait returns the wait before attempt+1 of a call that failed attempt
+// times: the retry's backoff (initial doubling up to max_interval, with
+// jitter), DefaultServiceRetryInitial and DefaultServiceRetryMaxInterval
+// where it declares none. The service's timeout bounds all the waits.
+func (r ServiceRetry) Wait(attempt int) time.Duration {
+	p := r.RetryPolicy
+	if p.Initial <= 0 {
+		p.Initial = DefaultServiceRetryInitial
+	}
+	if p.MaxInterval <= 0 {
+		p.MaxInterval = max(DefaultServiceRetryMaxInterval, p.Initial)
+	}
+	return p.Backoff(attempt)
 }
 
 // Attempts returns how many times a call with method may be sent.
@@ -104,13 +132,30 @@ func (s *Set) Service(name string) (*Service, bool) {
 // ParseFile reads one route file with its routes and its services; see
 // Parse. A file may declare routes:, services: or both.
 func ParseFile(file string, data []byte, reg *bus.StepRegistry) ([]*Route, []*Service, Problems) {
+	routes, services, _, probs := parseAll(file, data, reg, DefaultSections)
+	return routes, services, probs
+}
+
+// ParseFileWith reads one route file with the step kinds of reg and the
+// sections of secs (nil: the defaults), returning besides the routes and
+// the services the value each section's decoder gave for the file.
+func ParseFileWith(file string, data []byte, reg *bus.StepRegistry, secs *Sections) ([]*Route, []*Service, map[string]any, Problems) {
+	return parseAll(file, data, reg, secs)
+}
+
+// parseAll reads one route file with its routes, its services and the
+// parts of the registered sections.
+func parseAll(file string, data []byte, reg *bus.StepRegistry, secs *Sections) ([]*Route, []*Service, map[string]any, Problems) {
 	if reg == nil {
 		reg = bus.DefaultSteps
 	}
-	p := &parser{file: file, reg: reg}
+	if secs == nil {
+		secs = DefaultSections
+	}
+	p := &parser{file: file, reg: reg, sections: secs}
 	routes := p.parse(data)
 	p.probs.sort()
-	return routes, p.services, p.probs
+	return routes, p.services, p.parts, p.probs
 }
 
 // addServices puts services into the set, reporting names used twice.
@@ -155,10 +200,11 @@ func (p *parser) service(n *yaml.Node) *Service {
 	s := &Service{
 		File: p.file, Line: n.Line, Col: n.Column,
 		Timeout: DefaultServiceTimeout, MaxBytes: DefaultServiceMaxBytes, MaxInFlight: DefaultServiceMaxInFlight,
-		Retry:   ServiceRetry{MaxAttempts: 1},
+		Retry:   ServiceRetry{RetryPolicy: bus.RetryPolicy{MaxAttempts: 1}},
 		namePos: pos{n.Line, n.Column},
 	}
-	fs, ok := p.fields(n, serviceFields)
+	extra := p.sections.ServiceFieldNames()
+	fs, ok := p.fields(n, append(append([]string(nil), serviceFields...), extra...))
 	if !ok {
 		return nil
 	}
@@ -240,22 +286,41 @@ func (p *parser) service(n *yaml.Node) *Service {
 	if f, ok := fs.get("headers"); ok {
 		p.headerRules(f, s)
 	}
-	if f, ok := fs.get("soap"); ok {
-		p.serviceSOAP(f, s)
-	}
 	if f, ok := fs.get("gateway"); ok {
 		if g, ok := p.str(f); ok {
-			switch {
-			case !slices.Contains(Gateways, g):
+			if !slices.Contains(Gateways, g) {
 				p.errf(f.val, "gateway: %q is not a gateway services can call through (%s)", g, strings.Join(Gateways, ", "))
-			case s.SOAP != nil:
-				p.errf(f.val, "gateway: a SOAP bridge service cannot call through a gateway")
-			default:
+			} else {
 				s.Gateway = g
 			}
 		}
 	}
+	for _, name := range extra {
+		f, ok := fs.get(name)
+		if !ok {
+			continue
+		}
+		sf, _ := p.sections.ServiceField(name)
+		if v := decodeServiceField(sf, &Decoder{p}, f, Fields{&Decoder{p}, fs}); v != nil {
+			if s.blocks == nil {
+				s.blocks = map[string]any{}
+			}
+			s.blocks[name] = v
+		}
+	}
 	return s
+}
+
+// decodeServiceField runs a service field's decoder, turning its panic
+// into a problem at the field's key.
+func decodeServiceField(sf ServiceField, d *Decoder, f kv, service Fields) (v any) {
+	defer func() {
+		if r := recover(); r != nil {
+			d.Errorf(f.key, "%s: the field decoder failed: %v", sf.Name, r)
+			v = nil
+		}
+	}()
+	return sf.Decode(d, Field{f.key, f.val}, service)
 }
 
 // Gateways are the outside gateways a service may call through (gateway:).
@@ -276,20 +341,26 @@ func checkEndpoint(raw string) string {
 	return ""
 }
 
+// serviceRetry reads the retry: of a service: the one retry schema
+// (retrySchema), max_attempts required and at most MaxServiceAttempts,
+// plus methods:, the idempotent methods that may be sent again. The
+// durations are the waits between attempts, within the service's timeout;
+// absent, the proxy tries again at once.
 func (p *parser) serviceRetry(f kv, s *Service) {
-	fs, ok := p.fields(f.val, serviceRetryFields)
+	rp, fs, ok := p.retrySchema(f, RetryLimits{MaxAttempts: MaxServiceAttempts, Extra: []string{"methods"}, Bare: true})
 	if !ok {
 		return
 	}
-	r := ServiceRetry{MaxAttempts: 1, Methods: IdempotentMethods}
-	if v, ok := fs.get("max_attempts"); !ok {
+	r := ServiceRetry{RetryPolicy: rp, Methods: IdempotentMethods}
+	if _, ok := fs.get("max_attempts"); !ok {
 		p.missing(f.val, fs, "retry", "max_attempts")
-	} else if x, ok := p.int64(v); ok {
-		if x < 1 || x > MaxServiceAttempts {
-			p.errf(v.val, "max_attempts: must be between 1 and %d, got %d", MaxServiceAttempts, x)
-		} else {
-			r.MaxAttempts = int(x)
-		}
+	}
+	if v, ok := fs.get("max_elapsed"); ok {
+		p.errf(v.key, "max_elapsed: the attempts of a service call are bounded by its timeout; leave max_elapsed out")
+		r.MaxElapsed = 0
+	}
+	if r.MaxAttempts == 0 {
+		r.MaxAttempts = 1
 	}
 	if v, ok := fs.get("methods"); ok {
 		list, nodes, _ := p.strList(v)

@@ -11,6 +11,7 @@ import (
 	"github.com/tuyenquang/lgsp/bus"
 	"github.com/tuyenquang/lgsp/bus/delivery"
 	"github.com/tuyenquang/lgsp/bus/exchange"
+	"github.com/tuyenquang/lgsp/bus/people"
 	"github.com/tuyenquang/lgsp/bus/route"
 	"github.com/tuyenquang/lgsp/bus/store"
 )
@@ -90,15 +91,20 @@ func routesJSON(set *route.Set) []RouteJSON {
 func (s *Service) mountAdmin() {
 	m := s.mux
 	lim := s.cfg.Limits.MaxJSONBytes
-	m.HandleFunc("GET /admin/v1/systems", s.admin(func(w http.ResponseWriter, r *http.Request) {
+	// Systems and keys are open to people too (docs/console.md): a unit
+	// operator sees and acts on its own unit's systems only (M6).
+	m.HandleFunc("GET /admin/v1/systems", s.adminOrPerson(people.ActSystemsRead, func(w http.ResponseWriter, r *http.Request) {
 		list, err := s.registry.List(r.Context())
 		if err != nil {
 			WriteProblem(w, r, err)
 			return
 		}
+		p, all := s.mayReadAllUnits(r, people.ActSystemsRead)
 		out := []SystemJSON{}
 		for _, x := range list {
-			out = append(out, SystemToJSON(x))
+			if all || people.Can(p, people.ActSystemsRead, x.Unit) {
+				out = append(out, SystemToJSON(x))
+			}
 		}
 		WriteJSON(w, http.StatusOK, map[string]any{"systems": out})
 	}))
@@ -115,8 +121,11 @@ func (s *Service) mountAdmin() {
 		}
 		WriteJSON(w, http.StatusCreated, map[string]any{"system": SystemToJSON(sys), "warnings": warns})
 	}))
-	m.HandleFunc("GET /admin/v1/systems/{code}", s.admin(func(w http.ResponseWriter, r *http.Request) {
+	m.HandleFunc("GET /admin/v1/systems/{code}", s.adminOrPerson(people.ActSystemsRead, func(w http.ResponseWriter, r *http.Request) {
 		sys, err := s.registry.Get(r.Context(), r.PathValue("code"))
+		if err == nil {
+			err = s.allowUnit(r, people.ActSystemsRead, sys.Unit)
+		}
 		if err != nil {
 			WriteProblem(w, r, err)
 			return
@@ -161,9 +170,17 @@ func (s *Service) mountAdmin() {
 		}
 		WriteJSON(w, http.StatusOK, map[string]string{"status": store.SystemActive})
 	}))
-	m.HandleFunc("POST /admin/v1/systems/{code}/keys", s.admin(func(w http.ResponseWriter, r *http.Request) {
+	m.HandleFunc("POST /admin/v1/systems/{code}/keys", s.adminOrPerson(people.ActKeysWrite, func(w http.ResponseWriter, r *http.Request) {
 		var in struct {
 			ExpiresAt time.Time `json:"expires_at"`
+		}
+		sys, err := s.registry.Get(r.Context(), r.PathValue("code"))
+		if err == nil {
+			err = s.allowUnit(r, people.ActKeysWrite, sys.Unit)
+		}
+		if err != nil {
+			WriteProblem(w, r, err)
+			return
 		}
 		if r.ContentLength != 0 {
 			if err := DecodeJSON(r, lim, &in); err != nil {
@@ -178,7 +195,21 @@ func (s *Service) mountAdmin() {
 		}
 		WriteJSON(w, http.StatusCreated, IssuedKey{AccessKey: ak, SecretKey: sk, System: r.PathValue("code"), Note: "the secret is shown only once: store it safely"})
 	}))
-	m.HandleFunc("POST /admin/v1/keys/{ak}/revoke", s.admin(func(w http.ResponseWriter, r *http.Request) {
+	m.HandleFunc("POST /admin/v1/keys/{ak}/revoke", s.adminOrPerson(people.ActKeysWrite, func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := people.FromContext(r.Context()); ok {
+			k, err := s.store.GetKey(r.Context(), r.PathValue("ak"))
+			var sys store.System
+			if err == nil {
+				sys, err = s.registry.Get(r.Context(), k.SystemCode)
+			}
+			if err == nil {
+				err = s.allowUnit(r, people.ActKeysWrite, sys.Unit)
+			}
+			if err != nil {
+				WriteProblem(w, r, err)
+				return
+			}
+		}
 		if err := s.registry.RevokeKey(r.Context(), r.PathValue("ak")); err != nil {
 			WriteProblem(w, r, err)
 			return

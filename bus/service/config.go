@@ -76,6 +76,8 @@ type Config struct {
 	Activity ActivityConfig `yaml:"activity"`
 	// Reports are the statistics kept for reports (R7).
 	Reports ReportsConfig `yaml:"reports"`
+	// Console: sessions and login lockouts of people (docs/console.md).
+	Console ConsoleConfig `yaml:"console"`
 }
 
 // TLSConfig makes the node serve HTTPS (docs/install.md, "TLS"). The
@@ -329,6 +331,31 @@ type ReportsConfig struct {
 	RetentionYears int `yaml:"retention_years" env:"LGSP_METADATA_RETENTION_YEARS"`
 }
 
+// ConsoleConfig sets the sessions and login lockouts of people using the
+// operators' console (bus/people, docs/console.md, M2).
+type ConsoleConfig struct {
+	// IdleTimeout ends a session not used for this long.
+	IdleTimeout time.Duration `yaml:"idle_timeout" env:"LGSP_CONSOLE_IDLE_TIMEOUT"`
+	// AbsoluteTimeout ends a session this long after login, used or not.
+	AbsoluteTimeout time.Duration `yaml:"absolute_timeout" env:"LGSP_CONSOLE_ABSOLUTE_TIMEOUT"`
+	// SecureCookies marks cookies Secure even on plain HTTP: set it when a
+	// TLS-terminating reverse proxy serves the node (with tls: they are
+	// Secure anyway).
+	SecureCookies bool `yaml:"secure_cookies" env:"LGSP_CONSOLE_SECURE_COOKIES"`
+	// LockoutFailures failed logins of one account in a row lock it for
+	// lockout_base, doubling with each further failure up to lockout_max.
+	LockoutFailures int `yaml:"lockout_failures"`
+	// AddressFailures failed logins from one client address lock that
+	// address the same way (whatever the logins tried).
+	AddressFailures int `yaml:"address_failures"`
+	// LockoutBase is the first lockout.
+	LockoutBase time.Duration `yaml:"lockout_base"`
+	// LockoutMax is the longest lockout.
+	LockoutMax time.Duration `yaml:"lockout_max"`
+	// LockoutWindow: failures older than this are forgotten.
+	LockoutWindow time.Duration `yaml:"lockout_window"`
+}
+
 // OutboundPolicy returns the policy of webhook targets.
 func (c *Config) OutboundPolicy() (*bus.OutboundPolicy, error) {
 	p, err := bus.NewOutboundPolicy(c.Webhooks.AllowPrivate, c.Webhooks.AllowCIDRs)
@@ -356,6 +383,8 @@ func Defaults() Config {
 		TLS:             TLSConfig{MinVersion: "1.2", ReloadCheck: 10 * time.Second},
 		Activity:        ActivityConfig{Enabled: true, CheckpointEvery: 1000, CheckpointInterval: time.Minute},
 		Reports:         ReportsConfig{RetentionYears: 5},
+		Console: ConsoleConfig{IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour, LockoutFailures: 5, AddressFailures: 20,
+			LockoutBase: time.Minute, LockoutMax: 30 * time.Minute, LockoutWindow: time.Hour},
 	}
 	c.Delivery = DeliveryConfig{Lease: delivery.DefaultLease, Slots: delivery.DefaultSlots, Queue: delivery.DefaultQueue,
 		MaxHeld: delivery.DefaultMaxHeld, Retry: bus.DefaultRetry}
@@ -446,6 +475,12 @@ func (c *Config) validate() error {
 	}
 	if err := c.Alerts.Validate(); err != nil {
 		errs = append(errs, err.Error())
+	}
+	if k := c.Console; k.IdleTimeout <= 0 || k.AbsoluteTimeout < k.IdleTimeout || k.AbsoluteTimeout > 7*24*time.Hour {
+		errs = append(errs, "console: idle_timeout must be positive and absolute_timeout in [idle_timeout, 168h]")
+	}
+	if k := c.Console; k.LockoutFailures <= 0 || k.AddressFailures <= 0 || k.LockoutBase <= 0 || k.LockoutMax < k.LockoutBase || k.LockoutWindow <= 0 {
+		errs = append(errs, "console: lockout_failures, address_failures, lockout_base and lockout_window must be positive, lockout_max at least lockout_base")
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration:\n  %s", strings.Join(errs, "\n  "))

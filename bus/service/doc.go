@@ -6,6 +6,11 @@
 // one); and ordered shutdown (stop intake → drain → stop workers → close
 // the store).
 //
-// Adapters register themselves with RegisterModule from init(); the service
-// never names an adapter. It imports bus and bus/*.
+// Every registry a node is built from (step kinds, route-file sections,
+// modules, signature algorithms, adapters' own registries) sits behind one
+// Environment; adapters register themselves in the default one with
+// RegisterModule from init(), and tests build an empty one. A module's
+// lifecycle is Provision → Validate (before traffic) → Stop (in ordered
+// shutdown, with a deadline). The service never names an adapter. It
+// imports bus and bus/*.
 package service

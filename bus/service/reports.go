@@ -8,6 +8,7 @@ import (
 
 	"github.com/tuyenquang/lgsp/bus"
 	"github.com/tuyenquang/lgsp/bus/activity"
+	"github.com/tuyenquang/lgsp/bus/people"
 	"github.com/tuyenquang/lgsp/bus/report"
 	"github.com/tuyenquang/lgsp/bus/store"
 )
@@ -58,18 +59,22 @@ func Outcome(status int) string {
 }
 
 // recordAdmin writes an admin action (any method but GET) to the activity
-// log after it ran, with its outcome. The path holds codes and ids only;
-// bodies are never recorded.
+// log with its outcome, committed before the answer leaves
+// (ActivityWriter): an acknowledged admin action is in the log even if the
+// node dies the next instant. The path holds codes and ids only; bodies
+// are never recorded.
 func (s *Service) recordAdmin(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet || s.activity == nil {
 			h(w, r)
 			return
 		}
-		sw := &statusWriter{ResponseWriter: w}
-		h(sw, r)
-		s.activity.Record(r.Context(), activity.Entry{Kind: "admin." + r.Method, Actor: "admin-api",
-			SystemCode: r.PathValue("code"), Subject: r.URL.Path, Outcome: Outcome(sw.status)})
+		aw := NewActivityWriter(w, r, s.activity, func(status int) activity.Entry {
+			return activity.Entry{Kind: "admin." + r.Method, Actor: "admin-api",
+				SystemCode: r.PathValue("code"), Subject: r.URL.Path, Outcome: Outcome(status)}
+		})
+		defer aw.Finish()
+		h(aw, r)
 	}
 }
 
@@ -124,13 +129,18 @@ func writeReport(w http.ResponseWriter, r *http.Request, rep report.Report) {
 // activity log, and the API through which a unit reads its own (M6).
 func (s *Service) mountReports() {
 	m := s.mux
-	m.HandleFunc("GET /admin/v1/reports", s.admin(func(w http.ResponseWriter, r *http.Request) {
+	// Reports and the activity log are open to people too: a unit
+	// operator reads its own unit's only (M6), auditors and security
+	// officers every unit's (docs/console.md).
+	m.HandleFunc("GET /admin/v1/reports", s.adminOrPerson(people.ActReportsRead, func(w http.ResponseWriter, r *http.Request) {
 		q, err := ReportQuery(r)
+		if err == nil {
+			q.Unit, err = s.unitScope(r, people.ActReportsRead, r.URL.Query().Get("unit"))
+		}
 		if err != nil {
 			WriteProblem(w, r, err)
 			return
 		}
-		q.Unit = r.URL.Query().Get("unit")
 		rep, err := report.Build(r.Context(), s.store, q)
 		if err != nil {
 			WriteProblem(w, r, err)
@@ -151,16 +161,19 @@ func (s *Service) mountReports() {
 		}
 		WriteJSON(w, http.StatusOK, map[string]any{"days": connDaysJSON(days)})
 	}))
-	m.HandleFunc("GET /admin/v1/activity", s.admin(func(w http.ResponseWriter, r *http.Request) {
+	m.HandleFunc("GET /admin/v1/activity", s.adminOrPerson(people.ActActivityRead, func(w http.ResponseWriter, r *http.Request) {
 		f, err := activityFilter(r)
+		if err == nil {
+			f.Unit, err = s.unitScope(r, people.ActActivityRead, r.URL.Query().Get("unit"))
+		}
 		if err != nil {
 			WriteProblem(w, r, err)
 			return
 		}
-		f.Unit, f.SystemCode = r.URL.Query().Get("unit"), r.URL.Query().Get("system")
+		f.SystemCode = r.URL.Query().Get("system")
 		s.listActivity(w, r, f)
 	}))
-	m.HandleFunc("GET /admin/v1/activity/verify", s.admin(func(w http.ResponseWriter, r *http.Request) {
+	m.HandleFunc("GET /admin/v1/activity/verify", s.adminOrPerson(people.ActActivityVerify, func(w http.ResponseWriter, r *http.Request) {
 		rep, err := activity.Verify(r.Context(), s.store)
 		if err != nil {
 			WriteProblem(w, r, err)

@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,6 +27,7 @@ import (
 	"github.com/tuyenquang/lgsp/bus/delivery"
 	"github.com/tuyenquang/lgsp/bus/exchange"
 	"github.com/tuyenquang/lgsp/bus/notify"
+	"github.com/tuyenquang/lgsp/bus/people"
 	"github.com/tuyenquang/lgsp/bus/route"
 	"github.com/tuyenquang/lgsp/bus/schedule"
 	"github.com/tuyenquang/lgsp/bus/store"
@@ -35,38 +35,23 @@ import (
 	"github.com/tuyenquang/lgsp/bus/xmlscan"
 )
 
-// Module is an adapter that plugs into the service: it mounts its HTTP
-// handlers and may start background work.
+// Module is an adapter that plugs into the service. Its lifecycle is
+// written down once: Provision (build, mount handlers, register delivery
+// kinds) → Validate (checks that need the whole node, before it takes
+// traffic) → run → Stop (ordered shutdown, with a deadline).
 type Module struct {
 	Name string
 	// Provision is called once the service is built, before it listens.
 	Provision func(h *Host) error
-}
-
-var (
-	modMu   sync.Mutex
-	modules []Module
-)
-
-// RegisterModule adds an adapter; adapters call it from init().
-func RegisterModule(m Module) {
-	modMu.Lock()
-	defer modMu.Unlock()
-	for _, o := range modules {
-		if o.Name == m.Name {
-			panic("service: module " + m.Name + " registered twice")
-		}
-	}
-	modules = append(modules, m)
-}
-
-// Modules returns the registered modules sorted by name.
-func Modules() []Module {
-	modMu.Lock()
-	defer modMu.Unlock()
-	out := append([]Module(nil), modules...)
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
+	// Validate, optional, is called once every module is provisioned and
+	// the routes are loaded, before the node takes traffic (config and
+	// route checks). An error stops start-up with the module's name.
+	Validate func(h *Host) error
+	// Stop, optional, is called in ordered shutdown after the HTTP server
+	// stopped and the background work ended, before the store closes
+	// (and when start-up fails after Provision). ctx carries the deadline:
+	// a Stop that overruns it is left behind, shutdown does not wait.
+	Stop func(ctx context.Context, h *Host) error
 }
 
 // Host is what a module gets to work with.
@@ -88,8 +73,13 @@ type Host struct {
 	// Activity is the node's activity log (service calls, gateway pulls
 	// and pushes …); nil when off, and Record on nil does nothing.
 	Activity *activity.Log
-	mux      *patternMux
-	svc      *Service
+	// Env is the environment the node was built from (its registries).
+	Env *Environment
+	// People is the people gate of the console: sessions, roles, CSRF
+	// (bus/people, docs/console.md).
+	People *people.Service
+	mux    *patternMux
+	svc    *Service
 }
 
 // GatewaySecret reads the secret a gateway section names by its
@@ -110,6 +100,16 @@ func (h *Host) Handle(pattern string, handler http.Handler) { h.mux.Handle(patte
 // streams (SSE, WebSocket) end on it, since http.Server.Shutdown neither
 // waits for hijacked connections nor sees a streaming one go idle.
 func (h *Host) Stopping() <-chan struct{} { return h.svc.stopping }
+
+// Observe counts one call of system for the traffic_anomaly alert rule
+// (M3). Requests authenticated through Host.Auth are counted already;
+// adapters call it for what they authenticate themselves (WS-Security
+// UsernameToken, the VXP endpoint's signature) and for gateway transfers.
+func (h *Host) Observe(system string) {
+	if h.Auth != nil && h.Auth.Observe != nil && system != "" {
+		h.Auth.Observe(system)
+	}
+}
 
 // Go starts background work that shutdown waits for.
 func (h *Host) Go(fn func(ctx context.Context)) { h.svc.workers.Go(fn) }
@@ -155,6 +155,9 @@ func (h *Host) Wake() { h.svc.feed.Wake() }
 
 // Service is a running LGSP node.
 type Service struct {
+	env      *Environment
+	host     *Host
+	mods     []Module // provisioned, in order (stopped in reverse)
 	cfg      Config
 	log      *logrus.Logger
 	logClose io.Closer
@@ -166,6 +169,7 @@ type Service struct {
 	verifier *auth.Verifier
 	platform *auth.PlatformKeys
 	activity *activity.Log // nil when activity.enabled is false
+	people   *people.Service
 	grants   *auth.Grants
 	speaks   *auth.SpeaksFor
 	sessions *auth.Sessions
@@ -239,15 +243,21 @@ func OpenStore(ctx context.Context, c *Config) (store.Store, error) {
 	return store.Open(ctx, c.StoreDSN())
 }
 
-// New builds a node from cfg: opens the store and the vault, loads the
-// routes (refusing to start with a bad set) and provisions every module.
-// Nothing listens until Run.
+// New builds a node from cfg in the default environment; see NewWith.
 func New(ctx context.Context, cfg Config) (*Service, error) {
+	return NewWith(ctx, DefaultEnvironment(), cfg)
+}
+
+// NewWith builds a node from cfg with the registries of env: opens the
+// store and the vault, loads the routes (refusing to start with a bad
+// set), provisions every module and validates them. Nothing listens until
+// Run.
+func NewWith(ctx context.Context, env *Environment, cfg Config) (*Service, error) {
 	log, closer, err := NewLogger(cfg.Log)
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, log: log, logClose: closer, mux: newPatternMux(), stopping: make(chan struct{})}
+	s := &Service{env: env, cfg: cfg, log: log, logClose: closer, mux: newPatternMux(), stopping: make(chan struct{})}
 	lim := cfg.Limits
 	s.limit = newLimiter(lim.MaxInFlight, lim.MaxQueued, lim.QueueWait)
 	s.gate = newLimiter(lim.MaxInFlight, lim.MaxQueued, lim.QueueWait)
@@ -257,6 +267,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	// defaults read by every parser of outside XML.
 	xmlscan.SetDefaults(cfg.XMLLimits.Limits())
 	fail := func(err error) (*Service, error) {
+		s.stopModules(cfg.ShutdownTimeout / 4)
 		if s.store != nil {
 			s.store.Close()
 		}
@@ -276,7 +287,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if s.vault, err = OpenVault(ctx, &cfg, s.store, log); err != nil {
 		return fail(err)
 	}
-	set, err := LoadRoutes(cfg.RoutesDir)
+	set, err := env.LoadRoutes(cfg.RoutesDir)
 	if err != nil {
 		return fail(fmt.Errorf("loading routes from %s:\n%w", cfg.RoutesDir, err))
 	}
@@ -319,7 +330,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	s.registry = &auth.Registry{Store: s.store, Vault: s.vault, Audit: s.store, OnChange: keys.Flush, Outbound: s.outbound}
 	limits := auth.NewLimits(cfg.Auth.RatePerKey, cfg.Auth.BurstPerKey, cfg.Auth.LockFailures, cfg.Auth.LockWindow, cfg.Auth.LockFor)
 	limits.Log, limits.Audit, limits.AlertFailures = log, s.store, cfg.Auth.AlertFailures
-	s.verifier = &auth.Verifier{Keys: keys, Vault: s.vault, Nonces: nonces, Skew: cfg.Auth.ClockSkew, Limits: limits}
+	s.verifier = &auth.Verifier{Keys: keys, Vault: s.vault, Nonces: nonces, Skew: cfg.Auth.ClockSkew, Limits: limits, Algorithms: env.Algorithms()}
 	s.grants = &auth.Grants{Store: s.store}
 	s.speaks = &auth.SpeaksFor{Store: s.store}
 	if err := s.provisionPlatformKeys(ctx); err != nil {
@@ -327,6 +338,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s.provisionSessions()
 	s.provisionActivity()
+	s.provisionPeople()
 	s.exchange = exchange.New(exchange.Options{Store: s.store, Vault: s.vault, Routes: s.routes.Load, Log: log, Config: cfg.Exchange, Node: cfg.Node, Wake: s.feed.Wake, Permissions: s.grants, SpeaksFor: s.speaks})
 	if cfg.Alerts.Enabled {
 		chs, err := alert.Channels(cfg.Alerts, log, s.outbound)
@@ -361,6 +373,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return fail(err)
 	}
 	if err := s.cron.Add("purge-sessions", "@every 5m", s.purgeSessions); err != nil {
+		return fail(err)
+	}
+	if err := s.cron.Add("purge-console-sessions", "@every 5m", s.purgeConsoleSessions); err != nil {
 		return fail(err)
 	}
 	if err := s.cron.Add("prune-metadata", "@every 1h", s.pruneMetadata); err != nil {
@@ -403,15 +418,32 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	s.mountSpeaksFor()
 	s.mountClientCerts()
 	s.mountReports()
-	h := &Host{Config: &s.cfg, Log: log, Store: s.store, Vault: s.vault, Registry: s.registry, Verifier: s.verifier, Grants: s.grants, Exchange: s.exchange, Hub: s.hub, mux: s.mux, svc: s}
+	s.mountPeople()
+	h := &Host{Config: &s.cfg, Log: log, Store: s.store, Vault: s.vault, Registry: s.registry, Verifier: s.verifier, Grants: s.grants, Exchange: s.exchange, Hub: s.hub, Env: env, mux: s.mux, svc: s}
 	h.Sessions, h.Tokens, h.Auth = s.sessions, s.tokens, s.authn
 	h.Activity = s.activity
-	for _, m := range Modules() {
-		if err := m.Provision(h); err != nil {
-			return fail(fmt.Errorf("provisioning module %s: %w", m.Name, err))
+	h.People = s.people
+	s.host = h
+	mods := env.Modules()
+	for _, m := range mods {
+		if m.Provision != nil {
+			if err := m.Provision(h); err != nil {
+				return fail(fmt.Errorf("provisioning module %s: %w", m.Name, err))
+			}
 		}
+		s.mods = append(s.mods, m)
 	}
 	s.kinds.Register(&notify.Webhooks{Store: s.store, Vault: s.vault, Platform: s.platform, Retry: s.runner.Retry, Log: s.log, Node: s.cfg.Node, Wake: s.feed.Wake, Diverters: s.diverters, Policy: s.outbound})
+	// Validate comes last, before anything listens: a module sees the
+	// whole node (routes, other modules' kinds) and can still stop it.
+	for _, m := range mods {
+		if m.Validate == nil {
+			continue
+		}
+		if err := m.Validate(h); err != nil {
+			return fail(fmt.Errorf("validating module %s: %w", m.Name, err))
+		}
+	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		WriteProblem(w, r, bus.ErrNotFound.New("no endpoint %s %s", r.Method, r.URL.Path))
 	})
@@ -467,7 +499,7 @@ func (s *Service) sweep(ctx context.Context) {
 func (s *Service) Reload() (*route.Set, error) {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
-	set, err := LoadRoutes(s.cfg.RoutesDir)
+	set, err := s.env.LoadRoutes(s.cfg.RoutesDir)
 	if err != nil {
 		s.log.WithError(err).Error("route reload refused: the running routes stay in force")
 		return nil, err
@@ -612,6 +644,7 @@ func (s *Service) Shutdown() error {
 	cancel()
 	s.workCancel()
 	s.workers.Wait()
+	s.stopModules(deadline / 4)
 	if err := s.store.Close(); err != nil && firstErr == nil {
 		firstErr = err
 	}
@@ -619,6 +652,47 @@ func (s *Service) Shutdown() error {
 	s.log.SetOutput(os.Stderr) // late writers (closing connections) must not hit a closed file
 	s.logClose.Close()
 	return firstErr
+}
+
+// stopModules calls the Stop of every provisioned module, in the reverse
+// order of provisioning, within d in all (at least a second). A Stop
+// still running when the time is up is left behind (logged), and the
+// modules after it are not stopped: shutdown must not hang on one module.
+func (s *Service) stopModules(d time.Duration) {
+	mods := s.mods
+	s.mods = nil
+	if len(mods) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), max(d, time.Second))
+	defer cancel()
+	for i := len(mods) - 1; i >= 0; i-- {
+		m := mods[i]
+		if m.Stop == nil {
+			continue
+		}
+		if ctx.Err() != nil {
+			s.log.WithField("module", m.Name).Warn("module not stopped: the shutdown deadline passed")
+			continue
+		}
+		done := make(chan error, 1)
+		go func() {
+			defer func() {
+				if r := recover(); r != nil {
+					done <- fmt.Errorf("panic: %v", r)
+				}
+			}()
+			done <- m.Stop(ctx, s.host)
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				s.log.WithError(err).WithField("module", m.Name).Warn("stopping module")
+			}
+		case <-ctx.Done():
+			s.log.WithField("module", m.Name).Warn("module did not stop within the shutdown deadline; left behind")
+		}
+	}
 }
 
 // adminToken reads the admin token file, creating it (0600) on first run.

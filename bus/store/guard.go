@@ -180,9 +180,11 @@ var reads = map[string]bool{
 	"ChunkIndex": true, "ConnDays": true, "Events": true, "EventsAfter": true, "Expired": true, "GetChunk": true,
 	"GetExchange": true, "GetGatewayDoc": true, "GetKey": true, "GetMeta": true, "GetSession": true, "GetSystem": true,
 	"Inbox": true, "KeyEvents": true, "LastEventID": true, "LastRun": true, "LegacyToken": true, "ListActivity": true,
-	"ListAlerts": true, "ListDeliveries": true, "ListGrants": true, "ListKeys": true, "ListOutbox": true, "ListSent": true,
+	"ListAlerts": true, "ListDeliveries": true, "ListGrants": true, "ListKeys": true, "ListSent": true,
 	"ListSystemOrgans": true, "ListSystems": true, "PlatformKey": true, "SealedSamples": true, "SessionByHash": true,
 	"Settled": true, "Stats": true, "TokenByHash": true,
+	"GetPerson": true, "PersonByLogin": true, "PeopleByClaim": true, "ListPeople": true, "ConsoleSessionByHash": true,
+	"GetLoginLock": true,
 }
 
 // OpKind is the kind of a Store method for latency metrics: "read" or

@@ -191,31 +191,6 @@ func (g *Guarded) ClaimGatewayDoc(ctx context.Context, p1 GatewayDoc) (r0 Gatewa
 	return r0, r1, g.end(ctx, cctx, err)
 }
 
-func (g *Guarded) ClaimOutbox(ctx context.Context, p1 time.Time, p2 int, p3 string, p4 time.Duration) (r0 []OutboxItem, err error) {
-	cctx, cancel, err := g.begin(ctx)
-	if err != nil {
-		return r0, err
-	}
-	defer cancel()
-	defer g.observe("ClaimOutbox", time.Now())
-	r0, err = g.Store.ClaimOutbox(cctx, p1, p2, p3, p4)
-	return r0, g.end(ctx, cctx, err)
-}
-
-func (g *Guarded) CommitUpload(ctx context.Context, p1 string, p2 int64, p3 int64, p4 ...Event) (err error) {
-	cctx, cancel, err := g.begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	defer g.observe("CommitUpload", time.Now())
-	err = g.Store.CommitUpload(cctx, p1, p2, p3, p4...)
-	if err == nil {
-		g.written(ctx, p4)
-	}
-	return g.end(ctx, cctx, err)
-}
-
 func (g *Guarded) ConnDays(ctx context.Context, p1 int, p2 int, p3 string) (r0 []ConnDay, err error) {
 	cctx, cancel, err := g.begin(ctx)
 	if err != nil {
@@ -225,6 +200,28 @@ func (g *Guarded) ConnDays(ctx context.Context, p1 int, p2 int, p3 string) (r0 [
 	defer g.observe("ConnDays", time.Now())
 	r0, err = g.Store.ConnDays(cctx, p1, p2, p3)
 	return r0, g.end(ctx, cctx, err)
+}
+
+func (g *Guarded) ConsoleSessionByHash(ctx context.Context, p1 string) (r0 ConsoleSession, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, err
+	}
+	defer cancel()
+	defer g.observe("ConsoleSessionByHash", time.Now())
+	r0, err = g.Store.ConsoleSessionByHash(cctx, p1)
+	return r0, g.end(ctx, cctx, err)
+}
+
+func (g *Guarded) CreateConsoleSession(ctx context.Context, p1 ConsoleSession) (err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	defer g.observe("CreateConsoleSession", time.Now())
+	err = g.Store.CreateConsoleSession(cctx, p1)
+	return g.end(ctx, cctx, err)
 }
 
 func (g *Guarded) CreateExchange(ctx context.Context, p1 Exchange, p2 ...Event) (err error) {
@@ -261,6 +258,17 @@ func (g *Guarded) CreateKey(ctx context.Context, p1 Key) (err error) {
 	defer g.observe("CreateKey", time.Now())
 	err = g.Store.CreateKey(cctx, p1)
 	return g.end(ctx, cctx, err)
+}
+
+func (g *Guarded) CreatePerson(ctx context.Context, p1 Person) (r0 int64, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, err
+	}
+	defer cancel()
+	defer g.observe("CreatePerson", time.Now())
+	r0, err = g.Store.CreatePerson(cctx, p1)
+	return r0, g.end(ctx, cctx, err)
 }
 
 func (g *Guarded) CreatePlatformKey(ctx context.Context, p1 PlatformKey) (r0 PlatformKey, err error) {
@@ -327,6 +335,39 @@ func (g *Guarded) DeleteChunksFrom(ctx context.Context, p1 string, p2 int64) (er
 	defer g.observe("DeleteChunksFrom", time.Now())
 	err = g.Store.DeleteChunksFrom(cctx, p1, p2)
 	return g.end(ctx, cctx, err)
+}
+
+func (g *Guarded) DeleteConsoleSession(ctx context.Context, p1 string) (err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	defer g.observe("DeleteConsoleSession", time.Now())
+	err = g.Store.DeleteConsoleSession(cctx, p1)
+	return g.end(ctx, cctx, err)
+}
+
+func (g *Guarded) DeleteLoginLock(ctx context.Context, p1 string) (err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	defer g.observe("DeleteLoginLock", time.Now())
+	err = g.Store.DeleteLoginLock(cctx, p1)
+	return g.end(ctx, cctx, err)
+}
+
+func (g *Guarded) DeletePersonSessions(ctx context.Context, p1 int64) (r0 int64, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, err
+	}
+	defer cancel()
+	defer g.observe("DeletePersonSessions", time.Now())
+	r0, err = g.Store.DeletePersonSessions(cctx, p1)
+	return r0, g.end(ctx, cctx, err)
 }
 
 func (g *Guarded) DeleteStrayChunks(ctx context.Context) (r0 int64, err error) {
@@ -461,6 +502,17 @@ func (g *Guarded) GetKey(ctx context.Context, p1 string) (r0 Key, err error) {
 	return r0, g.end(ctx, cctx, err)
 }
 
+func (g *Guarded) GetLoginLock(ctx context.Context, p1 string) (r0 LoginLock, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, err
+	}
+	defer cancel()
+	defer g.observe("GetLoginLock", time.Now())
+	r0, err = g.Store.GetLoginLock(cctx, p1)
+	return r0, g.end(ctx, cctx, err)
+}
+
 func (g *Guarded) GetMeta(ctx context.Context, p1 string) (r0 []byte, r1 bool, err error) {
 	cctx, cancel, err := g.begin(ctx)
 	if err != nil {
@@ -470,6 +522,17 @@ func (g *Guarded) GetMeta(ctx context.Context, p1 string) (r0 []byte, r1 bool, e
 	defer g.observe("GetMeta", time.Now())
 	r0, r1, err = g.Store.GetMeta(cctx, p1)
 	return r0, r1, g.end(ctx, cctx, err)
+}
+
+func (g *Guarded) GetPerson(ctx context.Context, p1 int64) (r0 Person, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, err
+	}
+	defer cancel()
+	defer g.observe("GetPerson", time.Now())
+	r0, err = g.Store.GetPerson(cctx, p1)
+	return r0, g.end(ctx, cctx, err)
 }
 
 func (g *Guarded) GetSession(ctx context.Context, p1 string) (r0 Session, err error) {
@@ -615,14 +678,14 @@ func (g *Guarded) ListKeys(ctx context.Context, p1 string) (r0 []Key, err error)
 	return r0, g.end(ctx, cctx, err)
 }
 
-func (g *Guarded) ListOutbox(ctx context.Context, p1 string, p2 int) (r0 []OutboxItem, err error) {
+func (g *Guarded) ListPeople(ctx context.Context) (r0 []Person, err error) {
 	cctx, cancel, err := g.begin(ctx)
 	if err != nil {
 		return r0, err
 	}
 	defer cancel()
-	defer g.observe("ListOutbox", time.Now())
-	r0, err = g.Store.ListOutbox(cctx, p1, p2)
+	defer g.observe("ListPeople", time.Now())
+	r0, err = g.Store.ListPeople(cctx)
 	return r0, g.end(ctx, cctx, err)
 }
 
@@ -668,6 +731,28 @@ func (g *Guarded) MoveLegacyPublicKey(ctx context.Context, p1 string, p2 []byte)
 	defer g.observe("MoveLegacyPublicKey", time.Now())
 	err = g.Store.MoveLegacyPublicKey(cctx, p1, p2)
 	return g.end(ctx, cctx, err)
+}
+
+func (g *Guarded) PeopleByClaim(ctx context.Context, p1 string, p2 string) (r0 []Person, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, err
+	}
+	defer cancel()
+	defer g.observe("PeopleByClaim", time.Now())
+	r0, err = g.Store.PeopleByClaim(cctx, p1, p2)
+	return r0, g.end(ctx, cctx, err)
+}
+
+func (g *Guarded) PersonByLogin(ctx context.Context, p1 string) (r0 Person, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, err
+	}
+	defer cancel()
+	defer g.observe("PersonByLogin", time.Now())
+	r0, err = g.Store.PersonByLogin(cctx, p1)
+	return r0, g.end(ctx, cctx, err)
 }
 
 func (g *Guarded) PlatformKey(ctx context.Context, p1 string) (r0 PlatformKey, err error) {
@@ -717,6 +802,17 @@ func (g *Guarded) Purge(ctx context.Context, p1 string, p2 string, p3 string, p4
 	return g.end(ctx, cctx, err)
 }
 
+func (g *Guarded) PurgeConsoleSessions(ctx context.Context, p1 time.Time, p2 time.Time) (r0 int64, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, err
+	}
+	defer cancel()
+	defer g.observe("PurgeConsoleSessions", time.Now())
+	r0, err = g.Store.PurgeConsoleSessions(cctx, p1, p2)
+	return r0, g.end(ctx, cctx, err)
+}
+
 func (g *Guarded) PurgeGatewayDocs(ctx context.Context, p1 string, p2 time.Time) (r0 int64, err error) {
 	cctx, cancel, err := g.begin(ctx)
 	if err != nil {
@@ -725,6 +821,17 @@ func (g *Guarded) PurgeGatewayDocs(ctx context.Context, p1 string, p2 time.Time)
 	defer cancel()
 	defer g.observe("PurgeGatewayDocs", time.Now())
 	r0, err = g.Store.PurgeGatewayDocs(cctx, p1, p2)
+	return r0, g.end(ctx, cctx, err)
+}
+
+func (g *Guarded) PurgeLoginLocks(ctx context.Context, p1 time.Time) (r0 int64, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, err
+	}
+	defer cancel()
+	defer g.observe("PurgeLoginLocks", time.Now())
+	r0, err = g.Store.PurgeLoginLocks(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
 }
 
@@ -761,14 +868,14 @@ func (g *Guarded) PutAlert(ctx context.Context, p1 AlertState) (err error) {
 	return g.end(ctx, cctx, err)
 }
 
-func (g *Guarded) PutChunk(ctx context.Context, p1 Chunk) (err error) {
+func (g *Guarded) PutLoginLock(ctx context.Context, p1 LoginLock) (err error) {
 	cctx, cancel, err := g.begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer cancel()
-	defer g.observe("PutChunk", time.Now())
-	err = g.Store.PutChunk(cctx, p1)
+	defer g.observe("PutLoginLock", time.Now())
+	err = g.Store.PutLoginLock(cctx, p1)
 	return g.end(ctx, cctx, err)
 }
 
@@ -962,6 +1069,17 @@ func (g *Guarded) SetLegacyToken(ctx context.Context, p1 string, p2 bool, p3 tim
 	return g.end(ctx, cctx, err)
 }
 
+func (g *Guarded) SetPassword(ctx context.Context, p1 int64, p2 string, p3 time.Time) (err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	defer g.observe("SetPassword", time.Now())
+	err = g.Store.SetPassword(cctx, p1, p2, p3)
+	return g.end(ctx, cctx, err)
+}
+
 func (g *Guarded) SetSystemAlgs(ctx context.Context, p1 string, p2 []string, p3 ...KeyEvent) (err error) {
 	cctx, cancel, err := g.begin(ctx)
 	if err != nil {
@@ -970,6 +1088,17 @@ func (g *Guarded) SetSystemAlgs(ctx context.Context, p1 string, p2 []string, p3 
 	defer cancel()
 	defer g.observe("SetSystemAlgs", time.Now())
 	err = g.Store.SetSystemAlgs(cctx, p1, p2, p3...)
+	return g.end(ctx, cctx, err)
+}
+
+func (g *Guarded) SetTOTP(ctx context.Context, p1 int64, p2 []byte, p3 time.Time) (err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	defer g.observe("SetTOTP", time.Now())
+	err = g.Store.SetTOTP(cctx, p1, p2, p3)
 	return g.end(ctx, cctx, err)
 }
 
@@ -1004,6 +1133,17 @@ func (g *Guarded) TokenByHash(ctx context.Context, p1 string) (r0 Token, err err
 	defer g.observe("TokenByHash", time.Now())
 	r0, err = g.Store.TokenByHash(cctx, p1)
 	return r0, g.end(ctx, cctx, err)
+}
+
+func (g *Guarded) TouchConsoleSession(ctx context.Context, p1 string, p2 time.Time) (err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	defer g.observe("TouchConsoleSession", time.Now())
+	err = g.Store.TouchConsoleSession(cctx, p1, p2)
+	return g.end(ctx, cctx, err)
 }
 
 func (g *Guarded) Transition(ctx context.Context, p1 Transition) (err error) {
@@ -1042,6 +1182,17 @@ func (g *Guarded) UpdateGatewayDoc(ctx context.Context, p1 GatewayDoc) (err erro
 	return g.end(ctx, cctx, err)
 }
 
+func (g *Guarded) UpdatePerson(ctx context.Context, p1 Person) (err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	defer g.observe("UpdatePerson", time.Now())
+	err = g.Store.UpdatePerson(cctx, p1)
+	return g.end(ctx, cctx, err)
+}
+
 func (g *Guarded) UpdateSystem(ctx context.Context, p1 System) (err error) {
 	cctx, cancel, err := g.begin(ctx)
 	if err != nil {
@@ -1061,5 +1212,16 @@ func (g *Guarded) UseNonce(ctx context.Context, p1 string, p2 string, p3 time.Ti
 	defer cancel()
 	defer g.observe("UseNonce", time.Now())
 	r0, err = g.Store.UseNonce(cctx, p1, p2, p3)
+	return r0, g.end(ctx, cctx, err)
+}
+
+func (g *Guarded) UseTOTPStep(ctx context.Context, p1 int64, p2 int64) (r0 bool, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, err
+	}
+	defer cancel()
+	defer g.observe("UseTOTPStep", time.Now())
+	r0, err = g.Store.UseTOTPStep(cctx, p1, p2)
 	return r0, g.end(ctx, cctx, err)
 }

@@ -19,7 +19,7 @@ import (
 func TestGuardedSQLite(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		return store.Guard(openSQLite(t, filepath.Join(t.TempDir(), "lgsp.db")), store.GuardOptions{})
-	})
+	}, store.PlantChunk)
 }
 
 // A store whose database is gone opens the circuit after Failures faults;

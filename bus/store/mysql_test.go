@@ -94,7 +94,7 @@ func openMySQL(t *testing.T) store.Store {
 
 func TestMySQL(t *testing.T) {
 	mysqlAdmin(t) // fail or skip once, clearly, before the subtests
-	storetest.Run(t, openMySQL)
+	storetest.Run(t, openMySQL, store.PlantChunk)
 }
 
 // TestMySQLConcurrentOpen starts several nodes on one new database at once:
@@ -137,13 +137,16 @@ func TestMySQLConcurrentOpen(t *testing.T) {
 	if err := stores[1].CreateExchange(ctx, store.Exchange{ID: "ex_n", Source: "000.00.01.H60", MaxBytes: 10}); err != nil {
 		t.Fatal(err)
 	}
-	if err := stores[2].PutChunk(ctx, store.Chunk{ExchangeID: "ex_n", Size: 3, Data: []byte("abc")}); err != nil {
+	if err := stores[2].AppendChunk(ctx, store.Chunk{ExchangeID: "ex_n", Size: 3, Data: []byte("abc")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := stores[3].CommitUpload(ctx, "ex_n", 0, 3); err != nil {
+	if err := stores[3].AppendChunk(ctx, store.Chunk{ExchangeID: "ex_n", Offset: 3, Size: 2, Data: []byte("de")}); err != nil {
 		t.Fatal(err)
 	}
 	if c, err := stores[0].GetChunk(ctx, "ex_n", 0); err != nil || string(c.Data) != "abc" {
+		t.Fatalf("chunk on another node: %+v, %v", c, err)
+	}
+	if c, err := stores[1].GetChunk(ctx, "ex_n", 3); err != nil || string(c.Data) != "de" {
 		t.Fatalf("chunk on another node: %+v, %v", c, err)
 	}
 }

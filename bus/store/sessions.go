@@ -32,8 +32,9 @@ type Token struct {
 }
 
 // SessionStore persists session keys (A1–A6) and OAuth2 bearer tokens,
-// stored only as hashes, and which systems may use the legacy
-// lgspaccesstoken header.
+// stored only as hashes, which systems may use the legacy lgspaccesstoken
+// header, the nonces of signed requests (replay protection) and the
+// history of connections (R7).
 type SessionStore interface {
 	// CreateSession stores a new session (its ID and KeyHash unique).
 	CreateSession(ctx context.Context, s Session) error
@@ -59,4 +60,24 @@ type SessionStore interface {
 	SetLegacyToken(ctx context.Context, code string, on bool, at time.Time) error
 	// LegacyToken reports whether a system may use lgspaccesstoken.
 	LegacyToken(ctx context.Context, code string) (bool, error)
+
+	// UseNonce records a nonce of an access key until expires. It returns
+	// false if the pair was already recorded (a replay).
+	UseNonce(ctx context.Context, accessKey, nonce string, expires time.Time) (bool, error)
+	// PurgeNonces deletes nonces that expired before t.
+	PurgeNonces(ctx context.Context, before time.Time) (int64, error)
+
+	// RecordConnection stores an F1 connect (and counts it in the
+	// connection days reports read).
+	RecordConnection(ctx context.Context, c Connection) error
+}
+
+// Connection records an F1 connect (R7: history and times of connections).
+type Connection struct {
+	ID         string
+	SystemCode string
+	AccessKey  string
+	At         time.Time
+	Remote     string
+	ExpiresAt  time.Time
 }

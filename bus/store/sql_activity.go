@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 )
 
 // ---- Activity log (issue #11, M5/M6) ----
@@ -22,15 +23,28 @@ func (s *sqlStore) AppendActivity(ctx context.Context, entries []ActivityEntry) 
 		return nil
 	}
 	return s.write(ctx, func(tx *txx) error {
-		for _, e := range entries {
-			if _, err := tx.ExecContext(ctx, "INSERT INTO activity_log ("+activityCols+") VALUES ("+placeholders(13)+")",
-				e.Node, e.Seq, micros(e.At), e.Kind, clip(e.Actor, 255), e.SystemCode, clip(e.Unit, 255), clip(e.Subject, 255), clip(e.Outcome, 255), e.Detail, e.EventID, e.PrevHash, e.Hash); err != nil {
-				return fmt.Errorf("appending activity %s/%d: %w", e.Node, e.Seq, err)
+		// Multi-row INSERTs of up to activityRows entries: a batch of a
+		// few hundred (the entries that waited for one commit) costs a few
+		// statements, not one per entry.
+		for len(entries) > 0 {
+			n := min(len(entries), activityRows)
+			args := make([]any, 0, 13*n)
+			for _, e := range entries[:n] {
+				args = append(args, e.Node, e.Seq, micros(e.At), e.Kind, clip(e.Actor, 255), e.SystemCode, clip(e.Unit, 255), clip(e.Subject, 255), clip(e.Outcome, 255), e.Detail, e.EventID, e.PrevHash, e.Hash)
 			}
+			row := "(" + placeholders(13) + ")"
+			if _, err := tx.ExecContext(ctx, "INSERT INTO activity_log ("+activityCols+") VALUES "+row+strings.Repeat(", "+row, n-1), args...); err != nil {
+				return fmt.Errorf("appending activity %s/%d…%d: %w", entries[0].Node, entries[0].Seq, entries[n-1].Seq, err)
+			}
+			entries = entries[n:]
 		}
 		return nil
 	})
 }
+
+// activityRows bounds the rows of one INSERT (13 parameters each, far
+// below the limits of SQLite and MariaDB).
+const activityRows = 100
 
 func (s *sqlStore) ActivityHead(ctx context.Context, node string) (ActivityEntry, bool, int64, error) {
 	rows, err := s.query(ctx, "SELECT "+activityCols+" FROM activity_log WHERE node = ? ORDER BY seq DESC LIMIT 1", node)

@@ -61,12 +61,6 @@ func scanOutbox(rows *sql.Rows) ([]OutboxItem, error) {
 	return out, rows.Err()
 }
 
-// ClaimOutbox takes pending items due at now whose lease, if any, ended at
-// or before now. A lease ≤ 0 is one minute.
-func (s *sqlStore) ClaimOutbox(ctx context.Context, now time.Time, limit int, node string, lease time.Duration) ([]OutboxItem, error) {
-	return s.ClaimDeliveries(ctx, Claim{Now: now, Limit: limit, Node: node, Lease: lease})
-}
-
 // ClaimDeliveries leases the items under one fresh token (see Claim).
 func (s *sqlStore) ClaimDeliveries(ctx context.Context, c Claim) ([]OutboxItem, error) {
 	now := orNow(c.Now)
@@ -188,11 +182,6 @@ func (s *sqlStore) ReleaseNodeLeases(ctx context.Context, node string) (int64, e
 		return 0, fmt.Errorf("releasing leases of %s: %w", node, err)
 	}
 	return res.RowsAffected()
-}
-
-// ListOutbox lists every status when status is empty.
-func (s *sqlStore) ListOutbox(ctx context.Context, status string, limit int) ([]OutboxItem, error) {
-	return s.ListDeliveries(ctx, OutboxFilter{Status: status, Limit: limit})
 }
 
 func (f OutboxFilter) where() (string, []any) {

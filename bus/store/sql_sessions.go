@@ -165,3 +165,45 @@ func (s *sqlStore) LegacyToken(ctx context.Context, code string) (bool, error) {
 	}
 	return true, nil
 }
+
+// ---- Nonces and connections (R7) ----
+
+func (s *sqlStore) UseNonce(ctx context.Context, accessKey, nonce string, expires time.Time) (bool, error) {
+	res, err := s.exec(ctx, s.d.insertIgnore+" INTO nonces (access_key, nonce, expires_at) VALUES (?, ?, ?)",
+		accessKey, nonce, micros(expires))
+	if err != nil {
+		return false, fmt.Errorf("recording nonce of %s: %w", accessKey, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("recording nonce of %s: %w", accessKey, err)
+	}
+	return n == 1, nil
+}
+
+func (s *sqlStore) PurgeNonces(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.exec(ctx, "DELETE FROM nonces WHERE expires_at < ?", micros(before))
+	if err != nil {
+		return 0, fmt.Errorf("purging nonces: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("purging nonces: %w", err)
+	}
+	return n, nil
+}
+
+// RecordConnection gives the connection an id ("cn_…") if it has none.
+func (s *sqlStore) RecordConnection(ctx context.Context, c Connection) error {
+	if c.ID == "" {
+		c.ID = bus.NewID("cn")
+	}
+	at := orNow(c.At)
+	return s.write(ctx, func(tx *txx) error {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO connections (id, system_code, access_key, connected_at, remote, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+			c.ID, c.SystemCode, c.AccessKey, micros(at), c.Remote, micros(c.ExpiresAt)); err != nil {
+			return fmt.Errorf("recording connection of %s: %w", c.SystemCode, err)
+		}
+		return s.recordConnDay(ctx, tx, c.SystemCode, at)
+	})
+}

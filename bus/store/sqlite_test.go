@@ -34,7 +34,7 @@ func openSQLite(t testing.TB, path string) store.Store {
 func TestSQLite(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		return openSQLite(t, filepath.Join(t.TempDir(), "lgsp.db"))
-	})
+	}, store.PlantChunk)
 }
 
 // rawDB opens the database file beside the store, read-only, to look at
@@ -134,12 +134,13 @@ func TestSQLiteZeroRetention(t *testing.T) {
 	for i := range 5 {
 		c := marker(20 << 10)
 		chunks = append(chunks, c)
-		if err := s.PutChunk(ctx, store.Chunk{ExchangeID: e.ID, Offset: int64(i) * 20 << 10, Size: 20 << 10, Data: c}); err != nil {
+		if i == 4 { // the last chunk is a stray past Received
+			store.PlantChunk(t, s, store.Chunk{ExchangeID: e.ID, Offset: int64(i) * 20 << 10, Size: 20 << 10, Data: c})
+			continue
+		}
+		if err := s.AppendChunk(ctx, store.Chunk{ExchangeID: e.ID, Offset: int64(i) * 20 << 10, Size: 20 << 10, Data: c}); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if err := s.CommitUpload(ctx, e.ID, 0, 4*20<<10); err != nil { // the last chunk stays uncommitted
-		t.Fatal(err)
 	}
 	small := marker(100) // a chunk small enough to live inside a b-tree page
 	if err := s.ReplaceContent(ctx, e.ID, key, 100, "00", "", []store.Chunk{{Offset: 0, Size: 100, Data: small}}); err != nil {
@@ -239,8 +240,8 @@ func BenchmarkExchangeCycle(b *testing.B) {
 			must(s.CreateExchange(ctx, store.Exchange{ID: id, Source: "000.00.01.H60", Title: "Công văn", MaxBytes: 1 << 20,
 				WrappedKey: payload[:60], ExpiresAt: now.Add(time.Hour), Recipients: []store.Recipient{{Code: dst}}},
 				store.Event{Kind: "requested"}))
-			must(s.PutChunk(ctx, store.Chunk{ExchangeID: id, Size: int64(len(payload)), Data: payload}))
-			must(s.CommitUpload(ctx, id, 0, int64(len(payload)), store.Event{Kind: "uploaded"}))
+			must(s.AppendChunk(ctx, store.Chunk{ExchangeID: id, Size: int64(len(payload)), Data: payload}))
+			must(s.AddEvents(ctx, store.Event{ExchangeID: id, Kind: "uploaded"}))
 			must(s.AcceptExchange(ctx, store.Accept{ExchangeID: id, Size: int64(len(payload)), Route: "r", At: now,
 				Events: []store.Event{{Kind: "accepted"}}}))
 			if _, err := s.ClaimDue(ctx, time.Now(), 100, "bench"); err != nil {

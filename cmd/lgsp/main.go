@@ -34,6 +34,7 @@ Usage:
   lgsp systems add|list|show|set-webhook|suspend|resume|allow-alg|deny-alg|legacy-token|speaks-for   manage connected systems (registry)
   lgsp keys    issue|list|revoke|rotate|add-rsa|history   manage key pairs and their audit record
   lgsp grants  add|list|revoke                 who may send what to whom, call which service (deny by default)
+  lgsp users   add|list|roles|disable|enable|passwd|totp|unlock   people of the console (the first administrator: users add LOGIN --roles admin)
   lgsp deliveries list|retry|discard          outbound deliveries and their dead letters (webhooks, SOAP pushes …)
   lgsp platform-key [--json]                   the public key the platform signs webhooks with (RSA systems)
   lgsp exchange send|inbox|receive|status|cancel   exchange client (signs like any integrator)
@@ -48,7 +49,7 @@ Usage:
   lgsp version
 
 Global: --config FILE (or LGSP_CONFIG), before or after the command, for the commands
-that read the configuration (serve, systems, keys, grants, platform-key, backup, restore, migrate, report, audit).
+that read the configuration (serve, systems, keys, grants, users, platform-key, backup, restore, migrate, report, audit).
 Without a config: SQLite and keys in ./data, routes in ./routes, http://127.0.0.1:8080.
 Change them with the config file (listen, data_dir, routes_dir …, see configs/lgsp.yaml)
 or the environment (LGSP_LISTEN, LGSP_DATA_DIR, LGSP_ROUTES_DIR …: lgsp config env);
@@ -83,6 +84,8 @@ func main() {
 		err = keysCmd(ctx, args)
 	case "grants":
 		err = grantsCmd(ctx, args)
+	case "users":
+		err = usersCmd(ctx, args)
 	case "deliveries":
 		err = deliveriesCmd(ctx, args)
 	case "platform-key":
@@ -187,7 +190,6 @@ func describe(err error) string {
 	return err.Error()
 }
 
-// configFlag adds --config to fs and returns a loader.
 // loadStore loads the configuration of a command and opens its store.
 func loadStore(ctx context.Context, load func() (service.Config, error)) (service.Config, store.Store, error) {
 	cfg, err := load()
@@ -208,6 +210,7 @@ func loadRegistry(ctx context.Context, load func() (service.Config, error)) (*au
 	return openRegistry(ctx, cfg)
 }
 
+// configFlag adds --config to fs and returns a loader.
 func configFlag(fs *flag.FlagSet) func() (service.Config, error) {
 	def := os.Getenv("LGSP_CONFIG")
 	p := fs.String("config", def, "config file (default: none; env LGSP_CONFIG)")

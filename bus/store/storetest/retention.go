@@ -66,13 +66,13 @@ func testAppendChunk(t *testing.T, s store.Store) {
 
 // testDeleteStrayChunks: chunks past Received and chunks of purged
 // exchanges go; committed chunks of live exchanges stay.
-func testDeleteStrayChunks(t *testing.T, s store.Store) {
+func testDeleteStrayChunks(t *testing.T, s store.Store, plant Planter) {
 	ctx := t.Context()
 	live := newExchange(t, s, "ex_sc_live", at(0), dstA)
 	upload(t, s, live.ID, 0, []byte("committed-bytes!"), 8)
 	// Strays: an uncommitted part (as an older node or a crash leaves it).
-	ok(t, s.PutChunk(ctx, store.Chunk{ExchangeID: live.ID, Offset: 16, Size: 4, Data: []byte("lost")}), "putting a stray")
-	ok(t, s.PutChunk(ctx, store.Chunk{ExchangeID: live.ID, Offset: 40, Size: 4, Data: []byte("gone")}), "putting a stray")
+	plant(t, s, store.Chunk{ExchangeID: live.ID, Offset: 16, Size: 4, Data: []byte("lost")})
+	plant(t, s, store.Chunk{ExchangeID: live.ID, Offset: 40, Size: 4, Data: []byte("gone")})
 	other := newExchange(t, s, "ex_sc_other", at(0), dstA)
 	ok(t, s.AppendChunk(ctx, store.Chunk{ExchangeID: other.ID, Offset: 0, Size: 3, Data: []byte("abc")}), "appending")
 

@@ -1,0 +1,42 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"testing"
+)
+
+// PlantChunk writes a chunk straight into the chunks table, past the Store
+// interface (which only ever writes below Received): the stray an upload of
+// an older version or a crash between writes leaves behind, or a chunk of
+// an exchange about to be purged. The stray-chunk and purge tests need it;
+// no production path writes chunks this way.
+func PlantChunk(t testing.TB, s Store, c Chunk) {
+	t.Helper()
+	for {
+		g, ok := s.(*Guarded)
+		if !ok {
+			break
+		}
+		s = g.Store
+	}
+	ss, ok := s.(*sqlStore)
+	if lite, isLite := s.(*sqliteStore); isLite {
+		ss, ok = lite.sqlStore, true
+	}
+	if !ok {
+		t.Fatalf("PlantChunk: %T is not the SQL store", s)
+	}
+	data := c.Data
+	if data == nil {
+		data = []byte{}
+	}
+	err := ss.write(context.Background(), func(tx *txx) error {
+		_, err := tx.ExecContext(context.Background(), "REPLACE INTO chunks (exchange_id, off, size, data) VALUES (?, ?, ?, ?)",
+			c.ExchangeID, c.Offset, c.Size, data)
+		return err
+	})
+	if err != nil {
+		t.Fatal(fmt.Errorf("planting chunk %d of %s: %w", c.Offset, c.ExchangeID, err))
+	}
+}

@@ -1,0 +1,652 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tuyenquang/lgsp/bus"
+)
+
+// ---- Exchanges ----
+
+const exchangeCols = "id, source, title, importance, data_type, protocol, media_type, route, status, max_bytes, received, size, sha256, policy, wrapped_key, created_at, updated_at, expires_at, purged_at"
+
+// prefixed returns a column list with every column qualified by alias.
+func prefixed(alias, cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i, p := range parts {
+		parts[i] = alias + "." + p
+	}
+	return strings.Join(parts, ", ")
+}
+
+func exchangeDest(e *Exchange, t *[4]int64) []any {
+	return []any{&e.ID, &e.Source, &e.Title, &e.Importance, &e.DataType, &e.Protocol, &e.MediaType, &e.Route, &e.Status,
+		&e.MaxBytes, &e.Received, &e.Size, &e.SHA256, &e.Policy, &e.WrappedKey, &t[0], &t[1], &t[2], &t[3]}
+}
+
+func setExchangeTimes(e *Exchange, t *[4]int64) {
+	e.CreatedAt, e.UpdatedAt, e.ExpiresAt, e.PurgedAt = fromMicros(t[0]), fromMicros(t[1]), fromMicros(t[2]), fromMicros(t[3])
+}
+
+const recipientCols = "exchange_id, code, status, due_at, notified_at, ready_at, done_at, outcome"
+
+func recipientDest(r *Recipient, t *[4]int64) []any {
+	return []any{&r.ExchangeID, &r.Code, &r.Status, &t[0], &t[1], &t[2], &t[3], &r.Outcome}
+}
+
+func setRecipientTimes(r *Recipient, t *[4]int64) {
+	r.DueAt, r.NotifiedAt, r.ReadyAt, r.DoneAt = fromMicros(t[0]), fromMicros(t[1]), fromMicros(t[2]), fromMicros(t[3])
+}
+
+func scanRecipients(rows *sql.Rows) ([]Recipient, error) {
+	defer rows.Close()
+	var out []Recipient
+	for rows.Next() {
+		var r Recipient
+		var t [4]int64
+		if err := rows.Scan(recipientDest(&r, &t)...); err != nil {
+			return nil, err
+		}
+		setRecipientTimes(&r, &t)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// CreateExchange fills an empty Status with requested, empty recipient
+// statuses with pending, and zero CreatedAt/UpdatedAt with now.
+func (s *sqlStore) CreateExchange(ctx context.Context, e Exchange, events ...Event) error {
+	e.CreatedAt = orNow(e.CreatedAt)
+	if e.UpdatedAt.IsZero() {
+		e.UpdatedAt = e.CreatedAt
+	}
+	if e.Status == "" {
+		e.Status = ExchangeRequested
+	}
+	return s.write(ctx, func(tx *txx) error {
+		_, err := tx.ExecContext(ctx, "INSERT INTO exchanges ("+exchangeCols+") VALUES ("+placeholders(19)+")",
+			e.ID, e.Source, e.Title, e.Importance, e.DataType, e.Protocol, e.MediaType, e.Route, e.Status,
+			e.MaxBytes, e.Received, e.Size, e.SHA256, nullBytes(e.Policy), nullBytes(e.WrappedKey),
+			micros(e.CreatedAt), micros(e.UpdatedAt), micros(e.ExpiresAt), micros(e.PurgedAt))
+		if err != nil {
+			return fmt.Errorf("inserting exchange %s: %w", e.ID, err)
+		}
+		for i, r := range e.Recipients {
+			if r.Status == "" {
+				r.Status = RecipientPending
+			}
+			if _, err := tx.ExecContext(ctx, "INSERT INTO recipients (exchange_id, code, seq, status, due_at, notified_at, ready_at, done_at, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+				e.ID, r.Code, i, r.Status, micros(r.DueAt), micros(r.NotifiedAt), micros(r.ReadyAt), micros(r.DoneAt), r.Outcome); err != nil {
+				return fmt.Errorf("inserting recipient %s of %s: %w", r.Code, e.ID, err)
+			}
+		}
+		return insertEvents(ctx, tx, e.ID, e.CreatedAt, events)
+	})
+}
+
+func (s *sqlStore) GetExchange(ctx context.Context, id string) (Exchange, error) {
+	var e Exchange
+	err := s.read(ctx, func(tx *txx) error {
+		var t [4]int64
+		err := tx.QueryRowContext(ctx, "SELECT "+exchangeCols+" FROM exchanges WHERE id = ?", id).Scan(exchangeDest(&e, &t)...)
+		if errors.Is(err, sql.ErrNoRows) {
+			return bus.ErrExchangeNotFound.New("%s", id)
+		}
+		if err != nil {
+			return fmt.Errorf("reading exchange %s: %w", id, err)
+		}
+		setExchangeTimes(&e, &t)
+		rows, err := tx.QueryContext(ctx, "SELECT "+recipientCols+" FROM recipients WHERE exchange_id = ? ORDER BY seq", id)
+		if err != nil {
+			return fmt.Errorf("reading recipients of %s: %w", id, err)
+		}
+		if e.Recipients, err = scanRecipients(rows); err != nil {
+			return fmt.Errorf("reading recipients of %s: %w", id, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return Exchange{}, err
+	}
+	return e, nil
+}
+
+// ListSent returns the exchanges with their recipients.
+func (s *sqlStore) ListSent(ctx context.Context, source string, limit int) ([]Exchange, error) {
+	var out []Exchange
+	err := s.read(ctx, func(tx *txx) error {
+		out = nil
+		rows, err := tx.QueryContext(ctx, "SELECT "+exchangeCols+" FROM exchanges WHERE source = ? ORDER BY created_at DESC, id DESC LIMIT ?", source, limitOr(limit))
+		if err != nil {
+			return fmt.Errorf("listing exchanges of %s: %w", source, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var e Exchange
+			var t [4]int64
+			if err := rows.Scan(exchangeDest(&e, &t)...); err != nil {
+				return fmt.Errorf("listing exchanges of %s: %w", source, err)
+			}
+			setExchangeTimes(&e, &t)
+			out = append(out, e)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("listing exchanges of %s: %w", source, err)
+		}
+		rows.Close()
+		if len(out) == 0 {
+			return nil
+		}
+		ids := make([]any, len(out))
+		idx := make(map[string]int, len(out))
+		for i, e := range out {
+			ids[i] = e.ID
+			idx[e.ID] = i
+		}
+		rrows, err := tx.QueryContext(ctx, "SELECT "+recipientCols+" FROM recipients WHERE exchange_id IN ("+placeholders(len(ids))+") ORDER BY exchange_id, seq", ids...)
+		if err != nil {
+			return fmt.Errorf("listing recipients of exchanges of %s: %w", source, err)
+		}
+		rs, err := scanRecipients(rrows)
+		if err != nil {
+			return fmt.Errorf("listing recipients of exchanges of %s: %w", source, err)
+		}
+		for _, r := range rs {
+			i := idx[r.ExchangeID]
+			out[i].Recipients = append(out[i].Recipients, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// exchangeState reads and locks the row of an exchange in a write
+// transaction.
+func (s *sqlStore) exchangeState(ctx context.Context, tx *txx, id, lock string) (status string, received, maxBytes int64, err error) {
+	err = tx.QueryRowContext(ctx, "SELECT status, received, max_bytes FROM exchanges WHERE id = ?"+lock, id).Scan(&status, &received, &maxBytes)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", 0, 0, bus.ErrExchangeNotFound.New("%s", id)
+	}
+	if err != nil {
+		return "", 0, 0, fmt.Errorf("reading exchange %s: %w", id, err)
+	}
+	return status, received, maxBytes, nil
+}
+
+// ---- Chunks ----
+
+// DeleteChunksFrom never deletes committed chunks: it deletes from offset
+// or from Received, whichever is higher, so that a part that lost a race
+// cannot take the winner's chunks with it.
+func (s *sqlStore) DeleteChunksFrom(ctx context.Context, id string, offset int64) error {
+	return s.write(ctx, func(tx *txx) error {
+		_, received, _, err := s.exchangeState(ctx, tx, id, s.d.forUpdate)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM chunks WHERE exchange_id = ? AND off >= ?", id, max(offset, received)); err != nil {
+			return fmt.Errorf("deleting chunks of %s from %d: %w", id, offset, err)
+		}
+		return nil
+	})
+}
+
+func (s *sqlStore) AppendChunk(ctx context.Context, c Chunk) error {
+	return s.write(ctx, func(tx *txx) error {
+		status, received, maxBytes, err := s.exchangeState(ctx, tx, c.ExchangeID, s.d.forUpdate)
+		if err != nil {
+			return err
+		}
+		if status != ExchangeRequested {
+			return bus.ErrExchangeState.New("exchange %s is %s", c.ExchangeID, status)
+		}
+		if c.Offset != received {
+			return bus.ErrUploadOffset.New("chunk at %d of %s, but %d bytes are received", c.Offset, c.ExchangeID, received)
+		}
+		if maxBytes > 0 && c.Offset+c.Size > maxBytes {
+			return bus.ErrSpaceFull.New("chunk ends at %d, the limit is %d", c.Offset+c.Size, maxBytes)
+		}
+		data := c.Data
+		if data == nil {
+			data = []byte{}
+		}
+		// REPLACE: a stray chunk left at this offset by an older writer is
+		// overwritten, never read.
+		if _, err := tx.ExecContext(ctx, "REPLACE INTO chunks (exchange_id, off, size, data) VALUES (?, ?, ?, ?)",
+			c.ExchangeID, c.Offset, c.Size, data); err != nil {
+			return fmt.Errorf("inserting chunk %d of %s: %w", c.Offset, c.ExchangeID, err)
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE exchanges SET received = ?, updated_at = ? WHERE id = ?", c.Offset+c.Size, micros(time.Now()), c.ExchangeID); err != nil {
+			return fmt.Errorf("moving the received offset of %s: %w", c.ExchangeID, err)
+		}
+		return nil
+	})
+}
+
+func (s *sqlStore) RollbackUpload(ctx context.Context, id string, from, to int64) error {
+	return s.write(ctx, func(tx *txx) error {
+		status, received, _, err := s.exchangeState(ctx, tx, id, s.d.forUpdate)
+		if err != nil {
+			return err
+		}
+		if status != ExchangeRequested {
+			return bus.ErrExchangeState.New("exchange %s is %s", id, status)
+		}
+		if received != to || from > to {
+			return bus.ErrUploadOffset.New("%d bytes received, not %d: the part is not the last one", received, to)
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM chunks WHERE exchange_id = ? AND off >= ?", id, from); err != nil {
+			return fmt.Errorf("deleting chunks of %s from %d: %w", id, from, err)
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE exchanges SET received = ?, updated_at = ? WHERE id = ?", from, micros(time.Now()), id); err != nil {
+			return fmt.Errorf("rolling back the upload of %s: %w", id, err)
+		}
+		return nil
+	})
+}
+
+func (s *sqlStore) DeleteStrayChunks(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.write(ctx, func(tx *txx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM chunks WHERE EXISTS (SELECT 1 FROM exchanges e WHERE e.id = chunks.exchange_id AND (e.purged_at <> 0 OR chunks.off >= e.received))")
+		if err != nil {
+			return fmt.Errorf("deleting stray chunks: %w", err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	if n > 0 && s.afterPurge != nil {
+		if err := s.afterPurge(ctx); err != nil {
+			return n, fmt.Errorf("after deleting stray chunks: %w", err)
+		}
+	}
+	return n, nil
+}
+
+func (s *sqlStore) ChunkIndex(ctx context.Context, id string) ([]ChunkInfo, error) {
+	var out []ChunkInfo
+	err := s.read(ctx, func(tx *txx) error {
+		var received int64
+		err := tx.QueryRowContext(ctx, "SELECT received FROM exchanges WHERE id = ?", id).Scan(&received)
+		if errors.Is(err, sql.ErrNoRows) {
+			return bus.ErrExchangeNotFound.New("%s", id)
+		}
+		if err != nil {
+			return fmt.Errorf("reading exchange %s: %w", id, err)
+		}
+		rows, err := tx.QueryContext(ctx, "SELECT off, size FROM chunks WHERE exchange_id = ? AND off < ? ORDER BY off", id, received)
+		if err != nil {
+			return fmt.Errorf("listing chunks of %s: %w", id, err)
+		}
+		defer rows.Close()
+		out = nil
+		for rows.Next() {
+			var c ChunkInfo
+			if err := rows.Scan(&c.Offset, &c.Size); err != nil {
+				return fmt.Errorf("listing chunks of %s: %w", id, err)
+			}
+			out = append(out, c)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("listing chunks of %s: %w", id, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// GetChunk returns bus.ErrRange when no chunk starts at offset, and
+// bus.ErrExchangeNotFound when the exchange does not exist.
+func (s *sqlStore) GetChunk(ctx context.Context, id string, offset int64) (Chunk, error) {
+	c := Chunk{ExchangeID: id, Offset: offset}
+	err := s.queryRow(ctx, "SELECT size, data FROM chunks WHERE exchange_id = ? AND off = ?", id, offset).Scan(&c.Size, &c.Data)
+	if err == nil {
+		return c, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return Chunk{}, fmt.Errorf("reading chunk %d of %s: %w", offset, id, err)
+	}
+	var one int
+	err = s.queryRow(ctx, "SELECT 1 FROM exchanges WHERE id = ?", id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Chunk{}, bus.ErrExchangeNotFound.New("%s", id)
+	}
+	if err != nil {
+		return Chunk{}, fmt.Errorf("reading exchange %s: %w", id, err)
+	}
+	return Chunk{}, bus.ErrRange.New("no chunk of %s starts at %d", id, offset)
+}
+
+func (s *sqlStore) ReplaceContent(ctx context.Context, id string, wrappedKey []byte, size int64, sha256, mediaType string, chunks []Chunk, events ...Event) error {
+	return s.write(ctx, func(tx *txx) error {
+		status, _, _, err := s.exchangeState(ctx, tx, id, s.d.forUpdate)
+		if err != nil {
+			return err
+		}
+		if status != ExchangeRequested && status != ExchangeAccepted {
+			return bus.ErrExchangeState.New("exchange %s is %s", id, status)
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM chunks WHERE exchange_id = ?", id); err != nil {
+			return fmt.Errorf("deleting chunks of %s: %w", id, err)
+		}
+		for _, c := range chunks {
+			data := c.Data
+			if data == nil {
+				data = []byte{}
+			}
+			if _, err := tx.ExecContext(ctx, "INSERT INTO chunks (exchange_id, off, size, data) VALUES (?, ?, ?, ?)", id, c.Offset, c.Size, data); err != nil {
+				return fmt.Errorf("inserting chunk %d of %s: %w", c.Offset, id, err)
+			}
+		}
+		now := time.Now()
+		if _, err := tx.ExecContext(ctx, "UPDATE exchanges SET wrapped_key = ?, size = ?, sha256 = ?, media_type = ?, received = ?, updated_at = ? WHERE id = ?",
+			nullBytes(wrappedKey), size, sha256, mediaType, size, micros(now), id); err != nil {
+			return fmt.Errorf("replacing content of %s: %w", id, err)
+		}
+		return insertEvents(ctx, tx, id, now, events)
+	})
+}
+
+// ---- Delivery ----
+
+// AcceptExchange keeps the stored SHA256, MediaType, Policy and ExpiresAt
+// where the Accept leaves them empty.
+func (s *sqlStore) AcceptExchange(ctx context.Context, a Accept) error {
+	at := orNow(a.At)
+	return s.write(ctx, func(tx *txx) error {
+		var status, sha, media string
+		var policy []byte
+		var expires int64
+		err := tx.QueryRowContext(ctx, "SELECT status, sha256, media_type, policy, expires_at FROM exchanges WHERE id = ?"+s.d.forUpdate, a.ExchangeID).
+			Scan(&status, &sha, &media, &policy, &expires)
+		if errors.Is(err, sql.ErrNoRows) {
+			return bus.ErrExchangeNotFound.New("%s", a.ExchangeID)
+		}
+		if err != nil {
+			return fmt.Errorf("reading exchange %s: %w", a.ExchangeID, err)
+		}
+		if status != ExchangeRequested {
+			return bus.ErrExchangeState.New("exchange %s is %s", a.ExchangeID, status)
+		}
+		if a.SHA256 != "" {
+			sha = a.SHA256
+		}
+		if a.MediaType != "" {
+			media = a.MediaType
+		}
+		if a.Policy != nil {
+			policy = a.Policy
+		}
+		if !a.ExpiresAt.IsZero() {
+			expires = micros(a.ExpiresAt)
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE exchanges SET status = ?, size = ?, sha256 = ?, media_type = ?, policy = ?, route = ?, expires_at = ?, updated_at = ? WHERE id = ?",
+			ExchangeAccepted, a.Size, sha, media, nullBytes(policy), a.Route, expires, micros(at), a.ExchangeID); err != nil {
+			return fmt.Errorf("accepting exchange %s: %w", a.ExchangeID, err)
+		}
+		rows, err := tx.QueryContext(ctx, "SELECT code FROM recipients WHERE exchange_id = ? AND status = ? ORDER BY seq", a.ExchangeID, RecipientPending)
+		if err != nil {
+			return fmt.Errorf("reading recipients of %s: %w", a.ExchangeID, err)
+		}
+		var codes []string
+		for rows.Next() {
+			var c string
+			if err := rows.Scan(&c); err != nil {
+				rows.Close()
+				return fmt.Errorf("reading recipients of %s: %w", a.ExchangeID, err)
+			}
+			codes = append(codes, c)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("reading recipients of %s: %w", a.ExchangeID, err)
+		}
+		for _, c := range codes {
+			due, ok := a.DueAt[c]
+			if !ok || due.IsZero() {
+				due = at
+			}
+			if _, err := tx.ExecContext(ctx, "UPDATE recipients SET status = ?, due_at = ? WHERE exchange_id = ? AND code = ?",
+				RecipientPlanned, micros(due), a.ExchangeID, c); err != nil {
+				return fmt.Errorf("planning recipient %s of %s: %w", c, a.ExchangeID, err)
+			}
+		}
+		return insertEvents(ctx, tx, a.ExchangeID, at, a.Events)
+	})
+}
+
+// notification is the payload of the webhook outbox item ClaimDue enqueues.
+type notification struct {
+	ExchangeID string `json:"exchange_id"`
+	Recipient  string `json:"recipient"`
+	Event      string `json:"event"`
+}
+
+func (s *sqlStore) ClaimDue(ctx context.Context, now time.Time, limit int, node string) ([]Recipient, error) {
+	now = orNow(now)
+	var out []Recipient
+	err := s.write(ctx, func(tx *txx) error {
+		out = nil
+		rows, err := tx.QueryContext(ctx, "SELECT "+recipientCols+" FROM recipients WHERE status = ? AND due_at <= ? ORDER BY due_at, exchange_id, code LIMIT ?"+s.d.skipLocked,
+			RecipientPlanned, micros(now), limitOr(limit))
+		if err != nil {
+			return fmt.Errorf("claiming due recipients: %w", err)
+		}
+		if out, err = scanRecipients(rows); err != nil {
+			return fmt.Errorf("claiming due recipients: %w", err)
+		}
+		for i := range out {
+			r := &out[i]
+			r.Status, r.NotifiedAt = RecipientNotified, fromMicros(micros(now))
+			if _, err := tx.ExecContext(ctx, "UPDATE recipients SET status = ?, notified_at = ? WHERE exchange_id = ? AND code = ?",
+				r.Status, micros(now), r.ExchangeID, r.Code); err != nil {
+				return fmt.Errorf("notifying recipient %s of %s: %w", r.Code, r.ExchangeID, err)
+			}
+			// The detail names the exchange's source, as every ledger event
+			// does, so that the sender's live subscribers hear of it too.
+			var source string
+			if err := tx.QueryRowContext(ctx, "SELECT source FROM exchanges WHERE id = ?", r.ExchangeID).Scan(&source); err != nil {
+				return fmt.Errorf("reading source of %s: %w", r.ExchangeID, err)
+			}
+			detail, _ := json.Marshal(map[string]string{"source": source})
+			ev := Event{ExchangeID: r.ExchangeID, At: now, Kind: RecipientNotified, Actor: "lgsp", Recipient: r.Code, Detail: string(detail), Node: node}
+			if err := insertEvents(ctx, tx, r.ExchangeID, now, []Event{ev}); err != nil {
+				return err
+			}
+			payload, err := json.Marshal(notification{ExchangeID: r.ExchangeID, Recipient: r.Code, Event: RecipientNotified})
+			if err != nil {
+				return fmt.Errorf("encoding notification of %s: %w", r.ExchangeID, err)
+			}
+			if err := insertOutbox(ctx, tx, OutboxItem{Kind: "webhook", Target: r.Code, ExchangeID: r.ExchangeID, Payload: payload, DueAt: now, FirstAt: now}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Transition fills an empty Event.Kind with To, an empty Event.Recipient
+// with Recipient and a zero Event.At with At. It keeps the stored Outcome
+// when t.Outcome is empty.
+func (s *sqlStore) Transition(ctx context.Context, t Transition) error {
+	at := orNow(t.At)
+	return s.write(ctx, func(tx *txx) error {
+		var status string
+		err := tx.QueryRowContext(ctx, "SELECT status FROM recipients WHERE exchange_id = ? AND code = ?"+s.d.forUpdate, t.ExchangeID, t.Recipient).Scan(&status)
+		if errors.Is(err, sql.ErrNoRows) {
+			return bus.ErrExchangeNotFound.New("%s has no recipient %s", t.ExchangeID, t.Recipient)
+		}
+		if err != nil {
+			return fmt.Errorf("reading recipient %s of %s: %w", t.Recipient, t.ExchangeID, err)
+		}
+		if !slices.Contains(t.From, status) {
+			return bus.ErrExchangeState.New("recipient %s of %s is %s, not %s", t.Recipient, t.ExchangeID, status, strings.Join(t.From, " or "))
+		}
+		q := "UPDATE recipients SET status = ?"
+		args := []any{t.To}
+		switch {
+		case t.To == RecipientNotified:
+			q += ", notified_at = ?"
+			args = append(args, micros(at))
+		case t.To == RecipientReady:
+			q += ", ready_at = ?"
+			args = append(args, micros(at))
+		case FinalRecipient(t.To):
+			q += ", done_at = ?"
+			args = append(args, micros(at))
+		}
+		if t.Outcome != "" {
+			q += ", outcome = ?"
+			args = append(args, t.Outcome)
+		}
+		q += " WHERE exchange_id = ? AND code = ?"
+		args = append(args, t.ExchangeID, t.Recipient)
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("moving recipient %s of %s to %s: %w", t.Recipient, t.ExchangeID, t.To, err)
+		}
+		ev := t.Event
+		if ev.Kind == "" {
+			ev.Kind = t.To
+		}
+		if ev.Recipient == "" {
+			ev.Recipient = t.Recipient
+		}
+		return insertEvents(ctx, tx, t.ExchangeID, at, []Event{ev})
+	})
+}
+
+// Inbox returns every status of the recipient when statuses is empty.
+func (s *sqlStore) Inbox(ctx context.Context, code string, statuses []string, limit int) ([]InboxItem, error) {
+	q := "SELECT " + prefixed("e", exchangeCols) + ", " + prefixed("r", recipientCols) +
+		" FROM recipients r JOIN exchanges e ON e.id = r.exchange_id WHERE r.code = ?"
+	args := []any{code}
+	if len(statuses) > 0 {
+		q += " AND r.status IN (" + placeholders(len(statuses)) + ")"
+		for _, st := range statuses {
+			args = append(args, st)
+		}
+	}
+	q += " ORDER BY r.due_at, r.exchange_id LIMIT ?"
+	args = append(args, limitOr(limit))
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing inbox of %s: %w", code, err)
+	}
+	defer rows.Close()
+	var out []InboxItem
+	for rows.Next() {
+		var it InboxItem
+		var te, tr [4]int64
+		if err := rows.Scan(append(exchangeDest(&it.Exchange, &te), recipientDest(&it.Recipient, &tr)...)...); err != nil {
+			return nil, fmt.Errorf("listing inbox of %s: %w", code, err)
+		}
+		setExchangeTimes(&it.Exchange, &te)
+		setRecipientTimes(&it.Recipient, &tr)
+		out = append(out, it)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing inbox of %s: %w", code, err)
+	}
+	return out, nil
+}
+
+var finalRecipientStatuses = []any{RecipientConfirmed, RecipientRejected, RecipientExpired, RecipientCancelled, RecipientFailed}
+
+// Purge accepts the final exchange statuses only. An empty recipientStatus
+// leaves the recipients as they are.
+func (s *sqlStore) Purge(ctx context.Context, id, status, recipientStatus string, at time.Time, events ...Event) error {
+	switch status {
+	case ExchangeCompleted, ExchangeCancelled, ExchangeExpired, ExchangeFailed:
+	default:
+		return fmt.Errorf("purging %s: %q is not a final exchange status", id, status)
+	}
+	if recipientStatus != "" && !FinalRecipient(recipientStatus) {
+		return fmt.Errorf("purging %s: %q is not a final recipient status", id, recipientStatus)
+	}
+	at = orNow(at)
+	err := s.write(ctx, func(tx *txx) error {
+		var purged int64
+		err := tx.QueryRowContext(ctx, "SELECT purged_at FROM exchanges WHERE id = ?"+s.d.forUpdate, id).Scan(&purged)
+		if errors.Is(err, sql.ErrNoRows) {
+			return bus.ErrExchangeNotFound.New("%s", id)
+		}
+		if err != nil {
+			return fmt.Errorf("reading exchange %s: %w", id, err)
+		}
+		if purged != 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM chunks WHERE exchange_id = ?", id); err != nil {
+			return fmt.Errorf("deleting chunks of %s: %w", id, err)
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE exchanges SET wrapped_key = NULL, status = ?, purged_at = ?, updated_at = ? WHERE id = ?",
+			status, micros(at), micros(at), id); err != nil {
+			return fmt.Errorf("purging exchange %s: %w", id, err)
+		}
+		if recipientStatus != "" {
+			args := append([]any{recipientStatus, micros(at), id}, finalRecipientStatuses...)
+			if _, err := tx.ExecContext(ctx, "UPDATE recipients SET status = ?, done_at = ? WHERE exchange_id = ? AND status NOT IN ("+placeholders(len(finalRecipientStatuses))+")", args...); err != nil {
+				return fmt.Errorf("closing recipients of %s: %w", id, err)
+			}
+		}
+		if err := s.rollupExchange(ctx, tx, id); err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, id, at, events)
+	})
+	if err != nil {
+		return err
+	}
+	if s.afterPurge != nil {
+		if err := s.afterPurge(ctx); err != nil {
+			return fmt.Errorf("after purging %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+func (s *sqlStore) Expired(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	return s.queryIDs(ctx, "listing expired exchanges",
+		"SELECT id FROM exchanges WHERE purged_at = 0 AND expires_at > 0 AND expires_at <= ? ORDER BY expires_at, id LIMIT ?",
+		micros(orNow(now)), limitOr(limit))
+}
+
+// queryIDs runs a query whose one column is an id and collects it; errors
+// name what was being done.
+func (s *sqlStore) queryIDs(ctx context.Context, what, q string, args ...any) ([]string, error) {
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	ids, err := collect(rows, func(sc interface{ Scan(...any) error }) (id string, err error) { return id, sc.Scan(&id) })
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return ids, nil
+}
+
+func (s *sqlStore) Settled(ctx context.Context, limit int) ([]string, error) {
+	args := append([]any{ExchangeAccepted}, finalRecipientStatuses...)
+	args = append(args, limitOr(limit))
+	return s.queryIDs(ctx, "listing settled exchanges", "SELECT e.id FROM exchanges e WHERE e.status = ? AND e.purged_at = 0 AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.exchange_id = e.id AND r.status NOT IN ("+placeholders(len(finalRecipientStatuses))+")) ORDER BY e.id LIMIT ?", args...)
+}
