@@ -2,12 +2,14 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"time"
 )
 
 // RetryPolicy is the one retry policy shared by every outbound delivery
-// (webhooks now; SOAP pushes and gateway calls later). Zero fields take the
+// (the delivery engine, bus/delivery, for every kind) and by the few
+// synchronous calls that repeat an attempt (Retry). Zero fields take the
 // defaults of DefaultRetry.
 type RetryPolicy struct {
 	// Initial is the wait after the first failed attempt; each next wait
@@ -87,4 +89,63 @@ func Sleep(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// Retry is the one retry loop of the bus (issue #10): it calls attempt
+// with n = 1, 2, … until attempt returns nil, returns an error marked by
+// NoRetry, the policy gives up (GiveUp), or ctx ends during a wait (the
+// wait ends at once on shutdown). Between attempts it waits
+// p.Backoff(n), or the wait an error carries (RetryAfter). It returns
+// the last attempt's error, unwrapped from NoRetry and RetryAfter.
+//
+// Deliveries that must survive a restart do not use Retry: they are
+// outbox items, retried by the delivery engine with the same policy.
+func Retry(ctx context.Context, p RetryPolicy, attempt func(n int) error) error {
+	first := time.Now()
+	for n := 1; ; n++ {
+		err := attempt(n)
+		if err == nil {
+			return nil
+		}
+		var stop noRetry
+		if errors.As(err, &stop) {
+			return stop.error
+		}
+		wait := p.Backoff(n)
+		var ra retryAfter
+		if errors.As(err, &ra) {
+			wait, err = ra.d, ra.error
+		}
+		if p.GiveUp(n, first, time.Now()) || !Sleep(ctx, wait) {
+			return err
+		}
+	}
+}
+
+type noRetry struct{ error }
+
+func (e noRetry) Unwrap() error { return e.error }
+
+// NoRetry marks err as final for Retry: no further attempt is made.
+func NoRetry(err error) error {
+	if err == nil {
+		return nil
+	}
+	return noRetry{err}
+}
+
+type retryAfter struct {
+	error
+	d time.Duration
+}
+
+func (e retryAfter) Unwrap() error { return e.error }
+
+// RetryAfter asks Retry to wait d (a server's Retry-After) before the
+// next attempt instead of the policy's backoff.
+func RetryAfter(err error, d time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	return retryAfter{err, d}
 }

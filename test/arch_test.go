@@ -23,6 +23,12 @@ package test
 //	    every bus/<job> package must be listed there.
 //	(f) every directory holding .go files has a doc.go whose package comment
 //	    starts "Package <name>" ("Command <dir>" is also accepted for main).
+//	(h) every package of generated WSDL types (wsdl/gen/<pkg>,
+//	    wsdl/consumed/gen/<pkg>) has one owning adapter, named in the code
+//	    block of docs/architecture.md whose lines all start with "wsdl/";
+//	    only its owner imports it, and it imports no adapter but its owner
+//	    (the one it registers its operations with) and adapters/soap. So an
+//	    adapter cannot reach another adapter through generated packages.
 //
 // Only the non-test imports of each package are checked: the direction is
 // about what ships in the binary. Third-party modules are allowed everywhere
@@ -248,6 +254,89 @@ func generatedTypes(rel string) bool {
 	return len(parts) >= 3 && parts[0] == "wsdl" && parts[len(parts)-2] == "gen"
 }
 
+// parseGenOwners returns the owners of the generated WSDL packages from
+// docs/architecture.md: the one fenced code block in which every non-blank
+// line starts with "wsdl/", each line "<package> <adapters/name> …".
+func parseGenOwners(doc []byte) (map[string]string, error) {
+	var blocks []map[string]string
+	var cur map[string]string
+	inBlock, allGen, lines := false, false, 0
+	var bad, curBad error
+	sc := bufio.NewScanner(bytes.NewReader(doc))
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			if inBlock {
+				if allGen && lines > 0 {
+					blocks = append(blocks, cur)
+					if bad == nil {
+						bad = curBad
+					}
+				}
+				inBlock = false
+				continue
+			}
+			inBlock, cur, allGen, lines, curBad = true, map[string]string{}, true, 0, nil
+			continue
+		}
+		if !inBlock || strings.TrimSpace(line) == "" {
+			continue
+		}
+		if !strings.HasPrefix(line, "wsdl/") {
+			allGen = false
+			continue
+		}
+		lines++
+		f := strings.Fields(line)
+		switch {
+		case len(f) < 2 || !generatedTypes(f[0]) || !strings.HasPrefix(f[1], "adapters/") || strings.Count(f[1], "/") != 1:
+			curBad = fmt.Errorf("owner line %q is not \"wsdl/…/gen/<pkg> adapters/<name>\"", line)
+		case cur[f[0]] != "":
+			curBad = fmt.Errorf("generated package %s is listed twice", f[0])
+		default:
+			cur[f[0]] = f[1]
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if len(blocks) != 1 {
+		return nil, fmt.Errorf("want exactly one code block whose lines all start with \"wsdl/\" (owners of generated packages), found %d", len(blocks))
+	}
+	return blocks[0], bad
+}
+
+// checkGenerated applies rule (h).
+func checkGenerated(module string, owners map[string]string, pkgs []archPkg) []violation {
+	var out []violation
+	add := func(from, to, why string) { out = append(out, violation{Rule: "h", From: from, To: to, Why: why}) }
+	for _, p := range pkgs {
+		if generatedTypes(p.Rel) {
+			if owners[p.Rel] == "" {
+				add(p.Rel, "", "a generated package needs its owning adapter in docs/architecture.md (the code block of wsdl/ lines)")
+			}
+		}
+		for _, imp := range p.Imports {
+			to, inModule := relTo(module, imp)
+			if !inModule {
+				continue
+			}
+			switch {
+			case under(p.Rel, "adapters") && generatedTypes(to):
+				if owner := owners[to]; owner != "" && owner != unit(p.Rel) {
+					add(p.Rel, to, fmt.Sprintf("%s belongs to %s (docs/architecture.md); an adapter imports only the generated packages it owns", to, owner))
+				}
+			case generatedTypes(p.Rel) && under(to, "adapters") && unit(to) != "adapters/soap":
+				if owner := owners[p.Rel]; unit(to) != owner {
+					add(p.Rel, to, fmt.Sprintf("a generated package imports only its owner (%s) and adapters/soap: through it, its importers would reach another adapter", owner))
+				}
+			}
+		}
+	}
+	slices.SortFunc(out, func(x, y violation) int { return strings.Compare(x.String(), y.String()) })
+	return slices.Compact(out)
+}
+
 // skipDir reports whether the go tool ignores a directory (and so do we).
 func skipDir(name string) bool {
 	return name == "testdata" || name == "vendor" || name == "node_modules" ||
@@ -416,7 +505,12 @@ func TestArchitecture(t *testing.T) {
 		t.Fatalf("go list found no package bus among %d packages; the check would prove nothing", len(pkgs))
 	}
 
+	owners, err := parseGenOwners(doc)
+	if err != nil {
+		t.Fatalf("docs/architecture.md: %v", err)
+	}
 	vs := checkImports(module, order, pkgs)
+	vs = append(vs, checkGenerated(module, owners, pkgs)...)
 	docVs, err := checkDocFiles(root)
 	if err != nil {
 		t.Fatal(err)
@@ -571,6 +665,64 @@ func TestCheckImports(t *testing.T) {
 				t.Errorf("violations:\n got  %q\n want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestCheckGenerated(t *testing.T) {
+	m := func(rel string) string { return fakeModule + "/" + rel }
+	owners := map[string]string{"wsdl/gen/lgspedoc": "adapters/qlvb", "wsdl/consumed/gen/qlvbvnpt": "adapters/soapout"}
+	clean := []archPkg{
+		{"wsdl/gen/lgspedoc", []string{"encoding/xml"}},
+		{"wsdl/consumed/gen/qlvbvnpt", []string{m("adapters/soap"), m("adapters/soapout")}},
+		{"adapters/qlvb", []string{m("wsdl/gen/lgspedoc"), m("adapters/soap")}},
+		{"adapters/soapout", []string{m("adapters/soap")}},
+		{"wsdl/consumed", []string{m("wsdl/consumed/gen/qlvbvnpt")}},
+		{"test/sim/qlvbvnpt", []string{m("wsdl/consumed/gen/qlvbvnpt")}},
+	}
+	tests := []struct {
+		name  string
+		extra []archPkg
+		want  []string
+	}{
+		{name: "clean tree", want: nil},
+		{
+			name:  "an adapter imports another adapter's generated package",
+			extra: []archPkg{{"adapters/qlvb", []string{m("wsdl/consumed/gen/qlvbvnpt")}}},
+			want:  []string{"(h) adapters/qlvb imports wsdl/consumed/gen/qlvbvnpt: wsdl/consumed/gen/qlvbvnpt belongs to adapters/soapout (docs/architecture.md); an adapter imports only the generated packages it owns"},
+		},
+		{
+			name:  "a generated package reaches another adapter",
+			extra: []archPkg{{"wsdl/gen/lgspedoc", []string{m("adapters/rest")}}},
+			want:  []string{"(h) wsdl/gen/lgspedoc imports adapters/rest: a generated package imports only its owner (adapters/qlvb) and adapters/soap: through it, its importers would reach another adapter"},
+		},
+		{
+			name:  "a generated package without an owner",
+			extra: []archPkg{{"wsdl/consumed/gen/hoadonasmx", []string{m("adapters/soapout")}}},
+			want: []string{
+				"(h) wsdl/consumed/gen/hoadonasmx imports adapters/soapout: a generated package imports only its owner () and adapters/soap: through it, its importers would reach another adapter",
+				"(h) wsdl/consumed/gen/hoadonasmx: a generated package needs its owning adapter in docs/architecture.md (the code block of wsdl/ lines)",
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, v := range checkGenerated(fakeModule, owners, append(slices.Clone(clean), tc.extra...)) {
+				got = append(got, v.String())
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("violations:\n got  %q\n want %q", got, tc.want)
+			}
+		})
+	}
+	if _, err := parseGenOwners([]byte("```\nwsdl/gen/a adapters/x\n```\n```\nwsdl/gen/b adapters/y\n```\n")); err == nil || !strings.Contains(err.Error(), "found 2") {
+		t.Errorf("two owner blocks: %v", err)
+	}
+	if _, err := parseGenOwners([]byte("```\nwsdl/gen/a bus/x\n```\n")); err == nil || !strings.Contains(err.Error(), "is not") {
+		t.Errorf("owner outside adapters/: %v", err)
+	}
+	if got, err := parseGenOwners([]byte("```\nwsdl/gen/a   adapters/x   why\n```\n")); err != nil || got["wsdl/gen/a"] != "adapters/x" {
+		t.Errorf("owners = %v, %v", got, err)
 	}
 }
 

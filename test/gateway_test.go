@@ -5,6 +5,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,7 +17,7 @@ import (
 
 	"github.com/tuyenquang/lgsp/adapters/rest"
 	"github.com/tuyenquang/lgsp/adapters/vxp"
-	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/delivery"
 	"github.com/tuyenquang/lgsp/bus/edxml"
 	"github.com/tuyenquang/lgsp/bus/exchange"
 	"github.com/tuyenquang/lgsp/bus/service"
@@ -164,45 +167,90 @@ func TestVXPGatewayE2E(t *testing.T) {
 	}
 }
 
+// adminJSON calls the admin API with a JSON body (nil: none) and decodes
+// the answer into out (nil: dropped); it returns the HTTP status.
+func adminJSON(t *testing.T, n *node, method, path string, body, out any) int {
+	t.Helper()
+	var rd io.Reader = http.NoBody
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, n.url+path, rd)
+	req.Header.Set("Authorization", "Bearer "+n.svc.AdminToken())
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// deadVXP lists the dead letters of a VXP delivery kind through the admin API.
+func deadVXP(t *testing.T, n *node, kind string) []delivery.View {
+	t.Helper()
+	var list struct{ Items []delivery.View }
+	if code := adminJSON(t, n, "GET", "/admin/v1/deliveries?status=dead&kind="+kind, nil, &list); code != http.StatusOK {
+		t.Fatalf("listing dead %s deliveries: HTTP %d", kind, code)
+	}
+	return list.Items
+}
+
 // TestVXPPullTwiceDeliversOnce: the acknowledgement fails after the
 // packet became an exchange (as a crash between pull and ack would leave
-// it); the next pull acknowledges without a second delivery.
+// it): the vxp_status delivery exhausts its retries and is a dead letter
+// in /admin/v1/deliveries with the VXP document id as its key; requeued
+// there, it acknowledges without a second delivery or a second status 01.
 func TestVXPPullTwiceDeliversOnce(t *testing.T) {
-	n := startNode(t, "sqlite")
+	sim, mutate := vxpGateway(t, "@every 1s")
+	n := startNodeWith(t, "sqlite", mutate)
 	ctx := context.Background()
-	sim := vxpsim.New(map[string]string{gwOrgan: vxpSecret})
-	srv := sim.Start()
-	defer srv.Close()
 	n.system(t, gwSystem, "VXP")
 	rcpt := n.system(t, rcptSys, "QLVB")
 	n.grant(t, "exchange", gwSystem, rcptSys, "edoc")
-	p := &vxp.Poller{
-		Client:   &vxp.Client{BaseURL: srv.URL, SystemID: gwOrgan, Secret: vxpSecret, Retry: vxpFastRetry},
-		Exchange: n.svc.Exchange(), Store: n.svc.Store(), Gateway: gwSystem,
-		Organs: map[string][]string{rcptSys: {rcptSys}}, Activity: n.svc.Activity(),
-	}
+	sim.FailOp("updateStatus", 1000) // more than the retry policy's attempts
 	docID := sim.Put(vpcpOrgan, []string{gwOrgan}, "edoc", vxpsim.SamplePacket(vpcpOrgan, []string{rcptSys}, "Một lần thôi", []byte("x")))
-	sim.FailOp("updateStatus", 10) // more than the client's retries
-	if n, err := p.Pull(ctx); err == nil || n != 1 {
-		t.Fatalf("first pull = %d, %v; want 1 delivered and the ack error", n, err)
+	var dead []delivery.View
+	eventually(t, "the acknowledgement is a dead letter", func() (bool, error) {
+		dead = deadVXP(t, n, vxp.KindStatus)
+		return len(dead) == 1, nil
+	})
+	if d := dead[0]; d.Key != docID || d.Attempts != 2 || !strings.Contains(d.LastError, "acknowledging") || d.Target != gwSystem {
+		t.Fatalf("dead vxp_status = %+v; want key %s, 2 attempts, the acknowledgement's error", d, docID)
 	}
 	if sim.Transport(docID, gwOrgan) != "" {
 		t.Fatal("the packet was acknowledged although updateStatus failed")
 	}
-	sim.FailOp("updateStatus", 0)
-	if n, err := p.Pull(ctx); err != nil || n != 0 {
-		t.Fatalf("second pull = %d, %v; want 0 new and no error", n, err)
-	}
-	if n, err := p.Pull(ctx); err != nil || n != 0 {
-		t.Fatalf("third pull = %d, %v", n, err)
-	}
+	// The pull itself is done: one exchange, due to the recipient.
 	eventually(t, "the exchange is due", func() (bool, error) { return len(inboxOf(t, rcpt)) == 1, nil })
-	// Pulls create exchanges synchronously: the store shows every one.
+	sim.FailOp("updateStatus", 0)
+	var res struct{ Count int }
+	if code := adminJSON(t, n, "POST", "/admin/v1/deliveries/retry", map[string]any{"kind": vxp.KindStatus}, &res); code != http.StatusOK || res.Count != 1 {
+		t.Fatalf("retry: HTTP %d, count %d", code, res.Count)
+	}
+	eventually(t, "the requeued acknowledgement reaches the axis", func() (bool, error) {
+		return sim.Transport(docID, gwOrgan) == vxp.TransportDone, nil
+	})
+	// More polls list nothing new.
+	lists := func() int {
+		k := 0
+		for _, c := range sim.Calls() {
+			if c.Op == "getReceivedEdocList" {
+				k++
+			}
+		}
+		return k
+	}
+	more := lists() + 4
+	eventually(t, "two more polls", func() (bool, error) { return lists() >= more, nil })
 	if sent, err := n.svc.Exchange().Sent(ctx, gwSystem, 10); err != nil || len(sent) != 1 {
 		t.Fatalf("the gateway system sent %d exchanges (%v), want 1", len(sent), err)
-	}
-	if sim.Transport(docID, gwOrgan) != vxp.TransportDone {
-		t.Fatal("the packet was not acknowledged on the second pull")
 	}
 	if st := statusPacketsTo(sim, vpcpOrgan); len(st) != 1 {
 		t.Fatalf("%d status packets sent back, want 1", len(st))
@@ -210,6 +258,9 @@ func TestVXPPullTwiceDeliversOnce(t *testing.T) {
 	row, err := n.svc.Store().GetGatewayDoc(ctx, vxp.GatewayName, store.GatewayIn, docID)
 	if err != nil || row.Status != vxp.InAcked {
 		t.Fatalf("gateway row = %+v, %v", row, err)
+	}
+	if left := deadVXP(t, n, vxp.KindStatus); len(left) != 0 {
+		t.Fatalf("dead letters left: %+v", left)
 	}
 	// The pull is in the activity log (M5), with the failed acknowledgement.
 	eventually(t, "the pull in the activity log", func() (bool, error) {
@@ -329,25 +380,18 @@ func vxpGateway2(t *testing.T, sim *vxpsim.Server) (*vxpsim.Server, func(*servic
 	return sim, func(c *service.Config) { c.Gateways = map[string]yaml.Node{"vxp": node} }
 }
 
-var vxpFastRetry = bus.RetryPolicy{Initial: 10 * time.Millisecond, MaxInterval: 20 * time.Millisecond, MaxAttempts: 2, MaxElapsed: 5 * time.Second}
-
 // TestVXPStatusAnswersPushedExchange: a status packet pulled from the axis
 // that answers a pushed document (ResponseFor) is recorded on the exchange
 // it was pushed from, as the gateway system's status, and acknowledged
-// once; one that answers nothing LGSP pushed is acknowledged as fail.
+// once; one that answers nothing LGSP pushed is acknowledged as fail, and
+// its vxp_pull item is a dead letter with the refusal.
 func TestVXPStatusAnswersPushedExchange(t *testing.T) {
-	n := startNode(t, "sqlite")
+	sim, mutate := vxpGateway(t, "@every 1s")
+	n := startNodeWith(t, "sqlite", mutate)
 	ctx := context.Background()
-	sim := vxpsim.New(map[string]string{gwOrgan: vxpSecret})
-	srv := sim.Start()
-	defer srv.Close()
 	n.system(t, gwSystem, "VXP")
 	sender := n.system(t, senderSys, "QLVB Sở Nội vụ")
 	n.grant(t, "exchange", senderSys, gwSystem, "edoc")
-	p := &vxp.Poller{
-		Client:   &vxp.Client{BaseURL: srv.URL, SystemID: gwOrgan, Secret: vxpSecret, Retry: vxpFastRetry},
-		Exchange: n.svc.Exchange(), Store: n.svc.Store(), Gateway: gwSystem,
-	}
 	out := vxpsim.SamplePacket(senderSys, []string{vpcpOrgan}, "Báo cáo", []byte("bao cao"))
 	space, err := sender.Request(ctx, exchange.Request{Recipients: []string{gwSystem}, Title: "Báo cáo", DataType: "edoc", MediaType: "application/xml"})
 	if err != nil {
@@ -359,7 +403,9 @@ func TestVXPStatusAnswersPushedExchange(t *testing.T) {
 	if _, err := sender.Complete(ctx, space.ExchangeID, exchange.CompleteRequest{SHA256: sumHex(out)}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "pushed", func() (bool, error) { k, err := p.Push(ctx); return k == 1, err })
+	eventually(t, "pushed", func() (bool, error) {
+		return len(sim.Docs(func(d *vxpsim.Doc) bool { return d.From == gwOrgan && d.MessageType == "edoc" })) == 1, nil
+	})
 
 	status := func(doc []byte, code edxml.StatusCode) []byte {
 		parsed, err := edxml.Parse(bytes.NewReader(doc), nil)
@@ -378,14 +424,16 @@ func TestVXPStatusAnswersPushedExchange(t *testing.T) {
 	}
 	answer := sim.Put(vpcpOrgan, []string{gwOrgan}, "status", status(out, edxml.StatusAccepted))
 	stray := sim.Put(vpcpOrgan, []string{gwOrgan}, "status", status(vxpsim.SamplePacket(vpcpOrgan, []string{"000.00.00.G99"}, "Khác", []byte("x")), edxml.StatusAccepted))
-	if k, err := p.PullStatus(ctx); k != 1 || err == nil || !strings.Contains(err.Error(), "exchange.not_found") {
-		t.Fatalf("PullStatus = %d, %v; want 1 recorded and the stray one refused", k, err)
-	}
-	if sim.Transport(answer, gwOrgan) != vxp.TransportDone || sim.Transport(stray, gwOrgan) != vxp.TransportFail {
-		t.Fatalf("transport: answer %q, stray %q", sim.Transport(answer, gwOrgan), sim.Transport(stray, gwOrgan))
-	}
-	if k, err := p.PullStatus(ctx); k != 0 || err != nil {
-		t.Fatalf("second PullStatus = %d, %v", k, err)
+	eventually(t, "the answer acknowledged done and the stray one fail", func() (bool, error) {
+		return sim.Transport(answer, gwOrgan) == vxp.TransportDone && sim.Transport(stray, gwOrgan) == vxp.TransportFail, nil
+	})
+	var dead []delivery.View
+	eventually(t, "the stray status packet's vxp_pull item dead", func() (bool, error) {
+		dead = deadVXP(t, n, vxp.KindPull)
+		return len(dead) == 1, nil
+	})
+	if len(dead) != 1 || dead[0].Key != stray || !strings.Contains(dead[0].LastError, "exchange.not_found") && !strings.Contains(dead[0].LastError, "answers no document") || dead[0].Attempts != 1 {
+		t.Fatalf("dead vxp_pull items = %+v; want the stray status packet, refused at once", dead)
 	}
 	v, err := sender.Status(ctx, space.ExchangeID)
 	if err != nil {

@@ -9,13 +9,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
-	_ "github.com/tuyenquang/lgsp/adapters/ngsp" // the NGSP gateway module, as in cmd/lgsp
+	"github.com/tuyenquang/lgsp/adapters/ngsp" // the NGSP gateway module, as in cmd/lgsp
 	"github.com/tuyenquang/lgsp/adapters/rest"
 	"github.com/tuyenquang/lgsp/bus"
+	"github.com/tuyenquang/lgsp/bus/delivery"
 	"github.com/tuyenquang/lgsp/bus/service"
+	"github.com/tuyenquang/lgsp/bus/store"
 	ngspsim "github.com/tuyenquang/lgsp/test/sim/ngsp"
 )
 
@@ -129,5 +132,93 @@ func TestNGSPServiceRefusals(t *testing.T) {
 				t.Fatalf("NGSP service reached: %d calls, %d refused", sim.Calls(), sim.Refused())
 			}
 		})
+	}
+}
+
+// TestNGSPDeliveryThroughEngine: an exchange addressed to a system that
+// stands for a service published on NGSP (gateways.ngsp.deliveries) is a
+// delivery of kind ngsp_call in the engine: POSTed with the province's
+// token (fetched once, and once more after NGSP revoked it: one retry on
+// 401) and the item's Idempotency-Key; a 503 is retried by the engine with
+// the same key, and the recipient is confirmed once NGSP accepted it.
+func TestNGSPDeliveryThroughEngine(t *testing.T) {
+	sim := ngspsim.New("ck-tuyenquang", "cs-secret")
+	srv := sim.Start()
+	defer srv.Close()
+	const national = "000.00.98.H60" // stands for the national document service on NGSP
+	t.Setenv("LGSP_TEST_NGSP_SECRET", "cs-secret")
+	var gw yaml.Node
+	conf := fmt.Sprintf("token_url: %s/token\nconsumer_key: ck-tuyenquang\nsecret_env: LGSP_TEST_NGSP_SECRET\nservices: [vbdt]\ndeliveries:\n  %q: {service: vbdt, path: /receive}\n", srv.URL, national)
+	if err := yaml.Unmarshal([]byte(conf), &gw); err != nil {
+		t.Fatal(err)
+	}
+	services := fmt.Sprintf("services:\n  - name: vbdt\n    owner: %q\n    endpoint: %q\n    scopes: [send]\n    gateway: ngsp\n", svcOwner, srv.URL+"/vbdt/1.0")
+	n := startNodeWith(t, "sqlite", func(c *service.Config) {
+		c.Gateways = map[string]yaml.Node{"ngsp": *gw.Content[0]}
+		c.Delivery.Retry = bus.RetryPolicy{Initial: 20 * time.Millisecond, MaxInterval: 50 * time.Millisecond, MaxAttempts: 5}
+		if err := os.WriteFile(filepath.Join(c.RoutesDir, "ngsp.yaml"), []byte(services), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+	ctx := context.Background()
+	n.system(t, svcSource, "Cổng dịch vụ công")
+	n.system(t, svcOwner, "Cục Chuyển đổi số")
+	n.system(t, national, "Hệ thống văn bản điện tử quốc gia (NGSP)")
+	sim.FailReceive(1)
+	id := sendSmall(t, n, svcSource, national)
+	var key string
+	eventually(t, "the document reaches the NGSP service", func() (bool, error) {
+		for k, bodies := range sim.Received() {
+			key = k
+			return len(bodies) == 1, nil
+		}
+		return false, nil
+	})
+	if key != "lgsp-"+id+"-"+national || string(sim.Received()[key][0]) != "<tb>họp giao ban</tb>" {
+		t.Fatalf("NGSP received key %q, body %q", key, sim.Received()[key])
+	}
+	if h := sim.LastHeader(); !strings.HasPrefix(h.Get("Authorization"), "Bearer ") || h.Get("X-LGSP-Exchange") != id || h.Get("Content-Type") != "application/xml" {
+		t.Fatalf("NGSP received headers %v", h)
+	}
+	eventually(t, "the recipient confirmed", func() (bool, error) {
+		st, err := n.svc.Exchange().Status(ctx, "", id)
+		if err != nil {
+			return false, err
+		}
+		kinds := map[string]bool{}
+		for _, e := range st.Ledger {
+			kinds[e.Kind] = true
+		}
+		return kinds["ngsp_delivered"] && kinds["confirmed"], nil
+	})
+	if sim.Issued() != 1 {
+		t.Fatalf("tokens issued: %d, want 1 (cached across the retry)", sim.Issued())
+	}
+	// NGSP forgets its tokens: the next delivery is refused once, then sent
+	// with a fresh token.
+	sim.RevokeAll()
+	id2 := sendSmall(t, n, svcSource, national)
+	eventually(t, "the second document reaches NGSP", func() (bool, error) {
+		total := 0
+		for _, b := range sim.Received() {
+			total += len(b)
+		}
+		return total == 2, nil
+	})
+	if sim.Issued() != 2 || sim.Refused() != 1 {
+		t.Fatalf("after revocation: issued %d, refused %d; want 2 and 1", sim.Issued(), sim.Refused())
+	}
+	var list struct{ Items []delivery.View }
+	eventually(t, "both ngsp_call deliveries done", func() (bool, error) {
+		list.Items = nil
+		if code := adminJSON(t, n, "GET", "/admin/v1/deliveries?status=done&kind="+ngsp.KindCall, nil, &list); code != http.StatusOK {
+			return false, fmt.Errorf("HTTP %d", code)
+		}
+		return len(list.Items) == 2, nil
+	})
+	for _, it := range list.Items {
+		if it.Status != store.OutboxDone || it.Target != national || (it.ExchangeID != id && it.ExchangeID != id2) {
+			t.Fatalf("delivery %+v", it)
+		}
 	}
 }

@@ -46,8 +46,7 @@ func vxpEndpointOn(c *service.Config) {
 // system's identifier code and its shared secret — what an SDK-based
 // system changes, and nothing else.
 func sdkClient(n *node, code, secret string) *vxp.Client {
-	return &vxp.Client{BaseURL: n.url + "/vxp", SystemID: code, Secret: secret,
-		Retry: bus.RetryPolicy{Initial: time.Millisecond, MaxAttempts: 1, MaxElapsed: time.Second}}
+	return &vxp.Client{BaseURL: n.url + "/vxp", SystemID: code, Secret: secret}
 }
 
 // TestVXPEndpointDropIn: a document sent by an SDK-style client through

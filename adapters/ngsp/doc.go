@@ -17,7 +17,13 @@
 //
 // module.go registers the adapter with bus/service: with a gateways.ngsp
 // section in the config, services declared with gateway: ngsp are called
-// through a Client holding the province's credentials (docs/gateways.md).
+// through a Client holding the province's credentials (docs/gateways.md),
+// and, when gateways.ngsp.deliveries maps LGSP systems to such services,
+// Caller is registered as the delivery kind ngsp_call of the node's
+// delivery engine (bus/delivery) and as the diverter of those recipients'
+// notifications: their documents are POSTed to the service with the token
+// and an Idempotency-Key.
 //
-// It imports bus, bus/service, adapters/soap and wsdl/consumed/gen/ngspdanhmuc only.
+// It imports bus, bus/*, bus/service, adapters/soap and
+// wsdl/consumed/gen/ngspdanhmuc (which it owns, docs/architecture.md) only.
 package ngsp

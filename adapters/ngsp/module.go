@@ -9,6 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/tuyenquang/lgsp/bus"
 	"github.com/tuyenquang/lgsp/bus/service"
 )
 
@@ -30,6 +31,12 @@ type Config struct {
 	Services []string `yaml:"services"`
 	// Timeout bounds one token call (default 30s).
 	Timeout time.Duration `yaml:"timeout"`
+	// Deliveries maps an LGSP system code — a system that stands for a
+	// service published on NGSP — to the route-file service (gateway:
+	// ngsp) that receives the exchanges addressed to it: each becomes a
+	// delivery of kind ngsp_call in the delivery engine (POST of the
+	// content with the province's token and an Idempotency-Key).
+	Deliveries map[string]Delivery `yaml:"deliveries"`
 }
 
 // DefaultSecretEnv is the environment variable of the consumer secret.
@@ -60,6 +67,17 @@ func ParseConfig(n *yaml.Node) (Config, error) {
 	}
 	if c.Timeout < 0 {
 		errs = append(errs, "timeout must not be negative")
+	}
+	for code, d := range c.Deliveries {
+		if _, err := bus.ParseSystemCode(code); err != nil {
+			errs = append(errs, fmt.Sprintf("deliveries.%s: %v", code, err))
+		}
+		if d.Service == "" {
+			errs = append(errs, fmt.Sprintf("deliveries.%s: service is required", code))
+		}
+		if d.Path != "" && !strings.HasPrefix(d.Path, "/") {
+			errs = append(errs, fmt.Sprintf("deliveries.%s: path must start with /", code))
+		}
 	}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("gateways.ngsp: %s", strings.Join(errs, "; "))
@@ -93,6 +111,19 @@ func provision(h *service.Host) error {
 		c.HTTP = &http.Client{Transport: defaultTransport, Timeout: cfg.Timeout}
 	}
 	h.SetGateway(GatewayName, c)
+	if len(cfg.Deliveries) > 0 {
+		if set := h.Routes(); set != nil {
+			for code, d := range cfg.Deliveries {
+				if svc, ok := set.Service(d.Service); !ok || svc.Gateway != GatewayName {
+					return fmt.Errorf("gateways.ngsp: deliveries.%s: service %q is not declared in the route files with gateway: ngsp", code, d.Service)
+				}
+			}
+		}
+		caller := &Caller{Client: c, Exchange: h.Exchange, Store: h.Store, Routes: h.Routes, Deliveries: cfg.Deliveries,
+			Log: h.Log.WithField("component", "ngsp"), Node: h.Config.Node}
+		h.RegisterDelivery(caller)
+		h.Divert(caller)
+	}
 	h.Log.WithField("component", "ngsp").WithField("token_url", cfg.TokenURL).WithField("services", cfg.Services).Info("NGSP gateway on")
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -98,20 +99,21 @@ func (c *Client) now() time.Time {
 // do sends a signed request with a small body held in memory, again after
 // the Retry-After of a refusal (MaxRetries).
 func (c *Client) do(ctx context.Context, method, path string, in, out any, hdr http.Header) (*http.Response, error) {
-	for attempt := 0; ; attempt++ {
-		resp, err := c.doOnce(ctx, method, path, in, out, hdr)
-		wait, ok := c.retryWait(err, attempt)
-		if !ok {
-			return resp, err
+	var resp *http.Response
+	// The waits come from the server (retryWait); the policy only bounds
+	// the attempts, which retryWait already does.
+	err := bus.Retry(ctx, bus.RetryPolicy{MaxAttempts: math.MaxInt, MaxElapsed: math.MaxInt64}, func(n int) error {
+		var err error
+		resp, err = c.doOnce(ctx, method, path, in, out, hdr)
+		if err == nil {
+			return nil
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return resp, err
-		case <-t.C:
+		if wait, ok := c.retryWait(err, n-1); ok {
+			return bus.RetryAfter(err, wait)
 		}
-	}
+		return bus.NoRetry(err)
+	})
+	return resp, err
 }
 
 // retryWait says whether a refusal err of the attempt-th try is retried,

@@ -186,9 +186,25 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.RawQuery != "" {
 		target += "?" + r.URL.RawQuery
 	}
-	attempts := svc.Attempts(r.Method)
+	// Idempotent methods without a body are sent again after a transport
+	// error or a 502/503/504 (route services: retries), with the one
+	// retry loop of the bus; the waits end with the call's timeout.
 	var resp *http.Response
-	for attempt := 1; ; attempt++ {
+	var problem error // the coded refusal to write instead of an answer
+	// The service's retry: (route files), with the waits of
+	// route.ServiceRetry.Wait where it declares none.
+	retry := svc.Retry.RetryPolicy
+	if retry.Initial <= 0 {
+		retry.Initial = route.DefaultServiceRetryInitial
+	}
+	if retry.MaxInterval <= 0 {
+		retry.MaxInterval = max(route.DefaultServiceRetryMaxInterval, retry.Initial)
+	}
+	retry.MaxAttempts = svc.Attempts(r.Method)
+	errAgain := errors.New("a 502/503/504 answer to send again")
+	stopped := false // an attempt ended the call (problem, or nil: the caller went away)
+	final := func(err error) error { stopped, problem = true, err; return bus.NoRetry(errAgain) }
+	_ = bus.Retry(tctx, retry, func(attempt int) error {
 		var rd io.Reader
 		switch {
 		case fixed != nil:
@@ -198,8 +214,7 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		out, err := http.NewRequestWithContext(tctx, r.Method, target, rd)
 		if err != nil {
-			service.WriteProblem(w, r, bus.ErrServiceDown.Wrap(err, "building the forwarded request"))
-			return
+			return final(bus.ErrServiceDown.Wrap(err, "building the forwarded request"))
 		}
 		out.ContentLength = length
 		if length == 0 {
@@ -209,45 +224,50 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if gw != nil {
 			out.Header.Del(auth.HeaderSession) // the session key stays inside the province
 			if resp, err = gw.Do(out); err != nil && tctx.Err() == nil && bus.CodeOf(err) != bus.ErrGatewayUnreachable.Code {
-				service.WriteProblem(w, r, err) // the gateway refused LGSP's credentials or answered badly
-				return
+				return final(err) // the gateway refused LGSP's credentials or answered badly
 			}
 		} else {
 			if serr := signForward(out, key, bodyHash); serr != nil {
-				service.WriteProblem(w, r, serr)
-				return
+				return final(serr)
 			}
 			resp, err = p.client.Do(out)
 		}
 		if err == nil {
-			retry := attempt < attempts && length == 0 && (resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusGatewayTimeout)
-			if !retry {
-				break
+			if length == 0 && (resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusGatewayTimeout) && attempt < retry.MaxAttempts {
+				_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+				resp.Body.Close()
+				resp = nil
+				return errAgain
 			}
-			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-			resp.Body.Close()
-		} else {
-			if bodyErr := body.failure(); bodyErr != nil {
-				service.WriteProblem(w, r, bodyErr)
-				return
-			}
-			if errors.Is(ctx.Err(), context.Canceled) {
-				return // the caller went away
-			}
-			if tctx.Err() != nil {
-				service.WriteProblem(w, r, bus.ErrServiceTimeout.Wrap(err, "service %s did not answer within %s", svc.Name, svc.Timeout))
-				return
-			}
-			// Only a call whose body was not touched may be sent again.
-			if attempt >= attempts || body.consumed() {
-				service.WriteProblem(w, r, bus.ErrServiceDown.Wrap(err, "service %s could not be reached", svc.Name))
-				return
-			}
+			return nil // the destination answered: its answer goes back
 		}
-		if !bus.Sleep(tctx, svc.Retry.Wait(attempt)) {
+		resp = nil
+		if bodyErr := body.failure(); bodyErr != nil {
+			return final(bodyErr)
+		}
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return final(nil) // the caller went away
+		}
+		if tctx.Err() != nil {
+			return final(bus.ErrServiceTimeout.Wrap(err, "service %s did not answer within %s", svc.Name, svc.Timeout))
+		}
+		// Only a call whose body was not touched may be sent again.
+		if body.consumed() {
+			return final(bus.ErrServiceDown.Wrap(err, "service %s could not be reached", svc.Name))
+		}
+		problem = bus.ErrServiceDown.Wrap(err, "service %s could not be reached", svc.Name)
+		return err
+	})
+	if resp == nil {
+		switch {
+		case stopped && problem == nil:
+			// the caller went away: nobody to answer
+		case !stopped && (tctx.Err() != nil || problem == nil):
 			service.WriteProblem(w, r, bus.ErrServiceTimeout.New("service %s did not answer within %s", svc.Name, svc.Timeout))
-			return
+		default:
+			service.WriteProblem(w, r, problem)
 		}
+		return
 	}
 	defer resp.Body.Close()
 

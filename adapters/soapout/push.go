@@ -71,7 +71,15 @@ type pushPayload struct {
 	ExchangeID string `json:"exchange_id"`
 	System     string `json:"system"`
 	Operation  string `json:"operation"`
+	// Key is the push's idempotency key (delivery.Key reads it): one per
+	// exchange and recipient, so that a notification diverted twice (a
+	// node killed between the divert and the end of its webhook item)
+	// reaches the legacy system again with the same key, not a new one.
+	Key string `json:"idempotency_key"`
 }
+
+// PushKey is the idempotency key of the push of exchange id to system.
+func PushKey(id, system string) string { return "lgsp-" + id + "-" + system }
 
 // Close closes the idle connections of the Pusher's SOAP clients; a
 // later push opens new ones.
@@ -117,7 +125,7 @@ func (p *Pusher) Divert(ctx context.Context, it store.OutboxItem) (bool, error) 
 		return false, nil
 	}
 	due := ps.Plan(p.now())
-	payload, _ := json.Marshal(pushPayload{ExchangeID: n.ExchangeID, System: it.Target, Operation: ps.Key()})
+	payload, _ := json.Marshal(pushPayload{ExchangeID: n.ExchangeID, System: it.Target, Operation: ps.Key(), Key: PushKey(n.ExchangeID, it.Target)})
 	ctx = context.WithoutCancel(ctx)
 	if err := p.Store.EnqueueOutbox(ctx, store.OutboxItem{Kind: KindSOAPPush, Target: it.Target, ExchangeID: n.ExchangeID, Payload: payload, DueAt: due, FirstAt: due}); err != nil {
 		return false, fmt.Errorf("planning a SOAP push: %w", err)

@@ -31,21 +31,17 @@ const (
 	TransportFail = "fail"
 )
 
-// DefaultRetry is the retry of idempotent calls when Client.Retry is zero:
-// the shared bus.RetryPolicy with the SDK's few attempts (3–4 in the
-// vendor SDK) and short waits, since a poller tries again at its next run anyway.
-var DefaultRetry = bus.RetryPolicy{Initial: time.Second, MaxInterval: 10 * time.Second, MaxElapsed: 2 * time.Minute, MaxAttempts: 3}
-
 // Client calls one VXP endpoint as one system (systemid + secret). It is
 // safe for concurrent use.
 type Client struct {
 	BaseURL  string // e.g. http://vxpdungchung.vnpt.vn (no trailing operation)
 	SystemID string // the unit's systemid on the axis
 	Secret   string // its HMAC secret
-	HTTP     *http.Client
-	// Retry applies to idempotent calls (lists, getEdoc before its body
-	// streams, updateStatus, agencies); sendEdoc is never retried.
-	Retry bus.RetryPolicy
+	// HTTP carries the calls. Every method makes one attempt: what must
+	// be tried again is an outbox item of the delivery engine (Poller's
+	// kinds vxp_pull, vxp_push, vxp_status), retried there with the one
+	// retry policy; a failed list call waits for the next poll.
+	HTTP *http.Client
 	// Now and Location make the timestamp header (default time.Now,
 	// Asia/Ho_Chi_Minh).
 	Now      func() time.Time
@@ -78,13 +74,6 @@ func (c *Client) http() *http.Client {
 		return c.HTTP
 	}
 	return defaultHTTP
-}
-
-func (c *Client) retry() bus.RetryPolicy {
-	if c.Retry == (bus.RetryPolicy{}) {
-		return DefaultRetry
-	}
-	return c.Retry.WithDefaults()
 }
 
 // headers returns the logical headers of a call: timestamp, systemid and
@@ -185,12 +174,6 @@ func (r *reply) check(op string) error {
 	return nil
 }
 
-// errRetry marks an attempt that may be repeated.
-type errRetry struct{ err error }
-
-func (e errRetry) Error() string { return e.err.Error() }
-func (e errRetry) Unwrap() error { return e.err }
-
 // send performs one call and maps transport and HTTP errors; on success it
 // returns the open response (status 2xx).
 // The body is sent with its Content-Length (never chunked, as the SDK).
@@ -210,7 +193,7 @@ func (c *Client) send(ctx context.Context, op string, body io.Reader, length int
 		if ctx.Err() != nil {
 			return nil, bus.ErrGatewayUnreachable.Wrap(err, "vxp %s: %v", op, ctx.Err())
 		}
-		return nil, errRetry{bus.ErrGatewayUnreachable.Wrap(err, "vxp %s at %s", op, c.BaseURL)}
+		return nil, bus.ErrGatewayUnreachable.Wrap(err, "vxp %s at %s", op, c.BaseURL)
 	}
 	if resp.StatusCode/100 == 2 {
 		return resp, nil
@@ -230,26 +213,9 @@ func (c *Client) send(ctx context.Context, op string, body io.Reader, length int
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		return nil, bus.ErrGatewayAuth.New("vxp %s: HTTP %d: %s", op, resp.StatusCode, desc)
 	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
-		return nil, errRetry{bus.ErrGatewayUnreachable.New("vxp %s: HTTP %d: %s", op, resp.StatusCode, desc)}
+		return nil, bus.ErrGatewayUnreachable.New("vxp %s: HTTP %d: %s", op, resp.StatusCode, desc)
 	default:
 		return nil, bus.ErrGatewayRefused.New("vxp %s: HTTP %d: %s", op, resp.StatusCode, desc)
-	}
-}
-
-// withRetry runs attempt until it succeeds, fails for good or the policy
-// gives up.
-func (c *Client) withRetry(ctx context.Context, attempt func() error) error {
-	p := c.retry()
-	first := time.Now()
-	for n := 1; ; n++ {
-		err := attempt()
-		var r errRetry
-		if !errors.As(err, &r) {
-			return err
-		}
-		if p.GiveUp(n, first, time.Now()) || !bus.Sleep(ctx, p.Backoff(n)) {
-			return r.err
-		}
 	}
 }
 
@@ -262,26 +228,24 @@ const (
 
 // call runs an idempotent JSON call and decodes data into out (if not nil).
 func (c *Client) call(ctx context.Context, op, body string, out any, call ...Header) error {
-	return c.withRetry(ctx, func() error {
-		resp, err := c.send(ctx, op, strings.NewReader(body), int64(len(body)), c.headers("application/json", call...))
-		if err != nil {
-			return err
+	resp, err := c.send(ctx, op, strings.NewReader(body), int64(len(body)), c.headers("application/json", call...))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var r reply
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&r); err != nil {
+		return bus.ErrGatewayBadReply.Wrap(err, "vxp %s: answer is not the JSON envelope", op)
+	}
+	if err := r.check(op); err != nil {
+		return err
+	}
+	if out != nil && len(r.Data) > 0 && string(r.Data) != "null" {
+		if err := json.Unmarshal(r.Data, out); err != nil {
+			return bus.ErrGatewayBadReply.Wrap(err, "vxp %s: data", op)
 		}
-		defer resp.Body.Close()
-		var r reply
-		if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&r); err != nil {
-			return bus.ErrGatewayBadReply.Wrap(err, "vxp %s: answer is not the JSON envelope", op)
-		}
-		if err := r.check(op); err != nil {
-			return err
-		}
-		if out != nil && len(r.Data) > 0 && string(r.Data) != "null" {
-			if err := json.Unmarshal(r.Data, out); err != nil {
-				return bus.ErrGatewayBadReply.Wrap(err, "vxp %s: data", op)
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // GetReceivedEdocList lists packets waiting for this system; messageType
@@ -316,24 +280,18 @@ func (c *Client) UpdateStatus(ctx context.Context, docID, status string) error {
 // GetEdoc downloads a packet. The answer's base64 "data" is decoded while
 // it is read: the returned reader streams the .edxml and never holds it
 // whole. Read returns a gateway error instead of io.EOF if the answer
-// turns out to be a failure or is cut short. Retried until the body
-// starts.
+// turns out to be a failure or is cut short.
 func (c *Client) GetEdoc(ctx context.Context, docID string) (io.ReadCloser, error) {
-	var out io.ReadCloser
-	err := c.withRetry(ctx, func() error {
-		resp, err := c.send(ctx, "getEdoc", strings.NewReader(emptyJSON), int64(len(emptyJSON)), c.headers("application/json", Header{"docId", docID}))
-		if err != nil {
-			return err
-		}
-		r, err := openEdoc(resp.Body)
-		if err != nil {
-			resp.Body.Close()
-			return err
-		}
-		out = r
-		return nil
-	})
-	return out, err
+	resp, err := c.send(ctx, "getEdoc", strings.NewReader(emptyJSON), int64(len(emptyJSON)), c.headers("application/json", Header{"docId", docID}))
+	if err != nil {
+		return nil, err
+	}
+	r, err := openEdoc(resp.Body)
+	if err != nil {
+		resp.Body.Close()
+		return nil, err
+	}
+	return r, nil
 }
 
 // edocReader streams the decoded "data" of a getEdoc answer.
@@ -560,10 +518,6 @@ func (c *Client) SendEdoc(ctx context.Context, req SendRequest) (string, error) 
 		Header{"messagetype", mt}, Header{"hash-file", HashFile(sum)})
 	resp, err := c.send(ctx, "sendEdoc", io.MultiReader(body, strings.NewReader(crlf)), size+int64(len(crlf)), logical)
 	if err != nil {
-		var r errRetry
-		if errors.As(err, &r) {
-			return "", r.err
-		}
 		return "", err
 	}
 	defer resp.Body.Close()

@@ -39,9 +39,10 @@ type Config struct {
 	// Organs maps an organ id (To/OrganId of a pulled packet) to the LGSP
 	// systems that receive it.
 	Organs map[string][]string `yaml:"organs"`
-	// Timeout bounds one HTTP call (default 60s); Retry is the shared
-	// retry policy for idempotent calls (default: 3 attempts) and, for
-	// pushes, across runs (default bus.DefaultRetry).
+	// Timeout bounds one HTTP call (default 60s); Retry is the retry
+	// policy of the adapter's deliveries (vxp_pull, vxp_status, vxp_push)
+	// in the delivery engine (default bus.DefaultRetry). One call is one
+	// attempt: a failed list call waits for the next scheduled poll.
 	Timeout time.Duration   `yaml:"timeout"`
 	Retry   bus.RetryPolicy `yaml:"retry"`
 }
@@ -117,13 +118,16 @@ func provision(h *service.Host) error {
 	if err != nil {
 		return err
 	}
-	client := &Client{BaseURL: cfg.URL, SystemID: cfg.SystemID, Secret: secret, Retry: DefaultRetry}
+	client := &Client{BaseURL: cfg.URL, SystemID: cfg.SystemID, Secret: secret}
 	if cfg.Timeout > 0 {
 		client.HTTP = &http.Client{Transport: defaultHTTP.Transport, Timeout: cfg.Timeout}
 	}
 	log := h.Log.WithField("component", "vxp")
 	p := &Poller{Client: client, Exchange: h.Exchange, Store: h.Store, Log: log, Gateway: cfg.GatewaySystem,
-		OrganID: cfg.SystemID, OrganName: cfg.OrganName, Organs: cfg.Organs, DataType: cfg.DataType, Retry: cfg.Retry, Activity: h.Activity, Traffic: h.Observe}
+		OrganID: cfg.SystemID, OrganName: cfg.OrganName, Organs: cfg.Organs, DataType: cfg.DataType, Retry: cfg.Retry, Activity: h.Activity, Traffic: h.Observe, Wake: h.WakeDeliveries}
+	for _, k := range p.Kinds() {
+		h.RegisterDelivery(k)
+	}
 	runner := schedule.NewRunner(log)
 	durable := schedule.NewDurable(runner, h.Store, h.Config.Node, log)
 	if err := durable.Add(JobName, cfg.Schedule, func(ctx context.Context) {

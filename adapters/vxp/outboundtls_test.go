@@ -22,7 +22,7 @@ func TestOutboundTLSVXP(t *testing.T) {
 	for _, tc := range testenv.OutboundTLSCases(t, srv) {
 		t.Run(tc.Name, func(t *testing.T) {
 			testenv.UseOutboundTLS(t, tc.TLS)
-			c := &vxp.Client{BaseURL: srv.URL, SystemID: gw, Secret: secret, Retry: bus.RetryPolicy{MaxAttempts: 1}}
+			c := &vxp.Client{BaseURL: srv.URL, SystemID: gw, Secret: secret}
 			ag, err := c.GetAgencies(context.Background())
 			if tc.OK && (err != nil || len(ag) != 1) {
 				t.Fatalf("trusted CA: %+v, %v", ag, err)

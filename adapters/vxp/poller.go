@@ -47,30 +47,41 @@ const (
 	OutRef = "ref"
 )
 
-// Poller moves packets between VXP and the province's exchange:
+// Poller moves packets between VXP and the province's exchange. Its
+// scheduled runs only list and queue (Pull, Push, PullStatus); every
+// packet then moves as an item of the delivery engine (bus/delivery), one
+// of three registered kinds (Kinds), so that failures are retried with
+// the one retry policy, end as dead letters, and show in
+// `lgsp deliveries list` and /admin/v1/deliveries like any delivery:
 //
-//   - Pull: every packet waiting on the axis (getReceivedEdocList) becomes an
-//     exchange from the VXP gateway system (Gateway) to the systems its To
-//     organ ids map to (Organs), with the .edxml as application/xml; once
-//     accepted, a status packet 01 ("đã đến") goes back to the sender
-//     (sendEdoc, messagetype status) and the packet is acknowledged
-//     (updateStatus done). A document id is remembered in the store, so a
-//     packet pulled again after a crash between the pull and the
-//     acknowledgement is not delivered twice.
-//   - Push: every exchange addressed to the gateway system is fetched and
-//     sent to the axis (sendEdoc) to the organ ids of its To elements that
-//     are not the province's own (not in Organs), then confirmed; failures
-//     are retried at the next runs with the shared retry policy, then the
-//     exchange is rejected for the gateway with the reason. The pushed
-//     document's edXML identity (DocKey, DocumentId) is remembered.
-//   - PullStatus: every status packet waiting on the axis (a remote
-//     agency's answer — 03 đã tiếp nhận, 05 …) is matched by its
+//   - vxp_pull (Pull, PullStatus): a packet waiting on the axis
+//     (getReceivedEdocList). A document packet becomes an exchange from the
+//     VXP gateway system (Gateway) to the systems its To organ ids map to
+//     (Organs), with the .edxml as application/xml. A status packet (a
+//     remote agency's answer — 03 đã tiếp nhận, 05 …) is matched by its
 //     ResponseFor to the exchange whose document was pushed, and recorded
 //     on it as the gateway system's status report (exchange.ReportStatus:
 //     a `status` ledger event for the gateway recipient, which
-//     getSentEdocList shows the sender); then acknowledged (updateStatus
-//     done). A status packet that answers no pushed document, or is not a
-//     valid status packet, is acknowledged as fail.
+//     getSentEdocList shows the sender). A packet LGSP refuses for good
+//     (route step, not a status LGSP can place) is refused: its item is
+//     dead with the reason, and the axis is told fail. The VXP document
+//     id is remembered in the store (gateway row), so a packet taken again
+//     after a crash is not delivered twice.
+//   - vxp_status: what follows a pulled packet on the axis — a status
+//     packet 01 ("đã đến") back to the sender of an accepted document
+//     (sendEdoc, messagetype status), then updateStatus done (or fail for
+//     a refused packet).
+//   - vxp_push (Push): an exchange addressed to the gateway system is
+//     fetched and sent to the axis (sendEdoc) to the organ ids of its To
+//     elements that are not the province's own (not in Organs), then
+//     confirmed; once the retries are exhausted the exchange is rejected
+//     for the gateway with the reason. The pushed document's edXML
+//     identity (DocKey, DocumentId) is remembered.
+//
+// The idempotency key (delivery.Key) of vxp_pull and vxp_status items is
+// the VXP document id, of vxp_push items the exchange id; the axis gets
+// the same bytes on every attempt (docs/gateways.md says what it sees
+// after a crash).
 //
 // They write ledger events (gateway_received, gateway_reported,
 // gateway_acked, gateway_sent, gateway_failed) on the exchange.
@@ -96,9 +107,13 @@ type Poller struct {
 	Organs map[string][]string
 	// DataType of pulled exchanges (default "edoc").
 	DataType string
-	// Retry bounds how long a push is retried (bus.DefaultRetry if zero).
+	// Retry is the retry policy of the three kinds (bus.DefaultRetry if
+	// zero).
 	Retry bus.RetryPolicy
-	Now   func() time.Time
+	// Wake asks the delivery engine to claim now (items were queued);
+	// optional.
+	Wake func()
+	Now  func() time.Time
 	// Activity receives one entry per pulled or pushed document (M5);
 	// nil records nothing.
 	Activity *activity.Log
@@ -158,7 +173,7 @@ func (p *Poller) dataType() string {
 	return "edoc"
 }
 
-// Poll runs Pull, Push then PullStatus and joins their errors.
+// Poll queues what Pull, Push then PullStatus find and joins their errors.
 func (p *Poller) Poll(ctx context.Context) error {
 	_, perr := p.Pull(ctx)
 	_, serr := p.Push(ctx)
@@ -191,15 +206,24 @@ type inDetail struct {
 	Reason       string `json:"reason,omitempty"`
 }
 
-// Pull takes every waiting document packet into the exchange. It returns
-// how many became new exchanges.
+// Pull lists the document packets waiting on the axis and queues each
+// one not queued before as a vxp_pull delivery (the engine makes the
+// exchange, then vxp_status reports 01 and acknowledges). It returns how
+// many were queued.
 func (p *Poller) Pull(ctx context.Context) (int, error) {
-	return p.pullEach(ctx, MessageEdoc, "packet", p.pullOne)
+	return p.listIn(ctx, MessageEdoc)
 }
 
-// pullEach lists the waiting packets of one message type and hands each to
-// one; it returns how many one took, and every error joined.
-func (p *Poller) pullEach(ctx context.Context, messageType, what string, one func(ctx context.Context, docID, from string) (bool, error)) (int, error) {
+// PullStatus lists the status packets waiting on the axis and queues each
+// one not queued before as a vxp_pull delivery (recorded on the exchange
+// it answers, then acknowledged by vxp_status). It returns how many were
+// queued.
+func (p *Poller) PullStatus(ctx context.Context) (int, error) {
+	return p.listIn(ctx, MessageStatus)
+}
+
+// listIn queues the waiting packets of one message type.
+func (p *Poller) listIn(ctx context.Context, messageType string) (int, error) {
 	list, err := p.Client.GetReceivedEdocList(ctx, messageType)
 	metrics.GatewayCall(GatewayName, "poll", err)
 	if err != nil {
@@ -211,109 +235,69 @@ func (p *Poller) pullEach(ctx context.Context, messageType, what string, one fun
 		if ctx.Err() != nil {
 			break
 		}
-		took, err := one(ctx, string(it.DocID), string(it.From))
-		if took || err != nil {
-			p.record(ctx, "gateway.pull."+what, string(it.DocID), err)
-		}
+		queued, err := p.queueIn(ctx, string(it.DocID), string(it.From), messageType)
 		if err != nil {
-			p.log().WithError(err).WithField("doc_id", string(it.DocID)).Warn("pulling a " + what + " from VXP")
-			errs = append(errs, fmt.Errorf("vxp %s %s: %w", what, it.DocID, err))
+			p.log().WithError(err).WithField("doc_id", string(it.DocID)).Warn("queueing a VXP packet")
+			errs = append(errs, fmt.Errorf("vxp %s %s: %w", messageType, it.DocID, err))
 		}
-		if took {
+		if queued {
 			n++
 		}
+	}
+	if n > 0 {
+		p.wake()
 	}
 	return n, errors.Join(errs...)
 }
 
-func (p *Poller) pullOne(ctx context.Context, docID, from string) (bool, error) {
+// queueIn remembers a listed packet (its gateway row) and queues its
+// vxp_pull item once (queueOnce).
+func (p *Poller) queueIn(ctx context.Context, docID, from, messageType string) (bool, error) {
 	if docID == "" {
 		return false, nil
 	}
-	row, _, err := p.Store.ClaimGatewayDoc(ctx, store.GatewayDoc{Gateway: GatewayName, Direction: store.GatewayIn, DocID: docID, Status: InPulling, CreatedAt: p.now()})
-	if err != nil {
+	return p.queueOnce(ctx, store.GatewayIn, docID, func() error {
+		row, _, err := p.Store.ClaimGatewayDoc(ctx, store.GatewayDoc{Gateway: GatewayName, Direction: store.GatewayIn, DocID: docID, Status: InPulling, Detail: mustJSON(inDetail{From: from}), CreatedAt: p.now()})
+		if err != nil {
+			return err
+		}
+		var det inDetail
+		_ = json.Unmarshal([]byte(row.Detail), &det)
+		if det.From == "" {
+			det.From = from
+		}
+		return p.enqueue(ctx, KindPull, "", itemPayload{Key: docID, DocID: docID, From: det.From, MessageType: messageType})
+	})
+}
+
+// QueuedPrefix starts the DocID of marker rows (status "queued"): the
+// outbox item of the packet or exchange named by the rest is stored. A
+// marker row of its own, created after the item, never overwrites the
+// row the item's deliveries move on; a crash between the two queues the
+// item again, and the second item finds the row further on (or, if both
+// run at once, the axis sees the same packet again: same key).
+const QueuedPrefix = "queued:"
+
+// errSkip tells queueOnce that there is nothing to queue.
+var errSkip = errors.New("nothing to queue")
+
+// queueOnce runs enqueue unless the marker row of docID says it ran (one
+// read for a packet or exchange seen before), then writes the marker.
+func (p *Poller) queueOnce(ctx context.Context, dir, docID string, enqueue func() error) (bool, error) {
+	_, err := p.Store.GetGatewayDoc(ctx, GatewayName, dir, QueuedPrefix+docID)
+	if err == nil {
+		return false, nil
+	}
+	if !errors.Is(err, bus.ErrNotFound) {
 		return false, err
 	}
-	var det inDetail
-	_ = json.Unmarshal([]byte(row.Detail), &det)
-	if det.From == "" {
-		det.From = from
+	if err := enqueue(); errors.Is(err, errSkip) {
+		return false, nil
+	} else if err != nil {
+		return false, err
 	}
-	created := false
-	if row.Status == InPulling {
-		if row.ExchangeID != "" {
-			// A previous run stopped half-way: keep what was accepted,
-			// cancel what was not.
-			ex, err := p.Store.GetExchange(ctx, row.ExchangeID)
-			switch {
-			case err == nil && ex.Status != store.ExchangeRequested && ex.Status != store.ExchangeCancelled && ex.Status != store.ExchangeExpired && ex.Status != store.ExchangeFailed:
-				row.Status = InDelivered
-			case err == nil && ex.Status == store.ExchangeRequested:
-				if _, err := p.Exchange.Cancel(ctx, p.Gateway, ex.ID); err != nil && !errors.Is(err, bus.ErrExchangeState) {
-					return false, fmt.Errorf("cancelling half-made exchange %s: %w", ex.ID, err)
-				}
-			}
-		}
-		if row.Status == InPulling {
-			exID, statusPkt, err := p.deliver(ctx, &row)
-			if err != nil {
-				var be *bus.Error
-				if errors.As(err, &be) && be.Def.Status < 500 && !strings.HasPrefix(string(be.Def.Code), "gateway.") {
-					// LGSP refuses the packet for good (route step, no
-					// recipient …): report fail so that the axis stops
-					// offering it.
-					det.Reason = string(be.Def.Code) + ": " + be.Detail
-					row.Status, row.ExchangeID = InRefused, exID
-					row.Detail = mustJSON(det)
-					row.UpdatedAt = p.now()
-					if uerr := p.Store.UpdateGatewayDoc(ctx, row); uerr != nil {
-						return false, uerr
-					}
-					if uerr := p.Client.UpdateStatus(ctx, docID, TransportFail); uerr != nil {
-						return false, errors.Join(err, uerr)
-					}
-				}
-				return false, err
-			}
-			det.StatusPacket = statusPkt
-			row.Status, row.ExchangeID, row.Detail, row.UpdatedAt = InDelivered, exID, mustJSON(det), p.now()
-			if err := p.Store.UpdateGatewayDoc(ctx, row); err != nil {
-				return false, err
-			}
-			p.addEvent(ctx, p.event(exID, "gateway_received", p.Gateway, "", map[string]any{"doc_id": docID, "from": det.From}))
-			created = true
-		}
-	}
-	if row.Status == InRefused {
-		return created, p.Client.UpdateStatus(ctx, docID, TransportFail)
-	}
-	if row.Status == InDelivered && det.StatusPacket != "" && det.From != "" {
-		pkt := []byte(det.StatusPacket)
-		sum := sha256.Sum256(pkt)
-		sdoc, err := p.Client.SendEdoc(ctx, SendRequest{From: p.organID(), To: []string{det.From}, MessageType: MessageStatus, SHA256: sum[:], Size: int64(len(pkt)), Body: bytes.NewReader(pkt)})
-		metrics.GatewayCall(GatewayName, "push", err)
-		if err != nil {
-			return created, fmt.Errorf("reporting status 01: %w", err)
-		}
-		row.Status, row.UpdatedAt = InReported, p.now()
-		if err := p.Store.UpdateGatewayDoc(ctx, row); err != nil {
-			return created, err
-		}
-		p.addEvent(ctx, p.event(row.ExchangeID, "gateway_reported", p.Gateway, "", map[string]any{"doc_id": docID, "status_code": string(edxml.StatusArrived), "status_doc_id": sdoc}))
-	}
-	if row.Status == InDelivered || row.Status == InReported || row.Status == InAcked {
-		if err := p.Client.UpdateStatus(ctx, docID, TransportDone); err != nil {
-			return created, fmt.Errorf("acknowledging: %w", err)
-		}
-		if row.Status != InAcked {
-			row.Status, row.UpdatedAt = InAcked, p.now()
-			if err := p.Store.UpdateGatewayDoc(ctx, row); err != nil {
-				return created, err
-			}
-			p.addEvent(ctx, p.event(row.ExchangeID, "gateway_acked", p.Gateway, "", map[string]any{"doc_id": docID, "transport_status": TransportDone}))
-		}
-	}
-	return created, nil
+	_, _, err = p.Store.ClaimGatewayDoc(ctx, store.GatewayDoc{Gateway: GatewayName, Direction: dir, DocID: QueuedPrefix + docID, Status: "queued", Detail: "{}", CreatedAt: p.now()})
+	return true, err
 }
 
 func mustJSON(v any) string {
@@ -414,15 +398,13 @@ func (p *Poller) deliver(ctx context.Context, row *store.GatewayDoc) (string, st
 
 // outDetail is what the store remembers of a pushed exchange.
 type outDetail struct {
-	VXPDocID string    `json:"vxp_doc_id,omitempty"`
-	To       []string  `json:"to,omitempty"`
-	Attempts int       `json:"attempts,omitempty"`
-	First    time.Time `json:"first,omitzero"`
-	Last     string    `json:"last_error,omitempty"`
+	VXPDocID string   `json:"vxp_doc_id,omitempty"`
+	To       []string `json:"to,omitempty"`
+	Last     string   `json:"last_error,omitempty"`
 }
 
-// Push sends every exchange addressed to the gateway system to the axis.
-// It returns how many were sent.
+// Push queues every exchange addressed to the gateway system, not queued
+// before, as a vxp_push delivery. It returns how many were queued.
 func (p *Poller) Push(ctx context.Context) (int, error) {
 	items, err := p.Exchange.Inbox(ctx, p.Gateway)
 	if err != nil {
@@ -434,77 +416,33 @@ func (p *Poller) Push(ctx context.Context) (int, error) {
 		if ctx.Err() != nil {
 			break
 		}
-		sent, err := p.pushOne(ctx, it.Exchange)
-		if sent || err != nil {
-			p.record(ctx, "gateway.push", it.Exchange.ID, err)
-		}
+		queued, err := p.queueOut(ctx, it.Exchange)
 		if err != nil {
-			p.log().WithError(err).WithField("exchange", it.Exchange.ID).Warn("pushing an exchange to VXP")
+			p.log().WithError(err).WithField("exchange", it.Exchange.ID).Warn("queueing a VXP push")
 			errs = append(errs, fmt.Errorf("exchange %s: %w", it.Exchange.ID, err))
 		}
-		if sent {
+		if queued {
 			n++
 		}
+	}
+	if n > 0 {
+		p.wake()
 	}
 	return n, errors.Join(errs...)
 }
 
-func (p *Poller) pushOne(ctx context.Context, ex store.Exchange) (bool, error) {
-	row, _, err := p.Store.ClaimGatewayDoc(ctx, store.GatewayDoc{Gateway: GatewayName, Direction: store.GatewayOut, DocID: ex.ID, ExchangeID: ex.ID, Status: OutSending, CreatedAt: p.now()})
-	if err != nil {
-		return false, err
-	}
-	var det outDetail
-	_ = json.Unmarshal([]byte(row.Detail), &det)
-	if row.Status == OutSent {
-		// Sent before; the confirmation did not happen.
-		_, err := p.Exchange.Confirm(ctx, p.Gateway, ex.ID, exchange.OutcomeReceived, "VXP DocId "+det.VXPDocID)
-		if err != nil && errors.Is(err, bus.ErrExchangeState) {
-			return false, p.fetchAll(ctx, ex.ID) // download not recorded yet
+// queueOut queues the push of ex once (queueOnce).
+func (p *Poller) queueOut(ctx context.Context, ex store.Exchange) (bool, error) {
+	return p.queueOnce(ctx, store.GatewayOut, ex.ID, func() error {
+		row, _, err := p.Store.ClaimGatewayDoc(ctx, store.GatewayDoc{Gateway: GatewayName, Direction: store.GatewayOut, DocID: ex.ID, ExchangeID: ex.ID, Status: OutSending, Detail: "{}", CreatedAt: p.now()})
+		if err != nil {
+			return err
 		}
-		return false, err
-	}
-	docID, to, sendErr := p.send(ctx, ex)
-	if sendErr != nil {
-		if det.First.IsZero() {
-			det.First = p.now()
+		if row.Status == OutFailed {
+			return errSkip
 		}
-		det.Attempts++
-		det.Last = sendErr.Error()
-		row.Detail, row.UpdatedAt = mustJSON(det), p.now()
-		retry := p.Retry
-		if retry == (bus.RetryPolicy{}) {
-			retry = bus.DefaultRetry
-		}
-		final := retry.GiveUp(det.Attempts, det.First, p.now())
-		var be *bus.Error
-		if errors.As(sendErr, &be) && (be.Def == bus.ErrEDXMLInvalid || be.Def == bus.ErrGatewayRefused) && det.Attempts >= 3 {
-			final = true // the axis keeps refusing this packet
-		}
-		if final {
-			row.Status = OutFailed
-		}
-		if err := p.Store.UpdateGatewayDoc(ctx, row); err != nil {
-			return false, errors.Join(sendErr, err)
-		}
-		p.addEvent(ctx, p.event(ex.ID, "gateway_failed", ex.Source, p.Gateway, map[string]any{"code": string(bus.CodeOf(sendErr)), "attempt": det.Attempts, "final": final}))
-		if final {
-			if _, err := p.Exchange.Confirm(ctx, p.Gateway, ex.ID, exchange.OutcomeRejected, "VXP: "+truncate(sendErr.Error(), 1500)); err != nil {
-				return false, errors.Join(sendErr, err)
-			}
-		}
-		return false, sendErr
-	}
-	det.VXPDocID, det.To, det.Last = docID, to, ""
-	row.Status, row.Detail, row.UpdatedAt = OutSent, mustJSON(det), p.now()
-	if err := p.Store.UpdateGatewayDoc(ctx, row); err != nil {
-		return true, err
-	}
-	p.addEvent(ctx, p.event(ex.ID, "gateway_sent", ex.Source, p.Gateway, map[string]any{"vxp_doc_id": docID, "to": to}))
-	if _, err := p.Exchange.Confirm(ctx, p.Gateway, ex.ID, exchange.OutcomeReceived, "VXP DocId "+docID); err != nil {
-		return true, err
-	}
-	return true, nil
+		return p.enqueue(ctx, KindPush, ex.ID, itemPayload{Key: ex.ID})
+	})
 }
 
 func truncate(s string, n int) string {
@@ -651,66 +589,6 @@ func (p *Poller) matchStatus(ctx context.Context, pkt *edxml.Packet) (string, er
 		}
 	}
 	return "", nil
-}
-
-// PullStatus records every waiting status packet on the exchange it
-// answers. It returns how many were recorded.
-func (p *Poller) PullStatus(ctx context.Context) (int, error) {
-	return p.pullEach(ctx, MessageStatus, "status packet", p.pullStatusOne)
-}
-
-func (p *Poller) pullStatusOne(ctx context.Context, docID, from string) (bool, error) {
-	if docID == "" {
-		return false, nil
-	}
-	row, _, err := p.Store.ClaimGatewayDoc(ctx, store.GatewayDoc{Gateway: GatewayName, Direction: store.GatewayIn, DocID: docID, Status: InPulling, Detail: mustJSON(inDetail{From: from}), CreatedAt: p.now()})
-	if err != nil {
-		return false, err
-	}
-	var det inDetail
-	_ = json.Unmarshal([]byte(row.Detail), &det)
-	recorded := false
-	if row.Status == InPulling {
-		exID, rep, err := p.recordStatus(ctx, docID)
-		if err != nil {
-			var be *bus.Error
-			if errors.As(err, &be) && be.Def.Status < 500 && !strings.HasPrefix(string(be.Def.Code), "gateway.") {
-				// Not a status LGSP can place: report fail so that the
-				// axis stops offering it.
-				det.Reason = string(be.Def.Code) + ": " + be.Detail
-				row.Status, row.ExchangeID, row.Detail, row.UpdatedAt = InRefused, exID, mustJSON(det), p.now()
-				if uerr := p.Store.UpdateGatewayDoc(ctx, row); uerr != nil {
-					return false, errors.Join(err, uerr)
-				}
-				if uerr := p.Client.UpdateStatus(ctx, docID, TransportFail); uerr != nil {
-					return false, errors.Join(err, uerr)
-				}
-			}
-			return false, err
-		}
-		row.Status, row.ExchangeID, row.Detail, row.UpdatedAt = InDelivered, exID, mustJSON(det), p.now()
-		if err := p.Store.UpdateGatewayDoc(ctx, row); err != nil {
-			return false, err
-		}
-		p.addEvent(ctx, p.event(exID, "gateway_received", p.Gateway, p.Gateway, map[string]any{"doc_id": docID, "from": det.From, "message_type": MessageStatus, "status_code": rep.Code}))
-		recorded = true
-	}
-	switch row.Status {
-	case InRefused:
-		return recorded, p.Client.UpdateStatus(ctx, docID, TransportFail)
-	case InDelivered, InAcked:
-		if err := p.Client.UpdateStatus(ctx, docID, TransportDone); err != nil {
-			return recorded, fmt.Errorf("acknowledging: %w", err)
-		}
-		if row.Status != InAcked {
-			row.Status, row.UpdatedAt = InAcked, p.now()
-			if err := p.Store.UpdateGatewayDoc(ctx, row); err != nil {
-				return recorded, err
-			}
-			p.addEvent(ctx, p.event(row.ExchangeID, "gateway_acked", p.Gateway, p.Gateway, map[string]any{"doc_id": docID, "transport_status": TransportDone}))
-		}
-	}
-	return recorded, nil
 }
 
 // recordStatus reads one status packet from the axis and reports it on

@@ -13,4 +13,7 @@ type PollerStore interface {
 	store.GatewayStore
 	store.LedgerStore
 	GetExchange(ctx context.Context, id string) (store.Exchange, error)
+	// EnqueueOutbox queues the adapter's deliveries (vxp_pull, vxp_status,
+	// vxp_push) for the node's delivery engine.
+	EnqueueOutbox(ctx context.Context, it store.OutboxItem) error
 }

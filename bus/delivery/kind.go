@@ -1,7 +1,9 @@
 package delivery
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -47,8 +49,20 @@ type Timed interface {
 
 // Key is the idempotency key of an item: the same for every attempt of it,
 // different for any other item. HTTP and SOAP kinds send it as the
-// Idempotency-Key header.
-func Key(it store.OutboxItem) string { return fmt.Sprintf("lgsp-%d", it.ID) }
+// Idempotency-Key header. A kind whose destination knows the item by a
+// key of its own (VXP: the document id) puts it in the payload, a JSON
+// object, as "idempotency_key"; otherwise it is lgsp-<item id>.
+func Key(it store.OutboxItem) string {
+	if bytes.Contains(it.Payload, []byte(`"idempotency_key"`)) {
+		var p struct {
+			Key string `json:"idempotency_key"`
+		}
+		if json.Unmarshal(it.Payload, &p) == nil && p.Key != "" {
+			return p.Key
+		}
+	}
+	return fmt.Sprintf("lgsp-%d", it.ID)
+}
 
 // HeaderKey is the HTTP header that carries Key.
 const HeaderKey = "Idempotency-Key"

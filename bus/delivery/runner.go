@@ -268,13 +268,27 @@ func (r *Runner) heartbeat(ctx context.Context, stop <-chan struct{}, done chan<
 		}
 		r.mu.Unlock()
 		until := r.Now().UTC().Add(r.Lease)
+		// Renewed several at once: one at a time, a slow database makes the
+		// round outlast the lease, and the items are taken by another node
+		// while they are still being delivered here.
+		sem := make(chan struct{}, heartbeatParallel)
+		var wg sync.WaitGroup
 		for _, tok := range tokens {
-			if _, err := r.Store.ExtendLease(ctx, tok, until); err != nil {
-				r.Log.WithError(err).Warn("renewing a delivery lease")
-			}
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				if _, err := r.Store.ExtendLease(ctx, tok, until); err != nil {
+					r.Log.WithError(err).Warn("renewing a delivery lease")
+				}
+			}()
 		}
+		wg.Wait()
 	}
 }
+
+// heartbeatParallel bounds the lease renewals in flight at once.
+const heartbeatParallel = 8
 
 func (r *Runner) release(it store.OutboxItem) {
 	err := r.Store.ReleaseOutbox(context.Background(), it.ID, it.LeaseToken)

@@ -5,9 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"time"
+
+	"github.com/tuyenquang/lgsp/bus"
 )
 
 // defaultLimit replaces a limit ≤ 0 in listings and claims.
@@ -103,20 +104,18 @@ func (s *sqlStore) write(ctx context.Context, fn func(tx *txx) error) error {
 	if s.batch != nil {
 		return s.batch.do(ctx, fn)
 	}
-	for attempt := 1; ; attempt++ {
+	return bus.Retry(ctx, deadlockRetry, func(int) error {
 		err := s.writeOnce(ctx, fn)
-		if err == nil || attempt == 5 || !s.d.retryable(err) {
-			return err
+		if err != nil && !s.d.retryable(err) {
+			return bus.NoRetry(err)
 		}
-		t := time.NewTimer(time.Duration(attempt*attempt)*time.Millisecond + rand.N(5*time.Millisecond))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		case <-t.C:
-		}
-	}
+		return err
+	})
 }
+
+// deadlockRetry repeats a transaction MySQL chose as a deadlock victim:
+// five attempts, waits of a few milliseconds.
+var deadlockRetry = bus.RetryPolicy{Initial: 2 * time.Millisecond, MaxInterval: 25 * time.Millisecond, MaxAttempts: 5, Jitter: 0.5}
 
 func (s *sqlStore) writeOnce(ctx context.Context, fn func(tx *txx) error) error {
 	stx, err := s.w.BeginTx(ctx, s.d.txOpts)

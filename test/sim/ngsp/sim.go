@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -19,9 +20,62 @@ type Server struct {
 	tokens    map[string]time.Time
 	issued    int
 	calls     int
-	refused   int          // protected calls refused for want of a valid token
-	last      http.Header  // headers of the last protected call
-	danhmuc   http.Handler // the legacy SOAP service at DanhMucPath
+	refused   int                 // protected calls refused for want of a valid token
+	last      http.Header         // headers of the last protected call
+	danhmuc   http.Handler        // the legacy SOAP service at DanhMucPath
+	received  map[string][][]byte // ReceivePath: bodies by Idempotency-Key
+	failRecv  int                 // ReceivePath answers 503 this many more times
+}
+
+// ReceivePath is a protected service that receives documents (POST), as a
+// national system published on NGSP would: the target of route deliveries.
+const ReceivePath = "/vbdt/1.0/receive"
+
+// Received returns the bodies ReceivePath accepted, by Idempotency-Key.
+func (s *Server) Received() map[string][][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string][][]byte{}
+	for k, v := range s.received {
+		out[k] = append([][]byte(nil), v...)
+	}
+	return out
+}
+
+// FailReceive makes ReceivePath answer 503 to its next n authorized calls.
+func (s *Server) FailReceive(n int) { s.mu.Lock(); defer s.mu.Unlock(); s.failRecv = n }
+
+func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
+	ok := s.authorized(r)
+	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<20))
+	s.mu.Lock()
+	s.last = r.Header.Clone()
+	if !ok {
+		s.refused++
+	}
+	fail := ok && s.failRecv > 0
+	if fail {
+		s.failRecv--
+	}
+	if ok && !fail && err == nil && r.Method == http.MethodPost {
+		if s.received == nil {
+			s.received = map[string][][]byte{}
+		}
+		k := r.Header.Get("Idempotency-Key")
+		s.received[k] = append(s.received[k], body)
+	}
+	s.mu.Unlock()
+	switch {
+	case !ok:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="WSO2 API Manager"`)
+		write(w, http.StatusUnauthorized, map[string]any{"code": "900901", "message": "Invalid Credentials"})
+	case fail:
+		write(w, http.StatusServiceUnavailable, map[string]any{"code": "101503", "message": "Runtime Error"})
+	case r.Method != http.MethodPost || err != nil:
+		write(w, http.StatusBadRequest, map[string]any{"message": "POST a document"})
+	default:
+		write(w, http.StatusOK, map[string]any{"status": "received"})
+	}
 }
 
 // New returns a gateway that accepts one application's credentials.
@@ -73,6 +127,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.protected(w, r)
 	case DanhMucPath:
 		s.serveDanhMuc(w, r)
+	case ReceivePath:
+		s.receive(w, r)
 	default:
 		write(w, http.StatusNotFound, map[string]string{"error": "not_found"})
 	}
