@@ -68,7 +68,7 @@ func fromStore(p store.Person) Person {
 // Options configure a Service. Zero durations and counts take the
 // defaults named.
 type Options struct {
-	Store    store.Store
+	Store    store.PeopleStore
 	Vault    *vault.Vault  // seals TOTP secrets; nil: TOTP cannot be enrolled
 	Activity *activity.Log // nil: nothing is recorded
 	// IdleTimeout ends a session not used for this long (default 30 min).

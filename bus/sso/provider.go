@@ -28,9 +28,17 @@ import (
 // public URL followed by it.
 const MountPath = "/oidc"
 
+// Store is what the provider needs of the store: its own records, the
+// people's console sessions (a logout ends them) and a health check.
+type Store interface {
+	store.SSOStore
+	DeletePersonSessions(ctx context.Context, personID int64) (int64, error)
+	Ping(ctx context.Context) error
+}
+
 // Options configure a Provider. Zero durations take the defaults named.
 type Options struct {
-	Store    store.Store
+	Store    Store
 	Vault    *vault.Vault // seals the signing keys (required)
 	People   *people.Service
 	Activity *activity.Log // nil: nothing is recorded
