@@ -246,6 +246,17 @@ type Claim struct {
 	Skip  []OutboxTarget
 }
 
+// ExchangeFilter selects exchanges for SearchExchanges: sent by one of
+// Sources, with Route and Status if set, created in [From, To) if set; at
+// most Limit (default 100).
+type ExchangeFilter struct {
+	Sources  []string
+	Route    string
+	Status   string
+	From, To time.Time
+	Limit    int
+}
+
 // OutboxFilter selects outbox items for operators; zero fields match all.
 type OutboxFilter struct {
 	Status     string
@@ -353,6 +364,10 @@ type Store interface {
 	GetExchange(ctx context.Context, id string) (Exchange, error) // bus.ErrExchangeNotFound
 	// ListSent returns the newest exchanges sent by source, newest first.
 	ListSent(ctx context.Context, source string, limit int) ([]Exchange, error)
+	// SearchExchanges lists the metadata of exchanges sent by one of
+	// f.Sources (none: nothing), newest first, without recipients,
+	// policy or wrapped key (the console's search, issue #12).
+	SearchExchanges(ctx context.Context, f ExchangeFilter) ([]Exchange, error)
 
 	// PutChunk stores a sealed chunk. Chunks at or past the exchange's
 	// Received offset are uncommitted until CommitUpload moves Received
