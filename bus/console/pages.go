@@ -372,13 +372,13 @@ func (c *Console) revokeGrant(w http.ResponseWriter, r *http.Request) {
 var exchangeStates = []string{store.ExchangeRequested, store.ExchangeAccepted, store.ExchangeCompleted, store.ExchangeCancelled, store.ExchangeExpired, store.ExchangeFailed}
 
 type exchangesData struct {
-	Systems          []store.System
-	Routes           []string
-	States           []string
-	System, Route    string
-	State, From, To  string
-	Exchanges        []store.Exchange
-	Searched         bool
+	Systems         []store.System
+	Routes          []string
+	States          []string
+	System, Route   string
+	State, From, To string
+	Exchanges       []store.Exchange
+	Searched        bool
 }
 
 // MaxSearchDays bounds the period of an exchange search.
