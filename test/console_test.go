@@ -59,6 +59,9 @@ func newConsoleWorld(t *testing.T) *consoleWorld {
 	w := &consoleWorld{n: n}
 	w.toHealth = sendSmall(t, n, cwProvince, cwHealth)
 	w.toSchool = sendSmall(t, n, cwProvince, cwSchool)
+	// One finished exchange, so that today's rollups (the overview, the
+	// reports) have a line.
+	sendAndConfirm(t, n, n.clients[cwProvince], []byte("<cv>báo cáo tuần</cv>"), n.clients[cwSchool])
 	eventually(t, "a dead letter for the health department", func() (bool, error) {
 		return len(outboxItems(t, n.svc.Store(), store.OutboxDead)) == 1, nil
 	})
