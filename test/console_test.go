@@ -272,6 +272,20 @@ func TestConsoleUnitOperator(t *testing.T) {
 	if len(n1) != len(n0) {
 		t.Fatal("a post without the CSRF token issued a key")
 	}
+	// A huge form is refused before anything runs; the token in the header
+	// works as well as in the form.
+	huge := url.Values{"csrf": {c.csrf("/console/")}, "expires": {strings.Repeat("9", 2<<20)}}
+	st, _, body = c.do("POST", "/console/systems/"+cwHealth+"/keys", huge, nil)
+	if st != http.StatusRequestEntityTooLarge && st != http.StatusForbidden {
+		t.Fatalf("a 2 MiB form: %d %.300s", st, body)
+	}
+	st, _, body = c.do("POST", "/console/systems/"+cwHealth+"/keys", url.Values{}, map[string]string{"X-CSRF-Token": c.csrf("/console/")})
+	if st != http.StatusCreated {
+		t.Fatalf("token in the header: %d %.300s", st, body)
+	}
+	if n2, _ := w.n.svc.Registry().Keys(context.Background(), cwHealth); len(n2) != len(n1)+1 {
+		t.Fatalf("keys: %d then %d", len(n1), len(n2))
+	}
 	// Reports are the unit's own.
 	today := time.Now().In(store.StatsZone).Format("2006-01-02")
 	if st, _ = c.page("/console/reports?from=" + today + "&to=" + today); st != http.StatusOK {

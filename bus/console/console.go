@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"embed"
+	"errors"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -268,7 +269,7 @@ func redirectDone(w http.ResponseWriter, r *http.Request, path, done string) {
 // Mount mounts the console, its login page and its assets on handle.
 func (c *Console) Mount(handle func(pattern string, h http.Handler)) {
 	g := c.o.People.Guard
-	hf := func(f http.HandlerFunc) http.Handler { return f }
+	hf := func(f http.HandlerFunc) http.Handler { return parseForm(c, f) }
 	handle(people.LoginPath, c.o.People.LoginHandler(c.loginPage))
 	handle(people.LogoutPath, c.o.People.LogoutHandler())
 	handle("GET /console/assets/{file...}", http.HandlerFunc(c.asset))
@@ -298,6 +299,27 @@ func (c *Console) Mount(handle func(pattern string, h http.Handler)) {
 	handle("GET /console/people", g(people.ActPeopleRead, hf(c.peoplePage)))
 	handle("POST /console/people", g(people.ActPeopleWrite, hf(c.addPerson)))
 	handle("POST /console/people/{login}", g(people.ActPeopleWrite, hf(c.updatePerson)))
+}
+
+// parseForm reads the form of a state change (Guard bounded the body to
+// 1 MiB; a token sent as X-CSRF-Token leaves the form unread until here):
+// an oversized or unreadable form is refused with a coded error and
+// nothing runs.
+func parseForm(c *Console, f http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			if err := r.ParseForm(); err != nil {
+				var mbe *http.MaxBytesError
+				if errors.As(err, &mbe) {
+					c.fail(w, r, bus.ErrBodyTooLarge.New("a console form is at most %d bytes", mbe.Limit))
+					return
+				}
+				c.fail(w, r, bus.ErrBadRequest.New("unreadable form"))
+				return
+			}
+		}
+		f(w, r)
+	}
 }
 
 // asset serves an embedded file (stylesheet, script, chart library),
