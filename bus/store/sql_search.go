@@ -11,7 +11,9 @@ import (
 // sent by one of f.Sources, newest first; never payloads, policies or keys,
 // and no recipients. Each source is read on its own through the index on
 // (source, created_at), newest first with the limit, and the lists are
-// merged, so that no query sorts a year of rows.
+// merged, so that no query sorts a year of rows: a first pass reads only
+// the creation times to find the cutoff of the page, a second the rows at
+// or after it.
 func (s *sqlStore) SearchExchanges(ctx context.Context, f ExchangeFilter) ([]Exchange, error) {
 	if len(f.Sources) == 0 {
 		return nil, nil
@@ -35,17 +37,45 @@ func (s *sqlStore) SearchExchanges(ctx context.Context, f ExchangeFilter) ([]Exc
 		where = append(where, "created_at < ?")
 		args = append(args, micros(f.To))
 	}
-	q := "SELECT " + exchangeCols + " FROM exchanges WHERE source = ?"
+	cond := "source = ?"
 	if len(where) > 0 {
-		q += " AND " + strings.Join(where, " AND ")
+		cond += " AND " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY created_at DESC, id DESC LIMIT ?"
 	var out []Exchange
 	err := s.read(ctx, func(tx *txx) error {
 		out = nil
+		// First pass: the creation times only (without filters, from the
+		// index alone), to find the oldest time that can make the page.
+		var times []int64
 		for _, src := range f.Sources {
-			a := append(append([]any{src}, args...), limit)
-			rows, err := tx.QueryContext(ctx, q, a...)
+			rows, err := tx.QueryContext(ctx, "SELECT created_at FROM exchanges WHERE "+cond+" ORDER BY created_at DESC LIMIT ?", append(append([]any{src}, args...), limit)...)
+			if err != nil {
+				return fmt.Errorf("searching exchanges: %w", err)
+			}
+			for rows.Next() {
+				var t int64
+				if err := rows.Scan(&t); err != nil {
+					rows.Close()
+					return fmt.Errorf("searching exchanges: %w", err)
+				}
+				times = append(times, t)
+			}
+			err = rows.Err()
+			rows.Close()
+			if err != nil {
+				return fmt.Errorf("searching exchanges: %w", err)
+			}
+		}
+		if len(times) == 0 {
+			return nil
+		}
+		sort.Slice(times, func(i, j int) bool { return times[i] > times[j] })
+		cutoff := times[min(limit, len(times))-1]
+		// Second pass: the whole rows of the sources that have rows at or
+		// after the cutoff.
+		for _, src := range f.Sources {
+			rows, err := tx.QueryContext(ctx, "SELECT "+exchangeCols+" FROM exchanges WHERE "+cond+" AND created_at >= ? ORDER BY created_at DESC, id DESC LIMIT ?",
+				append(append([]any{src}, args...), cutoff, limit)...)
 			if err != nil {
 				return fmt.Errorf("searching exchanges: %w", err)
 			}
