@@ -133,6 +133,17 @@ func TestConsolePagesAdmin(t *testing.T) {
 			t.Fatalf("GET %s shows a payload", path)
 		}
 	}
+	// Pages cannot be framed, run scripts from elsewhere or be cached.
+	resp, err := c.http.Get(w.n.url + "/console/systems")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for h, want := range map[string]string{"Content-Security-Policy": "script-src 'self'", "X-Frame-Options": "DENY", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"} {
+		if !strings.Contains(resp.Header.Get(h), want) {
+			t.Fatalf("%s: %q, want %q", h, resp.Header.Get(h), want)
+		}
+	}
 	st, body := c.page("/console/?lang=en")
 	if st != http.StatusOK {
 		t.Fatal(st)
@@ -188,12 +199,12 @@ func TestConsolePagesAdmin(t *testing.T) {
 	f.Close()
 }
 
-// TestConsoleUnitOperator: a unit operator sees only the unit's systems in
+// TestConsolePagesUnitOperator: a unit operator sees only the unit's systems in
 // the menu and the lists, and is refused (people.forbidden, nothing
 // changed) when asking another unit's system, key or exchange by URL (M6);
 // forms without the CSRF token and requests without a session are
 // refused.
-func TestConsoleUnitOperator(t *testing.T) {
+func TestConsolePagesUnitOperator(t *testing.T) {
 	w := newConsoleWorld(t)
 	c := newConsole(t, w.n)
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -349,12 +350,20 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request, csrf, next s
 	pg := c.newPage(w, r, "login_title")
 	pg.Menu = nil
 	pg.Data = map[string]string{"CSRF": csrf, "Next": next, "Action": people.LoginPath}
+	status := 0
 	if err != nil {
+		// A failed login answers with the error's status, code and
+		// Retry-After (a lockout), as the API would.
 		pg.Err = bus.AsError(err)
 		pg.ErrText = pg.Err.Def.VI
 		if pg.Lang == LangEN {
 			pg.ErrText = pg.Err.Def.EN
 		}
+		status = pg.Err.Def.Status
+		if pg.Err.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(pg.Err.RetryAfter))
+		}
+		w.Header().Set("X-LGSP-Error-Code", string(pg.Err.Def.Code))
 	}
-	c.render(w, r, "login", pg, 0)
+	c.render(w, r, "login", pg, status)
 }
