@@ -349,6 +349,9 @@ func (c *Console) asset(w http.ResponseWriter, r *http.Request) {
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request, csrf, next string, err error) {
 	pg := c.newPage(w, r, "login_title")
 	pg.Menu = nil
+	// The language link carries only the checked next, never what the
+	// query said (no echo of a foreign address).
+	pg.LangLink = people.LoginPath + "?" + url.Values{"lang": {pg.T["other_lang_code"]}, "next": {next}}.Encode()
 	pg.Data = map[string]string{"CSRF": csrf, "Next": next, "Action": people.LoginPath}
 	status := 0
 	if err != nil {
