@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Connections", testConnections},
 		{"CreateGetExchange", testCreateGetExchange},
 		{"ListSent", testListSent},
+		{"SearchExchanges", testSearchExchanges},
 		{"Upload", testUpload},
 		{"CommitUploadConcurrent", testCommitConcurrent},
 		{"AppendChunk", testAppendChunk},
