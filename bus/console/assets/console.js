@@ -16,7 +16,7 @@
         { label: d.failedLabel, data: d.failed, borderColor: "#a3191a", backgroundColor: "rgba(163,25,26,0.15)", fill: false, tension: 0.2 }
       ]
     },
-    options: { responsive: true, maintainAspectRatio: false, animation: false, scales: { y: { beginAtZero: true } } }
+    options: { responsive: true, maintainAspectRatio: false, animation: false, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } }
   });
   document.documentElement.setAttribute("data-chart", "drawn");
 })();
