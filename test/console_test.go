@@ -172,6 +172,66 @@ func TestConsolePagesAdmin(t *testing.T) {
 		t.Fatal("the secret is shown again")
 	}
 
+	// Suspend and resume, webhook, grants, rotate and revoke keys, reload
+	// routes, add a person, verify the activity log: each through the
+	// same functions as the admin API.
+	ctx := context.Background()
+	const fin = "000.00.09.H60"
+	mustPost := func(path string, form url.Values, want int) string {
+		t.Helper()
+		st, _, body := c.post(path, form)
+		if st != want {
+			t.Fatalf("POST %s: %d, want %d: %.500s", path, st, want, body)
+		}
+		return body
+	}
+	mustPost("/console/systems/"+fin+"/suspend", nil, http.StatusSeeOther)
+	if sys, _ := w.n.svc.Registry().Get(ctx, fin); sys.Status != store.SystemSuspended {
+		t.Fatalf("after suspend: %q", sys.Status)
+	}
+	mustPost("/console/systems/"+fin+"/resume", nil, http.StatusSeeOther)
+	if sys, _ := w.n.svc.Registry().Get(ctx, fin); sys.Status != store.SystemActive {
+		t.Fatalf("after resume: %q", sys.Status)
+	}
+	mustPost("/console/systems/"+fin+"/grants", url.Values{"kind": {"exchange"}, "destination": {cwHealth}, "data_type": {"edoc"}}, http.StatusSeeOther)
+	grants, _ := w.n.svc.Store().ListGrants(ctx, store.GrantFilter{Source: fin})
+	if len(grants) != 1 || grants[0].Destination != cwHealth || grants[0].CreatedBy != "person:quantri" {
+		t.Fatalf("grants after add: %+v", grants)
+	}
+	mustPost("/console/grants/"+grants[0].ID+"/revoke", nil, http.StatusSeeOther)
+	if grants, _ = w.n.svc.Store().ListGrants(ctx, store.GrantFilter{Source: fin}); len(grants) != 0 {
+		t.Fatalf("grants after revoke: %+v", grants)
+	}
+	body = mustPost("/console/keys/"+keys[0].AccessKey+"/rotate", url.Values{"overlap_hours": {"1"}}, http.StatusCreated)
+	wantIn(t, "rotated key", body, `id="issued-secret-key"`, "Khóa cũ còn dùng được đến")
+	mustPost("/console/keys/"+keys[0].AccessKey+"/revoke", nil, http.StatusSeeOther)
+	if k, _ := w.n.svc.Store().GetKey(ctx, keys[0].AccessKey); k.Status != store.KeyRevoked {
+		t.Fatalf("after revoke: %q", k.Status)
+	}
+	hist, err := w.n.svc.Registry().History(ctx, fin, 10)
+	if err != nil || len(hist) < 3 {
+		t.Fatalf("key history: %+v %v", hist, err)
+	}
+	for _, e := range hist {
+		if e.Actor != "person:quantri" {
+			t.Fatalf("a key event made in the console names %q", e.Actor)
+		}
+	}
+	mustPost("/console/routes/reload", nil, http.StatusSeeOther)
+	mustPost("/console/people", url.Values{"login": {"kiemtoan"}, "name": {"Kiểm toán viên"}, "roles": {people.RoleAuditor}, "password": {testPassword}}, http.StatusSeeOther)
+	if p, err := w.n.svc.People().ByLogin(ctx, "kiemtoan"); err != nil || len(p.Roles) != 1 || p.Roles[0] != people.RoleAuditor {
+		t.Fatalf("added person: %+v %v", p, err)
+	}
+	mustPost("/console/people/kiemtoan", url.Values{"roles": {people.RoleAuditor}, "disabled": {"on"}}, http.StatusSeeOther)
+	if p, _ := w.n.svc.People().ByLogin(ctx, "kiemtoan"); !p.Disabled {
+		t.Fatal("the person is not disabled")
+	}
+	body = mustPost("/console/activity/verify", nil, http.StatusOK)
+	wantIn(t, "verification", body, `id="verify-result"`)
+	// A bad field is refused with its coded error, in the page's language.
+	body = mustPost("/console/systems", url.Values{"code": {"not a code"}, "name": {"x"}}, http.StatusUnprocessableEntity)
+	wantIn(t, "bad system", body, `id="error"`)
+
 	// Retry the dead letter.
 	dead := outboxItems(t, w.n.svc.Store(), store.OutboxDead)
 	st, loc, body = c.post("/console/deliveries/"+itoa64(dead[0].ID)+"/retry", nil)

@@ -306,8 +306,15 @@ func (c *Console) Mount(handle func(pattern string, h http.Handler)) {
 // 1 MiB; a token sent as X-CSRF-Token leaves the form unread until here):
 // an oversized or unreadable form is refused with a coded error and
 // nothing runs.
+//
+// It also names the person as the actor of what the handler changes
+// (auth.WithActor): key events, grants and dead-letter actions carry
+// "person:<login>", as they do through the admin API.
 func parseForm(c *Console, f http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if p, ok := people.FromContext(r.Context()); ok {
+			r = r.WithContext(auth.WithActor(r.Context(), "person:"+p.Login))
+		}
 		if r.Method == http.MethodPost {
 			if err := r.ParseForm(); err != nil {
 				var mbe *http.MaxBytesError

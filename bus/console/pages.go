@@ -329,8 +329,7 @@ func (c *Console) addGrant(w http.ResponseWriter, r *http.Request) {
 	}
 	f := r.PostForm
 	_, err := c.o.Grants.Add(r.Context(), store.Grant{Kind: f.Get("kind"), Source: sys.Code, Destination: strings.TrimSpace(f.Get("destination")),
-		DataType: strings.TrimSpace(f.Get("data_type")), Service: strings.TrimSpace(f.Get("service")), Scope: strings.TrimSpace(f.Get("scope")),
-		CreatedBy: "person:" + person(r).Login})
+		DataType: strings.TrimSpace(f.Get("data_type")), Service: strings.TrimSpace(f.Get("service")), Scope: strings.TrimSpace(f.Get("scope"))})
 	if err != nil {
 		c.fail(w, r, err)
 		return
