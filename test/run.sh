@@ -298,10 +298,11 @@ ensure_mariadb() {
 # Debian packages the interop tests need (xmllint validates our edXML against
 # xsd/edxml.xsd; xmlsec1 is the independent XML-DSig peer; python3-zeep is the
 # independent SOAP client of adapters/soap, run with /usr/bin/python3;
-# systemd gives systemd-analyze, which checks configs/lgsp.service); they
+# systemd gives systemd-analyze, which checks configs/lgsp.service; chromium
+# is the headless browser of the console's browser tests, TestConsoleBrowser); they
 # are installed in ONE apt-get call, and only when one of them is missing, so
 # a prepared machine pays nothing.
-APT_TOOLS=(libxml2-utils xmlsec1 python3-zeep python3-aiosmtpd systemd)
+APT_TOOLS=(libxml2-utils xmlsec1 python3-zeep python3-aiosmtpd systemd chromium)
 
 ensure_apt_tools() {
 	phase "prerequisite: Debian tools (${APT_TOOLS[*]:-none listed})"

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tuyenquang/lgsp/bus/auth"
+	"github.com/tuyenquang/lgsp/bus/console"
 	"github.com/tuyenquang/lgsp/bus/people"
 )
 
@@ -18,7 +19,13 @@ func (s *Service) provisionPeople() {
 		IdleTimeout: c.IdleTimeout, AbsoluteTimeout: c.AbsoluteTimeout, SecureCookies: c.SecureCookies || s.cfg.TLS.Enabled(),
 		LockoutFailures: c.LockoutFailures, AddressFailures: c.AddressFailures, LockoutBase: c.LockoutBase, LockoutMax: c.LockoutMax,
 		LockoutWindow: c.LockoutWindow, MaxLoginBytes: s.cfg.Limits.MaxFormBytes, WriteError: WriteProblem, Admit: Admit})
-	s.people.Mount(s.mux.Handle)
+	// The console (bus/console) mounts the login form, logout and its
+	// pages; it calls the same registry, grants, delivery ops, report and
+	// activity functions as the admin API.
+	s.console = console.New(console.Options{People: s.people, Store: s.store, Registry: s.registry, Grants: s.grants,
+		Routes: s.routes.Load, Reload: s.Reload, Lint: func() error { _, err := LoadRoutes(s.cfg.RoutesDir); return err },
+		Node: s.cfg.Node, Log: s.log})
+	s.console.Mount(s.mux.Handle)
 }
 
 // purgeConsoleSessions deletes console sessions past their timeouts, and

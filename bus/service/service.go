@@ -24,6 +24,7 @@ import (
 	"github.com/tuyenquang/lgsp/bus/activity"
 	"github.com/tuyenquang/lgsp/bus/alert"
 	"github.com/tuyenquang/lgsp/bus/auth"
+	"github.com/tuyenquang/lgsp/bus/console"
 	"github.com/tuyenquang/lgsp/bus/delivery"
 	"github.com/tuyenquang/lgsp/bus/exchange"
 	"github.com/tuyenquang/lgsp/bus/notify"
@@ -184,6 +185,7 @@ type Service struct {
 	gateways map[string]GatewayClient // by name (Host.SetGateway)
 	cron     *schedule.Runner
 	routes   atomic.Pointer[route.Set]
+	console  *console.Console
 	reloadMu sync.Mutex
 	limit    *limiter // authenticated requests
 	gate     *limiter // requests whose HTTP credentials are being checked

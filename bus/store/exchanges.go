@@ -124,6 +124,17 @@ type Accept struct {
 	Events     []Event
 }
 
+// ExchangeFilter selects exchanges for SearchExchanges: sent by one of
+// Sources, with Route and Status if set, created in [From, To) if set; at
+// most Limit (default 100).
+type ExchangeFilter struct {
+	Sources  []string
+	Route    string
+	Status   string
+	From, To time.Time
+	Limit    int
+}
+
 // ExchangeStore is the store-and-forward exchanges (F1–F7): their
 // recipients' delivery state and their encrypted payload chunks. Writes
 // that change an exchange's state append its ledger events in the same
@@ -136,6 +147,10 @@ type ExchangeStore interface {
 	GetExchange(ctx context.Context, id string) (Exchange, error) // bus.ErrExchangeNotFound
 	// ListSent returns the newest exchanges sent by source, newest first.
 	ListSent(ctx context.Context, source string, limit int) ([]Exchange, error)
+	// SearchExchanges lists the metadata of exchanges sent by one of
+	// f.Sources (none: nothing), newest first, without recipients,
+	// policy or wrapped key (the console's search, issue #12).
+	SearchExchanges(ctx context.Context, f ExchangeFilter) ([]Exchange, error)
 
 	// AppendChunk stores a sealed chunk at the exchange's Received offset
 	// and moves Received past it in the same transaction, so that what is

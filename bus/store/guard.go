@@ -182,7 +182,7 @@ var reads = map[string]bool{
 	"Inbox": true, "KeyEvents": true, "LastEventID": true, "LastRun": true, "LegacyToken": true, "ListActivity": true,
 	"ListAlerts": true, "ListDeliveries": true, "ListGrants": true, "ListKeys": true, "ListSent": true,
 	"ListSystemOrgans": true, "ListSystems": true, "PlatformKey": true, "SealedSamples": true, "SessionByHash": true,
-	"Settled": true, "Stats": true, "TokenByHash": true,
+	"SearchExchanges": true, "Settled": true, "Stats": true, "TokenByHash": true,
 	"GetPerson": true, "PersonByLogin": true, "PeopleByClaim": true, "ListPeople": true, "ConsoleSessionByHash": true,
 	"GetLoginLock": true,
 }

@@ -1091,6 +1091,17 @@ func (g *Guarded) SealedSamples(ctx context.Context, p1 int) (r0 []SealedSample,
 	return r0, g.end(ctx, cctx, err)
 }
 
+func (g *Guarded) SearchExchanges(ctx context.Context, p1 ExchangeFilter) (r0 []Exchange, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, err
+	}
+	defer cancel()
+	defer g.observe("SearchExchanges", time.Now())
+	r0, err = g.Store.SearchExchanges(cctx, p1)
+	return r0, g.end(ctx, cctx, err)
+}
+
 func (g *Guarded) SessionByHash(ctx context.Context, p1 string) (r0 Session, err error) {
 	cctx, cancel, err := g.begin(ctx)
 	if err != nil {

@@ -144,9 +144,24 @@ func statsRange(from, to int, daysOnly bool) (string, []any) {
 	if first > last {
 		return days, []any{from, to}
 	}
-	// Days before the first whole month, the whole months, days after.
-	return "(" + days + " OR " + days + " OR (day >= ? AND day <= ? AND day % 100 = 0))",
-		[]any{from, first - 1, last + 100, to, first, last}
+	// Days before the first whole month, the whole months, days after. The
+	// month rows are named one by one: a range first..last would walk every
+	// day row between them in the primary key (they sort among the days),
+	// the list seeks each month's rows only (the console's reports over a
+	// year, issue #12: a twelfth of the key's entries).
+	months := []any{from, first - 1, last + 100, to}
+	for m := first; m <= last; m = nextMonth(m) {
+		months = append(months, m)
+	}
+	return "(" + days + " OR " + days + " OR day IN (" + placeholders(len(months)-4) + "))", months
+}
+
+// nextMonth returns the month row's day after month (yyyymm00).
+func nextMonth(month int) int {
+	if month/100%100 == 12 {
+		return (month/10000+1)*10000 + 100
+	}
+	return month + 100
 }
 
 // firstWholeMonth returns yyyymm00 of the first month that starts on or

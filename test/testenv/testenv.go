@@ -24,6 +24,7 @@ const DefaultMySQLDSN = "root@tcp(127.0.0.1:3306)/"
 
 // tools maps a command the tests run to the Debian package that provides it.
 var tools = map[string]string{
+	"chromium":        "chromium",
 	"xmllint":         "libxml2-utils",
 	"xmlsec1":         "xmlsec1",
 	"node":            "nodejs (>= 20.19)",

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, plant Planter) {
 		{"Connections", testConnections},
 		{"CreateGetExchange", testCreateGetExchange},
 		{"ListSent", testListSent},
+		{"SearchExchanges", testSearchExchanges},
 		{"Upload", func(t *testing.T, s store.Store) { testUpload(t, s, plant) }},
 		{"AppendChunkConcurrent", testAppendConcurrent},
 		{"AppendChunk", testAppendChunk},
