@@ -30,11 +30,25 @@ var assets embed.FS
 // Prefix is where the console lives.
 const Prefix = "/console/"
 
+// Store is what the console reads and changes in the store: exchanges'
+// metadata and ledgers, keys, statistics, alerts and the backlog, the
+// activity log, and dead letters (through delivery.Ops).
+type Store interface {
+	store.ExchangeStore
+	store.LedgerStore
+	store.OutboxStore
+	store.StatsStore
+	store.AlertStore
+	store.ActivityStore
+	store.RegistryStore
+	store.PlatformKeyStore // checkpoints' public keys (activity.Verify)
+}
+
 // Options is what the console is built from; bus/service fills it with the
 // node's own objects, so pages and the admin API run the same code.
 type Options struct {
 	People   *people.Service
-	Store    store.Store
+	Store    Store
 	Registry *auth.Registry
 	Grants   *auth.Grants
 	// Routes returns the running route set; Reload loads the route files
