@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -67,6 +68,15 @@ func testCLIActivity(t *testing.T, dialect string) {
 		resp.Body.Close()
 	}
 	run(false, "systems", "suspend", "000.00.99.H60") // refused: no such system, recorded with its code
+	// A route reload by SIGHUP (the node runs in this process and
+	// catches it) is recorded on the node's chain.
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the SIGHUP route reload in the activity log", func() (bool, error) {
+		_, b := n.adminGet(t, "/admin/v1/activity?limit=1000")
+		return strings.Contains(string(b), `"admin.signal.routes.reload"`), nil
+	})
 
 	// What the node's admin API shows: every action, who made it, never a secret.
 	_, body := n.adminGet(t, "/admin/v1/activity?limit=1000")
