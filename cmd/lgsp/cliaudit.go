@@ -114,7 +114,7 @@ func (a *cliAudit) commit(ctx context.Context, entries ...activity.Entry) error 
 		return nil
 	}
 	var err error
-	for try := 0; try < 5; try++ {
+	for try := 0; try < 8; try++ {
 		if try > 0 {
 			// Another command on this host took the sequence number.
 			select {
