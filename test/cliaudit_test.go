@@ -1,15 +1,20 @@
 package test
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/tuyenquang/lgsp/bus/service"
+	"github.com/tuyenquang/lgsp/bus/store"
 )
 
 // TestCLIActivitySQLite: admin actions made with the CLI (registry, keys,
@@ -176,4 +181,44 @@ func testCLIActivity(t *testing.T, dialect string) {
 func str(v any) string {
 	s, _ := v.(string)
 	return s
+}
+
+// TestCLIActivityDeadLetters: lgsp deliveries retry|discard writes one
+// entry per dead letter acted on, in the unit of its target (M5, M6).
+func TestCLIActivityDeadLetters(t *testing.T) {
+	bin := buildLGSP(t)
+	n := startNodeWith(t, "sqlite", func(c *service.Config) { c.Webhooks.AllowCIDRs = []string{"127.0.0.0/8"} })
+	recv := newKeyCounter(0)
+	recv.code.Store(http.StatusBadRequest)
+	hook := httptest.NewServer(recv)
+	defer hook.Close()
+	n.unitSystem(t, "000.00.00.H60", "UBND tỉnh")
+	yTe := n.unitSystem(t, "000.00.07.H60", "Sở Y tế")
+	if _, err := n.svc.Registry().SetWebhook(context.Background(), "000.00.07.H60", hook.URL); err != nil {
+		t.Fatal(err)
+	}
+	id1 := sendSmall(t, n, "000.00.00.H60", "000.00.07.H60")
+	id2 := sendSmall(t, n, "000.00.00.H60", "000.00.07.H60")
+	eventually(t, "two dead letters", func() (bool, error) {
+		return len(outboxItems(t, n.svc.Store(), store.OutboxDead)) == 2, nil
+	})
+	cmd := exec.Command(bin, "deliveries", "discard", "--target", "000.00.07.H60")
+	cmd.Dir, cmd.Env = t.TempDir(), append(os.Environ(), "LGSP_DATA_DIR="+n.dataDir)
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "2 dead letter(s) discarded") {
+		t.Fatalf("lgsp deliveries discard: %v\n%s", err, out)
+	}
+	host, _ := os.Hostname()
+	got := map[string]bool{}
+	for _, e := range unitActivity(t, n, yTe, "?limit=1000") {
+		if e.Node == "cli-"+host && e.Kind == "admin.cli.deliveries.discard" && e.System == "000.00.07.H60" && e.Unit == "Sở Y tế" {
+			for _, id := range []string{id1, id2} {
+				if strings.Contains(e.Subject, id) {
+					got[id] = true
+				}
+			}
+		}
+	}
+	if !got[id1] || !got[id2] {
+		t.Fatalf("Sở Y tế does not read the discard of both dead letters: %v", got)
+	}
 }
