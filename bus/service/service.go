@@ -610,7 +610,16 @@ func (s *Service) Run(ctx context.Context, ready func(addr net.Addr)) error {
 		select {
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				_, _ = s.Reload()
+				// A route reload by signal is an admin action too (M5):
+				// recorded like POST /admin/v1/routes/reload.
+				_, rerr := s.Reload()
+				out := activity.OK
+				if rerr != nil {
+					out = "refused"
+				}
+				if err := s.activity.Commit(ctx, activity.Entry{Kind: "admin.signal.routes.reload", Actor: "signal:SIGHUP", Subject: "routes", Outcome: out}); err != nil {
+					s.log.WithError(err).Error("activity log: the route reload by SIGHUP could not be recorded")
+				}
 				s.ReloadCertificate()
 				continue
 			}

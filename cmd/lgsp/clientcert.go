@@ -31,7 +31,7 @@ func clientCertCmd(ctx context.Context, args []string) error {
 	desc := fs.String("description", "", "add: free text shown in list")
 	id := fs.String("id", "", "remove: id of the binding (from list)")
 	_ = fs.Parse(args[1:])
-	reg, closeFn, err := loadRegistry(ctx, load)
+	reg, au, closeFn, err := loadRegistry(ctx, load)
 	if err != nil {
 		return err
 	}
@@ -49,7 +49,8 @@ func clientCertCmd(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		if b, err = reg.BindClientCert(ctx, *code, b); err != nil {
+		b, err = reg.BindClientCert(ctx, *code, b)
+		if err = au.done(ctx, "systems.client-cert.add", *code, b.ID, err); err != nil {
 			return err
 		}
 		fmt.Printf("%s bound to client certificate binding %s: its requests must now arrive over HTTPS presenting it\n", *code, b.ID)
@@ -69,7 +70,7 @@ func clientCertCmd(ctx context.Context, args []string) error {
 		}
 		tw.Flush()
 	case "remove":
-		if err := reg.UnbindClientCert(ctx, *code, *id); err != nil {
+		if err := au.do(ctx, "systems.client-cert.remove", *code, *id, func() error { return reg.UnbindClientCert(ctx, *code, *id) }); err != nil {
 			return err
 		}
 		fmt.Printf("%s: binding %s removed\n", *code, *id)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/tuyenquang/lgsp/bus/activity"
 	"github.com/tuyenquang/lgsp/bus/delivery"
 	"github.com/tuyenquang/lgsp/bus/store"
 )
@@ -48,10 +49,17 @@ func deliveriesCmd(ctx context.Context, args []string) error {
 			f.Status = ""
 		}
 		views, err = ops.List(ctx, f)
-	case "retry":
-		views, err = ops.Requeue(ctx, f, *all)
-	case "discard":
-		views, err = ops.Discard(ctx, f, *all)
+	case "retry", "discard":
+		au, aerr := newCLIAudit(ctx, cfg, st, nil)
+		if aerr != nil {
+			return aerr
+		}
+		act := ops.Requeue
+		if args[0] == "discard" {
+			act = ops.Discard
+		}
+		views, err = act(ctx, f, *all)
+		err = recordDeliveries(ctx, au, "deliveries."+args[0], f, views, err)
 	default:
 		return usageError(deliveriesUsage)
 	}
@@ -68,4 +76,19 @@ func deliveriesCmd(ctx context.Context, args []string) error {
 		fmt.Printf("%d dead letter(s) %s\n", len(views), map[string]string{"retry": "requeued", "discard": "discarded"}[args[0]])
 	}
 	return nil
+}
+
+// recordDeliveries writes one activity entry per dead letter acted on, in
+// the unit of its target (M6); a refused action is one entry naming the
+// filter's id, kind and target (never an error text).
+func recordDeliveries(ctx context.Context, au *cliAudit, kind string, f store.OutboxFilter, views []delivery.View, err error) error {
+	if err != nil || len(views) == 0 {
+		subject := fmt.Sprintf("id=%d kind=%s target=%s exchange=%s", f.ID, f.Kind, f.Target, f.ExchangeID)
+		return au.done(ctx, kind, f.Target, subject, err)
+	}
+	var entries []activity.Entry
+	for _, v := range views {
+		entries = append(entries, au.entry(kind, v.Target, fmt.Sprintf("delivery %d (%s, exchange %s)", v.ID, v.Kind, v.ExchangeID), activity.OK))
+	}
+	return au.commit(ctx, entries...)
 }

@@ -33,16 +33,22 @@ func grantsCmd(ctx context.Context, args []string) error {
 	scope := fs.String("scope", "", "service: scope, or * for any")
 	all := fs.Bool("all", false, "list: include revoked grants")
 	_ = fs.Parse(args[1:])
-	_, st, err := loadStore(ctx, load)
+	cfg, st, err := loadStore(ctx, load)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	g := &auth.Grants{Store: st}
+	var au *cliAudit
+	if args[0] != "list" {
+		if au, err = newCLIAudit(ctx, cfg, st, nil); err != nil {
+			return err
+		}
+	}
 	switch args[0] {
 	case "add":
 		gr, err := g.Add(ctx, store.Grant{Kind: *kind, Source: *source, Destination: *to, DataType: *dataType, Service: *svc, Scope: *scope})
-		if err != nil {
+		if err = au.done(ctx, "grants.add", *source, gr.ID, err); err != nil {
 			return err
 		}
 		fmt.Printf("%s %s\n", gr.ID, describeGrant(gr))
@@ -65,7 +71,7 @@ func grantsCmd(ctx context.Context, args []string) error {
 		if fs.NArg() != 1 {
 			return usageError("usage: lgsp grants revoke ID")
 		}
-		if err := g.Revoke(ctx, fs.Arg(0)); err != nil {
+		if err := au.do(ctx, "grants.revoke", grantSource(ctx, st, fs.Arg(0)), fs.Arg(0), func() error { return g.Revoke(ctx, fs.Arg(0)) }); err != nil {
 			return err
 		}
 		fmt.Printf("%s revoked: what it allowed is refused from now on\n", fs.Arg(0))
@@ -73,6 +79,21 @@ func grantsCmd(ctx context.Context, args []string) error {
 		return usageError(grantsUsage)
 	}
 	return nil
+}
+
+// grantSource is the source of a grant, for the activity entry of its
+// revocation ("" when there is no such grant).
+func grantSource(ctx context.Context, st store.Store, id string) string {
+	list, err := st.ListGrants(ctx, store.GrantFilter{Revoked: true})
+	if err != nil {
+		return ""
+	}
+	for _, g := range list {
+		if g.ID == id {
+			return g.Source
+		}
+	}
+	return ""
 }
 
 func describeGrant(g store.Grant) string {

@@ -25,7 +25,7 @@ func legacyTokenCmd(ctx context.Context, args []string) error {
 	if *code == "" || *on == *off {
 		return usageError("usage: lgsp systems legacy-token --code CODE --on|--off")
 	}
-	reg, closeFn, err := loadRegistry(ctx, load)
+	reg, au, closeFn, err := loadRegistry(ctx, load)
 	if err != nil {
 		return err
 	}
@@ -36,7 +36,8 @@ func legacyTokenCmd(ctx context.Context, args []string) error {
 	if !ok {
 		return fmt.Errorf("the store cannot switch the legacy token")
 	}
-	if err := st.SetLegacyToken(ctx, *code, *on, time.Now()); err != nil {
+	kind := map[bool]string{true: "systems.legacy-token.on", false: "systems.legacy-token.off"}[*on]
+	if err := au.do(ctx, kind, *code, *code, func() error { return st.SetLegacyToken(ctx, *code, *on, time.Now()) }); err != nil {
 		return err
 	}
 	if *on {

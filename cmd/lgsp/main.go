@@ -71,7 +71,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// Key and grant operations are recorded with who made them.
-	ctx = auth.WithActor(ctx, "cli:"+cliUser())
+	ctx = auth.WithActor(ctx, cliOperator())
 	cmd, args := args[0], args[1:]
 	switch cmd {
 	case "serve":
@@ -205,10 +205,10 @@ func loadStore(ctx context.Context, load func() (service.Config, error)) (servic
 
 // loadRegistry loads the configuration of a command and opens the registry
 // (store and master key) as openRegistry does.
-func loadRegistry(ctx context.Context, load func() (service.Config, error)) (*auth.Registry, func(), error) {
+func loadRegistry(ctx context.Context, load func() (service.Config, error)) (*auth.Registry, *cliAudit, func(), error) {
 	cfg, err := load()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	return openRegistry(ctx, cfg)
 }

@@ -18,22 +18,24 @@ import (
 
 // openRegistry opens the store and vault of the configuration, as the
 // server does; SQLite in WAL mode lets the CLI work beside a running node.
-func openRegistry(ctx context.Context, cfg service.Config) (*auth.Registry, func(), error) {
+// Its changes are recorded by the returned cliAudit (activity log, M5).
+func openRegistry(ctx context.Context, cfg service.Config) (*auth.Registry, *cliAudit, func(), error) {
 	st, err := service.OpenStore(ctx, &cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	v, err := service.OpenVault(ctx, &cfg, st, nil) // refuses a missing or wrong master key
 	if err != nil {
 		st.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	pol, err := cfg.OutboundPolicy()
 	if err != nil {
 		st.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return &auth.Registry{Store: st, Vault: v, Audit: st, Outbound: pol}, func() { st.Close() }, nil
+	au, _ := newCLIAudit(ctx, cfg, st, v) // the vault is open: no error
+	return &auth.Registry{Store: st, Vault: v, Audit: st, Outbound: pol}, au, func() { st.Close() }, nil
 }
 
 func systemsCmd(ctx context.Context, args []string) error {
@@ -62,22 +64,27 @@ func systemsCmd(ctx context.Context, args []string) error {
 	if *code == "" && fs.NArg() > 0 {
 		*code = fs.Arg(0)
 	}
-	reg, closeFn, err := loadRegistry(ctx, load)
+	reg, au, closeFn, err := loadRegistry(ctx, load)
 	if err != nil {
 		return err
 	}
 	defer closeFn()
 	switch args[0] {
 	case "add":
-		sys, warns, err := reg.AddSystem(ctx, store.System{Code: *code, Name: *name, Unit: *unit, Contact: *contact, WebhookURL: *webhook})
+		var sys store.System
+		err := au.do(ctx, "systems.add", *code, *code, func() (err error) {
+			var warns []string
+			sys, warns, err = reg.AddSystem(ctx, store.System{Code: *code, Name: *name, Unit: *unit, Contact: *contact, WebhookURL: *webhook})
+			for _, w := range warns {
+				fmt.Fprintln(os.Stderr, "warning:", w)
+			}
+			return err
+		})
 		if err != nil {
 			return err
 		}
-		for _, w := range warns {
-			fmt.Fprintln(os.Stderr, "warning:", w)
-		}
 		for _, a := range splitList(*alg) {
-			if _, err := reg.AllowAlg(ctx, sys.Code, a); err != nil {
+			if err := au.do(ctx, "systems.allow-alg", sys.Code, a, func() error { _, err := reg.AllowAlg(ctx, sys.Code, a); return err }); err != nil {
 				return err
 			}
 		}
@@ -113,7 +120,8 @@ func systemsCmd(ctx context.Context, args []string) error {
 		if (*webhook == "") == !*clearHook {
 			return usageError("usage: lgsp systems set-webhook --code CODE (--webhook URL | --clear)")
 		}
-		s, err := reg.SetWebhook(ctx, *code, *webhook)
+		var s store.System
+		err := au.do(ctx, "systems.set-webhook", *code, *code, func() (err error) { s, err = reg.SetWebhook(ctx, *code, *webhook); return err })
 		if err != nil {
 			return err
 		}
@@ -123,12 +131,12 @@ func systemsCmd(ctx context.Context, args []string) error {
 			fmt.Printf("%s: webhooks go to %s\n", s.Code, s.WebhookURL)
 		}
 	case "suspend":
-		if err := reg.Suspend(ctx, *code); err != nil {
+		if err := au.do(ctx, "systems.suspend", *code, *code, func() error { return reg.Suspend(ctx, *code) }); err != nil {
 			return err
 		}
 		fmt.Printf("%s suspended: its requests are refused until resumed\n", *code)
 	case "resume":
-		if err := reg.Resume(ctx, *code); err != nil {
+		if err := au.do(ctx, "systems.resume", *code, *code, func() error { return reg.Resume(ctx, *code) }); err != nil {
 			return err
 		}
 		fmt.Printf("%s active again\n", *code)
@@ -137,7 +145,8 @@ func systemsCmd(ctx context.Context, args []string) error {
 		if args[0] == "deny-alg" {
 			change = reg.DenyAlg
 		}
-		algs, err := change(ctx, *code, *alg)
+		var algs []string
+		err := au.do(ctx, "systems."+args[0], *code, *alg, func() (err error) { algs, err = change(ctx, *code, *alg); return err })
 		if err != nil {
 			return err
 		}
@@ -163,7 +172,7 @@ func keysCmd(ctx context.Context, args []string) error {
 	overlap := fs.Duration("overlap", 72*time.Hour, "rotate: how long the old key keeps working")
 	publicKey := fs.String("public-key", "", "add-rsa: PEM public key or X.509 certificate file")
 	_ = fs.Parse(args[1:])
-	reg, closeFn, err := loadRegistry(ctx, load)
+	reg, au, closeFn, err := loadRegistry(ctx, load)
 	if err != nil {
 		return err
 	}
@@ -179,7 +188,7 @@ func keysCmd(ctx context.Context, args []string) error {
 			}
 		}
 		ak, sk, err := reg.IssueKeyAlg(ctx, *system, *alg, exp)
-		if err != nil {
+		if err = au.done(ctx, "keys.issue", *system, ak, err); err != nil {
 			return err
 		}
 		cred := rest.Credentials{URL: *url, System: *system, AccessKey: ak, SecretKey: sk}
@@ -210,7 +219,7 @@ func keysCmd(ctx context.Context, args []string) error {
 		if fs.NArg() != 1 {
 			return usageError("usage: lgsp keys revoke ACCESS_KEY")
 		}
-		if err := reg.RevokeKey(ctx, fs.Arg(0)); err != nil {
+		if err := au.do(ctx, "keys.revoke", keySystem(ctx, reg, fs.Arg(0)), fs.Arg(0), func() error { return reg.RevokeKey(ctx, fs.Arg(0)) }); err != nil {
 			return err
 		}
 		fmt.Printf("%s revoked: requests signed with it are refused from now on\n", fs.Arg(0))
@@ -226,7 +235,11 @@ func keysCmd(ctx context.Context, args []string) error {
 			return err
 		}
 		rot, err := reg.RotateKey(ctx, *accessKey, *overlap, exp)
-		if err != nil {
+		subject := *accessKey
+		if err == nil {
+			subject += " -> " + rot.AccessKey
+		}
+		if err = au.done(ctx, "keys.rotate", keySystem(ctx, reg, *accessKey), subject, err); err != nil {
 			return err
 		}
 		note := fmt.Sprintf("%s keeps working until %s; deploy the new key before then", rot.Old, rot.OldExpires.Local().Format(time.RFC3339))
@@ -253,7 +266,7 @@ func keysCmd(ctx context.Context, args []string) error {
 			return err
 		}
 		ak, err := reg.RegisterRSAKey(ctx, *system, b, exp)
-		if err != nil {
+		if err = au.done(ctx, "keys.add-rsa", *system, ak, err); err != nil {
 			return err
 		}
 		fmt.Printf("access_key: %s\n(%s: sign with the matching private key; the platform holds no secret)\n", ak, auth.AlgRSASHA256)
@@ -279,6 +292,16 @@ func keysCmd(ctx context.Context, args []string) error {
 		return usageError("usage: lgsp keys issue|list|revoke|rotate|add-rsa|history …")
 	}
 	return nil
+}
+
+// keySystem is the system of an access key, for the activity entry of an
+// action on the key ("" when there is no such key: the action fails).
+func keySystem(ctx context.Context, reg *auth.Registry, accessKey string) string {
+	k, err := reg.Store.GetKey(ctx, accessKey)
+	if err != nil {
+		return ""
+	}
+	return k.SystemCode
 }
 
 // parseExpiry reads --expires: YYYY-MM-DD (local midnight) or RFC 3339;

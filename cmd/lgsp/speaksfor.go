@@ -28,21 +28,27 @@ func speaksForCmd(ctx context.Context, args []string) error {
 	system := fs.String("system", "", "identifier code of the system")
 	organ := fs.String("organ", "", "add, remove: identifier code of the organ it speaks for")
 	_ = fs.Parse(args[1:])
-	_, st, err := loadStore(ctx, load)
+	cfg, st, err := loadStore(ctx, load)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	sf := &auth.SpeaksFor{Store: st}
+	var au *cliAudit
+	if args[0] != "list" {
+		if au, err = newCLIAudit(ctx, cfg, st, nil); err != nil {
+			return err
+		}
+	}
 	switch args[0] {
 	case "add":
 		o, err := sf.Add(ctx, *system, *organ)
-		if err != nil {
+		if err = au.done(ctx, "systems.speaks-for.add", *system, *organ, err); err != nil {
 			return err
 		}
 		fmt.Printf("%s may send and report status as %s (listed %s by %s)\n", o.System, o.Organ, fmtTime(o.CreatedAt), o.CreatedBy)
 	case "remove":
-		if err := sf.Remove(ctx, *system, *organ); err != nil {
+		if err := au.do(ctx, "systems.speaks-for.remove", *system, *organ, func() error { return sf.Remove(ctx, *system, *organ) }); err != nil {
 			return err
 		}
 		fmt.Printf("%s no longer speaks for %s: its packets naming %s are refused from now on\n", *system, *organ, *organ)
