@@ -1,0 +1,270 @@
+package main
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/tuyenquang/lgsp/bus/xmldsig"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "dsigbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("dsigbench", flag.ContinueOnError)
+	sizes := fs.String("sizes", "100KB,10MB,100MB", "attachment sizes of the packets, comma-separated (KB, MB)")
+	runs := fs.Int("runs", 3, "verifications of each file by each tool; the median time and the largest RSS are printed")
+	child := fs.String("child", "", "internal: verify this file with bus/xmldsig and exit")
+	roots := fs.String("roots", "", "internal: the trusted root PEM for -child")
+	dir := fs.String("dir", "", "directory for the packets (default: a temporary one, removed afterwards)")
+	xmlsec := fs.String("xmlsec1", "xmlsec1", "the xmlsec1 binary")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *child != "" {
+		return verifyChild(*child, *roots)
+	}
+	if *runs < 1 {
+		return errors.New("-runs must be positive")
+	}
+	var sz []int
+	for _, s := range strings.Split(*sizes, ",") {
+		n, err := parseSize(strings.TrimSpace(s))
+		if err != nil {
+			return err
+		}
+		sz = append(sz, n)
+	}
+	xmlsecBin, err := exec.LookPath(*xmlsec)
+	if err != nil {
+		return fmt.Errorf("xmlsec1 is needed for the comparison: %w", err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	d := *dir
+	if d == "" {
+		if d, err = os.MkdirTemp("", "dsigbench"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+	}
+	signer, rootPEM, err := newSigner()
+	if err != nil {
+		return err
+	}
+	rootFile := filepath.Join(d, "root.pem")
+	if err := os.WriteFile(rootFile, rootPEM, 0o600); err != nil {
+		return err
+	}
+	fmt.Printf("%-8s %10s | %-22s | %-22s | %s\n", "packet", "file", "lgsp (bus/xmldsig)", "xmlsec1 --verify", "lgsp/xmlsec1 time, RSS")
+	for _, n := range sz {
+		signed, err := signer.Sign(edxmlDoc(n))
+		if err != nil {
+			return fmt.Errorf("signing %s: %w", fmtSize(n), err)
+		}
+		file := filepath.Join(d, "signed-"+fmtSize(n)+".xml")
+		if err := os.WriteFile(file, signed, 0o600); err != nil {
+			return err
+		}
+		size := len(signed)
+		signed = nil
+		ours, err := measure(*runs, self, "-child", file, "-roots", rootFile)
+		if err != nil {
+			return fmt.Errorf("%s, bus/xmldsig: %w", fmtSize(n), err)
+		}
+		theirs, err := measure(*runs, xmlsecBin, "--verify", "--trusted-pem", rootFile, file)
+		if err != nil {
+			return fmt.Errorf("%s, xmlsec1: %w", fmtSize(n), err)
+		}
+		fmt.Printf("%-8s %10s | %8.0f ms %8.1f MB | %8.0f ms %8.1f MB | %.2f×, %.2f×\n", fmtSize(n), fmtMB(size),
+			ms(ours.wall), mb(ours.rss), ms(theirs.wall), mb(theirs.rss),
+			ours.wall.Seconds()/theirs.wall.Seconds(), float64(ours.rss)/float64(theirs.rss))
+	}
+	return nil
+}
+
+// verifyChild is the measured process: read the file, verify it, exit.
+func verifyChild(file, rootFile string) error {
+	pemBytes, err := os.ReadFile(rootFile)
+	if err != nil {
+		return err
+	}
+	b, _ := pem.Decode(pemBytes)
+	if b == nil {
+		return errors.New("no PEM in " + rootFile)
+	}
+	root, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		return err
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(root)
+	v := &xmldsig.Verifier{Roots: pool, MaxBytes: 1 << 30}
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := v.VerifyReader(f); err != nil {
+		return err
+	}
+	return nil
+}
+
+type result struct {
+	wall time.Duration
+	rss  int64 // bytes
+}
+
+// measure runs the command runs times and returns the median wall time and
+// the largest peak RSS.
+func measure(runs int, bin string, args ...string) (result, error) {
+	var walls []time.Duration
+	var rss int64
+	for range runs {
+		cmd := exec.Command(bin, args...)
+		start := time.Now()
+		out, err := cmd.CombinedOutput()
+		wall := time.Since(start)
+		if err != nil {
+			return result{}, fmt.Errorf("%v: %s", err, strings.TrimSpace(string(out)))
+		}
+		walls = append(walls, wall)
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			rss = max(rss, ru.Maxrss*1024) // kilobytes on Linux
+		}
+	}
+	slices.Sort(walls)
+	return result{wall: walls[len(walls)/2], rss: rss}, nil
+}
+
+func newSigner() (*xmldsig.Signer, []byte, error) {
+	caKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "dsigbench CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, nil, err
+	}
+	leafTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "dsigbench signer"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature,
+	}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	leaf, err := x509.ParseCertificate(leafDER)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := xmldsig.NewSigner(key, []*x509.Certificate{leaf}, xmldsig.SignOptions{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), nil
+}
+
+// edxmlDoc is an edXML packet whose attachment holds about n bytes of
+// base64 in lines of 76 characters.
+func edxmlDoc(n int) []byte {
+	const ns = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
+	var b strings.Builder
+	b.Grow(n + 4096)
+	fmt.Fprintf(&b, `<?xml version="1.0" encoding="UTF-8"?>
+<edXML xmlns="%[1]s">
+  <edXML:edXMLEnvelope xmlns:edXML="%[1]s">
+    <edXML:edXMLHeader>
+      <edXML:MessageHeader>
+        <edXML:From><edXML:OrganId>000.00.15.H60</edXML:OrganId><edXML:OrganName>Sở Thông tin và Truyền thông tỉnh Tuyên Quang</edXML:OrganName></edXML:From>
+        <edXML:To><edXML:OrganId>000.00.01.H60</edXML:OrganId><edXML:OrganName>Ủy ban nhân dân tỉnh Tuyên Quang</edXML:OrganName></edXML:To>
+        <edXML:DocumentId>000.00.15.H60,2026/03/02,125/STTTT-CĐS</edXML:DocumentId>
+        <edXML:Subject>V/v triển khai nền tảng tích hợp &amp; ký số gói tin</edXML:Subject>
+      </edXML:MessageHeader>
+    </edXML:edXMLHeader>
+    <edXML:edXMLBody>
+      <edXML:edXMLManifest version="1.0">
+        <edXML:Reference><edXML:ContentId>cid:1</edXML:ContentId><edXML:ContentType>application/pdf</edXML:ContentType></edXML:Reference>
+      </edXML:edXMLManifest>
+    </edXML:edXMLBody>
+  </edXML:edXMLEnvelope>
+  <AttachmentEncoded>
+    <Attachment>
+      <ContentId>cid:1</ContentId>
+      <ContentType>application/pdf</ContentType>
+      <ContentTransferEncoded>`, ns)
+	line := "JVBERi0xLjcKJeLjz9MKMSAwIG9iago8PC9UeXBlL0NhdGFsb2cvUGFnZXMgMiAwIFI+PgplbmRv\n"
+	for k := 0; k < n; k += len(line) {
+		b.WriteString(line)
+	}
+	b.WriteString("</ContentTransferEncoded>\n    </Attachment>\n  </AttachmentEncoded>\n</edXML>\n")
+	return []byte(b.String())
+}
+
+func parseSize(s string) (int, error) {
+	mult := 1
+	switch {
+	case strings.HasSuffix(s, "MB"):
+		mult, s = 1<<20, strings.TrimSuffix(s, "MB")
+	case strings.HasSuffix(s, "KB"):
+		mult, s = 1<<10, strings.TrimSuffix(s, "KB")
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("size %q: want a positive number with KB or MB", s)
+	}
+	return n * mult, nil
+}
+
+func fmtSize(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.Itoa(n>>20) + "MB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return strconv.Itoa(n>>10) + "KB"
+	}
+	return strconv.Itoa(n) + "B"
+}
+
+func fmtMB(n int) string { return fmt.Sprintf("%.1f MB", float64(n)/(1<<20)) }
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func mb(b int64) float64 { return float64(b) / (1 << 20) }
