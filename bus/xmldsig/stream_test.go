@@ -245,7 +245,8 @@ func BenchmarkStreamCanon10MB(b *testing.B) {
 	runtime.KeepAlive(signed)
 }
 
-// attrOrderDiverges reports whether doc declares the xml prefix, or has an element with prefixed
+// attrOrderDiverges reports whether doc declares the xml prefix, or an
+// empty default namespace where the default is empty already, or has an element with prefixed
 // attributes under two or more prefixes. goxmldsig sorts those by local
 // name (and by namespace URI only for equal local names), where C14N sorts
 // by namespace URI first; the streamer follows C14N and xmlsec1
@@ -256,13 +257,25 @@ func attrOrderDiverges(doc []byte) bool {
 	if err != nil {
 		return false
 	}
-	if bytes.Contains(doc, []byte("xmlns:xml=")) || d.Root().SelectAttr("xmlns") != nil && d.Root().SelectAttrValue("xmlns", "") == "" {
-		return true // goxmldsig renders both; C14N does not
+	if bytes.Contains(doc, []byte("xmlns:xml=")) {
+		return true // goxmldsig's inclusive C14N renders it; C14N does not
 	}
-	stack := []*etree.Element{d.Root()}
+	type frame struct {
+		e   *etree.Element
+		def string // the default namespace in scope at the parent
+	}
+	stack := []frame{{d.Root(), ""}}
 	for len(stack) > 0 {
-		e := stack[len(stack)-1]
+		f := stack[len(stack)-1]
+		e := f.e
 		stack = stack[:len(stack)-1]
+		def := f.def
+		if a := e.SelectAttr("xmlns"); a != nil {
+			if a.Value == "" && def == "" {
+				return true // goxmldsig's exclusive C14N renders a redundant xmlns=""
+			}
+			def = a.Value
+		}
 		prefixes := map[string]bool{}
 		for _, a := range e.Attr {
 			if a.Space != "" && a.Space != "xmlns" {
@@ -272,7 +285,9 @@ func attrOrderDiverges(doc []byte) bool {
 		if len(prefixes) > 1 {
 			return true
 		}
-		stack = append(stack, e.ChildElements()...)
+		for _, c := range e.ChildElements() {
+			stack = append(stack, frame{c, def})
+		}
 	}
 	return false
 }
