@@ -99,31 +99,42 @@ type scope struct {
 	rendered map[string]string
 }
 
+// canon is the canonicaliser proper; a tokenizer drives it.
+type canon struct {
+	bw    *bufio.Writer
+	m     streamMethod
+	stack []scope
+	skip  int // depth inside a ds:Signature
+	roots int
+}
+
+func newCanon(w io.Writer, m streamMethod) *canon {
+	return &canon{bw: bufio.NewWriterSize(w, 64<<10), m: m}
+}
+
+func (c *canon) lookup(prefix string) (string, bool) {
+	if prefix == "xml" {
+		return xmlNamespace, true
+	}
+	for i := len(c.stack) - 1; i >= 0; i-- {
+		if u, ok := c.stack[i].decl[prefix]; ok {
+			return u, true
+		}
+	}
+	if prefix == "" {
+		return "", true
+	}
+	return "", false
+}
+
 // streamCanon writes to w the canonical form (method m) of the root
 // element of the document r holds, without comments and without
-// ds:Signature subtrees.
+// ds:Signature subtrees, tokenized by encoding/xml.
 func streamCanon(r io.Reader, w io.Writer, m streamMethod) error {
-	bw := bufio.NewWriterSize(w, 64<<10)
+	c := newCanon(w, m)
 	d := xml.NewDecoder(r)
 	d.Strict = true
 	d.CharsetReader = utf8Only
-	var stack []scope
-	skip := 0 // depth inside a ds:Signature
-	roots := 0
-	lookup := func(prefix string) (string, bool) {
-		if prefix == "xml" {
-			return xmlNamespace, true
-		}
-		for i := len(stack) - 1; i >= 0; i-- {
-			if u, ok := stack[i].decl[prefix]; ok {
-				return u, true
-			}
-		}
-		if prefix == "" {
-			return "", true
-		}
-		return "", false
-	}
 	for {
 		tok, err := d.RawToken()
 		if err == io.EOF {
@@ -134,189 +145,224 @@ func streamCanon(r io.Reader, w io.Writer, m streamMethod) error {
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
-			if len(stack) == 0 {
-				if roots++; roots > 1 {
-					return fmt.Errorf("%w: more than one root element", errStream)
-				}
-			}
-			if skip > 0 {
-				skip++
-				continue
-			}
-			var decl map[string]string
-			var attrs []xml.Attr
-			for _, a := range t.Attr {
-				switch {
-				case a.Name.Space == "" && a.Name.Local == "xmlns", a.Name.Space == "xmlns":
-					p := a.Name.Local
-					if a.Name.Space == "" {
-						p = ""
-					}
-					if decl == nil {
-						decl = map[string]string{}
-					}
-					if p != "" && a.Value == "" {
-						return fmt.Errorf("%w: prefix bound to no namespace", errStream)
-					}
-					if _, dup := decl[p]; dup {
-						return fmt.Errorf("%w: namespace declared twice on one element", errStream)
-					}
-					decl[p] = a.Value
-				default:
-					attrs = append(attrs, a)
-				}
-			}
-			parentRendered := map[string]string(nil)
-			if len(stack) > 0 {
-				parentRendered = stack[len(stack)-1].rendered
-			}
-			stack = append(stack, scope{raw: t.Name, decl: decl, rendered: parentRendered})
-			top := &stack[len(stack)-1]
-			elemNS, ok := lookup(t.Name.Space)
-			if !ok {
-				return fmt.Errorf("%w: unbound element prefix", errStream)
-			}
-			if t.Name.Local == "Signature" && elemNS == dsig.Namespace {
-				stack = stack[:len(stack)-1]
-				skip = 1
-				continue
-			}
-			// The namespace declarations to render.
-			type nsDecl struct{ prefix, uri string }
-			var out []nsDecl
-			if m.exclusive {
-				cands := []string{t.Name.Space}
-				for _, a := range attrs {
-					if a.Name.Space != "" && a.Name.Space != "xml" {
-						cands = append(cands, a.Name.Space)
-					}
-				}
-				for _, p := range cands {
-					uri, ok := lookup(p)
-					if !ok {
-						return fmt.Errorf("%w: unbound attribute prefix", errStream)
-					}
-					if prev, done := top.rendered[p]; prev == uri && (done || p == "") {
-						continue
-					}
-					if slices.ContainsFunc(out, func(n nsDecl) bool { return n.prefix == p }) {
-						continue
-					}
-					out = append(out, nsDecl{p, uri})
-				}
-				if len(out) > 0 {
-					r := make(map[string]string, len(top.rendered)+len(out))
-					for k, v := range top.rendered {
-						r[k] = v
-					}
-					for _, n := range out {
-						r[n.prefix] = n.uri
-					}
-					top.rendered = r
-				}
-			} else {
-				for p, uri := range decl {
-					stack = stack[:len(stack)-1]
-					prev, ok := lookup(p)
-					stack = stack[:len(stack)+1]
-					if ok && prev == uri {
-						continue
-					}
-					out = append(out, nsDecl{p, uri})
-				}
-			}
-			slices.SortFunc(out, func(a, b nsDecl) int { return strings.Compare(a.prefix, b.prefix) })
-			type attr struct {
-				ns string
-				a  xml.Attr
-			}
-			sorted := make([]attr, 0, len(attrs))
-			for _, a := range attrs {
-				ns := ""
-				if a.Name.Space != "" {
-					u, ok := lookup(a.Name.Space)
-					if !ok {
-						return fmt.Errorf("%w: unbound attribute prefix", errStream)
-					}
-					ns = u
-				}
-				sorted = append(sorted, attr{ns, a})
-			}
-			slices.SortFunc(sorted, func(a, b attr) int {
-				if c := strings.Compare(a.ns, b.ns); c != 0 {
-					return c
-				}
-				return strings.Compare(a.a.Name.Local, b.a.Name.Local)
-			})
-			for i := 1; i < len(sorted); i++ {
-				if sorted[i].ns == sorted[i-1].ns && sorted[i].a.Name.Local == sorted[i-1].a.Name.Local {
-					return fmt.Errorf("%w: attribute given twice", errStream)
-				}
-			}
-			bw.WriteByte('<')
-			writeName(bw, t.Name)
-			for _, n := range out {
-				if n.prefix == "" {
-					bw.WriteString(` xmlns="`)
-				} else {
-					bw.WriteString(` xmlns:`)
-					bw.WriteString(n.prefix)
-					bw.WriteString(`="`)
-				}
-				escapeAttr(bw, n.uri)
-				bw.WriteByte('"')
-			}
-			for _, a := range sorted {
-				bw.WriteByte(' ')
-				writeName(bw, a.a.Name)
-				bw.WriteString(`="`)
-				escapeAttr(bw, a.a.Value)
-				bw.WriteByte('"')
-			}
-			bw.WriteByte('>')
+			err = c.start(t.Name, t.Attr)
 		case xml.EndElement:
-			if skip > 0 {
-				skip--
-				continue
-			}
-			if len(stack) == 0 || stack[len(stack)-1].raw != t.Name {
-				return fmt.Errorf("%w: mismatched end tag", errStream)
-			}
-			stack = stack[:len(stack)-1]
-			bw.WriteString("</")
-			writeName(bw, t.Name)
-			bw.WriteByte('>')
+			err = c.end(t.Name)
 		case xml.CharData:
-			if len(stack) == 0 && skip == 0 {
-				if len(bytes.TrimLeft(t, " \t\r\n")) > 0 {
-					return fmt.Errorf("%w: text outside the root element", errStream)
-				}
-				continue
-			}
-			if skip > 0 {
-				continue
-			}
-			escapeText(bw, t)
+			err = c.text(t)
 		case xml.ProcInst:
-			if skip > 0 || len(stack) == 0 {
-				continue
-			}
-			bw.WriteString("<?")
-			bw.WriteString(t.Target)
-			if len(t.Inst) > 0 {
-				bw.WriteByte(' ')
-				bw.Write(t.Inst)
-			}
-			bw.WriteString("?>")
+			c.pi(t.Target, t.Inst)
 		case xml.Comment:
 		case xml.Directive:
-			return fmt.Errorf("%w: document declaration", errStream)
+			err = fmt.Errorf("%w: document declaration", errStream)
+		}
+		if err != nil {
+			return err
 		}
 	}
-	if roots != 1 || len(stack) != 0 || skip != 0 {
+	return c.finish()
+}
+
+func (c *canon) finish() error {
+	if c.roots != 1 || len(c.stack) != 0 || c.skip != 0 {
 		return fmt.Errorf("%w: document has no complete root element", errStream)
 	}
-	return bw.Flush()
+	return c.bw.Flush()
+}
+
+// pi writes a processing instruction inside the root.
+func (c *canon) pi(target string, inst []byte) {
+	if c.skip > 0 || len(c.stack) == 0 {
+		return
+	}
+	c.bw.WriteString("<?")
+	c.bw.WriteString(target)
+	if len(inst) > 0 {
+		c.bw.WriteByte(' ')
+		c.bw.Write(inst)
+	}
+	c.bw.WriteString("?>")
+}
+
+// text writes character data (already decoded: references resolved, line
+// ends normalised, CDATA unwrapped).
+func (c *canon) text(t []byte) error {
+	if len(c.stack) == 0 && c.skip == 0 {
+		if len(bytes.TrimLeft(t, " \t\r\n")) > 0 {
+			return fmt.Errorf("%w: text outside the root element", errStream)
+		}
+		return nil
+	}
+	if c.skip > 0 {
+		return nil
+	}
+	escapeText(c.bw, t)
+	return nil
+}
+
+// end closes the element named (as written) n.
+func (c *canon) end(n xml.Name) error {
+	if c.skip > 0 {
+		c.skip--
+		return nil
+	}
+	if len(c.stack) == 0 || c.stack[len(c.stack)-1].raw != n {
+		return fmt.Errorf("%w: mismatched end tag", errStream)
+	}
+	c.stack = c.stack[:len(c.stack)-1]
+	c.bw.WriteString("</")
+	writeName(c.bw, n)
+	c.bw.WriteByte('>')
+	return nil
+}
+
+// start opens an element; attrs are as written, namespace declarations
+// included, values decoded.
+func (c *canon) start(name xml.Name, attrList []xml.Attr) error {
+	bw, m := c.bw, c.m
+	if len(c.stack) == 0 {
+		if c.roots++; c.roots > 1 {
+			return fmt.Errorf("%w: more than one root element", errStream)
+		}
+	}
+	if c.skip > 0 {
+		c.skip++
+		return nil
+	}
+	t := xml.StartElement{Name: name, Attr: attrList}
+	lookup := c.lookup
+	var decl map[string]string
+	var attrs []xml.Attr
+	for _, a := range t.Attr {
+		switch {
+		case a.Name.Space == "" && a.Name.Local == "xmlns", a.Name.Space == "xmlns":
+			p := a.Name.Local
+			if a.Name.Space == "" {
+				p = ""
+			}
+			if decl == nil {
+				decl = map[string]string{}
+			}
+			if p != "" && a.Value == "" {
+				return fmt.Errorf("%w: prefix bound to no namespace", errStream)
+			}
+			if _, dup := decl[p]; dup {
+				return fmt.Errorf("%w: namespace declared twice on one element", errStream)
+			}
+			decl[p] = a.Value
+		default:
+			attrs = append(attrs, a)
+		}
+	}
+	parentRendered := map[string]string(nil)
+	if len(c.stack) > 0 {
+		parentRendered = c.stack[len(c.stack)-1].rendered
+	}
+	c.stack = append(c.stack, scope{raw: t.Name, decl: decl, rendered: parentRendered})
+	top := &c.stack[len(c.stack)-1]
+	elemNS, ok := lookup(t.Name.Space)
+	if !ok {
+		return fmt.Errorf("%w: unbound element prefix", errStream)
+	}
+	if t.Name.Local == "Signature" && elemNS == dsig.Namespace {
+		c.stack = c.stack[:len(c.stack)-1]
+		c.skip = 1
+		return nil
+	}
+	// The namespace declarations to render.
+	type nsDecl struct{ prefix, uri string }
+	var out []nsDecl
+	if m.exclusive {
+		cands := []string{t.Name.Space}
+		for _, a := range attrs {
+			if a.Name.Space != "" && a.Name.Space != "xml" {
+				cands = append(cands, a.Name.Space)
+			}
+		}
+		for _, p := range cands {
+			uri, ok := lookup(p)
+			if !ok {
+				return fmt.Errorf("%w: unbound attribute prefix", errStream)
+			}
+			if prev, done := top.rendered[p]; prev == uri && (done || p == "") {
+				continue
+			}
+			if slices.ContainsFunc(out, func(n nsDecl) bool { return n.prefix == p }) {
+				continue
+			}
+			out = append(out, nsDecl{p, uri})
+		}
+		if len(out) > 0 {
+			r := make(map[string]string, len(top.rendered)+len(out))
+			for k, v := range top.rendered {
+				r[k] = v
+			}
+			for _, n := range out {
+				r[n.prefix] = n.uri
+			}
+			top.rendered = r
+		}
+	} else {
+		c.stack = c.stack[:len(c.stack)-1] // look up in the parent's scope
+		for p, uri := range decl {
+			prev, ok := lookup(p)
+			if ok && prev == uri {
+				continue
+			}
+			out = append(out, nsDecl{p, uri})
+		}
+		c.stack = c.stack[:len(c.stack)+1]
+	}
+	slices.SortFunc(out, func(a, b nsDecl) int { return strings.Compare(a.prefix, b.prefix) })
+	type attr struct {
+		ns string
+		a  xml.Attr
+	}
+	sorted := make([]attr, 0, len(attrs))
+	for _, a := range attrs {
+		ns := ""
+		if a.Name.Space != "" {
+			u, ok := lookup(a.Name.Space)
+			if !ok {
+				return fmt.Errorf("%w: unbound attribute prefix", errStream)
+			}
+			ns = u
+		}
+		sorted = append(sorted, attr{ns, a})
+	}
+	slices.SortFunc(sorted, func(a, b attr) int {
+		if c := strings.Compare(a.ns, b.ns); c != 0 {
+			return c
+		}
+		return strings.Compare(a.a.Name.Local, b.a.Name.Local)
+	})
+	for i := 1; i < len(sorted); i++ {
+		if sorted[i].ns == sorted[i-1].ns && sorted[i].a.Name.Local == sorted[i-1].a.Name.Local {
+			return fmt.Errorf("%w: attribute given twice", errStream)
+		}
+	}
+	bw.WriteByte('<')
+	writeName(bw, t.Name)
+	for _, n := range out {
+		if n.prefix == "" {
+			bw.WriteString(` xmlns="`)
+		} else {
+			bw.WriteString(` xmlns:`)
+			bw.WriteString(n.prefix)
+			bw.WriteString(`="`)
+		}
+		escapeAttr(bw, n.uri)
+		bw.WriteByte('"')
+	}
+	for _, a := range sorted {
+		bw.WriteByte(' ')
+		writeName(bw, a.a.Name)
+		bw.WriteString(`="`)
+		escapeAttr(bw, a.a.Value)
+		bw.WriteByte('"')
+	}
+	bw.WriteByte('>')
+	return nil
 }
 
 func writeName(w *bufio.Writer, n xml.Name) {
