@@ -440,3 +440,16 @@ func StreamDigest(r io.Reader, c14nAlg string, h io.Writer) error {
 	}
 	return streamCanon(r, h, m)
 }
+
+// DigestDocument is StreamDigest for a document held in memory (as
+// Verify holds it), tokenized by a byte scanner instead of encoding/xml:
+// the same output, in a fraction of the time, holding only the decoded
+// text of one run between markup besides doc. Verify does not use it
+// yet.
+func DigestDocument(doc []byte, c14nAlg string, h io.Writer) error {
+	m, ok := streamMethodFor(c14nAlg, "")
+	if !ok {
+		return fmt.Errorf("%w: canonicalisation %s is not handled", errStream, safeURI(c14nAlg))
+	}
+	return scanCanon(bytes.TrimPrefix(doc, []byte("\xef\xbb\xbf")), h, m)
+}

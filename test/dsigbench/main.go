@@ -2,11 +2,13 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"flag"
@@ -37,6 +39,7 @@ func run(args []string) error {
 	runs := fs.Int("runs", 3, "verifications of each file by each tool; the median time and the largest RSS are printed")
 	child := fs.String("child", "", "internal: verify this file with bus/xmldsig and exit")
 	gen := fs.Bool("gen", false, "internal: write root.pem and the signed packets into -dir and exit")
+	childScan := fs.String("child-scan", "", "internal: read this file and digest its reference with the byte scanner (xmldsig.DigestDocument), then exit")
 	childStream := fs.String("child-stream", "", "internal: stream the reference digest of this file (xmldsig.StreamDigest) and exit")
 	roots := fs.String("roots", "", "internal: the trusted root PEM for -child")
 	dir := fs.String("dir", "", "directory for the packets (default: a temporary one, removed afterwards)")
@@ -49,6 +52,9 @@ func run(args []string) error {
 	}
 	if *childStream != "" {
 		return streamChild(*childStream)
+	}
+	if *childScan != "" {
+		return scanChild(*childScan)
 	}
 	var sz []int
 	for _, s := range strings.Split(*sizes, ",") {
@@ -87,7 +93,7 @@ func run(args []string) error {
 		return fmt.Errorf("signing the packets: %v: %s", err, out)
 	}
 	rootFile := filepath.Join(d, "root.pem")
-	fmt.Printf("%-8s %10s | %-22s | %-22s | %-22s | %s\n", "packet", "file", "lgsp Verify (DOM)", "StreamDigest only", "xmlsec1 --verify", "Verify/xmlsec1, StreamDigest/xmlsec1 (time, RSS)")
+	fmt.Printf("%-8s %10s | %-22s | %-22s | %-22s | %-22s | %s\n", "packet", "file", "lgsp Verify (DOM)", "StreamDigest only", "DigestDocument only", "xmlsec1 --verify", "Verify, StreamDigest, DigestDocument ÷ xmlsec1 (time, RSS)")
 	for _, n := range sz {
 		file := packetFile(d, n)
 		st, err := os.Stat(file)
@@ -103,14 +109,20 @@ func run(args []string) error {
 		if err != nil {
 			return fmt.Errorf("%s, StreamDigest: %w", fmtSize(n), err)
 		}
+		scan, err := measure(*runs, self, "-child-scan", file)
+		if err != nil {
+			return fmt.Errorf("%s, DigestDocument: %w", fmtSize(n), err)
+		}
 		theirs, err := measure(*runs, xmlsecBin, "--verify", "--trusted-pem", rootFile, file)
 		if err != nil {
 			return fmt.Errorf("%s, xmlsec1: %w", fmtSize(n), err)
 		}
-		fmt.Printf("%-8s %10s | %8.0f ms %8.1f MB | %8.0f ms %8.1f MB | %8.0f ms %8.1f MB | %.2f× %.2f×, %.2f× %.2f×\n", fmtSize(n), fmtMB(size),
-			ms(ours.wall), mb(ours.rss), ms(stream.wall), mb(stream.rss), ms(theirs.wall), mb(theirs.rss),
-			ours.wall.Seconds()/theirs.wall.Seconds(), float64(ours.rss)/float64(theirs.rss),
-			stream.wall.Seconds()/theirs.wall.Seconds(), float64(stream.rss)/float64(theirs.rss))
+		ratio := func(r result) string {
+			return fmt.Sprintf("%.2f× %.2f×", r.wall.Seconds()/theirs.wall.Seconds(), float64(r.rss)/float64(theirs.rss))
+		}
+		fmt.Printf("%-8s %10s | %8.0f ms %8.1f MB | %8.0f ms %8.1f MB | %8.0f ms %8.1f MB | %8.0f ms %8.1f MB | %s, %s, %s\n", fmtSize(n), fmtMB(size),
+			ms(ours.wall), mb(ours.rss), ms(stream.wall), mb(stream.rss), ms(scan.wall), mb(scan.rss), ms(theirs.wall), mb(theirs.rss),
+			ratio(ours), ratio(stream), ratio(scan))
 	}
 	return nil
 }
@@ -186,6 +198,29 @@ func streamChild(file string) error {
 		return err
 	}
 	fmt.Printf("%x\n", h.Sum(nil))
+	return nil
+}
+
+// scanChild reads file into memory (as Verify does) and digests its
+// reference with xmldsig.DigestDocument.
+func scanChild(file string) error {
+	doc, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	h := sha256.New()
+	if err := xmldsig.DigestDocument(doc, "http://www.w3.org/2001/10/xml-exc-c14n#", h); err != nil {
+		return err
+	}
+	// The packet's DigestValue (the signer wrote one, with prefix ds).
+	_, after, ok := bytes.Cut(doc, []byte("<ds:DigestValue>"))
+	dv, _, ok2 := bytes.Cut(after, []byte("</ds:DigestValue>"))
+	if !ok || !ok2 {
+		return errors.New("no DigestValue")
+	}
+	if got := base64.StdEncoding.EncodeToString(h.Sum(nil)); got != string(dv) {
+		return fmt.Errorf("digest %s, DigestValue %s", got, dv)
+	}
 	return nil
 }
 
