@@ -207,6 +207,17 @@ func (s *scanner) run(c *canon) error {
 				}
 				continue
 			}
+			if bytes.IndexAny(raw, "&\r") < 0 {
+				// Nothing to resolve (an attachment's base64): escape
+				// straight from the document, no copy.
+				if err := checkChars(raw); err != nil {
+					return err
+				}
+				if err := c.text(raw); err != nil {
+					return err
+				}
+				continue
+			}
 			var err error
 			if s.buf, err = decode(s.buf[:0], raw, false); err != nil {
 				return err
