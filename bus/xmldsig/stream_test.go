@@ -384,3 +384,29 @@ func BenchmarkScanCanon10MB(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkScanCanonWorstCase: the shapes that make the scanner copy —
+// 10 MB of text full of references (decoded into one buffer), one 10 MB
+// attribute value, a 10 MB run of CDATA — beside the base64 attachment it
+// escapes without a copy. B/op is the memory figure (-benchmem).
+func BenchmarkScanCanonWorstCase(b *testing.B) {
+	const n = 10 << 20
+	shapes := map[string][]byte{
+		"base64-text": []byte("<a>" + strings.Repeat("QUJD", n/4) + "</a>"),
+		"references":  []byte("<a>" + strings.Repeat("&amp;", n/5) + "</a>"),
+		"attribute":   []byte(`<a b="` + strings.Repeat("x", n) + `"/>`),
+		"cdata":       []byte("<a><![CDATA[" + strings.Repeat("x<", n/2) + "]]></a>"),
+	}
+	for _, name := range []string{"base64-text", "references", "attribute", "cdata"} {
+		doc := shapes[name]
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(doc)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := DigestDocument(doc, string(dsig.CanonicalXML10ExclusiveAlgorithmId), sha256.New()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
