@@ -100,7 +100,7 @@ func checkChars(b []byte) error {
 
 // decode appends to dst the character data of raw (text or an attribute
 // value): references resolved, CR LF and lone CR read as LF.
-func decode(dst, raw []byte, attr bool) ([]byte, error) {
+func decode(dst, raw []byte) ([]byte, error) {
 	if err := checkChars(raw); err != nil {
 		return nil, err
 	}
@@ -158,7 +158,6 @@ func decode(dst, raw []byte, attr bool) ([]byte, error) {
 			}
 		}
 	}
-	_ = attr
 	return dst, nil
 }
 
@@ -219,7 +218,7 @@ func (s *scanner) run(c *canon) error {
 				continue
 			}
 			var err error
-			if s.buf, err = decode(s.buf[:0], raw, false); err != nil {
+			if s.buf, err = decode(s.buf[:0], raw); err != nil {
 				return err
 			}
 			if err := c.text(s.buf); err != nil {
@@ -354,7 +353,7 @@ func (s *scanner) run(c *canon) error {
 				}
 				raw := doc[s.i+1 : s.i+1+e]
 				s.i += e + 2
-				v, err := decode(nil, raw, true)
+				v, err := decode(nil, raw)
 				if err != nil {
 					return err
 				}
