@@ -340,6 +340,10 @@ func TestMySQLHotQueriesUseIndexes(t *testing.T) {
 	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) > 0 FROM schema_migrations WHERE version = 18").Scan(&has0018); err != nil {
 		t.Fatal(err)
 	}
+	// The detector itself: a query on an unindexed column is flagged.
+	if plan, err := explain(ctx, db, hotQuery{"SELECT id FROM exchanges WHERE title = ?", []any{"x"}}); err != nil || len(plan) != 1 || plan[0].typ != "ALL" {
+		t.Fatalf("a full scan is not recognised: %+v, %v", plan, err)
+	}
 	explained := 0
 	for _, h := range qs {
 		verb := strings.ToUpper(strings.Fields(strings.TrimSpace(h.q))[0])

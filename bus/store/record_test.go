@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
+	"sync"
 )
 
 // Recorder receives every statement the store sends through the driver,
@@ -65,4 +67,95 @@ func (c *recConn) IsValid() bool { return c.Conn.(driver.Validator).IsValid() }
 
 func (c *recConn) CheckNamedValue(nv *driver.NamedValue) error {
 	return c.Conn.(driver.NamedValueChecker).CheckNamedValue(nv)
+}
+
+var (
+	liteRecOnce sync.Once
+	liteRecMu   sync.Mutex
+	liteRec     Recorder = func(string, []driver.NamedValue) {}
+)
+
+// OpenSQLiteRecorded is OpenSQLite with every statement passed to rec
+// (prepared ones when they run, with their arguments). One recorder at a
+// time: the driver wrapper is registered once for the process.
+func OpenSQLiteRecorded(ctx context.Context, path string, rec Recorder) (Store, error) {
+	liteRecOnce.Do(func() {
+		db, err := sql.Open("sqlite", "")
+		if err != nil {
+			panic(err)
+		}
+		inner := db.Driver()
+		db.Close()
+		sql.Register("sqlite_recorded", liteRecDriver{inner})
+	})
+	liteRecMu.Lock()
+	liteRec = rec
+	liteRecMu.Unlock()
+	return openSQLite(ctx, path, "sqlite_recorded")
+}
+
+func recordLite(q string, args []driver.NamedValue) {
+	liteRecMu.Lock()
+	rec := liteRec
+	liteRecMu.Unlock()
+	rec(q, args)
+}
+
+type liteRecDriver struct{ driver.Driver }
+
+func (d liteRecDriver) Open(name string) (driver.Conn, error) {
+	c, err := d.Driver.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return &liteRecConn{c}, nil
+}
+
+// liteRecConn forwards to modernc's connection (which has no
+// CheckNamedValue, so neither has this).
+type liteRecConn struct{ driver.Conn }
+
+func (c *liteRecConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
+	recordLite(q, args)
+	return c.Conn.(driver.QueryerContext).QueryContext(ctx, q, args)
+}
+
+func (c *liteRecConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
+	recordLite(q, args)
+	return c.Conn.(driver.ExecerContext).ExecContext(ctx, q, args)
+}
+
+func (c *liteRecConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
+	st, err := c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return &liteRecStmt{st, q}, nil
+}
+
+func (c *liteRecConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
+}
+
+func (c *liteRecConn) Ping(ctx context.Context) error { return c.Conn.(driver.Pinger).Ping(ctx) }
+
+func (c *liteRecConn) ResetSession(ctx context.Context) error {
+	return c.Conn.(driver.SessionResetter).ResetSession(ctx)
+}
+
+func (c *liteRecConn) IsValid() bool { return c.Conn.(driver.Validator).IsValid() }
+
+type liteRecStmt struct {
+	driver.Stmt
+	q string
+}
+
+func (s *liteRecStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	recordLite(s.q, args)
+	return s.Stmt.(driver.StmtExecContext).ExecContext(ctx, args)
+}
+
+func (s *liteRecStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	recordLite(s.q, args)
+	return s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
 }
