@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"time"
@@ -51,6 +52,12 @@ const migrateLock = "lgsp_migrate"
 // matched, so compare-and-set checks hold when nothing changed) and
 // client-side parameter interpolation (one round trip per statement).
 func OpenMySQL(ctx context.Context, dsn string) (Store, error) {
+	return openMySQL(ctx, dsn, nil)
+}
+
+// openMySQL is OpenMySQL with an optional wrapper around the driver's
+// connector (the hot-query EXPLAIN test records every statement through it).
+func openMySQL(ctx context.Context, dsn string, wrap func(driver.Connector) driver.Connector) (Store, error) {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("parsing mysql dsn: %w", err)
@@ -70,7 +77,11 @@ func OpenMySQL(ctx context.Context, dsn string) (Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening mysql %s: %w", cfg.DBName, err)
 	}
-	db := sql.OpenDB(conn)
+	var dc driver.Connector = conn
+	if wrap != nil {
+		dc = wrap(conn)
+	}
+	db := sql.OpenDB(dc)
 	db.SetMaxOpenConns(32)
 	db.SetMaxIdleConns(16)
 	db.SetConnMaxLifetime(5 * time.Minute)

@@ -70,6 +70,12 @@ func sqliteDSN(abs string, reader bool) string {
 // After Purges the WAL is checkpointed and truncated in the background
 // (see walWiper), so that no copy of a purged payload is left in it.
 func OpenSQLite(ctx context.Context, path string) (Store, error) {
+	return openSQLite(ctx, path, "sqlite")
+}
+
+// openSQLite is OpenSQLite on a named database/sql driver: "sqlite", or a
+// wrapper around it (the hot-query plan test records statements so).
+func openSQLite(ctx context.Context, path, driverName string) (Store, error) {
 	if path == "" {
 		return nil, errors.New("opening sqlite: empty path")
 	}
@@ -88,7 +94,7 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 		return nil, fmt.Errorf("creating %s: %w", abs, err)
 	}
 
-	w, err := sql.Open("sqlite", sqliteDSN(abs, false))
+	w, err := sql.Open(driverName, sqliteDSN(abs, false))
 	if err != nil {
 		return nil, fmt.Errorf("opening sqlite %s: %w", abs, err)
 	}
@@ -105,7 +111,7 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 		return nil, fmt.Errorf("migrating %s: %w", abs, err)
 	}
 
-	r, err := sql.Open("sqlite", sqliteDSN(abs, true))
+	r, err := sql.Open(driverName, sqliteDSN(abs, true))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("opening sqlite %s for reading: %w", abs, err)
