@@ -208,12 +208,27 @@ func TestSSOUpstreamNode(t *testing.T) {
 		t.Helper()
 		c := newConsole(t, n)
 		c.http.CheckRedirect = nil // follow, as a browser
-		res, err := c.http.Get(n.url + "/oidc/upstream/login?next=/console/")
+		// The console's login form offers the upstream by its name; its
+		// link starts the upstream login with the form's next=.
+		res, err := c.http.Get(n.url + people.LoginPath + "?next=/console/")
 		if err != nil {
 			t.Fatal(err)
 		}
 		b, _ := io.ReadAll(res.Body)
 		res.Body.Close()
+		link := regexp.MustCompile(`<a id="upstream-login" href="([^"]+)">[^<]*VNeID</a>`).FindStringSubmatch(string(b))
+		if link == nil || strings.ReplaceAll(link[1], "&amp;", "&") != "/oidc/upstream/login?next=%2Fconsole%2F" {
+			t.Fatalf("the console's login form has no upstream link: %.600s", b)
+		}
+		res, err = c.http.Get(n.url + strings.ReplaceAll(link[1], "&amp;", "&"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ = io.ReadAll(res.Body)
+		res.Body.Close()
+		if strings.Contains(string(b), `id="upstream-login"`) {
+			t.Fatalf("a node without an upstream offers one: %.300s", b)
+		}
 		m := hiddenCSRF.FindStringSubmatch(string(b))
 		next := regexp.MustCompile(`name="next" value="([^"]+)"`).FindStringSubmatch(string(b))
 		if m == nil || next == nil || !strings.HasPrefix(res.Request.URL.String(), upURL+people.LoginPath) {

@@ -47,10 +47,15 @@ type Store interface {
 // Options is what the console is built from; bus/service fills it with the
 // node's own objects, so pages and the admin API run the same code.
 type Options struct {
-	People   *people.Service
-	Store    Store
-	Registry *auth.Registry
-	Grants   *auth.Grants
+	People *people.Service
+	Store  Store
+	// UpstreamName and UpstreamLogin, when set, add a "log in with" link
+	// to the login form: the upstream identity provider's label (VNeID …)
+	// and the path that starts its login (bus/sso), to which the form's
+	// next= is passed.
+	UpstreamName, UpstreamLogin string
+	Registry                    *auth.Registry
+	Grants                      *auth.Grants
 	// Routes returns the running route set; Reload loads the route files
 	// again (service.Reload); Lint lints the files on disk without
 	// installing them and returns their problems (nil: clean).
@@ -373,7 +378,12 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request, csrf, next s
 	// The language link carries only the checked next, never what the
 	// query said (no echo of a foreign address).
 	pg.LangLink = people.LoginPath + "?" + url.Values{"lang": {pg.T["other_lang_code"]}, "next": {next}}.Encode()
-	pg.Data = map[string]string{"CSRF": csrf, "Next": next, "Action": people.LoginPath}
+	data := map[string]string{"CSRF": csrf, "Next": next, "Action": people.LoginPath}
+	if c.o.UpstreamLogin != "" {
+		data["UpstreamName"] = c.o.UpstreamName
+		data["UpstreamLink"] = c.o.UpstreamLogin + "?" + url.Values{"next": {next}}.Encode()
+	}
+	pg.Data = data
 	status := 0
 	if err != nil {
 		// A failed login answers with the error's status, code and

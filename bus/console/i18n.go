@@ -37,6 +37,7 @@ var texts = map[string][2]string{
 	"password":         {"Mật khẩu", "Password"},
 	"totp":             {"Mã xác thực hai lớp (nếu có)", "Authenticator code (if enrolled)"},
 	"login_button":     {"Đăng nhập", "Log in"},
+	"login_upstream":   {"Đăng nhập qua", "Log in with"},
 	"error":            {"Lỗi", "Error"},
 	"error_code":       {"Mã lỗi", "Error code"},
 	"back":             {"Quay lại", "Back"},

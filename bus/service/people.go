@@ -8,6 +8,7 @@ import (
 	"github.com/tuyenquang/lgsp/bus/auth"
 	"github.com/tuyenquang/lgsp/bus/console"
 	"github.com/tuyenquang/lgsp/bus/people"
+	"github.com/tuyenquang/lgsp/bus/sso"
 )
 
 // provisionPeople builds the people gate of the console (bus/people,
@@ -22,9 +23,16 @@ func (s *Service) provisionPeople() {
 	// The console (bus/console) mounts the login form, logout and its
 	// pages; it calls the same registry, grants, delivery ops, report and
 	// activity functions as the admin API.
+	up, upLogin := s.cfg.SSO.Upstream, ""
+	if s.cfg.SSO.Enabled && up.Issuer != "" {
+		upLogin = sso.MountPath + "/upstream/login"
+		if up.Name == "" {
+			up.Name = up.Issuer
+		}
+	}
 	s.console = console.New(console.Options{People: s.people, Store: s.store, Registry: s.registry, Grants: s.grants,
 		Routes: s.routes.Load, Reload: s.Reload, Lint: func() error { _, err := LoadRoutes(s.cfg.RoutesDir); return err },
-		Node: s.cfg.Node, Log: s.log})
+		Node: s.cfg.Node, Log: s.log, UpstreamName: up.Name, UpstreamLogin: upLogin})
 	s.console.Mount(s.mux.Handle)
 }
 
