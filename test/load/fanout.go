@@ -170,6 +170,7 @@ func runFanout(ctx context.Context, cfg config, systems []system, out io.Writer)
 	errs := newTally()
 	var all, roundMax []time.Duration
 	missing := 0
+	var sent []string
 	for k := 0; k < cfg.Notifications && ctx.Err() == nil; k++ {
 		sp, err := sender.Request(ctx, exchange.Request{Recipients: codes, Title: fmt.Sprintf("Thông báo thử tải số %d", k+1),
 			DataType: "edoc", MediaType: "application/xml", Size: int64(len(content)), SHA256: sumHex})
@@ -206,13 +207,18 @@ func runFanout(ctx context.Context, cfg config, systems []system, out io.Writer)
 			slowest = max(slowest, d)
 		}
 		roundMax = append(roundMax, slowest)
-		cctx, cancel := context.WithTimeout(ctx, requestTimeout)
-		if _, err := sender.Cancel(cctx, sp.ExchangeID); err != nil { // keep the inboxes empty
+		sent = append(sent, sp.ExchangeID)
+	}
+	usage := meters.finish()
+	// Cancelled only now: their "cancelled" events would otherwise reach the
+	// subscribers while the next notification is being measured.
+	for _, id := range sent {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), requestTimeout)
+		if _, err := sender.Cancel(cctx, id); err != nil { // leave the inboxes empty
 			errs.fail("cancel", err)
 		}
 		cancel()
 	}
-	usage := meters.finish()
 	cancelSubs()
 
 	res := fanoutResult{
