@@ -95,7 +95,7 @@ func (a *api) sse(w http.ResponseWriter, r *http.Request) {
 			fl.Flush()
 			return
 		case e := <-sub.C:
-			if write(e) != nil {
+			if write(*e) != nil {
 				return
 			}
 			fl.Flush()
@@ -154,7 +154,7 @@ func (a *api) websocket(w http.ResponseWriter, r *http.Request) {
 			c.Close(websocket.StatusTryAgainLater, "slow consumer; reconnect with ?after=<last id>")
 			return
 		case e := <-sub.C:
-			if send(e) != nil {
+			if send(*e) != nil {
 				return
 			}
 		case <-ping.C:

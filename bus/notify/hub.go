@@ -40,10 +40,13 @@ func FromStore(e store.Event) Event {
 	return Event{ID: e.ID, ExchangeID: e.ExchangeID, Kind: e.Kind, At: e.At, Actor: e.Actor, Recipient: e.Recipient, Source: src}
 }
 
-// Subscription receives the events of one system.
+// Subscription receives the events of one system. The events are shared by
+// every subscriber they reach: read them, never change them. (Pointers keep
+// an idle subscription small: its buffer of 256 slots is 2 KiB, not the
+// 28 KiB of 256 Event values — issue #13, 10,000 live subscribers.)
 type Subscription struct {
-	C       <-chan Event
-	c       chan Event
+	C       <-chan *Event
+	c       chan *Event
 	code    string
 	hub     *Hub
 	once    sync.Once
@@ -78,7 +81,7 @@ func NewHub(buffer, max int, log logrus.FieldLogger) *Hub {
 // Subscribe registers a subscriber for system code; ok is false when the
 // hub is full.
 func (h *Hub) Subscribe(code string) (*Subscription, bool) {
-	c := make(chan Event, h.buffer)
+	c := make(chan *Event, h.buffer)
 	s := &Subscription{C: c, c: c, code: code, hub: h, Dropped: make(chan struct{})}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -121,13 +124,13 @@ func (h *Hub) Count() int {
 func (h *Hub) Publish(e store.Event) {
 	rc, src := Audience(e)
 	n := FromStore(e)
-	h.send(rc, n)
+	h.send(rc, &n)
 	if src != rc {
-		h.send(src, n)
+		h.send(src, &n)
 	}
 }
 
-func (h *Hub) send(code string, e Event) {
+func (h *Hub) send(code string, e *Event) {
 	if code == "" {
 		return
 	}

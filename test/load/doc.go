@@ -13,7 +13,16 @@
 //	       latency is recorded apart, with the whole cycle.
 //	hold   -conns separate keep-alive TCP connections, each looping signed
 //	       GET /v1/inbox and POST /v1/connect (R4: at least 1,000 systems
-//	       connected at once, no answer slower than 30 s).
+//	       connected at once, no answer slower than 30 s). With -rate R the
+//	       loop is open instead: each connection polls GET /v1/inbox every
+//	       conns/R seconds on a fixed schedule, whatever the answers, and
+//	       latency counts from the scheduled time (issue #13: 10,000
+//	       systems polling every 5 s: all served, p99 < 1 s, RSS < 1 GB).
+//	fanout -conns live SSE subscriptions (GET /v1/events, signed) spread
+//	       over systems 2…N; -notifications exchanges from system 1 to
+//	       all of them, one at a time; for each, the delay from the
+//	       complete call to the "notified" event at every subscriber, and
+//	       the node's RSS before and after subscribing (issue #13).
 //	big    one exchange of -big-size bytes streamed from a deterministic
 //	       generator (never held in memory) up and down again, reporting
 //	       MB/s and the server's memory growth.
@@ -36,6 +45,8 @@
 //
 //	go run ./test/load -mode cycle -c 64 -duration 20s -pid $(pgrep -n lgsp)
 //	go run ./test/load -mode hold -conns 1000 -duration 20s
+//	go run ./test/load -mode hold -systems 99 -conns 10000 -rate 2000 -duration 30s
+//	go run ./test/load -mode fanout -systems 99 -conns 10000 -notifications 20
 //	go run ./test/load -mode big -big-size 104857600
 //	go run ./test/load -mode slowloris -conns 300 -c 8 -big-size 44000000 -duration 60s
 //	go run ./test/load -mode deliveries -systems 11 -c 16 -duration 15s -size 2048

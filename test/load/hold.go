@@ -17,6 +17,10 @@ type holdResult struct {
 	Mode            string         `json:"mode"`
 	Label           string         `json:"label,omitempty"`
 	Conns           int            `json:"conns"`
+	Rate            float64        `json:"offered_rate_per_s,omitempty"` // -rate: fixed offered rate
+	Offered         int64          `json:"offered,omitempty"`            // requests scheduled within the run (-rate)
+	ServedPct       float64        `json:"served_pct,omitempty"`         // good answers / offered (-rate)
+	Late            int64          `json:"late,omitempty"`               // requests sent more than 10 ms after their scheduled time (-rate)
 	Systems         int            `json:"systems"`
 	WallS           float64        `json:"wall_s"`
 	Requests        int64          `json:"requests"`
@@ -39,12 +43,17 @@ func runHold(ctx context.Context, cfg config, systems []system, out io.Writer) e
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "hold: %d keep-alive connections (one transport each) looping GET /v1/inbox and POST /v1/connect for %s\n", cfg.Conns, cfg.Duration)
+	if cfg.Rate > 0 {
+		fmt.Fprintf(out, "hold: %d keep-alive connections (one transport each), each polling GET /v1/inbox every %s: %.0f requests/s offered for %s (open loop; latency from the scheduled time)\n",
+			cfg.Conns, ratePeriod(cfg), cfg.Rate, cfg.Duration)
+	} else {
+		fmt.Fprintf(out, "hold: %d keep-alive connections (one transport each) looping GET /v1/inbox and POST /v1/connect for %s\n", cfg.Conns, cfg.Duration)
+	}
 	meters, err := startMeters(cfg)
 	if err != nil {
 		return err
 	}
-	var reqs, dials atomic.Int64
+	var reqs, dials, offered, late atomic.Int64
 	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
 	peak := make(chan int, 1)
@@ -56,6 +65,11 @@ func runHold(ctx context.Context, cfg config, systems []system, out io.Writer) e
 	for i := range tallies {
 		t := newTally()
 		tallies[i] = t
+		if cfg.Rate > 0 {
+			sched := schedule{start: start.Add(ratePeriod(cfg) * time.Duration(i) / time.Duration(cfg.Conns)), period: ratePeriod(cfg), end: start.Add(cfg.Duration)}
+			wg.Go(func() { pollConn(ctx, cfg, systems[i%len(systems)], sched, t, &reqs, &dials, &offered, &late) })
+			continue
+		}
 		wg.Go(func() { holdConn(ctx, runCtx, cfg, systems[i%len(systems)], t, &reqs, &dials) })
 	}
 	wg.Wait()
@@ -77,6 +91,17 @@ func runHold(ctx context.Context, cfg config, systems []system, out io.Writer) e
 		Server: usage.server, DB: usage.db, Loadgen: usage.self, Host: usage.host,
 	}
 	res.Pass = res.Errors == 0 && served == cfg.Conns && maxLatency(res.Steps) < float64(requestTimeout/time.Millisecond)
+	if cfg.Rate > 0 {
+		res.Rate, res.Offered, res.Late = cfg.Rate, offered.Load(), late.Load()
+		res.ServedPct = round2(100 * float64(total.done) / float64(max(res.Offered, 1)))
+		// Issue #13: every poll served, p99 < 1 s, node RSS < 1 GB.
+		p99 := 0.0
+		if len(res.Steps) > 0 {
+			p99 = res.Steps[len(res.Steps)-1].P99
+		}
+		res.Pass = res.Pass && int64(total.done) == res.Offered && p99 < 1000 && (usage.server == nil || usage.server.RSSMax*1024*1024 < 1e9)
+		fmt.Fprintf(out, "\noffered %d requests at %.0f/s · served %d (%.2f %%) · sent late (> 10 ms after schedule) %d\n", res.Offered, cfg.Rate, total.done, res.ServedPct, res.Late)
+	}
 	fmt.Fprintf(out, "\nwall %.2f s · %d connections served (%d dialled; peak ESTABLISHED to :%d seen in /proc/net/tcp: %d) · %d requests (%.1f/s) · %d errors\n\n",
 		wall.Seconds(), served, res.Dials, port, res.EstablishedPeak, res.Requests, res.RequestsPerS, res.Errors)
 	printSteps(out, res.Steps)
@@ -110,6 +135,61 @@ func holdConn(ctx, runCtx context.Context, cfg config, sys system, t *tally, req
 		}
 		d := time.Since(t0)
 		t.add(name, d)
+		t.add("all", d)
+		t.done++
+	}
+}
+
+// schedule is when one connection's requests are due: start, then every
+// period, while before end.
+type schedule struct {
+	start, end time.Time
+	period     time.Duration
+}
+
+// ratePeriod is the interval at which each connection polls so that all of
+// them together offer -rate requests/s.
+func ratePeriod(cfg config) time.Duration {
+	return time.Duration(float64(cfg.Conns) / cfg.Rate * float64(time.Second))
+}
+
+// pollConn sends signed GET /v1/inbox over a transport of its own at the
+// times sched says, whatever the answers (open loop): a request whose turn
+// comes while the previous one is still unanswered goes as soon as that one
+// is answered (one connection, HTTP/1.1), and its latency counts from its
+// scheduled time, so a slow node cannot hide its slowness by delaying the
+// load (no coordinated omission).
+func pollConn(ctx context.Context, cfg config, sys system, sched schedule, t *tally, reqs, dials, offered, late *atomic.Int64) {
+	tr := singleConnTransport()
+	defer tr.CloseIdleConnections()
+	c := apiClient(cfg.URL, sys, counting{base: tr, n: reqs}, requestTimeout)
+	traced := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
+		if !i.Reused {
+			dials.Add(1)
+		}
+	}})
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
+	for due := sched.start; due.Before(sched.end) && ctx.Err() == nil; due = due.Add(sched.period) {
+		if wait := time.Until(due); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-ctx.Done():
+				return
+			case <-timer.C:
+			}
+		}
+		offered.Add(1)
+		if time.Since(due) > 10*time.Millisecond {
+			late.Add(1)
+		}
+		if _, err := c.Inbox(traced); err != nil {
+			t.fail("inbox", err)
+			continue
+		}
+		d := time.Since(due)
+		t.add("inbox", d)
 		t.add("all", d)
 		t.done++
 	}

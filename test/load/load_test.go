@@ -131,3 +131,23 @@ func TestGenStreams(t *testing.T) {
 		t.Fatalf("hashing %d MiB allocated %d MiB", size>>20, grew>>20)
 	}
 }
+
+func TestRatePeriodSpreadsTheOfferedRate(t *testing.T) {
+	cfg := config{Conns: 10000, Rate: 2000}
+	if got := ratePeriod(cfg); got != 5*time.Second {
+		t.Fatalf("10,000 connections at 2,000 req/s: each polls every %s, want 5s", got)
+	}
+	cfg.Rate = -1
+	cfg.Mode, cfg.Notify, cfg.Systems, cfg.Concurrency, cfg.Size, cfg.BigSize, cfg.Duration, cfg.Drip, cfg.Notifications = "hold", "poll", 2, 1, 1, 1, time.Second, time.Second, 1
+	if err := cfg.check(); err == nil {
+		t.Fatal("-rate -1 accepted")
+	}
+	cfg.Rate = 0
+	if err := cfg.check(); err != nil {
+		t.Fatalf("closed loop refused: %v", err)
+	}
+	cfg.Mode = "fanout"
+	if err := cfg.check(); err != nil {
+		t.Fatalf("-mode fanout refused: %v", err)
+	}
+}

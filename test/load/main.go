@@ -33,6 +33,8 @@ type config struct {
 	RoutesOut      string
 	RoutesDir      string
 	Drip           time.Duration
+	Notifications  int
+	Rate           float64
 }
 
 // errTargetMissed makes the command exit 1 after the report was printed.
@@ -59,7 +61,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.AdminToken, "admin-token", os.Getenv("LGSP_ADMIN_TOKEN"), "admin API token (default: env LGSP_ADMIN_TOKEN, else -admin-token-file)")
 	fs.StringVar(&c.AdminTokenFile, "admin-token-file", "./data/admin.token", "file holding the admin API token")
 	fs.IntVar(&c.Systems, "systems", 40, "systems to register and use (2–99: 000.00.01.H60 …)")
-	fs.StringVar(&c.Mode, "mode", "cycle", "cycle | hold | big | service | soap | slowloris | deliveries")
+	fs.StringVar(&c.Mode, "mode", "cycle", "cycle | hold | fanout | big | service | soap | slowloris | deliveries")
 	fs.IntVar(&c.Concurrency, "c", 64, "concurrent workers (cycle)")
 	fs.DurationVar(&c.Duration, "duration", 20*time.Second, "how long to generate load (cycle, hold)")
 	fs.IntVar(&c.Size, "size", 20480, "content bytes per exchange (cycle, soap)")
@@ -70,6 +72,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.Drip, "drip", 5*time.Second, "interval between the body bytes of a slow client (slowloris)")
 	fs.Int64Var(&c.BigSize, "big-size", 100<<20, "content bytes of the one exchange (big); the Content-Length the slow SOAP clients declare (slowloris)")
 	fs.StringVar(&c.Notify, "notify", "poll", "how recipients learn of an exchange (cycle): poll | sse")
+	fs.IntVar(&c.Notifications, "notifications", 20, "exchanges sent to every subscribed system, one after the other (fanout)")
+	fs.Float64Var(&c.Rate, "rate", 0, "fixed offered rate in requests/s, spread evenly over the -conns connections, each polling GET /v1/inbox on its schedule (hold; 0: closed loop, as fast as answered)")
 	fs.Uint64Var(&c.Seed, "seed", 1, "seed of the content generator")
 	fs.StringVar(&c.RoutesOut, "routes-out", "", "write a 200 MiB route file into this directory and exit")
 	fs.StringVar(&c.RoutesDir, "routes-dir", "./routes", "the node's routes directory, where the service mode publishes its service for the run")
@@ -87,12 +91,14 @@ func (c config) check() error {
 	switch {
 	case c.RoutesOut != "":
 		return nil
-	case c.Mode != "cycle" && c.Mode != "hold" && c.Mode != "big" && c.Mode != "service" && c.Mode != "soap" && c.Mode != "slowloris" && c.Mode != "deliveries":
-		return fmt.Errorf("-mode %q: want cycle, hold, big, service, soap, slowloris or deliveries", c.Mode)
+	case c.Mode != "cycle" && c.Mode != "hold" && c.Mode != "fanout" && c.Mode != "big" && c.Mode != "service" && c.Mode != "soap" && c.Mode != "slowloris" && c.Mode != "deliveries":
+		return fmt.Errorf("-mode %q: want cycle, hold, fanout, big, service, soap, slowloris or deliveries", c.Mode)
 	case c.Notify != "poll" && c.Notify != "sse":
 		return fmt.Errorf("-notify %q: want poll or sse", c.Notify)
 	case c.Systems < 2 || c.Systems > 99:
 		return fmt.Errorf("-systems %d: want 2 to 99", c.Systems)
+	case c.Notifications < 1 || c.Rate < 0:
+		return errors.New("-notifications must be positive and -rate not negative")
 	case c.Concurrency < 1 || c.Conns < 1 || c.Size < 1 || c.BigSize < 1 || c.Duration <= 0 || c.Drip <= 0:
 		return errors.New("-c, -conns, -size, -big-size, -duration and -drip must be positive")
 	}
@@ -127,6 +133,8 @@ func run(cfg config, out io.Writer) error {
 		return runCycle(ctx, cfg, systems, out)
 	case "hold":
 		return runHold(ctx, cfg, systems, out)
+	case "fanout":
+		return runFanout(ctx, cfg, systems, out)
 	case "service":
 		return runService(ctx, cfg, adm, systems, out)
 	case "soap":
