@@ -91,6 +91,7 @@ const GatewayName = "ngsp"
 
 func init() {
 	service.RegisterModule(service.Module{Name: "ngsp", Provision: provision})
+	service.DefaultEnvironment().RegisterGateway(GatewayName)
 }
 
 func provision(h *service.Host) error {
