@@ -105,3 +105,30 @@ func TestSectionLint(t *testing.T) {
 }
 
 func itemFor(system string) store.OutboxItem { return store.OutboxItem{Kind: KindCall, Target: system} }
+
+// FuzzDeliveriesSection: any route file either yields problems with a
+// file and message, or entries that are complete.
+func FuzzDeliveriesSection(f *testing.F) {
+	f.Add([]byte(sectionServices + "ngsp_deliveries:\n  - {system: 000.00.98.H60, service: vbdt, path: /receive, retry: {max_attempts: 3, jitter: 0.1}}\n"))
+	f.Add([]byte("ngsp_deliveries: &a [*a]\n"))
+	f.Add([]byte("ngsp_deliveries:\n  - {system: 1, service: [x], path: {}}\n"))
+	f.Add([]byte("ngsp_deliveries:\n  - system: 000.00.98.H60\n    service: ''\n"))
+	secs := sectionRegistry()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _, parts, ps := route.ParseFileWith("f.yaml", data, bus.DefaultSteps, secs)
+		for _, p := range ps {
+			if p.File != "f.yaml" || p.Msg == "" {
+				t.Fatalf("malformed problem %#v", p)
+			}
+		}
+		if len(ps) > 0 {
+			return
+		}
+		list, _ := parts[SectionName].([]*RouteDelivery)
+		for _, rd := range list {
+			if _, err := bus.ParseSystemCode(rd.System); err != nil || rd.Service == "" || rd.Path != "" && !strings.HasPrefix(rd.Path, "/") {
+				t.Fatalf("delivery accepted incomplete: %+v", rd)
+			}
+		}
+	})
+}
