@@ -222,3 +222,47 @@ func TestNGSPDeliveryThroughEngine(t *testing.T) {
 		}
 	}
 }
+
+// TestNGSPDeliveryFromRouteFile: the mapping of a system to an NGSP
+// service is declared in a route file (ngsp_deliveries:, owned by
+// adapters/ngsp) instead of gateways.ngsp.deliveries, with its own retry:.
+func TestNGSPDeliveryFromRouteFile(t *testing.T) {
+	sim := ngspsim.New("ck-tuyenquang", "cs-secret")
+	srv := sim.Start()
+	defer srv.Close()
+	const national = "000.00.98.H60"
+	t.Setenv("LGSP_TEST_NGSP_SECRET", "cs-secret")
+	var gw yaml.Node
+	conf := fmt.Sprintf("token_url: %s/token\nconsumer_key: ck-tuyenquang\nsecret_env: LGSP_TEST_NGSP_SECRET\n", srv.URL)
+	if err := yaml.Unmarshal([]byte(conf), &gw); err != nil {
+		t.Fatal(err)
+	}
+	routes := fmt.Sprintf("services:\n  - name: vbdt\n    owner: %q\n    endpoint: %q\n    scopes: [send]\n    gateway: ngsp\n"+
+		"ngsp_deliveries:\n  - system: %q\n    service: vbdt\n    path: /receive\n    retry: {initial: 20ms, max_interval: 50ms, max_attempts: 5}\n", svcOwner, srv.URL+"/vbdt/1.0", national)
+	n := startNodeWith(t, "sqlite", func(c *service.Config) {
+		c.Gateways = map[string]yaml.Node{"ngsp": *gw.Content[0]}
+		if err := os.WriteFile(filepath.Join(c.RoutesDir, "ngsp.yaml"), []byte(routes), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+	ctx := context.Background()
+	n.system(t, svcSource, "Cổng dịch vụ công")
+	n.system(t, svcOwner, "Cục Chuyển đổi số")
+	n.system(t, national, "Hệ thống văn bản điện tử quốc gia (NGSP)")
+	sim.FailReceive(1) // the first attempt fails; the engine retries it (the entry's retry: is checked in adapters/ngsp TestSectionDecodes)
+	id := sendSmall(t, n, svcSource, national)
+	eventually(t, "the document reaches the NGSP service and is confirmed", func() (bool, error) {
+		if len(sim.Received()["lgsp-"+id+"-"+national]) != 1 {
+			return false, nil
+		}
+		st, err := n.svc.Exchange().Status(ctx, "", id)
+		if err != nil {
+			return false, err
+		}
+		kinds := map[string]bool{}
+		for _, e := range st.Ledger {
+			kinds[e.Kind] = true
+		}
+		return kinds["ngsp_delivered"] && kinds["confirmed"], nil
+	})
+}

@@ -59,10 +59,13 @@ type Caller struct {
 	Exchange   *exchange.Service
 	Store      CallerStore
 	Routes     func() *route.Set
-	Deliveries map[string]Delivery // by recipient system code
-	Log        logrus.FieldLogger
-	Node       string
-	Now        func() time.Time
+	Deliveries map[string]Delivery // by recipient system code (gateways.ngsp.deliveries, deprecated)
+	// Retry is the policy of deliveries whose route-file entry sets no
+	// retry: (the node's delivery.retry; zero: bus.DefaultRetry).
+	Retry bus.RetryPolicy
+	Log   logrus.FieldLogger
+	Node  string
+	Now   func() time.Time
 }
 
 // CallerStore is what the Caller needs of the store: the outbox it queues
@@ -87,13 +90,37 @@ func (c *Caller) now() time.Time {
 	return time.Now().UTC()
 }
 
+// lookup returns the delivery of a recipient system: the ngsp_deliveries:
+// entry of the route files, else the (deprecated) configuration's.
+func (c *Caller) lookup(system string) (Delivery, *bus.RetryPolicy, bool) {
+	if c.Routes != nil {
+		if rd, ok := RouteDeliveries(c.Routes())[system]; ok {
+			return rd.Delivery, rd.Retry, true
+		}
+	}
+	d, ok := c.Deliveries[system]
+	return d, nil, ok
+}
+
+// RetryPolicy is the retry: of the recipient's route-file entry, else
+// Retry (delivery.Policied).
+func (c *Caller) RetryPolicy(it store.OutboxItem) bus.RetryPolicy {
+	if _, r, ok := c.lookup(it.Target); ok && r != nil {
+		return *r
+	}
+	if c.Retry == (bus.RetryPolicy{}) {
+		return bus.DefaultRetry
+	}
+	return c.Retry.WithDefaults()
+}
+
 // Name is the kind's name (delivery.Kind).
 func (c *Caller) Name() string { return KindCall }
 
 // Divert takes the notification of a recipient that is a service on NGSP
 // and queues its delivery (notify.Diverter).
 func (c *Caller) Divert(ctx context.Context, it store.OutboxItem) (bool, error) {
-	d, ok := c.Deliveries[it.Target]
+	d, _, ok := c.lookup(it.Target)
 	if !ok {
 		return false, nil
 	}
@@ -114,9 +141,9 @@ func (c *Caller) Divert(ctx context.Context, it store.OutboxItem) (bool, error) 
 
 // service returns the route-file service of a recipient's delivery.
 func (c *Caller) service(system string) (*route.Service, Delivery, error) {
-	d, ok := c.Deliveries[system]
+	d, _, ok := c.lookup(system)
 	if !ok {
-		return nil, d, bus.ErrServiceUnknown.New("no NGSP delivery is configured for %s any more (gateways.ngsp.deliveries)", system)
+		return nil, d, bus.ErrServiceUnknown.New("no NGSP delivery is configured for %s any more (ngsp_deliveries: of the route files, or gateways.ngsp.deliveries)", system)
 	}
 	svc, ok := c.Routes().Service(d.Service)
 	if !ok || svc.Gateway != GatewayName {

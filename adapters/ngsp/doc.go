@@ -18,11 +18,13 @@
 // module.go registers the adapter with bus/service: with a gateways.ngsp
 // section in the config, services declared with gateway: ngsp are called
 // through a Client holding the province's credentials (docs/gateways.md),
-// and, when gateways.ngsp.deliveries maps LGSP systems to such services,
-// Caller is registered as the delivery kind ngsp_call of the node's
-// delivery engine (bus/delivery) and as the diverter of those recipients'
-// notifications: their documents are POSTed to the service with the token
-// and an Idempotency-Key.
+// and Caller is registered as the delivery kind ngsp_call of the node's
+// delivery engine (bus/delivery) and as the diverter of the notifications
+// of the recipients that the route files' ngsp_deliveries: section
+// (section.go, registered in the environment with the gateway name ngsp)
+// or the deprecated gateways.ngsp.deliveries map to such services: their
+// documents are POSTed to the service with the token and an
+// Idempotency-Key.
 //
 // It imports bus, bus/*, bus/service, adapters/soap and
 // wsdl/consumed/gen/ngspdanhmuc (which it owns, docs/architecture.md) only.

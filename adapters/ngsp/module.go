@@ -36,6 +36,10 @@ type Config struct {
 	// ngsp) that receives the exchanges addressed to it: each becomes a
 	// delivery of kind ngsp_call in the delivery engine (POST of the
 	// content with the province's token and an Idempotency-Key).
+	//
+	// Deprecated: declare them in route files (ngsp_deliveries:, see
+	// Section), which reload and take a retry:; an entry of the route files
+	// wins over this one for the same system.
 	Deliveries map[string]Delivery `yaml:"deliveries"`
 }
 
@@ -91,6 +95,8 @@ const GatewayName = "ngsp"
 
 func init() {
 	service.RegisterModule(service.Module{Name: "ngsp", Provision: provision})
+	service.DefaultEnvironment().RegisterGateway(GatewayName)
+	service.DefaultEnvironment().RegisterSection(Section())
 }
 
 func provision(h *service.Host) error {
@@ -112,6 +118,7 @@ func provision(h *service.Host) error {
 	}
 	h.SetGateway(GatewayName, c)
 	if len(cfg.Deliveries) > 0 {
+		h.Log.WithField("component", "ngsp").Warn("gateways.ngsp.deliveries is deprecated: declare the deliveries in route files (ngsp_deliveries:)")
 		if set := h.Routes(); set != nil {
 			for code, d := range cfg.Deliveries {
 				if svc, ok := set.Service(d.Service); !ok || svc.Gateway != GatewayName {
@@ -119,11 +126,13 @@ func provision(h *service.Host) error {
 				}
 			}
 		}
-		caller := &Caller{Client: c, Exchange: h.Exchange, Store: h.Store, Routes: h.Routes, Deliveries: cfg.Deliveries,
-			Log: h.Log.WithField("component", "ngsp"), Node: h.Config.Node}
-		h.RegisterDelivery(caller)
-		h.Divert(caller)
 	}
+	// The kind is always there: route files (ngsp_deliveries:) may map
+	// systems at any reload.
+	caller := &Caller{Client: c, Exchange: h.Exchange, Store: h.Store, Routes: h.Routes, Deliveries: cfg.Deliveries,
+		Retry: h.Config.Delivery.Retry, Log: h.Log.WithField("component", "ngsp"), Node: h.Config.Node}
+	h.RegisterDelivery(caller)
+	h.Divert(caller)
 	h.Log.WithField("component", "ngsp").WithField("token_url", cfg.TokenURL).WithField("services", cfg.Services).Info("NGSP gateway on")
 	return nil
 }

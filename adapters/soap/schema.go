@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path"
 	"regexp"
-	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -108,7 +107,7 @@ func decodeBridge(d *route.Decoder, f route.Field, service route.Fields) any {
 	if v, ok := fs.Get("mapping"); ok {
 		b.Mapping = DecodeMapping(d, v, bridgeSource)
 	}
-	if g, ok := service.Get("gateway"); ok && g.Val.Kind == yaml.ScalarNode && slices.Contains(route.Gateways, g.Val.Value) {
+	if g, ok := service.Get("gateway"); ok && g.Val.Kind == yaml.ScalarNode && d.Gateway(g.Val.Value) {
 		d.Errorf(g.Val, "gateway: a SOAP bridge service cannot call through a gateway")
 	}
 	return b

@@ -19,6 +19,7 @@ import (
 func decodeOnly() *route.Sections {
 	secs := route.NewSections()
 	soap.RegisterBridgeField(secs)
+	secs.RegisterGateway("ngsp") // registered by adapters/ngsp in a node
 	sec := soapout.Section(func(string) (soap.Binding, bool) { return soap.Binding{}, false }, func() []string { return nil })
 	sec.Check = nil
 	secs.Register(sec)

@@ -86,7 +86,7 @@ func (e *Endpoint) purgeSignatures(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := e.h.Store.PurgeGatewayDocs(ctx, gwSig, e.clock().Add(-2*e.cfg.Window)); err != nil && e.h.Log != nil {
+			if _, err := e.st.PurgeGatewayDocs(ctx, gwSig, e.clock().Add(-2*e.cfg.Window)); err != nil && e.h.Log != nil {
 				e.h.Log.WithError(err).Warn("vxp endpoint: purging old signatures")
 			}
 		}
@@ -107,7 +107,7 @@ func NewEndpoint(h *service.Host, c EndpointConfig) (*Endpoint, error) {
 	if h.Vault == nil || h.Verifier == nil || h.Exchange == nil {
 		return nil, fmt.Errorf("vxp endpoint: the node has no vault, verifier or exchange service")
 	}
-	return &Endpoint{h: h, cfg: c}, nil
+	return &Endpoint{h: h, st: h.Store, cfg: c}, nil
 }
 
 // ParseEndpointConfig decodes a section (for tests and tools).
@@ -128,6 +128,7 @@ func ParseEndpointConfig(n *yaml.Node) (EndpointConfig, error) {
 // first call's row.
 type Endpoint struct {
 	h   *service.Host
+	st  EndpointStore // the store, seen through what the endpoint needs
 	cfg EndpointConfig
 	now func() time.Time
 }
@@ -194,7 +195,7 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sig.Status = sigFailed
 	}
 	sig.ExchangeID, _ = a["DocId"].(string)
-	if uerr := e.h.Store.UpdateGatewayDoc(context.WithoutCancel(r.Context()), sig); uerr != nil && e.h.Log != nil {
+	if uerr := e.st.UpdateGatewayDoc(context.WithoutCancel(r.Context()), sig); uerr != nil && e.h.Log != nil {
 		e.h.Log.WithError(uerr).Warn("vxp endpoint: recording the outcome of a signature")
 	}
 	if err != nil {
@@ -235,7 +236,7 @@ func (e *Endpoint) authenticate(r *http.Request) (*caller, error) {
 			return nil, err
 		}
 	}
-	keys, err := e.h.Store.ListKeys(ctx, sysID)
+	keys, err := e.st.ListKeys(ctx, sysID)
 	if err != nil {
 		return nil, bus.ErrUnavailable.Wrap(err, "reading keys")
 	}
@@ -353,7 +354,7 @@ func (e *Endpoint) checkReplay(ctx context.Context, c *caller, op string, body [
 	now := e.clock()
 	row := store.GatewayDoc{Gateway: gwSig, Direction: store.GatewayIn, DocID: hex.EncodeToString(key[:]),
 		Status: sigRunning, Detail: hex.EncodeToString(fp.Sum(nil)), CreatedAt: now, UpdatedAt: now}
-	got, created, err := e.h.Store.ClaimGatewayDoc(ctx, row)
+	got, created, err := e.st.ClaimGatewayDoc(ctx, row)
 	if err != nil {
 		return row, "", bus.ErrUnavailable.Wrap(err, "recording the signature")
 	}
@@ -501,7 +502,7 @@ func (e *Endpoint) sendEdoc(ctx context.Context, c *caller, body []byte) (map[st
 			ref.Date = rf.PromulgationDate.Time.Format(time.DateOnly)
 		}
 		detail, _ := json.Marshal(ref)
-		_, _, err = e.h.Store.ClaimGatewayDoc(ctx, store.GatewayDoc{Gateway: gwSent, Direction: store.GatewayOut, DocID: sp.ExchangeID,
+		_, _, err = e.st.ClaimGatewayDoc(ctx, store.GatewayDoc{Gateway: gwSent, Direction: store.GatewayOut, DocID: sp.ExchangeID,
 			ExchangeID: sp.ExchangeID, Status: "sent", Detail: string(detail), CreatedAt: e.clock(), UpdatedAt: e.clock()})
 		if err != nil && e.h.Log != nil {
 			e.h.Log.WithError(err).Warn("vxp endpoint: status packets of this exchange will name no document")
@@ -538,7 +539,7 @@ func (e *Endpoint) sendStatus(ctx context.Context, c *caller, pkt *edxml.Packet,
 		if rf.DocumentId == "" {
 			continue
 		}
-		d, err := e.h.Store.GetGatewayDoc(ctx, gwRef+c.sys.Code, store.GatewayIn, RefKey("id", rf.DocumentId))
+		d, err := e.st.GetGatewayDoc(ctx, gwRef+c.sys.Code, store.GatewayIn, RefKey("id", rf.DocumentId))
 		if err == nil {
 			exID = d.ExchangeID
 			break
@@ -610,7 +611,7 @@ func (e *Endpoint) received(ctx context.Context, sys, mt string) ([]map[string]a
 				continue
 			}
 			id := statusID(x.ID, ev.ID)
-			if _, err := e.h.Store.GetGatewayDoc(ctx, gwStatusAck+sys, store.GatewayIn, id); err == nil {
+			if _, err := e.st.GetGatewayDoc(ctx, gwStatusAck+sys, store.GatewayIn, id); err == nil {
 				continue
 			}
 			data = append(data, map[string]any{"docId": id, "serviceType": ServiceEDoc, "messageType": MessageStatus,
@@ -669,7 +670,7 @@ func (e *Endpoint) getEdoc(ctx context.Context, c *caller, _ []byte) (map[string
 	// packets (sendEdoc messagetype=status) find this exchange.
 	if pkt, err := edxml.Parse(bytes.NewReader(raw), nil); err == nil {
 		if docID := strings.TrimSpace(pkt.Envelope.Header.MessageHeader.DocumentId); docID != "" {
-			_, _, _ = e.h.Store.ClaimGatewayDoc(ctx, store.GatewayDoc{Gateway: gwRef + c.sys.Code, Direction: store.GatewayIn,
+			_, _, _ = e.st.ClaimGatewayDoc(ctx, store.GatewayDoc{Gateway: gwRef + c.sys.Code, Direction: store.GatewayIn,
 				DocID: RefKey("id", docID), ExchangeID: id, Status: "received", CreatedAt: e.clock(), UpdatedAt: e.clock()})
 		}
 	}
@@ -694,7 +695,7 @@ func (e *Endpoint) statusPacket(ctx context.Context, sys, exID string, ev int64)
 		var d struct{ Code, Description, By string }
 		_ = json.Unmarshal([]byte(x.Detail), &d)
 		var rf edxml.ResponseFor
-		if g, err := e.h.Store.GetGatewayDoc(ctx, gwSent, store.GatewayOut, exID); err == nil {
+		if g, err := e.st.GetGatewayDoc(ctx, gwSent, store.GatewayOut, exID); err == nil {
 			var ref sentRef
 			_ = json.Unmarshal([]byte(g.Detail), &ref)
 			rf = edxml.ResponseFor{OrganId: ref.OrganId, Code: ref.Code, DocumentId: ref.DocumentId}
@@ -729,7 +730,7 @@ func (e *Endpoint) updateStatus(ctx context.Context, c *caller, _ []byte) (map[s
 		if _, err := e.statusPacket(ctx, c.sys.Code, exID, ev); err != nil {
 			return nil, err
 		}
-		_, _, err := e.h.Store.ClaimGatewayDoc(ctx, store.GatewayDoc{Gateway: gwStatusAck + c.sys.Code, Direction: store.GatewayIn,
+		_, _, err := e.st.ClaimGatewayDoc(ctx, store.GatewayDoc{Gateway: gwStatusAck + c.sys.Code, Direction: store.GatewayIn,
 			DocID: id, ExchangeID: exID, Status: status, CreatedAt: e.clock(), UpdatedAt: e.clock()})
 		return nil, err
 	}

@@ -43,9 +43,10 @@ type Section struct {
 // its environment (bus/service.Environment); DefaultSections is the one
 // that the adapters' init functions fill.
 type Sections struct {
-	mu     sync.RWMutex
-	byNm   map[string]Section
-	fields map[string]ServiceField
+	mu       sync.RWMutex
+	byNm     map[string]Section
+	fields   map[string]ServiceField
+	gateways map[string]bool
 }
 
 // ServiceField is a field of services: that a component declares for
@@ -61,9 +62,10 @@ type ServiceField struct {
 }
 
 // NewSections returns an empty registry: route files may then hold only
-// routes: and services:, and services only the fields bus/route owns.
+// routes: and services:, services only the fields bus/route owns, and no
+// service may name a gateway.
 func NewSections() *Sections {
-	return &Sections{byNm: map[string]Section{}, fields: map[string]ServiceField{}}
+	return &Sections{byNm: map[string]Section{}, fields: map[string]ServiceField{}, gateways: map[string]bool{}}
 }
 
 // DefaultSections is the registry filled by the adapters' init functions.
@@ -100,6 +102,47 @@ func (r *Sections) RegisterServiceField(f ServiceField) {
 		panic("route: service field " + f.Name + " registered twice")
 	}
 	r.fields[f.Name] = f
+}
+
+// RegisterGateway adds an outside gateway that services may call through
+// (gateway: name); the adapter that carries the calls registers it
+// (adapters/ngsp: "ngsp"). It panics on an empty name or one already
+// registered.
+func (r *Sections) RegisterGateway(name string) {
+	if name == "" {
+		panic("route: a gateway needs a name")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.gateways[name] {
+		panic("route: gateway " + name + " registered twice")
+	}
+	r.gateways[name] = true
+}
+
+// Gateway reports whether services may call through the gateway name.
+func (r *Sections) Gateway(name string) bool {
+	if r == nil {
+		return false
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.gateways[name]
+}
+
+// Gateways returns the names of the registered gateways, sorted.
+func (r *Sections) Gateways() []string {
+	if r == nil {
+		return nil
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]string, 0, len(r.gateways))
+	for n := range r.gateways {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // ServiceField returns the service field called name.
@@ -179,6 +222,10 @@ type Fields struct {
 	d *Decoder
 	e entries
 }
+
+// Gateway reports whether name is a gateway services may call through in
+// the registry the file is read with (Sections.RegisterGateway).
+func (d *Decoder) Gateway(name string) bool { return d.p.sections.Gateway(name) }
 
 // File returns the name of the file being read, as problems give it.
 func (d *Decoder) File() string { return d.p.file }

@@ -288,8 +288,12 @@ func (p *parser) service(n *yaml.Node) *Service {
 	}
 	if f, ok := fs.get("gateway"); ok {
 		if g, ok := p.str(f); ok {
-			if !slices.Contains(Gateways, g) {
-				p.errf(f.val, "gateway: %q is not a gateway services can call through (%s)", g, strings.Join(Gateways, ", "))
+			if !p.sections.Gateway(g) {
+				if known := p.sections.Gateways(); len(known) == 0 {
+					p.errf(f.val, "gateway: %q is not a gateway services can call through; no gateways are registered", g)
+				} else {
+					p.errf(f.val, "gateway: %q is not a gateway services can call through (%s)", g, strings.Join(known, ", "))
+				}
 			} else {
 				s.Gateway = g
 			}
@@ -322,9 +326,6 @@ func decodeServiceField(sf ServiceField, d *Decoder, f kv, service Fields) (v an
 	}()
 	return sf.Decode(d, Field{f.key, f.val}, service)
 }
-
-// Gateways are the outside gateways a service may call through (gateway:).
-var Gateways = []string{"ngsp"}
 
 func checkEndpoint(raw string) string {
 	u, err := url.Parse(raw)

@@ -61,13 +61,32 @@ func TestServicesParse(t *testing.T) {
 
 func TestServiceGateway(t *testing.T) {
 	ok := "services:\n  - name: dmdc\n    owner: 000.00.01.H60\n    endpoint: https://api.ngsp.gov.vn/dmdc/1.0\n    scopes: [read]\n    gateway: ngsp\n"
-	_, svcs, probs := route.ParseFile("a.yaml", []byte(ok), nil)
+	// The gateways are registered by the adapters that carry the calls
+	// (adapters/ngsp); in an empty registry none is known.
+	secs := route.NewSections()
+	_, _, _, probs := route.ParseFileWith("a.yaml", []byte(ok), nil, secs)
+	if len(probs) != 1 || probs[0].String() != `a.yaml:6:14: gateway: "ngsp" is not a gateway services can call through; no gateways are registered` {
+		t.Fatalf("empty registry: problems %v", probs)
+	}
+	secs.RegisterGateway("ngsp")
+	_, svcs, _, probs := route.ParseFileWith("a.yaml", []byte(ok), nil, secs)
 	if len(probs) != 0 || len(svcs) != 1 || svcs[0].Gateway != "ngsp" {
 		t.Fatalf("problems %v, services %+v", probs, svcs)
 	}
 	bad := "services:\n  - name: dmdc\n    owner: 000.00.01.H60\n    endpoint: https://x.gov.vn\n    scopes: [read]\n    gateway: vxp\n"
-	_, _, probs = route.ParseFile("b.yaml", []byte(bad), nil)
-	if len(probs) != 1 || probs[0].Line != 6 {
-		t.Fatalf("problems %v, want one at line 6", probs)
+	_, _, _, probs = route.ParseFileWith("b.yaml", []byte(bad), nil, secs)
+	if len(probs) != 1 || probs[0].String() != `b.yaml:6:14: gateway: "vxp" is not a gateway services can call through (ngsp)` {
+		t.Fatalf("problems %v, want one at 6:14", probs)
 	}
+	if secs.Gateways()[0] != "ngsp" || len(secs.Gateways()) != 1 {
+		t.Fatalf("gateways %v", secs.Gateways())
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("registering a gateway twice did not panic")
+			}
+		}()
+		secs.RegisterGateway("ngsp")
+	}()
 }

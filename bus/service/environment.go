@@ -58,6 +58,10 @@ func (e *Environment) RegisterStep(s bus.StepSpec) { e.steps.Register(s) }
 // RegisterSection adds a route-file section (see route.Sections.Register).
 func (e *Environment) RegisterSection(s route.Section) { e.sections.Register(s) }
 
+// RegisterGateway adds an outside gateway that services of route files may
+// call through (gateway: name; see route.Sections.RegisterGateway).
+func (e *Environment) RegisterGateway(name string) { e.sections.RegisterGateway(name) }
+
 // RegisterModule adds an adapter; registering a name twice panics.
 func (e *Environment) RegisterModule(m Module) {
 	e.mu.Lock()

@@ -279,3 +279,36 @@ func TestModuleStopOverrunsDeadline(t *testing.T) {
 		t.Fatal("the store is still open after shutdown")
 	}
 }
+
+// TestEnvironmentGateway: the gateways services may call through are
+// registered through the environment (adapters/ngsp registers "ngsp" in
+// the default one); in an empty environment a service naming one is
+// refused at the gateway's position, and valid once it is registered.
+func TestEnvironmentGateway(t *testing.T) {
+	dir := t.TempDir()
+	src := "services:\n  - name: dmdc\n    owner: 000.00.01.H60\n    endpoint: https://api.ngsp.gov.vn/dmdc/1.0\n    scopes: [read]\n    gateway: ngsp\n"
+	file := filepath.Join(dir, "s.yaml")
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := service.NewEnvironment()
+	_, err := env.LoadRoutes(dir)
+	want := file + `:6:14: gateway: "ngsp" is not a gateway services can call through; no gateways are registered`
+	if err == nil || err.Error() != want || bus.CodeOf(err) != bus.ErrRouteInvalid.Code {
+		t.Fatalf("LoadRoutes = %v (code %s), want %s", err, bus.CodeOf(err), want)
+	}
+	env.RegisterGateway("ngsp")
+	set, err := env.LoadRoutes(dir)
+	if err != nil {
+		t.Fatalf("with the gateway registered: %v", err)
+	}
+	if s, ok := set.Service("dmdc"); !ok || s.Gateway != "ngsp" {
+		t.Fatalf("service %+v", s)
+	}
+	if got := env.Sections().Gateways(); len(got) != 1 || got[0] != "ngsp" {
+		t.Fatalf("gateways %v", got)
+	}
+	if service.DefaultEnvironment().Sections().Gateway("x-test") {
+		t.Fatal("the default environment knows a gateway nobody registered")
+	}
+}
