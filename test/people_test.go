@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tuyenquang/lgsp/bus"
 	"github.com/tuyenquang/lgsp/bus/activity"
 	"github.com/tuyenquang/lgsp/bus/people"
 	"github.com/tuyenquang/lgsp/bus/service"
@@ -806,40 +805,5 @@ func TestConsoleSessionTwoNodesOneMariaDB(t *testing.T) {
 	}
 	if st, _, body := newConsole(t, b).login("quantri", testPassword, "", ""); st != http.StatusTooManyRequests || !strings.Contains(body, "people.locked") {
 		t.Fatalf("node b after 5 failures on node a: %d %s", st, body)
-	}
-}
-
-// TestConsolePagesReplaceable: the console's own login form and home page
-// replace the built-in ones (SetLoginPage, SetHome) and stay behind the
-// same checks: the home page needs a session, the form's token is checked.
-func TestConsolePagesReplaceable(t *testing.T) {
-	n := startNode(t, "sqlite")
-	ps := n.svc.People()
-	ps.SetLoginPage(func(w http.ResponseWriter, r *http.Request, csrf, next string, err error) {
-		status := http.StatusOK
-		if err != nil {
-			status = bus.AsError(err).Def.Status
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.WriteHeader(status)
-		fmt.Fprintf(w, `<p>trang riêng</p><input name="csrf" value="%s"><input name="next" value="%s">`, csrf, next)
-	})
-	ps.SetHome(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, _ := people.FromContext(r.Context())
-		fmt.Fprintf(w, `<p>tổng quan của %s</p><input type="hidden" name="csrf" value="%s">`, p.Login, ps.CSRF(r))
-	}))
-	addPerson(t, n, people.Person{Login: "quantri", Name: "Quản trị", Roles: []string{people.RoleAdmin}})
-	c := newConsole(t, n)
-	if st, loc, _ := c.do("GET", "/console/", nil, map[string]string{"Accept": "text/html"}); st != http.StatusSeeOther || !strings.HasPrefix(loc, people.LoginPath) {
-		t.Fatalf("replaced home without a session: %d %q", st, loc)
-	}
-	if _, _, body := c.do("GET", people.LoginPath, nil, nil); !strings.Contains(body, "trang riêng") {
-		t.Fatalf("login form not replaced: %.200s", body)
-	}
-	if st, _, _ := c.login("quantri", testPassword, "", ""); st != http.StatusSeeOther {
-		t.Fatalf("login through the replaced form: %d", st)
-	}
-	if st, _, body := c.do("GET", "/console/", nil, nil); st != http.StatusOK || !strings.Contains(body, "tổng quan của quantri") {
-		t.Fatalf("replaced home: %d %.200s", st, body)
 	}
 }

@@ -207,7 +207,16 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, name string, pg
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
-	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+	csp := "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+	if name == "login" {
+		// Browsers apply form-action to every redirect after the submit:
+		// a login started by an application (bus/sso) ends, through
+		// /oidc, at that application's redirect URI on another origin,
+		// which 'self' would block. The form's action is fixed by the
+		// template; scripts stay 'self' only.
+		csp = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+	}
+	h.Set("Content-Security-Policy", csp)
 	if status != 0 {
 		w.WriteHeader(status)
 	}
