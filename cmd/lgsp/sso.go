@@ -51,11 +51,7 @@ func ssoCmd(ctx context.Context, args []string) error {
 		id, rest = rest[0], rest[1:]
 	}
 	_ = fs.Parse(rest)
-	cfg, err := load()
-	if err != nil {
-		return err
-	}
-	st, err := service.OpenStore(ctx, &cfg)
+	cfg, st, err := loadStore(ctx, load)
 	if err != nil {
 		return err
 	}

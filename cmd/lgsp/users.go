@@ -55,11 +55,7 @@ func usersCmd(ctx context.Context, args []string) error {
 	if login == "" && args[0] != "list" {
 		return usageError(usersUsage)
 	}
-	cfg, err := load()
-	if err != nil {
-		return err
-	}
-	st, err := service.OpenStore(ctx, &cfg)
+	cfg, st, err := loadStore(ctx, load)
 	if err != nil {
 		return err
 	}
