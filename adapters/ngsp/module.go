@@ -1,7 +1,6 @@
 package ngsp
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"strings"
@@ -50,14 +49,8 @@ const DefaultSecretEnv = "LGSP_NGSP_SECRET"
 // errors) and checks it.
 func ParseConfig(n *yaml.Node) (Config, error) {
 	var c Config
-	b, err := yaml.Marshal(n)
-	if err != nil {
-		return c, fmt.Errorf("gateways.ngsp: %w", err)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
-		return c, fmt.Errorf("gateways.ngsp: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+	if err := service.DecodeGatewaySection("ngsp", n, &c); err != nil {
+		return c, err
 	}
 	if c.SecretEnv == "" {
 		c.SecretEnv = DefaultSecretEnv

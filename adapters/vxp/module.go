@@ -1,7 +1,6 @@
 package vxp
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -54,14 +53,8 @@ const DefaultSecretEnv = "LGSP_VXP_SECRET"
 // errors) and checks it.
 func ParseConfig(n *yaml.Node) (Config, error) {
 	var c Config
-	b, err := yaml.Marshal(n)
-	if err != nil {
-		return c, fmt.Errorf("gateways.vxp: %w", err)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
-		return c, fmt.Errorf("gateways.vxp: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+	if err := service.DecodeGatewaySection("vxp", n, &c); err != nil {
+		return c, err
 	}
 	if c.SecretEnv == "" {
 		c.SecretEnv = DefaultSecretEnv

@@ -1,6 +1,7 @@
 package route
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -285,4 +286,21 @@ func describe(n *yaml.Node) string {
 		return "time " + v
 	}
 	return fmt.Sprintf("%s %q", n.ShortTag(), v)
+}
+
+// DecodeNode decodes n into the value into points to with the strict
+// decoder of route files (unknown and repeated fields are errors, hints for
+// near misses) outside a route file: a section of the node's configuration,
+// say. The error lists every problem as "line L, column C: path: message",
+// positions counted in the document n was read from; nil when there is none.
+func DecodeNode(n *yaml.Node, into any) error {
+	probs := decodeStrict(n, into)
+	if len(probs) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(probs))
+	for i, p := range probs {
+		msgs[i] = fmt.Sprintf("line %d, column %d: %s", p.n.Line, p.n.Column, p.msg)
+	}
+	return errors.New(strings.Join(msgs, "; "))
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"gopkg.in/yaml.v3"
 
 	"github.com/tuyenquang/lgsp/bus"
 	"github.com/tuyenquang/lgsp/bus/activity"
@@ -93,6 +94,18 @@ func GatewaySecret(section, env, what string) (string, error) {
 		return "", fmt.Errorf("gateways.%s: environment variable %s (%s) is empty", section, env, what)
 	}
 	return secret, nil
+}
+
+// DecodeGatewaySection decodes a gateways.<name> section of the
+// configuration into the value into points to, strictly: unknown and
+// repeated fields are errors naming their line and column in the config
+// file (the strict decoder of route files). Fields absent from the section
+// keep their value.
+func DecodeGatewaySection(name string, n *yaml.Node, into any) error {
+	if err := route.DecodeNode(n, into); err != nil {
+		return fmt.Errorf("gateways.%s: %w", name, err)
+	}
+	return nil
 }
 
 // Handle mounts a handler on the service's mux (Go 1.22 patterns).
