@@ -73,32 +73,13 @@ func (s *Service) HomeHandler() http.Handler {
 // after a failed login the error, answered with its status.
 type LoginPage func(w http.ResponseWriter, r *http.Request, csrf, next string, err error)
 
-// SetLoginPage replaces the built-in login form of Mount (the console's
-// own page); call it before the node serves.
-func (s *Service) SetLoginPage(p LoginPage) { s.page.Store(&p) }
-
-// SetHome replaces the placeholder /console/ page of Mount; it is still
-// served behind Guard(ActConsoleView, …). Call it before the node serves.
-func (s *Service) SetHome(h http.Handler) { s.home.Store(&h) }
-
-// Mount mounts the login form, logout and the console home on handle (a
-// mux's Handle). The form and the home page are the built-in minimal ones
-// until SetLoginPage and SetHome replace them.
+// Mount mounts the built-in minimal login form, logout and a placeholder
+// /console/ home on handle (a mux's Handle), for a server without the
+// console: bus/sso's tests log people in through it. A node mounts the
+// console (bus/console), which serves its own login page through
+// LoginHandler and its own home.
 func (s *Service) Mount(handle func(pattern string, h http.Handler)) {
-	handle(LoginPath, s.LoginHandler(func(w http.ResponseWriter, r *http.Request, csrf, next string, err error) {
-		if p := s.page.Load(); p != nil && *p != nil {
-			(*p)(w, r, csrf, next, err)
-			return
-		}
-		minimalLoginPage(w, r, csrf, next, err)
-	}))
+	handle(LoginPath, s.LoginHandler(minimalLoginPage))
 	handle(LogoutPath, s.LogoutHandler())
-	placeholder := s.HomeHandler()
-	handle("GET /console/{$}", s.Guard(ActConsoleView, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if h := s.home.Load(); h != nil && *h != nil {
-			(*h).ServeHTTP(w, r)
-			return
-		}
-		placeholder.ServeHTTP(w, r)
-	})))
+	handle("GET /console/{$}", s.Guard(ActConsoleView, s.HomeHandler()))
 }

@@ -110,8 +110,6 @@ type Options struct {
 type Service struct {
 	o         Options
 	clock     atomic.Pointer[func() time.Time]
-	page      atomic.Pointer[LoginPage]
-	home      atomic.Pointer[http.Handler]
 	slots     chan struct{}
 	dummyOnce sync.Once
 	dummy     string // hash compared when the login does not exist (same time)
