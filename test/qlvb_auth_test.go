@@ -13,6 +13,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -314,4 +315,38 @@ func TestQLVBAuthRefusals(t *testing.T) {
 			t.Fatalf("signed getSentEdocList: %v %+v", err, list)
 		}
 	})
+}
+
+// TestQLVBUsernameTokenReplayAcrossNodes: behind a load balancer, a
+// UsernameToken accepted by one node is a replay on the other (the nonces
+// go to the node's replay cache, in the shared store on MariaDB), and a
+// token whose nonce is longer than 64 bytes is refused as malformed.
+func TestQLVBUsernameTokenReplayAcrossNodes(t *testing.T) {
+	dsn, _ := freshMySQL(t)
+	key := filepath.Join(t.TempDir(), "master.key")
+	dir := routesWith(t, map[string]string{"edxml.yaml": qlvbRoute})
+	on := func(name string) func(*service.Config) {
+		return func(c *service.Config) {
+			c.Store, c.MasterKeyFile, c.Node, c.RoutesDir, c.PublicURL = dsn, key, name, dir, ""
+		}
+	}
+	a := startNodeWith(t, "sqlite", on("node-a"))
+	b := startNodeWith(t, "sqlite", on("node-b"))
+	ctx := context.Background()
+	s := a.system(t, qlvbSender, "Sở Nội vụ — QLVB")
+	agencies := func(n *node, hdr soap.RawXML) error {
+		c, err := soap.NewClient(n.url+qlvb.Path, soap.WithTimeout(time.Minute), soap.WithSOAPHeader(hdr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var resp lgspedoc.GetAgencyListResponse
+		return c.Call(ctx, lgspedoc.ActionGetAgencyList, &lgspedoc.GetAgencyList{}, &resp)
+	}
+	tok := wsseToken(s.AccessKey, s.SecretKey, []byte("lgsp-nonce-two-nodes-"+bus.RandomToken(8)), time.Now())
+	if err := agencies(a, tok); err != nil {
+		t.Fatalf("the token on node A: %v", err)
+	}
+	wantSOAPFault(t, agencies(b, tok), "auth.replay")
+	long := wsseToken(s.AccessKey, s.SecretKey, bytes.Repeat([]byte("n"), 65), time.Now())
+	wantSOAPFault(t, agencies(b, long), "auth.malformed")
 }

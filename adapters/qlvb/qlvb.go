@@ -40,11 +40,6 @@ const (
 	PasswordTextEnv = "LGSP_QLVB_PASSWORD_TEXT"
 )
 
-// nonceCap bounds the WS-Security nonces remembered: they are kept for
-// twice the clock skew (10 min), so 1M entries carry ~1,700 calls/s; a full
-// cache refuses with system.busy rather than forget a live nonce.
-const nonceCap = 1 << 20
-
 func init() {
 	service.RegisterModule(service.Module{Name: "qlvb", Provision: provision})
 }
@@ -52,13 +47,12 @@ func init() {
 // module is one node's QLVB service.
 type module struct {
 	h      *service.Host
-	nonces *soap.NonceCache
 	textOK map[string]bool
 	srv    *soap.Server
 }
 
 func provision(h *service.Host) error {
-	m := &module{h: h, nonces: soap.NewNonceCache(nonceCap), textOK: map[string]bool{}}
+	m := &module{h: h, textOK: map[string]bool{}}
 	for _, c := range strings.Split(os.Getenv(PasswordTextEnv), ",") {
 		if c = strings.TrimSpace(c); c != "" {
 			m.textOK[c] = true
@@ -176,7 +170,7 @@ func (m *module) usernameToken(ctx context.Context, h *soap.Header) (*auth.Princ
 		return nil, bus.ErrAuthMissing.New("send a wsse:Security UsernameToken (Username = access key, PasswordDigest of the secret key) or sign the HTTP request")
 	}
 	v := m.h.Verifier
-	if v == nil || v.Keys == nil || m.h.Vault == nil {
+	if v == nil || v.Keys == nil || v.Nonces == nil || m.h.Vault == nil {
 		return nil, bus.ErrInternal.New("the verifier is not configured")
 	}
 	ak := sec.Username
@@ -210,7 +204,13 @@ func (m *module) usernameToken(ctx context.Context, h *soap.Header) (*auth.Princ
 	if v.Now != nil {
 		now = v.Now()
 	}
-	err := m.nonces.VerifyUsernameToken(h, lookup, now, v.Skew)
+	// The nonces go to the node's replay cache, beside those of signed
+	// requests ("wsse:" keeps them apart): shared by the nodes of one
+	// database, kept across a clean restart.
+	nonces := soap.NodeNonces(func(user, nonce string, forget time.Time) (bool, error) {
+		return v.Nonces.Use(ctx, user, "wsse:"+nonce, forget)
+	}, v.NotBefore)
+	err := nonces.VerifyUsernameToken(h, lookup, now, v.Skew)
 	if lookupErr != nil {
 		var be *bus.Error
 		if errors.As(lookupErr, &be) {

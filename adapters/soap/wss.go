@@ -178,6 +178,18 @@ type NonceCache struct {
 	max   int
 	seen  map[string]time.Time // key → time after which it may be forgotten
 	order []nonceEntry         // FIFO of keys by insertion
+	// use, when set, records the nonces in place of seen: the node's
+	// replay cache (bus/auth), shared by the nodes of one database and
+	// kept across a clean restart. notBefore refuses tokens created before
+	// it (auth.Verifier.NotBefore: the start after an unclean stop).
+	use       func(user, nonce string, forget time.Time) (fresh bool, err error)
+	notBefore time.Time
+}
+
+// NodeNonces returns a NonceCache that records nonces with use, the node's
+// replay cache, and refuses tokens created before notBefore (zero: none).
+func NodeNonces(use func(user, nonce string, forget time.Time) (fresh bool, err error), notBefore time.Time) *NonceCache {
+	return &NonceCache{use: use, notBefore: notBefore}
 }
 
 type nonceEntry struct {
@@ -192,6 +204,9 @@ func NewNonceCache(max int) *NonceCache {
 	}
 	return &NonceCache{max: max, seen: map[string]time.Time{}}
 }
+
+// maxNonceBytes bounds a decoded wsse:Nonce (16 bytes is usual).
+const maxNonceBytes = 64
 
 // defaultNonces backs VerifyUsernameToken.
 var defaultNonces = NewNonceCache(0)
@@ -259,6 +274,9 @@ func (c *NonceCache) VerifyUsernameToken(h *Header, lookup func(user string) (pa
 		if nonce, err = base64.StdEncoding.DecodeString(s.Nonce); err != nil {
 			return bus.ErrAuthMalformed.New("wsse:Nonce is not Base64")
 		}
+		if len(nonce) > maxNonceBytes {
+			return bus.ErrAuthMalformed.New("wsse:Nonce is %d bytes, at most %d", len(nonce), maxNonceBytes)
+		}
 	}
 	var created time.Time
 	if s.Created != "" {
@@ -295,7 +313,16 @@ func (c *NonceCache) VerifyUsernameToken(h *Header, lookup func(user string) (pa
 		if !created.IsZero() {
 			forget = created.Add(2 * skew)
 		}
-		fresh, err := c.add(s.Username+"\x00"+s.Nonce, now, forget)
+		if created.Before(c.notBefore) {
+			return bus.ErrAuthClockSkew.New("UsernameToken created %s, before %s when this node started again after an unclean stop: it cannot tell such a token from a replay; send a new one", s.Created, c.notBefore.UTC().Format(time.RFC3339))
+		}
+		var fresh bool
+		var err error
+		if c.use != nil {
+			fresh, err = c.use(s.Username, s.Nonce, forget)
+		} else {
+			fresh, err = c.add(s.Username+"\x00"+s.Nonce, now, forget)
+		}
 		if err != nil {
 			return err
 		}

@@ -1,12 +1,19 @@
 package auth
 
 import (
+	"bufio"
 	"container/heap"
 	"context"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"hash/maphash"
+	"io"
 	"math"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tuyenquang/lgsp/bus"
@@ -44,6 +51,7 @@ type MemoryNonces struct {
 	seed   maphash.Seed
 	shards []nonceShard
 	per    int // capacity of each shard
+	closed atomic.Bool
 }
 
 type nonceShard struct {
@@ -96,6 +104,11 @@ func (m *MemoryNonces) Use(ctx context.Context, accessKey, nonce string, expires
 	s := &m.shards[maphash.String(m.seed, key)%uint64(len(m.shards))]
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if m.closed.Load() {
+		// Saved for the next start: a nonce recorded now would not be in
+		// the saved state, and so could be replayed after the restart.
+		return false, bus.ErrUnavailable.New("the node is stopping")
+	}
 	s.evict(t)
 	if exp, ok := s.m[key]; ok && t.Before(exp) {
 		return false, nil
@@ -141,6 +154,90 @@ func (m *MemoryNonces) Len() int {
 		s.mu.Unlock()
 	}
 	return n
+}
+
+// The saved state of a MemoryNonces: a header, one line per nonce (its
+// expiry in Unix nanoseconds and the hex of access key NUL nonce), and a
+// trailer, so that a torn file is refused rather than half believed.
+const (
+	nonceStateHeader  = "lgsp-nonces 1"
+	nonceStateTrailer = "end"
+)
+
+// Save writes the nonces that have not expired at now to w and closes the
+// cache: every later Use is refused (system.unavailable), so no nonce is
+// accepted that the saved state does not hold. A node saves its cache as
+// the last step of a clean stop, and Load gives it back to the next start.
+func (m *MemoryNonces) Save(w io.Writer, now time.Time) error {
+	for i := range m.shards {
+		m.shards[i].mu.Lock()
+	}
+	m.closed.Store(true)
+	defer func() {
+		for i := range m.shards {
+			m.shards[i].mu.Unlock()
+		}
+	}()
+	bw := bufio.NewWriter(w)
+	fmt.Fprintln(bw, nonceStateHeader)
+	for i := range m.shards {
+		for key, exp := range m.shards[i].m {
+			if exp.After(now) {
+				fmt.Fprintf(bw, "%d %s\n", exp.UnixNano(), hex.EncodeToString([]byte(key)))
+			}
+		}
+	}
+	fmt.Fprintln(bw, nonceStateTrailer)
+	return bw.Flush()
+}
+
+// Load adds the nonces of a state written by Save that have not expired
+// at now, and returns how many. A state that is not whole (no header, a
+// bad line, no trailer) is an error, and then nothing is added.
+func (m *MemoryNonces) Load(r io.Reader, now time.Time) (int, error) {
+	type entry struct {
+		key string
+		exp time.Time
+	}
+	var entries []entry
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 4096), 4096)
+	if !sc.Scan() || sc.Text() != nonceStateHeader {
+		return 0, errors.New("nonce state: no header")
+	}
+	whole := false
+	for sc.Scan() {
+		line := sc.Text()
+		if line == nonceStateTrailer {
+			whole = true
+			break
+		}
+		ns, hx, ok := strings.Cut(line, " ")
+		n, err1 := strconv.ParseInt(ns, 10, 64)
+		key, err2 := hex.DecodeString(hx)
+		if !ok || err1 != nil || err2 != nil || len(key) == 0 {
+			return 0, fmt.Errorf("nonce state: bad line %d", len(entries)+2)
+		}
+		if exp := time.Unix(0, n); exp.After(now) {
+			entries = append(entries, entry{string(key), exp})
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, fmt.Errorf("nonce state: %w", err)
+	}
+	if !whole || sc.Scan() {
+		return 0, errors.New("nonce state: not whole (no trailer, or data after it)")
+	}
+	for _, e := range entries {
+		s := &m.shards[maphash.String(m.seed, e.key)%uint64(len(m.shards))]
+		s.mu.Lock()
+		if _, ok := s.m[e.key]; !ok {
+			s.m[e.key] = e.exp
+			heap.Push(&s.heap, expiryEntry{e.key, e.exp})
+		}
+		s.mu.Unlock()
+	}
+	return len(entries), nil
 }
 
 // NonceStore is the store method StoreNonces needs; store.Store has it.

@@ -1,9 +1,11 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -163,4 +165,55 @@ func TestStoreNonces(t *testing.T) {
 	st.fail = bus.ErrBusy.New("pool exhausted")
 	_, err := n.Use(context.Background(), "AK", "nonce-0000000002", exp)
 	wantCode(t, err, "system.busy") // catalogue errors pass through
+}
+
+// TestMemoryNoncesSaveLoad: a saved cache gives its live nonces back to a
+// new one (expired ones dropped), refuses every Use once saved, and a torn
+// or altered state is refused whole.
+func TestMemoryNoncesSaveLoad(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1790000000, 0)
+	m := NewMemoryNonces(1 << 14)
+	m.Now = func() time.Time { return now }
+	for i, ttl := range []time.Duration{time.Minute, 2 * time.Minute, time.Second} {
+		if fresh, err := m.Use(ctx, "AK1", fmt.Sprintf("nonce-%d", i), now.Add(ttl)); !fresh || err != nil {
+			t.Fatalf("Use: %v %v", fresh, err)
+		}
+	}
+	var b bytes.Buffer
+	if err := m.Save(&b, now.Add(10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Use(ctx, "AK1", "nonce-after-save", now.Add(time.Minute)); !errors.Is(err, bus.ErrUnavailable.Err()) {
+		t.Fatalf("Use after Save: %v, want system.unavailable", err)
+	}
+	state := b.String()
+
+	n := NewMemoryNonces(1 << 14)
+	n.Now = func() time.Time { return now.Add(10 * time.Second) }
+	got, err := n.Load(strings.NewReader(state), now.Add(10*time.Second))
+	if err != nil || got != 2 {
+		t.Fatalf("Load = %d, %v; want the 2 live nonces", got, err)
+	}
+	for i, want := range []bool{false, false, true} { // nonce-2 had expired
+		if fresh, err := n.Use(ctx, "AK1", fmt.Sprintf("nonce-%d", i), now.Add(time.Hour)); fresh != want || err != nil {
+			t.Errorf("nonce-%d after Load: fresh %v (%v), want %v", i, fresh, err, want)
+		}
+	}
+
+	for name, bad := range map[string]string{
+		"empty":         "",
+		"no header":     strings.SplitN(state, "\n", 2)[1],
+		"torn":          strings.TrimSuffix(state, "end\n"),
+		"bad line":      strings.Replace(state, "\nend\n", "\nxyz\nend\n", 1),
+		"after trailer": state + "1 41\n",
+	} {
+		o := NewMemoryNonces(1 << 14)
+		if k, err := o.Load(strings.NewReader(bad), now); err == nil {
+			t.Errorf("%s: Load accepted it (%d nonces)", name, k)
+		}
+		if o.Len() != 0 {
+			t.Errorf("%s: a refused state left %d nonces", name, o.Len())
+		}
+	}
 }

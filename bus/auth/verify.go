@@ -41,7 +41,13 @@ type Verifier struct {
 	Vault  *vault.Vault // opens sealed secrets
 	Nonces NonceCache   // required: without it replays could not be refused
 	Skew   time.Duration
-	Now    func() time.Time
+	// NotBefore, when set, refuses requests signed before it with
+	// auth.clock_skew: a node whose replay cache lives in memory sets it to
+	// its start after an unclean stop, when the nonces of the requests
+	// accepted before the stop are lost — a captured request signed
+	// before the start could otherwise be replayed within the skew.
+	NotBefore time.Time
+	Now       func() time.Time
 	// Limits, when set, applies per-key rate limits and locks a key after a
 	// burst of bad signatures (M3).
 	Limits *Limits
@@ -143,6 +149,9 @@ func (v *Verifier) Verify(r *http.Request) (*Principal, error) {
 			e.Detail += "; the value looks like milliseconds, send seconds"
 		}
 		return nil, e
+	}
+	if signedAt.Before(v.NotBefore) {
+		return nil, bus.ErrAuthClockSkew.New("%s is %s, before %d when this node started again after an unclean stop: it cannot tell such a request from a replay; sign it again with the current time (and check the client's clock)", HeaderTimestamp, ts, v.NotBefore.Unix())
 	}
 
 	if v.Keys == nil || v.Vault == nil || v.Nonces == nil {

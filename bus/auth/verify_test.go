@@ -176,6 +176,21 @@ func TestVerifySkewBoundaries(t *testing.T) {
 	wantCode(t, err, "auth.clock_skew")
 }
 
+// TestVerifyNotBefore: after an unclean restart of a node with its replay
+// cache in memory, a request signed before the start is refused, one
+// signed from then on is served.
+func TestVerifyNotBefore(t *testing.T) {
+	f := newFixture(t)
+	signed := signedExample(t, exAccessKey, exNonce)
+	f.v.NotBefore = f.clk.Now().Add(time.Second)
+	_, err := f.v.Verify(signed)
+	wantCode(t, err, "auth.clock_skew")
+	f.v.NotBefore = f.clk.Now()
+	if _, err := f.v.Verify(signedExample(t, exAccessKey, exNonce)); err != nil {
+		t.Fatalf("signed at NotBefore: %v", err)
+	}
+}
+
 func TestVerifyReplay(t *testing.T) {
 	f := newFixture(t)
 	if _, err := f.v.Verify(signedExample(t, exAccessKey, exNonce)); err != nil {

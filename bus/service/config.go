@@ -250,7 +250,9 @@ type AuthConfig struct {
 	// long a nonce is remembered against replay.
 	ClockSkew time.Duration `yaml:"clock_skew"`
 	// Nonces chooses the replay cache: "memory" (one node; default with
-	// SQLite) or "store" (shared by nodes; default with MySQL).
+	// SQLite; saved to data_dir/nonces.state at a clean stop, and after an
+	// unclean one requests signed before the start are refused) or "store"
+	// (shared by nodes, committed before each answer; default with MySQL).
 	Nonces string `yaml:"nonces"`
 	// RatePerKey is the sustained requests per second of one access key
 	// (M3), counted in the memory of each node; beyond: 429

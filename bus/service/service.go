@@ -181,6 +181,10 @@ type Service struct {
 	sweepNow chan struct{}  // asks for a sweep (the store came back)
 	vault    *vault.Vault
 	registry *auth.Registry
+	// memNonces is the replay cache when it lives in memory (one node),
+	// saved at a clean stop for the next start; nil with the store's.
+	memNonces *auth.MemoryNonces
+
 	verifier *auth.Verifier
 	platform *auth.PlatformKeys
 	activity *activity.Log // nil when activity.enabled is false
@@ -320,10 +324,15 @@ func NewWith(ctx context.Context, env *Environment, cfg Config) (*Service, error
 		s.feed.Lookback = 512
 	}
 	var nonces auth.NonceCache
+	var notBefore time.Time
 	if cfg.Auth.Nonces == "store" || (cfg.Auth.Nonces == "" && s.store.Dialect() == "mysql") {
 		nonces = auth.StoreNonces(s.store)
 	} else {
-		nonces = auth.NewMemoryNonces(1 << 20)
+		s.memNonces = auth.NewMemoryNonces(1 << 20)
+		nonces = s.memNonces
+		if notBefore, err = loadNonceState(s.memNonces, cfg.DataDir, time.Now(), log); err != nil {
+			return fail(err)
+		}
 	}
 	keys := &auth.KeyCache{Store: s.store}
 	if s.outbound, err = cfg.OutboundPolicy(); err != nil {
@@ -347,7 +356,7 @@ func NewWith(ctx context.Context, env *Environment, cfg Config) (*Service, error
 	s.registry = &auth.Registry{Store: s.store, Vault: s.vault, Audit: s.store, OnChange: keys.Flush, Outbound: s.outbound}
 	limits := auth.NewLimits(cfg.Auth.RatePerKey, cfg.Auth.BurstPerKey, cfg.Auth.LockFailures, cfg.Auth.LockWindow, cfg.Auth.LockFor)
 	limits.Log, limits.Audit, limits.AlertFailures = log, s.store, cfg.Auth.AlertFailures
-	s.verifier = &auth.Verifier{Keys: keys, Vault: s.vault, Nonces: nonces, Skew: cfg.Auth.ClockSkew, Limits: limits, Algorithms: env.Algorithms()}
+	s.verifier = &auth.Verifier{Keys: keys, Vault: s.vault, Nonces: nonces, Skew: cfg.Auth.ClockSkew, NotBefore: notBefore, Limits: limits, Algorithms: env.Algorithms()}
 	s.grants = &auth.Grants{Store: s.store}
 	s.speaks = &auth.SpeaksFor{Store: s.store}
 	if err := s.provisionPlatformKeys(ctx); err != nil {
@@ -678,6 +687,11 @@ func (s *Service) Shutdown() error {
 	s.workCancel()
 	s.workers.Wait()
 	s.stopModules(deadline / 4)
+	if s.memNonces != nil {
+		if err := saveNonceState(s.memNonces, s.cfg.DataDir, time.Now()); err != nil {
+			s.log.WithError(err).Error("saving the replay cache failed: the next start refuses requests signed before it")
+		}
+	}
 	if err := s.store.Close(); err != nil && firstErr == nil {
 		firstErr = err
 	}
