@@ -106,6 +106,18 @@ type canon struct {
 	stack []scope
 	skip  int // depth inside a ds:Signature
 	roots int
+
+	// Set by the scanner around start and end: the offsets of the tag's
+	// '<' and of the byte after its '>' (the collection pass uses them).
+	tagStart, tagEnd int
+	// col, when set, makes this a collection pass: nothing is written,
+	// what Verify needs is recorded (stream_verify.go).
+	col *collected
+	// id and idAttrs, when id is set, count in holders the elements
+	// (ds:Signature subtrees included) carrying id in one of idAttrs.
+	id      string
+	idAttrs []string
+	holders int
 }
 
 func newCanon(w io.Writer, m streamMethod) *canon {
@@ -167,12 +179,15 @@ func (c *canon) finish() error {
 	if c.roots != 1 || len(c.stack) != 0 || c.skip != 0 {
 		return fmt.Errorf("%w: document has no complete root element", errStream)
 	}
+	if c.col != nil {
+		return nil
+	}
 	return c.bw.Flush()
 }
 
 // pi writes a processing instruction inside the root.
 func (c *canon) pi(target string, inst []byte) {
-	if c.skip > 0 || len(c.stack) == 0 {
+	if c.skip > 0 || len(c.stack) == 0 || c.col != nil {
 		return
 	}
 	c.bw.WriteString("<?")
@@ -193,7 +208,7 @@ func (c *canon) text(t []byte) error {
 		}
 		return nil
 	}
-	if c.skip > 0 {
+	if c.skip > 0 || c.col != nil {
 		return nil
 	}
 	escapeText(c.bw, t)
@@ -203,7 +218,9 @@ func (c *canon) text(t []byte) error {
 // end closes the element named (as written) n.
 func (c *canon) end(n xml.Name) error {
 	if c.skip > 0 {
-		c.skip--
+		if c.skip--; c.skip == 0 && c.col != nil && c.col.dsigs == 1 && c.col.sigEnd == 0 {
+			c.col.sigEnd = c.tagEnd
+		}
 		return nil
 	}
 	if len(c.stack) == 0 || c.stack[len(c.stack)-1].raw != n {
@@ -223,6 +240,14 @@ func (c *canon) start(name xml.Name, attrList []xml.Attr) error {
 	if len(c.stack) == 0 {
 		if c.roots++; c.roots > 1 {
 			return fmt.Errorf("%w: more than one root element", errStream)
+		}
+	}
+	if c.id != "" {
+		for _, a := range attrList {
+			if a.Name.Space == "" && a.Value == c.id && slices.Contains(c.idAttrs, a.Name.Local) {
+				c.holders++
+				break
+			}
 		}
 	}
 	if c.skip > 0 {
@@ -264,10 +289,19 @@ func (c *canon) start(name xml.Name, attrList []xml.Attr) error {
 	if !ok {
 		return fmt.Errorf("%w: unbound element prefix", errStream)
 	}
+	if c.col != nil && len(c.stack) == 1 {
+		c.col.rootAttrs = attrList
+	}
 	if t.Name.Local == "Signature" && elemNS == dsig.Namespace {
 		c.stack = c.stack[:len(c.stack)-1]
 		c.skip = 1
+		if c.col != nil {
+			c.col.signature(c)
+		}
 		return nil
+	}
+	if c.col != nil && t.Name.Local == "Signature" {
+		c.col.other(t.Name, elemNS)
 	}
 	// The namespace declarations to render.
 	type nsDecl struct{ prefix, uri string }
@@ -340,6 +374,9 @@ func (c *canon) start(name xml.Name, attrList []xml.Attr) error {
 		if sorted[i].ns == sorted[i-1].ns && sorted[i].a.Name.Local == sorted[i-1].a.Name.Local {
 			return fmt.Errorf("%w: attribute given twice", errStream)
 		}
+	}
+	if c.col != nil {
+		return nil // nothing is written in a collection pass
 	}
 	bw.WriteByte('<')
 	writeName(bw, t.Name)

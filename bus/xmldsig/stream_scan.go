@@ -301,10 +301,12 @@ func (s *scanner) run(c *canon) error {
 				return scanErr("bad end tag")
 			}
 			s.i++
+			c.tagEnd = s.i
 			if err := c.end(n); err != nil {
 				return err
 			}
 		default:
+			c.tagStart = s.i
 			s.i++
 			n, err := s.name()
 			if err != nil {
@@ -363,6 +365,7 @@ func (s *scanner) run(c *canon) error {
 				return err
 			}
 			if empty {
+				c.tagEnd = s.i
 				if err := c.end(n); err != nil {
 					return err
 				}
