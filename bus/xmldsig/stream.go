@@ -97,6 +97,8 @@ type scope struct {
 	// bindings the nearest output ancestors rendered (shared with the
 	// parent when the element rendered none).
 	rendered map[string]string
+	// xmlAttrs are the element's xml:* attributes (collection pass only).
+	xmlAttrs []xml.Attr
 }
 
 // canon is the canonicaliser proper; a tokenizer drives it.
@@ -289,8 +291,15 @@ func (c *canon) start(name xml.Name, attrList []xml.Attr) error {
 	if !ok {
 		return fmt.Errorf("%w: unbound element prefix", errStream)
 	}
-	if c.col != nil && len(c.stack) == 1 {
-		c.col.rootAttrs = attrList
+	if c.col != nil {
+		if len(c.stack) == 1 {
+			c.col.rootAttrs = attrList
+		}
+		for _, a := range attrs {
+			if a.Name.Space == "xml" {
+				top.xmlAttrs = append(top.xmlAttrs, a)
+			}
+		}
 	}
 	if t.Name.Local == "Signature" && elemNS == dsig.Namespace {
 		c.stack = c.stack[:len(c.stack)-1]

@@ -51,6 +51,7 @@ type collected struct {
 	sigStart, sigEnd int
 	sigDepth         int
 	sigNS            map[string]string
+	sigXML           map[string]string // xml:* attributes in scope (nearest wins)
 	// others counts the elements named Signature in another namespace
 	// outside any ds:Signature; the first is otherName in otherNS.
 	others    int
@@ -63,10 +64,13 @@ func (col *collected) signature(c *canon) {
 		return
 	}
 	col.sigStart, col.sigDepth = c.tagStart, len(c.stack)
-	col.sigNS = map[string]string{}
+	col.sigNS, col.sigXML = map[string]string{}, map[string]string{}
 	for _, s := range c.stack {
 		for p, u := range s.decl {
 			col.sigNS[p] = u
+		}
+		for _, a := range s.xmlAttrs {
+			col.sigXML[a.Name.Local] = a.Value
 		}
 	}
 }
@@ -120,7 +124,7 @@ func (col *collected) signatureTree(doc []byte) (*etree.Element, error) {
 	}
 	prefixes := make([]string, 0, len(col.sigNS))
 	for p := range col.sigNS {
-		if !declared[p] {
+		if !declared[p] && p != "xml" { // the xml prefix is bound without a declaration
 			prefixes = append(prefixes, p)
 		}
 	}
@@ -131,6 +135,18 @@ func (col *collected) signatureTree(doc []byte) (*etree.Element, error) {
 		} else {
 			sig.CreateAttr("xmlns:"+p, col.sigNS[p])
 		}
+	}
+	// The xml:* attributes of the ancestors, which inclusive C14N of
+	// SignedInfo inherits (canonicalSignedInfo); no others are rendered.
+	keys := make([]string, 0, len(col.sigXML))
+	for k := range col.sigXML {
+		if sig.SelectAttr("xml:"+k) == nil {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		sig.CreateAttr(inheritedPrefix+k, col.sigXML[k])
 	}
 	if sig.Tag != "Signature" || sig.NamespaceURI() != dsig.Namespace {
 		return nil, scanErr("signature subtree")
@@ -354,6 +370,38 @@ func canonicalSignedInfo(sig *etree.Element, method string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	// C14N never renders a declaration of the xml prefix (goxmldsig's
+	// inclusive canonicaliser does; xmlsec1 does not).
+	stack := []*etree.Element{detached}
+	for len(stack) > 0 {
+		e := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		e.RemoveAttr("xmlns:xml")
+		stack = append(stack, e.ChildElements()...)
+	}
+	// Inclusive C14N of a subset renders on its apex the xml:* attributes
+	// in scope from its ancestors (C14N 1.0 §2.4; 1.1 inherits xml:lang
+	// and xml:space only), which goxmldsig does not; xmlsec1 does.
+	inclusive := !strings.Contains(method, "exc-c14n")
+	v11 := strings.Contains(method, "xml-c14n11")
+	inherited := map[string]string{}
+	for e := si.Parent(); e != nil; e = e.Parent() {
+		for _, a := range e.Attr {
+			k := strings.TrimPrefix(a.Key, inheritedPrefix)
+			if a.Space != "xml" && !(a.Space == "" && k != a.Key) {
+				continue
+			}
+			if _, seen := inherited[k]; !seen {
+				inherited[k] = a.Value
+			}
+		}
+	}
+	for k, val := range inherited {
+		if !inclusive || (v11 && k != "lang" && k != "space") || si.SelectAttr("xml:"+k) != nil {
+			continue
+		}
+		detached.CreateAttr("xml:"+k, val)
+	}
 	var c dsig.Canonicalizer
 	switch dsig.AlgorithmID(method) {
 	case dsig.CanonicalXML10ExclusiveAlgorithmId:
@@ -369,6 +417,11 @@ func canonicalSignedInfo(sig *etree.Element, method string) ([]byte, error) {
 	}
 	return c.Canonicalize(detached)
 }
+
+// inheritedPrefix marks, on the Signature tree's root, the xml:*
+// attributes of its ancestors in the document: not attributes of the
+// Signature (no check sees them), only what its SignedInfo inherits.
+const inheritedPrefix = "lgsp-inherited-xml-"
 
 // charData is the character data directly in e (as encoding/xml's
 // ",chardata" collects it for goxmldsig).
