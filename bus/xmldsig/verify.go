@@ -110,7 +110,6 @@ type Result struct {
 	covered *covered
 }
 
-
 // Accepted algorithm URIs.
 var (
 	signatureMethods = map[string]string{
