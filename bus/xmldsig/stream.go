@@ -15,9 +15,9 @@ import (
 
 // This file is the streaming canonicaliser of issue #13: it writes the
 // canonical form of a document's root element as the decoder reads it,
-// for hashing a Reference without building a DOM of the document. It is
-// not wired into Verify yet (see docs/xmldsig.md, "Streaming
-// canonicalisation"): its output is proven against goxmldsig's
+// for hashing a Reference without building a DOM of the document. Verify
+// digests with it (stream_verify.go; docs/xmldsig.md, "Streaming
+// verification"): its output is proven against goxmldsig's
 // canonicalisers and against signed packets' DigestValues by
 // TestStreamCanonMatchesGoxmldsig and FuzzStreamCanon.
 //
@@ -476,9 +476,9 @@ func escapeAttr(w *bufio.Writer, s string) {
 // It reads r once and builds no tree; what it holds at a time is one token
 // (the longest text node) and the open elements' namespace declarations.
 //
-// It is the streaming half of issue #13 and Verify does not use it yet;
-// test/dsigbench measures it beside Verify and xmlsec1. A method it does
-// not handle (see above) is an error.
+// Verify uses the byte scanner (DigestDocument's) over the document in
+// memory instead; StreamDigest is for a caller that has only a reader. A
+// method it does not handle (see above) is an error.
 func StreamDigest(r io.Reader, c14nAlg string, h io.Writer) error {
 	m, ok := streamMethodFor(c14nAlg, "")
 	if !ok {
@@ -490,8 +490,8 @@ func StreamDigest(r io.Reader, c14nAlg string, h io.Writer) error {
 // DigestDocument is StreamDigest for a document held in memory (as
 // Verify holds it), tokenized by a byte scanner instead of encoding/xml:
 // the same output, in a fraction of the time, holding only the decoded
-// text of one run between markup besides doc. Verify does not use it
-// yet.
+// text of one run between markup besides doc. It is the digest Verify
+// computes.
 func DigestDocument(doc []byte, c14nAlg string, h io.Writer) error {
 	m, ok := streamMethodFor(c14nAlg, "")
 	if !ok {

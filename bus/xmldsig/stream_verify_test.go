@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // warnCodes lists the codes of ws.
@@ -199,4 +200,30 @@ func TestSignedRefusesChangedDocument(t *testing.T) {
 	if _, err := res.Signed(); CodeOf(err) != CodeTampered {
 		t.Fatalf("Signed of a changed document: %v", err)
 	}
+}
+
+// naiveCheckChars is checkChars byte by byte, as it was before the
+// word-at-a-time loop.
+func naiveCheckChars(b []byte) bool {
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r == utf8.RuneError && n <= 1 || r == 0xFFFE || r == 0xFFFF || r < 0x20 && r != '\t' && r != '\n' && r != '\r' {
+			return false
+		}
+		b = b[n:]
+	}
+	return true
+}
+
+// FuzzCheckChars: the word-at-a-time checkChars agrees with the byte loop.
+func FuzzCheckChars(f *testing.F) {
+	for _, s := range []string{"", "JVBERi0xLjcKJeLjz9MK\n", "abcdefgh\x01", "abcdefg\x1f", " !\"#$%&'()*+,-./", "\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x00",
+		"Nguyễn Thị", "\xef\xbf\xbe", "\xef\xbf\xbd", "\xed\xa0\x80", "abcdefg\xc3", "\t\n\r        \x00"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := checkChars(b) == nil, naiveCheckChars(b); got != want {
+			t.Fatalf("checkChars(%q) ok=%v, want %v", b, got, want)
+		}
+	})
 }
