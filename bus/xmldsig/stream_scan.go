@@ -373,11 +373,21 @@ func (s *scanner) run(c *canon) error {
 				}
 				raw := doc[s.i+1 : s.i+1+e]
 				s.i += e + 2
-				v, err := decode(nil, raw)
-				if err != nil {
-					return err
+				var val string
+				if bytes.IndexByte(raw, '&') < 0 && bytes.IndexByte(raw, '\r') < 0 && bytes.IndexByte(raw, '<') < 0 {
+					// Nothing to decode: one copy, not two.
+					if err := checkChars(raw); err != nil {
+						return err
+					}
+					val = string(raw)
+				} else {
+					v, err := decode(nil, raw)
+					if err != nil {
+						return err
+					}
+					val = string(v)
 				}
-				attrs = append(attrs, xml.Attr{Name: an, Value: string(v)})
+				attrs = append(attrs, xml.Attr{Name: an, Value: val})
 			}
 			if err := c.start(n, attrs); err != nil {
 				return err
