@@ -53,7 +53,7 @@ import (
 // InclusiveNamespaces PrefixList, and any other transform.
 //
 // Where goxmldsig departs from C14N the streamer follows C14N and xmlsec1
-// (TestStreamCanonAttrOrderXmlsec1): attributes in different namespaces
+// (TestInteropXmlsec1C14NDeviations): attributes in different namespaces
 // sort by namespace URI first, an xmlns:xml declaration is never
 // rendered, and exclusive C14N renders no xmlns="" on the apex.
 

@@ -161,7 +161,7 @@ func TestStreamCanonMatchesGoxmldsig(t *testing.T) {
 				t.Fatalf("doc %d: the scanner refused a signed packet: %v", i, err)
 			}
 			if attrOrderDiverges(doc) {
-				break // see TestStreamCanonAttrOrderXmlsec1
+				break // see TestInteropXmlsec1C14NDeviations
 			}
 			want, derr := domCanon(t, doc, m.alg, m.prefixes)
 			got, serr := streamCanonBytes(doc, m.alg, m.prefixes)
@@ -280,7 +280,7 @@ func BenchmarkStreamCanon10MB(b *testing.B) {
 // attributes under two or more prefixes. goxmldsig sorts those by local
 // name (and by namespace URI only for equal local names), where C14N sorts
 // by namespace URI first; the streamer follows C14N and xmlsec1
-// (TestStreamCanonAttrOrderXmlsec1), so the differential test leaves such
+// (TestInteropXmlsec1C14NDeviations), so the differential test leaves such
 // documents out.
 func attrOrderDiverges(doc []byte) bool {
 	d, err := parse(doc, xmlscan.Limits{})
@@ -322,7 +322,7 @@ func attrOrderDiverges(doc []byte) bool {
 	return false
 }
 
-// TestStreamCanonAttrOrderXmlsec1: where goxmldsig departs from C14N,
+// TestInteropXmlsec1C14NDeviations: where goxmldsig departs from C14N,
 // the streamer's digest is the DigestValue xmlsec1 computed, Verify (which
 // streams) accepts xmlsec1's valid signature, and the DOM path, which
 // Verify keeps for what the streamer does not handle, refuses it: attributes in different
@@ -330,7 +330,7 @@ func attrOrderDiverges(doc []byte) bool {
 // xml prefix's declaration is never rendered (goxmldsig's inclusive C14N
 // renders it), and exclusive C14N renders no xmlns="" on the apex
 // (goxmldsig does).
-func TestStreamCanonAttrOrderXmlsec1(t *testing.T) {
+func TestInteropXmlsec1C14NDeviations(t *testing.T) {
 	xmlsec1Path(t)
 	p := getPKI(t)
 	for _, tc := range []struct {
