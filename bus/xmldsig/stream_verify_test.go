@@ -3,6 +3,9 @@ package xmldsig
 import (
 	"bytes"
 	"errors"
+	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -226,4 +229,39 @@ func FuzzCheckChars(f *testing.F) {
 			t.Fatalf("checkChars(%q) ok=%v, want %v", b, got, want)
 		}
 	})
+}
+
+// TestReadLimitedHoldsOnce: a reader that knows its size (a file, a bytes
+// reader) is read into one buffer of that size, not grown by doubling; a
+// file over the limit is refused without reading it; and VerifyReader of
+// a file verifies.
+func TestReadLimitedHoldsOnce(t *testing.T) {
+	signed := mustSign(t, edxmlDoc("", 300<<10), SignOptions{})
+	file := filepath.Join(t.TempDir(), "signed.xml")
+	if err := os.WriteFile(file, signed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for name, r := range map[string]io.Reader{"bytes.Reader": bytes.NewReader(signed), "file": f} {
+		b, err := readLimited(r, 1<<30)
+		if err != nil || !bytes.Equal(b, signed) {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if cap(b) > len(signed)+bytes.MinRead {
+			t.Fatalf("%s: buffer of %d bytes for %d", name, cap(b), len(signed))
+		}
+	}
+	if _, err := readLimited(bytes.NewReader(signed), int64(len(signed)-1)); CodeOf(err) != CodeTooLarge {
+		t.Fatalf("over the limit: %v", err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := getPKI(t).verifier().VerifyReader(f); err != nil {
+		t.Fatalf("VerifyReader of a file: %v", err)
+	}
 }

@@ -105,7 +105,8 @@ type Result struct {
 	Warnings     []Warning
 
 	// What Signed returns: the DOM path's verified element (signed), or
-	// what the stream path digested (covered).
+	// what the stream path digested (covered; it keeps a reference to the
+	// document, so a Result held keeps the document in memory).
 	signed  []byte
 	covered *covered
 }
@@ -164,6 +165,9 @@ func (v *Verifier) Verify(doc []byte) (*Result, error) {
 
 // VerifyReader is Verify for a stream: it reads at most MaxBytes+1 bytes
 // and refuses a longer document with xmldsig.too_large without reading on.
+// The document is held once: in a buffer of the announced size when r
+// knows it (a file, a bytes or strings reader), and Verify reads that
+// buffer in place.
 func (v *Verifier) VerifyReader(r io.Reader) (*Result, error) {
 	doc, err := readLimited(r, v.maxBytes())
 	if err != nil {
