@@ -49,8 +49,9 @@ import (
 // encoding/xml, the parser etree (and so goxmldsig) uses too.
 // Not handled (the caller must use the DOM path): a Reference without a
 // canonicalisation transform (goxmldsig then digests its own
-// non-standard serialisation), an exclusive canonicalisation with an
-// InclusiveNamespaces PrefixList, and any other transform.
+// non-standard serialisation), and any other transform. An exclusive
+// canonicalisation's InclusiveNamespaces PrefixList is handled as xmlsec1
+// handles it (TestInteropXmlsec1PrefixList).
 //
 // Where goxmldsig departs from C14N the streamer follows C14N and xmlsec1
 // (TestInteropXmlsec1C14NDeviations): attributes in different namespaces
@@ -60,6 +61,10 @@ import (
 // streamMethod is the canonicalisation a reference asks for.
 type streamMethod struct {
 	exclusive bool
+	// inclusive is exclusive C14N's InclusiveNamespaces PrefixList ("" for
+	// #default): such a prefix is rendered where it is declared, unless
+	// the output ancestors rendered the same binding (as xmlsec1 does).
+	inclusive []string
 }
 
 // streamMethodFor maps a C14N algorithm URI (and, for exclusive C14N, the
@@ -69,11 +74,17 @@ func streamMethodFor(alg, prefixList string) (m streamMethod, ok bool) {
 	switch dsig.AlgorithmID(alg) {
 	case dsig.CanonicalXML10ExclusiveAlgorithmId, dsig.CanonicalXML10ExclusiveWithCommentsAlgorithmId:
 		m.exclusive = true
-		if strings.TrimSpace(prefixList) != "" {
-			// goxmldsig renders a listed namespace only where it is
-			// visibly used; the spec (and, we expect, xmlsec1) where it
-			// is in scope. Not proven either way yet: the DOM path decides.
-			return m, false
+		// goxmldsig renders a listed namespace only where it is visibly
+		// used; the spec and xmlsec1 where it is declared (and in scope):
+		// the streamer follows them (TestInteropXmlsec1PrefixList).
+		for _, p := range strings.Fields(prefixList) {
+			switch p {
+			case "#default":
+				p = ""
+			case "xml", "xmlns":
+				continue
+			}
+			m.inclusive = append(m.inclusive, p)
 		}
 		return m, true
 	case dsig.CanonicalXML10RecAlgorithmId, dsig.CanonicalXML10WithCommentsAlgorithmId,
@@ -320,6 +331,11 @@ func (c *canon) start(name xml.Name, attrList []xml.Attr) error {
 		for _, a := range attrs {
 			if a.Name.Space != "" && a.Name.Space != "xml" {
 				cands = append(cands, a.Name.Space)
+			}
+		}
+		for _, p := range m.inclusive {
+			if _, declared := decl[p]; declared {
+				cands = append(cands, p)
 			}
 		}
 		for _, p := range cands {

@@ -223,8 +223,8 @@ func TestStreamCanonRefuses(t *testing.T) {
 	if _, ok := streamMethodFor("http://www.w3.org/2000/09/xmldsig#base64", ""); ok {
 		t.Fatal("base64 transform handled by the streamer")
 	}
-	if _, ok := streamMethodFor(string(dsig.CanonicalXML10ExclusiveAlgorithmId), "#default edXML"); ok {
-		t.Fatal("an InclusiveNamespaces PrefixList handled by the streamer")
+	if _, ok := streamMethodFor(string(dsig.CanonicalXML10ExclusiveAlgorithmId), "#default edXML"); !ok {
+		t.Fatal("an InclusiveNamespaces PrefixList not handled by the streamer")
 	}
 }
 

@@ -36,7 +36,12 @@ import (
 // Whatever the streamer does not handle goes to the DOM path (errFallback):
 // a document the scanner refuses (it is stricter than encoding/xml), a
 // signature that is the root element, a Reference without a
-// canonicalisation transform, or with an InclusiveNamespaces PrefixList.
+// canonicalisation transform, or whose canonicalisation transform holds
+// anything but exclusive C14N's InclusiveNamespaces.
+
+// excC14NNamespace is the namespace of exclusive C14N's
+// InclusiveNamespaces element.
+const excC14NNamespace = "http://www.w3.org/2001/10/xml-exc-c14n#"
 
 // errFallback sends a document to the DOM path.
 var errFallback = errors.New("xmldsig: the DOM path decides")
@@ -247,10 +252,16 @@ func referenceMethod(ref *etree.Element) (streamMethod, bool) {
 		if !c14nMethods[alg] {
 			continue
 		}
-		if len(t.ChildElements()) > 0 {
-			return streamMethod{}, false // InclusiveNamespaces: the DOM path
+		prefixList := ""
+		switch ch := t.ChildElements(); {
+		case len(ch) == 0:
+		case len(ch) == 1 && ch[0].Tag == "InclusiveNamespaces" && ch[0].NamespaceURI() == excC14NNamespace &&
+			strings.Contains(alg, "exc-c14n") && len(ch[0].ChildElements()) == 0:
+			prefixList = ch[0].SelectAttrValue("PrefixList", "")
+		default:
+			return streamMethod{}, false // anything else: the DOM path
 		}
-		return streamMethodFor(alg, "")
+		return streamMethodFor(alg, prefixList)
 	}
 	return streamMethod{}, false // no canonicalisation: goxmldsig's own serialisation
 }

@@ -25,7 +25,8 @@ func warnCodes(ws []Warning) []string {
 // knownDivergence says why the streaming Verify may answer doc otherwise
 // than the DOM path, or "" when it must not: where goxmldsig departs from
 // C14N (attribute order across namespaces, xmlns:xml, xmlns="" in
-// exclusive C14N, xml:* inheritance of SignedInfo) the streamer follows
+// exclusive C14N, xml:* inheritance of SignedInfo, InclusiveNamespaces
+// PrefixList) the streamer follows
 // C14N and xmlsec1, and goxmldsig's limit of about 1,000 elements does
 // not apply to it.
 func knownDivergence(doc []byte, domErr error) string {
@@ -36,6 +37,8 @@ func knownDivergence(doc []byte, domErr error) string {
 		return "goxmldsig's C14N deviations"
 	case bytes.Contains(doc, []byte("xml:")) && CodeOf(domErr) == CodeTampered:
 		return "xml:* attributes inherited by SignedInfo"
+	case bytes.Contains(doc, []byte("InclusiveNamespaces")) && CodeOf(domErr) == CodeTampered:
+		return "goxmldsig renders a PrefixList prefix only where it is visibly used"
 	}
 	return ""
 }
@@ -139,9 +142,9 @@ func FuzzVerifyStreamVsDOM(f *testing.F) {
 
 // TestVerifyStreamFallsBack: what the streamer does not handle goes to
 // the DOM path, which decides as before: a Reference without a
-// canonicalisation transform, an exclusive canonicalisation with an
-// InclusiveNamespaces PrefixList, names the byte scanner does not read
-// (non-ASCII), a signature that is the root element.
+// canonicalisation transform, one holding anything but exclusive C14N's
+// InclusiveNamespaces, names the byte scanner does not read (non-ASCII), a
+// signature that is the root element.
 func TestVerifyStreamFallsBack(t *testing.T) {
 	p := getPKI(t)
 	v := p.verifier()
@@ -149,7 +152,7 @@ func TestVerifyStreamFallsBack(t *testing.T) {
 	noC14N := bytes.Replace(signed, []byte(`<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"></ds:Transform>`), nil, 1)
 	noC14N = bytes.Replace(noC14N, []byte(`<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>`), nil, 1)
 	prefixList := bytes.Replace(signed, []byte(`<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"`),
-		[]byte(`<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"><ec:InclusiveNamespaces xmlns:ec="http://www.w3.org/2001/10/xml-exc-c14n#" PrefixList="edXML"/></ds:Transform><ds:Transform Algorithm="urn:drop"`), 1)
+		[]byte(`<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"><ec:Other xmlns:ec="http://www.w3.org/2001/10/xml-exc-c14n#" PrefixList="edXML"/></ds:Transform><ds:Transform Algorithm="urn:drop"`), 1)
 	prefixList = bytes.Replace(prefixList, []byte(`<ds:Transform Algorithm="urn:drop"></ds:Transform>`), nil, 1)
 	prefixList = bytes.Replace(prefixList, []byte(`<ds:Transform Algorithm="urn:drop"/>`), nil, 1)
 	nonASCII := mustSign(t, bytes.Replace(edxmlDoc("", 500), []byte("<edXML:Subject>"), []byte("<Tên>x</Tên><edXML:Subject>"), 1), SignOptions{})
@@ -159,7 +162,7 @@ func TestVerifyStreamFallsBack(t *testing.T) {
 		ok   bool // the DOM path verifies it
 	}{
 		{"no canonicalisation transform", noC14N, false},
-		{"InclusiveNamespaces PrefixList", prefixList, false},
+		{"canonicalisation transform holding another element", prefixList, false},
 		{"non-ASCII element name", nonASCII, true},
 		{"signature as root", []byte(`<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo/><ds:SignatureValue>x</ds:SignatureValue></ds:Signature>`), false},
 	} {
@@ -263,5 +266,48 @@ func TestReadLimitedHoldsOnce(t *testing.T) {
 	}
 	if _, err := getPKI(t).verifier().VerifyReader(f); err != nil {
 		t.Fatalf("VerifyReader of a file: %v", err)
+	}
+}
+
+// TestInteropXmlsec1PrefixList: exclusive C14N with an InclusiveNamespaces
+// PrefixList, signed by xmlsec1: the listed prefixes are rendered where
+// they are declared (also when only a QName in a value uses them, which
+// is what the list is for), not again where an output ancestor rendered
+// the same binding; Verify streams it and accepts xmlsec1's signature,
+// and Signed carries the listed declarations.
+func TestInteropXmlsec1PrefixList(t *testing.T) {
+	xmlsec1Path(t)
+	p := getPKI(t)
+	for _, tc := range []struct{ list, doc, want string }{
+		{"q #default",
+			`<a xmlns="urn:d" xmlns:q="urn:q" xmlns:r="urn:r"><b type="q:T">x</b><c xmlns:q="urn:q"><d xmlns:q="urn:q2" v="q:U"/></c><e xmlns="">y</e><!--SIGNATURE--></a>`,
+			`<a xmlns="urn:d" xmlns:q="urn:q"><b type="q:T">x</b><c><d xmlns:q="urn:q2" v="q:U"></d></c><e xmlns="">y</e></a>`},
+		{"edXML", string(bytes.Replace(edxmlDoc("", 2000), []byte("<edXML:Subject>"), []byte(`<edXML:Subject xmlns:edXML="http://www.mic.gov.vn/TBT/QCVN_102_2016">`), 1)), ""},
+	} {
+		tmpl := strings.Replace(dsTemplate(RSASHA256, Exclusive, ""),
+			`<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>`,
+			`<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"><ec:InclusiveNamespaces xmlns:ec="http://www.w3.org/2001/10/xml-exc-c14n#" PrefixList="`+tc.list+`"/></ds:Transform>`, 1)
+		if !strings.Contains(tmpl, "PrefixList") {
+			t.Fatal("template not changed")
+		}
+		doc := strings.Replace(tc.doc, "<!--SIGNATURE-->", tmpl, 1)
+		signed := xmlsec1Sign(t, p, t.TempDir(), interopCase{alg: RSASHA256, c14n: Exclusive}, []byte(doc))
+		if !bytes.Contains(signed, []byte("PrefixList")) {
+			t.Fatalf("xmlsec1 dropped the PrefixList:\n%.2000s", signed)
+		}
+		v := p.verifier()
+		if _, _, err := v.checkStream(trimBOM(signed), Require); errors.Is(err, errFallback) {
+			t.Fatalf("%s: handed to the DOM path", tc.list)
+		}
+		res, err := v.Verify(signed)
+		if err != nil {
+			t.Fatalf("%s: Verify refuses xmlsec1's signature: %v\n%.3000s", tc.list, err, signed)
+		}
+		if got := signedOf(t, res); tc.want != "" && string(got) != tc.want {
+			t.Fatalf("%s: Signed is\n%s\nwant\n%s", tc.list, got, tc.want)
+		}
+		if _, err := v.Verify(bytes.Replace(signed, []byte(">x<"), []byte(">z<"), 1)); tc.want != "" && CodeOf(err) != CodeTampered {
+			t.Fatalf("%s: tampered content: %v", tc.list, err)
+		}
 	}
 }
