@@ -3,6 +3,9 @@ package xmldsig
 import (
 	"bytes"
 	"crypto"
+	_ "crypto/sha1" // digestHashes: crypto.Hash.New needs the implementations linked
+	_ "crypto/sha256"
+	_ "crypto/sha512"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/xml"
