@@ -174,7 +174,11 @@ func TestEdXMLSignedDelivery(t *testing.T) {
 	if res.Cert.Subject.CommonName != "LGSP tỉnh Tuyên Quang (test)" {
 		t.Errorf("signer = %s", res.Cert.Subject)
 	}
-	if _, err := edxml.Parse(bytes.NewReader(res.Signed), nil); err != nil {
+	signed, err := res.Signed()
+	if err != nil {
+		t.Fatalf("signed content: %v", err)
+	}
+	if _, err := edxml.Parse(bytes.NewReader(signed), nil); err != nil {
 		t.Errorf("the signed content is not an edXML packet: %v", err)
 	}
 

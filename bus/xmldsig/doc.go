@@ -15,12 +15,14 @@
 // declarations and non-UTF-8 documents before it parses anything, finds the
 // one enveloped signature, builds and checks the X.509 chain of the KeyInfo
 // certificate against configured roots with x509.Verify (validity dates and
-// optional CRLs included), and only then lets goxmldsig check the signature
-// with that verified leaf as its only trusted certificate. goxmldsig on its
-// own compares the leaf against pinned certificates and does no chain
-// validation. The caller continues only with the element goxmldsig returns
-// (Result.Signed), never with the input: that is the defence against
-// signature wrapping. Policy decides, per route or per connected system,
+// optional CRLs included), and only then checks the signature value with
+// that verified leaf's key. goxmldsig on its own compares the leaf against
+// pinned certificates and does no chain validation. Verify streams
+// (stream_verify.go): the document is digested by a byte scanner without a
+// tree, only the ds:Signature becomes one; what the scanner does not handle
+// goes to goxmldsig's Validate on a DOM, as before. The caller continues
+// only with what the signature covers (Result.Signed), never with the
+// input: that is the defence against signature wrapping. Policy decides, per route or per connected system,
 // whether a signature is required, checked when present, or ignored; the
 // placeholder signatures the national axis still carries (docs/xmldsig.md, placeholders)
 // become warnings, not failures, unless a signature is required.

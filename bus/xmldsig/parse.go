@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strings"
 
 	"github.com/beevik/etree"
@@ -84,20 +85,36 @@ func utf8Only(charset string, r io.Reader) (io.Reader, error) {
 // before the limits; with them the trees are bounded by lim, and what
 // grows with the input is text, copied a small number of times.
 func parse(doc []byte, lim xmlscan.Limits) (*etree.Document, error) {
-	// A UTF-8 byte order mark (files saved by Windows tools) is no part of
-	// the document; xmlsec1 skips it, and etree would read it as text
-	// outside the root.
-	doc = bytes.TrimPrefix(doc, []byte("\xef\xbb\xbf"))
-	if err := checkDeclarations(doc); err != nil {
+	doc = trimBOM(doc)
+	if err := precheck(doc, lim); err != nil {
 		return nil, err
+	}
+	return parseDoc(doc)
+}
+
+// trimBOM drops a UTF-8 byte order mark (files saved by Windows tools): it
+// is no part of the document; xmlsec1 skips it, and etree would read it as
+// text outside the root.
+func trimBOM(doc []byte) []byte { return bytes.TrimPrefix(doc, []byte("\xef\xbb\xbf")) }
+
+// precheck refuses declarations and shapes beyond lim before anything
+// else reads doc (BOM already trimmed).
+func precheck(doc []byte, lim xmlscan.Limits) error {
+	if err := checkDeclarations(doc); err != nil {
+		return err
 	}
 	if err := xmlscan.Check(doc, lim); err != nil {
 		var le *xmlscan.LimitError
 		if errors.As(err, &le) {
-			return nil, newErr(CodeTooComplex, fmt.Sprintf("%s at %d:%d (byte %d)", le.What(), le.Line, le.Col, le.Offset), err)
+			return newErr(CodeTooComplex, fmt.Sprintf("%s at %d:%d (byte %d)", le.What(), le.Line, le.Col, le.Offset), err)
 		}
-		return nil, newErr(CodeDTD, "document declaration is not accepted", nil)
+		return newErr(CodeDTD, "document declaration is not accepted", nil)
 	}
+	return nil
+}
+
+// parseDoc builds the DOM of doc, which precheck has passed.
+func parseDoc(doc []byte) (*etree.Document, error) {
 	d := etree.NewDocument()
 	d.ReadSettings = etree.ReadSettings{CharsetReader: utf8Only, MaxDepth: maxDepth}
 	if err := d.ReadFromBytes(doc); err != nil {
@@ -123,8 +140,33 @@ func parse(doc []byte, lim xmlscan.Limits) (*etree.Document, error) {
 }
 
 // readLimited reads r up to max bytes and refuses more without reading on.
+// When r knows its size (a file, a bytes or strings reader) the buffer is
+// allocated once at that size, so a document is held once, not grown by
+// doubling.
 func readLimited(r io.Reader, max int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, max+1))
+	var size int64 = -1
+	switch s := r.(type) {
+	case interface{ Len() int }:
+		size = int64(s.Len())
+	case interface{ Stat() (fs.FileInfo, error) }:
+		if fi, err := s.Stat(); err == nil && fi.Mode().IsRegular() {
+			size = fi.Size()
+		}
+	}
+	if size > max {
+		return nil, newErr(CodeTooLarge, fmt.Sprintf("document exceeds %d bytes", max), nil)
+	}
+	var b []byte
+	var err error
+	if size >= 0 {
+		// One byte more than announced, to see the end (or a file that
+		// grew, which the limit still bounds).
+		buf := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead))
+		_, err = buf.ReadFrom(io.LimitReader(r, max+1))
+		b = buf.Bytes()
+	} else {
+		b, err = io.ReadAll(io.LimitReader(r, max+1))
+	}
 	if err != nil {
 		return nil, newErr(CodeMalformed, "reading document", err)
 	}

@@ -15,9 +15,9 @@ import (
 
 // This file is the streaming canonicaliser of issue #13: it writes the
 // canonical form of a document's root element as the decoder reads it,
-// for hashing a Reference without building a DOM of the document. It is
-// not wired into Verify yet (see docs/xmldsig.md, "Streaming
-// canonicalisation"): its output is proven against goxmldsig's
+// for hashing a Reference without building a DOM of the document. Verify
+// digests with it (stream_verify.go; docs/xmldsig.md, "Streaming
+// verification"): its output is proven against goxmldsig's
 // canonicalisers and against signed packets' DigestValues by
 // TestStreamCanonMatchesGoxmldsig and FuzzStreamCanon.
 //
@@ -49,17 +49,22 @@ import (
 // encoding/xml, the parser etree (and so goxmldsig) uses too.
 // Not handled (the caller must use the DOM path): a Reference without a
 // canonicalisation transform (goxmldsig then digests its own
-// non-standard serialisation), an exclusive canonicalisation with an
-// InclusiveNamespaces PrefixList, and any other transform.
+// non-standard serialisation), and any other transform. An exclusive
+// canonicalisation's InclusiveNamespaces PrefixList is handled as xmlsec1
+// handles it (TestInteropXmlsec1PrefixList).
 //
 // Where goxmldsig departs from C14N the streamer follows C14N and xmlsec1
-// (TestStreamCanonAttrOrderXmlsec1): attributes in different namespaces
+// (TestInteropXmlsec1C14NDeviations): attributes in different namespaces
 // sort by namespace URI first, an xmlns:xml declaration is never
 // rendered, and exclusive C14N renders no xmlns="" on the apex.
 
 // streamMethod is the canonicalisation a reference asks for.
 type streamMethod struct {
 	exclusive bool
+	// inclusive is exclusive C14N's InclusiveNamespaces PrefixList ("" for
+	// #default): such a prefix is rendered where it is declared, unless
+	// the output ancestors rendered the same binding (as xmlsec1 does).
+	inclusive []string
 }
 
 // streamMethodFor maps a C14N algorithm URI (and, for exclusive C14N, the
@@ -69,11 +74,17 @@ func streamMethodFor(alg, prefixList string) (m streamMethod, ok bool) {
 	switch dsig.AlgorithmID(alg) {
 	case dsig.CanonicalXML10ExclusiveAlgorithmId, dsig.CanonicalXML10ExclusiveWithCommentsAlgorithmId:
 		m.exclusive = true
-		if strings.TrimSpace(prefixList) != "" {
-			// goxmldsig renders a listed namespace only where it is
-			// visibly used; the spec (and, we expect, xmlsec1) where it
-			// is in scope. Not proven either way yet: the DOM path decides.
-			return m, false
+		// goxmldsig renders a listed namespace only where it is visibly
+		// used; the spec and xmlsec1 where it is declared (and in scope):
+		// the streamer follows them (TestInteropXmlsec1PrefixList).
+		for _, p := range strings.Fields(prefixList) {
+			switch p {
+			case "#default":
+				p = ""
+			case "xml", "xmlns":
+				continue
+			}
+			m.inclusive = append(m.inclusive, p)
 		}
 		return m, true
 	case dsig.CanonicalXML10RecAlgorithmId, dsig.CanonicalXML10WithCommentsAlgorithmId,
@@ -97,6 +108,8 @@ type scope struct {
 	// bindings the nearest output ancestors rendered (shared with the
 	// parent when the element rendered none).
 	rendered map[string]string
+	// xmlAttrs are the element's xml:* attributes (collection pass only).
+	xmlAttrs []xml.Attr
 }
 
 // canon is the canonicaliser proper; a tokenizer drives it.
@@ -106,6 +119,18 @@ type canon struct {
 	stack []scope
 	skip  int // depth inside a ds:Signature
 	roots int
+
+	// Set by the scanner around start and end: the offsets of the tag's
+	// '<' and of the byte after its '>' (the collection pass uses them).
+	tagStart, tagEnd int
+	// col, when set, makes this a collection pass: nothing is written,
+	// what Verify needs is recorded (stream_verify.go).
+	col *collected
+	// id and idAttrs, when id is set, count in holders the elements
+	// (ds:Signature subtrees included) carrying id in one of idAttrs.
+	id      string
+	idAttrs []string
+	holders int
 }
 
 func newCanon(w io.Writer, m streamMethod) *canon {
@@ -167,12 +192,15 @@ func (c *canon) finish() error {
 	if c.roots != 1 || len(c.stack) != 0 || c.skip != 0 {
 		return fmt.Errorf("%w: document has no complete root element", errStream)
 	}
+	if c.col != nil {
+		return nil
+	}
 	return c.bw.Flush()
 }
 
 // pi writes a processing instruction inside the root.
 func (c *canon) pi(target string, inst []byte) {
-	if c.skip > 0 || len(c.stack) == 0 {
+	if c.skip > 0 || len(c.stack) == 0 || c.col != nil {
 		return
 	}
 	c.bw.WriteString("<?")
@@ -193,7 +221,7 @@ func (c *canon) text(t []byte) error {
 		}
 		return nil
 	}
-	if c.skip > 0 {
+	if c.skip > 0 || c.col != nil {
 		return nil
 	}
 	escapeText(c.bw, t)
@@ -203,7 +231,9 @@ func (c *canon) text(t []byte) error {
 // end closes the element named (as written) n.
 func (c *canon) end(n xml.Name) error {
 	if c.skip > 0 {
-		c.skip--
+		if c.skip--; c.skip == 0 && c.col != nil && c.col.dsigs == 1 && c.col.sigEnd == 0 {
+			c.col.sigEnd = c.tagEnd
+		}
 		return nil
 	}
 	if len(c.stack) == 0 || c.stack[len(c.stack)-1].raw != n {
@@ -223,6 +253,14 @@ func (c *canon) start(name xml.Name, attrList []xml.Attr) error {
 	if len(c.stack) == 0 {
 		if c.roots++; c.roots > 1 {
 			return fmt.Errorf("%w: more than one root element", errStream)
+		}
+	}
+	if c.id != "" {
+		for _, a := range attrList {
+			if a.Name.Space == "" && a.Value == c.id && slices.Contains(c.idAttrs, a.Name.Local) {
+				c.holders++
+				break
+			}
 		}
 	}
 	if c.skip > 0 {
@@ -264,10 +302,26 @@ func (c *canon) start(name xml.Name, attrList []xml.Attr) error {
 	if !ok {
 		return fmt.Errorf("%w: unbound element prefix", errStream)
 	}
+	if c.col != nil {
+		if len(c.stack) == 1 {
+			c.col.rootAttrs = attrList
+		}
+		for _, a := range attrs {
+			if a.Name.Space == "xml" {
+				top.xmlAttrs = append(top.xmlAttrs, a)
+			}
+		}
+	}
 	if t.Name.Local == "Signature" && elemNS == dsig.Namespace {
 		c.stack = c.stack[:len(c.stack)-1]
 		c.skip = 1
+		if c.col != nil {
+			c.col.signature(c)
+		}
 		return nil
+	}
+	if c.col != nil && t.Name.Local == "Signature" {
+		c.col.other(t.Name, elemNS)
 	}
 	// The namespace declarations to render.
 	type nsDecl struct{ prefix, uri string }
@@ -277,6 +331,11 @@ func (c *canon) start(name xml.Name, attrList []xml.Attr) error {
 		for _, a := range attrs {
 			if a.Name.Space != "" && a.Name.Space != "xml" {
 				cands = append(cands, a.Name.Space)
+			}
+		}
+		for _, p := range m.inclusive {
+			if _, declared := decl[p]; declared {
+				cands = append(cands, p)
 			}
 		}
 		for _, p := range cands {
@@ -341,6 +400,9 @@ func (c *canon) start(name xml.Name, attrList []xml.Attr) error {
 			return fmt.Errorf("%w: attribute given twice", errStream)
 		}
 	}
+	if c.col != nil {
+		return nil // nothing is written in a collection pass
+	}
 	bw.WriteByte('<')
 	writeName(bw, t.Name)
 	for _, n := range out {
@@ -374,6 +436,10 @@ func writeName(w *bufio.Writer, n xml.Name) {
 }
 
 func escapeText(w *bufio.Writer, s []byte) {
+	if bytes.IndexByte(s, '&') < 0 && bytes.IndexByte(s, '<') < 0 && bytes.IndexByte(s, '>') < 0 && bytes.IndexByte(s, '\r') < 0 {
+		w.Write(s) // nothing to escape (base64): four vectorised scans beat one byte loop
+		return
+	}
 	last := 0
 	for i, c := range s {
 		var esc string
@@ -430,9 +496,9 @@ func escapeAttr(w *bufio.Writer, s string) {
 // It reads r once and builds no tree; what it holds at a time is one token
 // (the longest text node) and the open elements' namespace declarations.
 //
-// It is the streaming half of issue #13 and Verify does not use it yet;
-// test/dsigbench measures it beside Verify and xmlsec1. A method it does
-// not handle (see above) is an error.
+// Verify uses the byte scanner (DigestDocument's) over the document in
+// memory instead; StreamDigest is for a caller that has only a reader. A
+// method it does not handle (see above) is an error.
 func StreamDigest(r io.Reader, c14nAlg string, h io.Writer) error {
 	m, ok := streamMethodFor(c14nAlg, "")
 	if !ok {
@@ -444,8 +510,8 @@ func StreamDigest(r io.Reader, c14nAlg string, h io.Writer) error {
 // DigestDocument is StreamDigest for a document held in memory (as
 // Verify holds it), tokenized by a byte scanner instead of encoding/xml:
 // the same output, in a fraction of the time, holding only the decoded
-// text of one run between markup besides doc. Verify does not use it
-// yet.
+// text of one run between markup besides doc. It is the digest Verify
+// computes.
 func DigestDocument(doc []byte, c14nAlg string, h io.Writer) error {
 	m, ok := streamMethodFor(c14nAlg, "")
 	if !ok {

@@ -2,6 +2,7 @@ package xmldsig
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -77,23 +78,40 @@ func (s *scanner) skipSpace() {
 // and characters outside the XML character range.
 func checkChars(b []byte) error {
 	ascii := true
-	for _, c := range b {
+	check := func(c byte) error {
 		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
 			return scanErr("control character")
 		}
 		if c >= 0x80 {
 			ascii = false
 		}
+		return nil
+	}
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		// Eight bytes at a time: none has the high bit set and none is
+		// below 0x20 (a borrow only starts at a byte below 0x20, which
+		// is caught itself), the common case of base64 text.
+		w := binary.LittleEndian.Uint64(b[i:])
+		if (w|(w-0x2020202020202020))&0x8080808080808080 == 0 {
+			continue
+		}
+		for _, c := range b[i : i+8] {
+			if err := check(c); err != nil {
+				return err
+			}
+		}
+	}
+	for _, c := range b[i:] {
+		if err := check(c); err != nil {
+			return err
+		}
 	}
 	if ascii {
 		return nil
 	}
-	for len(b) > 0 {
-		r, n := utf8.DecodeRune(b)
-		if r == utf8.RuneError && n <= 1 || r == 0xFFFE || r == 0xFFFF {
-			return scanErr("invalid character")
-		}
-		b = b[n:]
+	if !utf8.Valid(b) || bytes.Contains(b, []byte("\uFFFE")) || bytes.Contains(b, []byte("\uFFFF")) {
+		return scanErr("invalid character")
 	}
 	return nil
 }
@@ -206,7 +224,7 @@ func (s *scanner) run(c *canon) error {
 				}
 				continue
 			}
-			if bytes.IndexAny(raw, "&\r") < 0 {
+			if bytes.IndexByte(raw, '&') < 0 && bytes.IndexByte(raw, '\r') < 0 {
 				// Nothing to resolve (an attachment's base64): escape
 				// straight from the document, no copy.
 				if err := checkChars(raw); err != nil {
@@ -301,10 +319,12 @@ func (s *scanner) run(c *canon) error {
 				return scanErr("bad end tag")
 			}
 			s.i++
+			c.tagEnd = s.i
 			if err := c.end(n); err != nil {
 				return err
 			}
 		default:
+			c.tagStart = s.i
 			s.i++
 			n, err := s.name()
 			if err != nil {
@@ -353,16 +373,27 @@ func (s *scanner) run(c *canon) error {
 				}
 				raw := doc[s.i+1 : s.i+1+e]
 				s.i += e + 2
-				v, err := decode(nil, raw)
-				if err != nil {
-					return err
+				var val string
+				if bytes.IndexByte(raw, '&') < 0 && bytes.IndexByte(raw, '\r') < 0 && bytes.IndexByte(raw, '<') < 0 {
+					// Nothing to decode: one copy, not two.
+					if err := checkChars(raw); err != nil {
+						return err
+					}
+					val = string(raw)
+				} else {
+					v, err := decode(nil, raw)
+					if err != nil {
+						return err
+					}
+					val = string(v)
 				}
-				attrs = append(attrs, xml.Attr{Name: an, Value: string(v)})
+				attrs = append(attrs, xml.Attr{Name: an, Value: val})
 			}
 			if err := c.start(n, attrs); err != nil {
 				return err
 			}
 			if empty {
+				c.tagEnd = s.i
 				if err := c.end(n); err != nil {
 					return err
 				}

@@ -90,10 +90,6 @@ type Verifier struct {
 
 // Result describes a verified signature.
 type Result struct {
-	// Signed is the element the signature covers, as goxmldsig returned
-	// it: the canonical form of the root with the signature removed.
-	// Callers must continue with Signed, never with the input document.
-	Signed []byte
 	// Cert is the signer's certificate, Chain the verified chain from it
 	// to a root (Chain[0] == Cert).
 	Cert  *x509.Certificate
@@ -107,6 +103,12 @@ type Result struct {
 	// ReferenceURI is "" or "#<id of the root>".
 	ReferenceURI string
 	Warnings     []Warning
+
+	// What Signed returns: the DOM path's verified element (signed), or
+	// what the stream path digested (covered; it keeps a reference to the
+	// document, so a Result held keeps the document in memory).
+	signed  []byte
+	covered *covered
 }
 
 // Accepted algorithm URIs.
@@ -163,6 +165,9 @@ func (v *Verifier) Verify(doc []byte) (*Result, error) {
 
 // VerifyReader is Verify for a stream: it reads at most MaxBytes+1 bytes
 // and refuses a longer document with xmldsig.too_large without reading on.
+// The document is held once: in a buffer of the announced size when r
+// knows it (a file, a bytes or strings reader), and Verify reads that
+// buffer in place.
 func (v *Verifier) VerifyReader(r io.Reader) (*Result, error) {
 	doc, err := readLimited(r, v.maxBytes())
 	if err != nil {
@@ -175,46 +180,83 @@ func (v *Verifier) VerifyReader(r io.Reader) (*Result, error) {
 // was verified; warnings (placeholders under a lenient policy, SHA-1, CRL
 // findings) come back in both Result.Warnings and the slice. Oversized,
 // DTD-carrying and malformed documents are errors under every policy.
+//
+// Check streams (stream_verify.go): it builds a tree of the ds:Signature
+// only and digests the document with the streaming canonicaliser. What
+// the streamer does not handle goes to the DOM path (checkDOM), which
+// decides as before.
 func (v *Verifier) Check(doc []byte, p Policy) (*Result, []Warning, error) {
 	if int64(len(doc)) > v.maxBytes() {
 		return nil, nil, newErr(CodeTooLarge, fmt.Sprintf("document exceeds %d bytes", v.maxBytes()), nil)
 	}
-	d, err := parse(doc, v.Limits)
+	doc = trimBOM(doc)
+	if err := precheck(doc, v.Limits); err != nil {
+		return nil, nil, err
+	}
+	res, warns, err := v.checkStream(doc, p)
+	if errors.Is(err, errFallback) {
+		return v.checkDOM(doc, p)
+	}
+	return res, warns, err
+}
+
+// checkDOM is Check on a DOM of the whole document (BOM trimmed, precheck
+// passed): the path for what the streamer does not handle.
+func (v *Verifier) checkDOM(doc []byte, p Policy) (*Result, []Warning, error) {
+	d, err := parseDoc(doc)
 	if err != nil {
 		return nil, nil, err
 	}
 	root := d.Root()
 	sigs := findSignatures(root)
 	var sigEl *etree.Element
-	var placeholder string
-	switch {
-	case len(sigs.dsig) == 0 && len(sigs.other) > 0:
-		placeholder = fmt.Sprintf("element %s is not an XML-DSig signature (namespace %s)", clip(sigs.other[0].FullTag()), safeURI(sigs.other[0].NamespaceURI()))
-	case len(sigs.dsig) == 1:
+	if len(sigs.dsig) == 1 {
 		sigEl = sigs.dsig[0]
-		placeholder = placeholderReason(sigEl)
-	case len(sigs.dsig) > 1 && p != Ignore:
-		return nil, nil, newErr(CodeWrapped, fmt.Sprintf("document holds %d signatures, exactly one is accepted", len(sigs.dsig)), nil)
 	}
-	switch {
-	case placeholder != "":
-		if p == Require || (p != VerifyIfPresent && p != Ignore) {
-			return nil, nil, newErr(CodePlaceholder, placeholder, nil)
-		}
-		return nil, []Warning{{Code: CodePlaceholder, Msg: placeholder}}, nil
-	case sigEl == nil:
-		if p == VerifyIfPresent || p == Ignore {
-			return nil, nil, nil
-		}
-		return nil, nil, newErr(CodeNoSignature, "document is not signed", nil)
-	case p == Ignore:
-		return nil, nil, nil
+	var other *etree.Element
+	if len(sigs.other) > 0 {
+		other = sigs.other[0]
+	}
+	verify, warns, err := decide(p, len(sigs.dsig), other, sigEl)
+	if !verify {
+		return nil, warns, err
 	}
 	res, err := v.verify(root, sigEl)
 	if err != nil {
 		return nil, nil, err
 	}
 	return res, res.Warnings, nil
+}
+
+// decide applies policy p to what a document carries: nds ds:Signature
+// elements (sig is the one when nds is 1), and other, the first element
+// named Signature in another namespace (or nil). verify says whether sig
+// is to be verified; otherwise warns and err are Check's answer.
+func decide(p Policy, nds int, other, sig *etree.Element) (verify bool, warns []Warning, err error) {
+	var placeholder string
+	switch {
+	case nds == 0 && other != nil:
+		placeholder = fmt.Sprintf("element %s is not an XML-DSig signature (namespace %s)", clip(other.FullTag()), safeURI(other.NamespaceURI()))
+	case nds == 1:
+		placeholder = placeholderReason(sig)
+	case nds > 1 && p != Ignore:
+		return false, nil, newErr(CodeWrapped, fmt.Sprintf("document holds %d signatures, exactly one is accepted", nds), nil)
+	}
+	switch {
+	case placeholder != "":
+		if p == Require || (p != VerifyIfPresent && p != Ignore) {
+			return false, nil, newErr(CodePlaceholder, placeholder, nil)
+		}
+		return false, []Warning{{Code: CodePlaceholder, Msg: placeholder}}, nil
+	case nds != 1:
+		if p == VerifyIfPresent || p == Ignore {
+			return false, nil, nil
+		}
+		return false, nil, newErr(CodeNoSignature, "document is not signed", nil)
+	case p == Ignore:
+		return false, nil, nil
+	}
+	return true, nil, nil
 }
 
 // placeholderReason says why sig is a placeholder, or "" when it looks like
@@ -280,60 +322,70 @@ func one(e *etree.Element, tag string) (*etree.Element, error) {
 	return c[0], nil
 }
 
+// checkSignedInfo checks the shape of sig, its algorithms and the
+// transforms of its one Reference, which it returns.
+func (v *Verifier) checkSignedInfo(sig *etree.Element) (*Result, *etree.Element, error) {
+	res := &Result{}
+	if len(dsChildren(sig, "KeyInfo")) > 1 {
+		return nil, nil, newErr(CodeMalformed, "Signature has more than one KeyInfo", nil)
+	}
+	if _, err := one(sig, "SignatureValue"); err != nil {
+		return nil, nil, err
+	}
+	si, err := one(sig, "SignedInfo")
+	if err != nil {
+		return nil, nil, err
+	}
+	cm, err := one(si, "CanonicalizationMethod")
+	if err != nil {
+		return nil, nil, err
+	}
+	res.C14NMethod = cm.SelectAttrValue("Algorithm", "")
+	if !c14nMethods[res.C14NMethod] {
+		return nil, nil, newErr(CodeAlgorithm, fmt.Sprintf("canonicalization %s is not accepted", safeURI(res.C14NMethod)), nil)
+	}
+	sm, err := one(si, "SignatureMethod")
+	if err != nil {
+		return nil, nil, err
+	}
+	res.SignatureMethod = sm.SelectAttrValue("Algorithm", "")
+	name, ok := signatureMethods[res.SignatureMethod]
+	if !ok {
+		return nil, nil, newErr(CodeAlgorithm, fmt.Sprintf("signature method %s is not accepted", safeURI(res.SignatureMethod)), nil)
+	}
+	res.Algorithm = name
+	ref, err := one(si, "Reference")
+	if err != nil {
+		return nil, nil, err
+	}
+	dm, err := one(ref, "DigestMethod")
+	if err != nil {
+		return nil, nil, err
+	}
+	res.DigestMethod = dm.SelectAttrValue("Algorithm", "")
+	digest, ok := digestMethods[res.DigestMethod]
+	if !ok {
+		return nil, nil, newErr(CodeAlgorithm, fmt.Sprintf("digest method %s is not accepted", safeURI(res.DigestMethod)), nil)
+	}
+	if strings.HasSuffix(name, "sha1") || digest == "sha1" {
+		if v.RejectSHA1 {
+			return nil, nil, newErr(CodeAlgorithm, "SHA-1 signatures are not accepted", nil)
+		}
+		res.Warnings = append(res.Warnings, Warning{Code: WarnSHA1, Msg: "signature uses SHA-1; ask the sender for RSA-SHA256"})
+	}
+	if err := checkTransforms(ref); err != nil {
+		return nil, nil, err
+	}
+	return res, ref, nil
+}
+
 // verify checks the one signature sig under root. It does everything
 // goxmldsig does not (shape, algorithms, reference target, chain, CRLs)
 // first, then lets goxmldsig check digest and signature value with the
 // verified leaf as its only trusted certificate.
 func (v *Verifier) verify(root, sig *etree.Element) (*Result, error) {
-	res := &Result{}
-	if len(dsChildren(sig, "KeyInfo")) > 1 {
-		return nil, newErr(CodeMalformed, "Signature has more than one KeyInfo", nil)
-	}
-	if _, err := one(sig, "SignatureValue"); err != nil {
-		return nil, err
-	}
-	si, err := one(sig, "SignedInfo")
+	res, ref, err := v.checkSignedInfo(sig)
 	if err != nil {
-		return nil, err
-	}
-	cm, err := one(si, "CanonicalizationMethod")
-	if err != nil {
-		return nil, err
-	}
-	res.C14NMethod = cm.SelectAttrValue("Algorithm", "")
-	if !c14nMethods[res.C14NMethod] {
-		return nil, newErr(CodeAlgorithm, fmt.Sprintf("canonicalization %s is not accepted", safeURI(res.C14NMethod)), nil)
-	}
-	sm, err := one(si, "SignatureMethod")
-	if err != nil {
-		return nil, err
-	}
-	res.SignatureMethod = sm.SelectAttrValue("Algorithm", "")
-	name, ok := signatureMethods[res.SignatureMethod]
-	if !ok {
-		return nil, newErr(CodeAlgorithm, fmt.Sprintf("signature method %s is not accepted", safeURI(res.SignatureMethod)), nil)
-	}
-	res.Algorithm = name
-	ref, err := one(si, "Reference")
-	if err != nil {
-		return nil, err
-	}
-	dm, err := one(ref, "DigestMethod")
-	if err != nil {
-		return nil, err
-	}
-	res.DigestMethod = dm.SelectAttrValue("Algorithm", "")
-	digest, ok := digestMethods[res.DigestMethod]
-	if !ok {
-		return nil, newErr(CodeAlgorithm, fmt.Sprintf("digest method %s is not accepted", safeURI(res.DigestMethod)), nil)
-	}
-	if strings.HasSuffix(name, "sha1") || digest == "sha1" {
-		if v.RejectSHA1 {
-			return nil, newErr(CodeAlgorithm, "SHA-1 signatures are not accepted", nil)
-		}
-		res.Warnings = append(res.Warnings, Warning{Code: WarnSHA1, Msg: "signature uses SHA-1; ask the sender for RSA-SHA256"})
-	}
-	if err := checkTransforms(ref); err != nil {
 		return nil, err
 	}
 	idAttr, err := v.checkReference(root, ref)
@@ -358,7 +410,7 @@ func (v *Verifier) verify(root, sig *etree.Element) (*Result, error) {
 	}
 	out := etree.NewDocument()
 	out.SetRoot(verified)
-	if res.Signed, err = out.WriteToBytes(); err != nil {
+	if res.signed, err = out.WriteToBytes(); err != nil {
 		return nil, newErr(CodeMalformed, "writing verified element", err)
 	}
 	return res, nil
@@ -473,21 +525,11 @@ func checkTransforms(ref *etree.Element) error {
 // or "#<id>" where the root carries that id and no other element does.
 // It returns the name of the root's id attribute for goxmldsig.
 func (v *Verifier) checkReference(root, ref *etree.Element) (string, error) {
-	attrs := v.IDAttributes
-	if len(attrs) == 0 {
-		attrs = []string{"Id", "ID", "id"}
+	attrs := v.idAttrs()
+	id, err := referenceID(ref)
+	if err != nil || id == "" {
+		return attrs[0], err
 	}
-	uri := ref.SelectAttr("URI")
-	if uri == nil {
-		return "", newErr(CodeWrapped, "Reference has no URI; it must reference the document root", nil)
-	}
-	if uri.Value == "" {
-		return attrs[0], nil
-	}
-	if !strings.HasPrefix(uri.Value, "#") || len(uri.Value) == 1 || strings.HasPrefix(uri.Value, "#xpointer(") {
-		return "", newErr(CodeAlgorithm, fmt.Sprintf("reference URI %s is not accepted; use \"\" or \"#<id of the root>\"", valueRef(uri.Value)), nil)
-	}
-	id := uri.Value[1:]
 	rootAttr := ""
 	for _, a := range attrs {
 		if root.SelectAttrValue(a, "") == id {
@@ -508,15 +550,45 @@ func (v *Verifier) checkReference(root, ref *etree.Element) (string, error) {
 		}
 		stack = append(stack, e.ChildElements()...)
 	}
+	return rootAttr, judgeReference(id, rootAttr, holders)
+}
+
+func (v *Verifier) idAttrs() []string {
+	if len(v.IDAttributes) == 0 {
+		return []string{"Id", "ID", "id"}
+	}
+	return v.IDAttributes
+}
+
+// referenceID returns the id the one Reference names ("" for URI="") or
+// refuses a URI that is neither "" nor "#<id>".
+func referenceID(ref *etree.Element) (string, error) {
+	uri := ref.SelectAttr("URI")
+	if uri == nil {
+		return "", newErr(CodeWrapped, "Reference has no URI; it must reference the document root", nil)
+	}
+	if uri.Value == "" {
+		return "", nil
+	}
+	if !strings.HasPrefix(uri.Value, "#") || len(uri.Value) == 1 || strings.HasPrefix(uri.Value, "#xpointer(") {
+		return "", newErr(CodeAlgorithm, fmt.Sprintf("reference URI %s is not accepted; use \"\" or \"#<id of the root>\"", valueRef(uri.Value)), nil)
+	}
+	return uri.Value[1:], nil
+}
+
+// judgeReference refuses a reference to id unless the root carries it (in
+// its attribute rootAttr) and no other element does (holders counts the
+// elements carrying it, the root included).
+func judgeReference(id, rootAttr string, holders int) error {
 	switch {
 	case rootAttr == "" && holders > 0:
-		return "", newErr(CodeWrapped, fmt.Sprintf("signature references element with id %s, which is not the document root", valueRef(id)), nil)
+		return newErr(CodeWrapped, fmt.Sprintf("signature references element with id %s, which is not the document root", valueRef(id)), nil)
 	case rootAttr == "":
-		return "", newErr(CodeWrapped, fmt.Sprintf("reference to id %s matches no element", valueRef(id)), nil)
+		return newErr(CodeWrapped, fmt.Sprintf("reference to id %s matches no element", valueRef(id)), nil)
 	case holders > 1:
-		return "", newErr(CodeWrapped, fmt.Sprintf("id %s is used by %d elements", valueRef(id), holders), nil)
+		return newErr(CodeWrapped, fmt.Sprintf("id %s is used by %d elements", valueRef(id), holders), nil)
 	}
-	return rootAttr, nil
+	return nil
 }
 
 // valueRef names a value taken from the document without quoting it: its

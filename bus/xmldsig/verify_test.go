@@ -51,14 +51,24 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 			if !res.Cert.Equal(p.leaf) || len(res.Chain) != 2 || !res.Chain[1].Equal(p.root) {
 				t.Fatalf("chain = %v", res.Chain)
 			}
-			if !bytes.Contains(res.Signed, []byte("Sở Thông tin và Truyền thông tỉnh Tuyên Quang")) || bytes.Contains(res.Signed, []byte("Signature")) {
-				t.Fatalf("Signed:\n%.1500s", res.Signed)
+			if !bytes.Contains(signedOf(t, res), []byte("Sở Thông tin và Truyền thông tỉnh Tuyên Quang")) || bytes.Contains(signedOf(t, res), []byte("Signature")) {
+				t.Fatalf("Signed:\n%.1500s", signedOf(t, res))
 			}
 		})
 	}
 }
 
 // mustSign signs doc with the CA-issued leaf.
+// signedOf is res.Signed(), which must not fail right after Verify.
+func signedOf(t testing.TB, res *Result) []byte {
+	t.Helper()
+	b, err := res.Signed()
+	if err != nil {
+		t.Fatalf("Signed: %v", err)
+	}
+	return b
+}
+
 func mustSign(t testing.TB, doc []byte, opts SignOptions) []byte {
 	t.Helper()
 	signed, err := getPKI(t).signer(t, false, opts).Sign(doc)
@@ -163,8 +173,8 @@ func TestSignatureWrappingRefused(t *testing.T) {
 			doc := wrapAttack(t, tc.signed, tc.name)
 			for _, pol := range []Policy{Require, VerifyIfPresent} {
 				res, _, err := p.verifier().Check(doc, pol)
-				if res != nil && bytes.Contains(res.Signed, []byte("evil")) {
-					t.Fatalf("%s: verified element is the evil one:\n%s", pol, res.Signed)
+				if res != nil && bytes.Contains(signedOf(t, res), []byte("evil")) {
+					t.Fatalf("%s: verified element is the evil one:\n%s", pol, signedOf(t, res))
 				}
 				if CodeOf(err) != tc.want {
 					t.Fatalf("%s: err = %v, want %s\n%.3000s", pol, err, tc.want, doc)

@@ -44,6 +44,7 @@ func run(args []string) error {
 	roots := fs.String("roots", "", "internal: the trusted root PEM for -child")
 	dir := fs.String("dir", "", "directory for the packets (default: a temporary one, removed afterwards)")
 	xmlsec := fs.String("xmlsec1", "xmlsec1", "the xmlsec1 binary")
+	base := fs.String("base", "", "another dsigbench binary (built from an earlier commit) whose -child is measured on the same files, for an A/B in the same run")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -93,7 +94,19 @@ func run(args []string) error {
 		return fmt.Errorf("signing the packets: %v: %s", err, out)
 	}
 	rootFile := filepath.Join(d, "root.pem")
-	fmt.Printf("%-8s %10s | %-22s | %-22s | %-22s | %-22s | %s\n", "packet", "file", "lgsp Verify (DOM)", "StreamDigest only", "DigestDocument only", "xmlsec1 --verify", "Verify, StreamDigest, DigestDocument ÷ xmlsec1 (time, RSS)")
+	type tool struct {
+		name string
+		argv []string
+	}
+	fmt.Printf("%-8s %9s | %-28s |", "packet", "file", "lgsp Verify (streaming)")
+	if *base != "" {
+		fmt.Printf(" %-22s |", "-base Verify")
+	}
+	fmt.Printf(" %-22s | %-14s |", "xmlsec1 --verify", "Verify÷xmlsec1")
+	if *base != "" {
+		fmt.Printf(" %-14s |", "base÷xmlsec1")
+	}
+	fmt.Printf(" host busy\n")
 	for _, n := range sz {
 		file := packetFile(d, n)
 		st, err := os.Stat(file)
@@ -101,30 +114,65 @@ func run(args []string) error {
 			return err
 		}
 		size := int(st.Size())
-		ours, err := measure(*runs, self, "-child", file, "-roots", rootFile)
-		if err != nil {
-			return fmt.Errorf("%s, bus/xmldsig: %w", fmtSize(n), err)
+		tools := []tool{{"bus/xmldsig", []string{self, "-child", file, "-roots", rootFile}}}
+		if *base != "" {
+			tools = append(tools, tool{"-base", []string{*base, "-child", file, "-roots", rootFile}})
 		}
-		stream, err := measure(*runs, self, "-child-stream", file)
-		if err != nil {
-			return fmt.Errorf("%s, StreamDigest: %w", fmtSize(n), err)
+		tools = append(tools, tool{"xmlsec1", []string{xmlsecBin, "--verify", "--trusted-pem", rootFile, file}})
+		argv := make([][]string, len(tools))
+		for i, t := range tools {
+			argv[i] = t.argv
 		}
-		scan, err := measure(*runs, self, "-child-scan", file)
+		busy0 := readCPU()
+		rs, err := measure(*runs, argv)
 		if err != nil {
-			return fmt.Errorf("%s, DigestDocument: %w", fmtSize(n), err)
+			return fmt.Errorf("%s: %w", fmtSize(n), err)
 		}
-		theirs, err := measure(*runs, xmlsecBin, "--verify", "--trusted-pem", rootFile, file)
-		if err != nil {
-			return fmt.Errorf("%s, xmlsec1: %w", fmtSize(n), err)
-		}
+		busy := readCPU().busySince(busy0)
+		ours, theirs := rs[0], rs[len(rs)-1]
 		ratio := func(r result) string {
 			return fmt.Sprintf("%.2f× %.2f×", r.wall.Seconds()/theirs.wall.Seconds(), float64(r.rss)/float64(theirs.rss))
 		}
-		fmt.Printf("%-8s %10s | %8.0f ms %8.1f MB | %8.0f ms %8.1f MB | %8.0f ms %8.1f MB | %8.0f ms %8.1f MB | %s, %s, %s\n", fmtSize(n), fmtMB(size),
-			ms(ours.wall), mb(ours.rss), ms(stream.wall), mb(stream.rss), ms(scan.wall), mb(scan.rss), ms(theirs.wall), mb(theirs.rss),
-			ratio(ours), ratio(stream), ratio(scan))
+		fmt.Printf("%-8s %9s | %7.0f ms %7.1f MB (%.2f× file) |", fmtSize(n), fmtMB(size), ms(ours.wall), mb(ours.rss), float64(ours.rss)/float64(size))
+		if *base != "" {
+			fmt.Printf(" %7.0f ms %8.1f MB |", ms(rs[1].wall), mb(rs[1].rss))
+		}
+		fmt.Printf(" %7.0f ms %8.1f MB | %-14s |", ms(theirs.wall), mb(theirs.rss), ratio(ours))
+		if *base != "" {
+			fmt.Printf(" %-14s |", ratio(rs[1]))
+		}
+		fmt.Printf(" %3.0f %%\n", busy*100)
 	}
 	return nil
+}
+
+// cpuTimes are the host's CPU counters (/proc/stat, first line).
+type cpuTimes struct{ idle, total uint64 }
+
+func readCPU() cpuTimes {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return cpuTimes{}
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	var c cpuTimes
+	for i, f := range strings.Fields(line)[1:] {
+		v, _ := strconv.ParseUint(f, 10, 64)
+		c.total += v
+		if i == 3 || i == 4 { // idle, iowait
+			c.idle += v
+		}
+	}
+	return c
+}
+
+// busySince is the share of the host's CPU time that was busy since c0
+// (our children's included).
+func (c cpuTimes) busySince(c0 cpuTimes) float64 {
+	if c.total <= c0.total {
+		return 0
+	}
+	return 1 - float64(c.idle-c0.idle)/float64(c.total-c0.total)
 }
 
 func packetFile(dir string, n int) string { return filepath.Join(dir, "signed-"+fmtSize(n)+".xml") }
@@ -229,26 +277,32 @@ type result struct {
 	rss  int64 // bytes
 }
 
-// measure runs the command runs times and returns the median wall time and
-// the largest peak RSS.
-func measure(runs int, bin string, args ...string) (result, error) {
-	var walls []time.Duration
-	var rss int64
+// measure runs every command runs times, interleaved (one run of each in
+// turn, so that the host's load falls on all of them alike), and returns
+// per command the median wall time and the largest peak RSS.
+func measure(runs int, argv [][]string) ([]result, error) {
+	walls := make([][]time.Duration, len(argv))
+	out := make([]result, len(argv))
 	for range runs {
-		cmd := exec.Command(bin, args...)
-		start := time.Now()
-		out, err := cmd.CombinedOutput()
-		wall := time.Since(start)
-		if err != nil {
-			return result{}, fmt.Errorf("%v: %s", err, strings.TrimSpace(string(out)))
-		}
-		walls = append(walls, wall)
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			rss = max(rss, ru.Maxrss*1024) // kilobytes on Linux
+		for i, a := range argv {
+			cmd := exec.Command(a[0], a[1:]...)
+			start := time.Now()
+			b, err := cmd.CombinedOutput()
+			wall := time.Since(start)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %v: %s", filepath.Base(a[0]), err, strings.TrimSpace(string(b)))
+			}
+			walls[i] = append(walls[i], wall)
+			if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+				out[i].rss = max(out[i].rss, ru.Maxrss*1024) // kilobytes on Linux
+			}
 		}
 	}
-	slices.Sort(walls)
-	return result{wall: walls[len(walls)/2], rss: rss}, nil
+	for i, w := range walls {
+		slices.Sort(w)
+		out[i].wall = w[len(w)/2]
+	}
+	return out, nil
 }
 
 func newSigner() (*xmldsig.Signer, []byte, error) {
