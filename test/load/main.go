@@ -35,6 +35,8 @@ type config struct {
 	Drip           time.Duration
 	Notifications  int
 	Rate           float64
+	Auth           string
+	SvcBody        int
 }
 
 // errTargetMissed makes the command exit 1 after the report was printed.
@@ -73,7 +75,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.Int64Var(&c.BigSize, "big-size", 100<<20, "content bytes of the one exchange (big); the Content-Length the slow SOAP clients declare (slowloris)")
 	fs.StringVar(&c.Notify, "notify", "poll", "how recipients learn of an exchange (cycle): poll | sse")
 	fs.IntVar(&c.Notifications, "notifications", 20, "exchanges sent to every subscribed system, one after the other (fanout)")
-	fs.Float64Var(&c.Rate, "rate", 0, "fixed offered rate in requests/s, spread evenly over the -conns connections, each polling GET /v1/inbox on its schedule (hold; 0: closed loop, as fast as answered)")
+	fs.Float64Var(&c.Rate, "rate", 0, "fixed offered rate in requests/s, spread evenly over the -conns connections, each sending on its schedule: GET /v1/inbox (hold), sendEdoc (soap); 0: closed loop, as fast as answered")
+	fs.StringVar(&c.Auth, "auth", "signed", "how service calls authenticate (service): signed (LGSP HMAC signature, a fresh nonce each call) | bearer (OAuth2 token from POST /token); both with the session key")
+	fs.IntVar(&c.SvcBody, "svc-body", 0, "body bytes of each service call (service): 0 sends GET ping, more sends POST ping with that many bytes")
 	fs.Uint64Var(&c.Seed, "seed", 1, "seed of the content generator")
 	fs.StringVar(&c.RoutesOut, "routes-out", "", "write a 200 MiB route file into this directory and exit")
 	fs.StringVar(&c.RoutesDir, "routes-dir", "./routes", "the node's routes directory, where the service mode publishes its service for the run")
@@ -97,6 +101,10 @@ func (c config) check() error {
 		return fmt.Errorf("-notify %q: want poll or sse", c.Notify)
 	case c.Systems < 2 || c.Systems > 99:
 		return fmt.Errorf("-systems %d: want 2 to 99", c.Systems)
+	case c.Auth != "" && c.Auth != "signed" && c.Auth != "bearer":
+		return fmt.Errorf("-auth %q: want signed or bearer", c.Auth)
+	case c.SvcBody < 0:
+		return errors.New("-svc-body must not be negative")
 	case c.Notifications < 1 || c.Rate < 0:
 		return errors.New("-notifications must be positive and -rate not negative")
 	case c.Concurrency < 1 || c.Conns < 1 || c.Size < 1 || c.BigSize < 1 || c.Duration <= 0 || c.Drip <= 0:

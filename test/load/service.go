@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tuyenquang/lgsp/adapters/rest"
@@ -25,6 +29,8 @@ type serviceResult struct {
 	Label        string         `json:"label,omitempty"`
 	Conns        int            `json:"conns"`
 	Sources      int            `json:"sources"`
+	Auth         string         `json:"auth"`       // signed | bearer
+	BodyBytes    int            `json:"body_bytes"` // 0: GET, else POST of this many bytes
 	PhaseS       float64        `json:"phase_s"`
 	Bus          phaseStats     `json:"bus"`
 	Direct       phaseStats     `json:"direct"`
@@ -44,21 +50,28 @@ type phaseStats struct {
 	Requests     int       `json:"requests"`
 	RequestsPerS float64   `json:"requests_per_s"`
 	Latency      stepStats `json:"latency"`
+	// DestDials is how many TCP connections the destination accepted
+	// during the phase: through the bus, the node's connections to the
+	// destination (few when it reuses them); straight, the workers' own.
+	DestDials int64 `json:"dest_dials"`
 }
 
 // runService measures synchronous service calls (C2, A3–A6): -conns
-// connections each loop signed GET /svc/thu-tai-dich-vu/ping through the
-// bus to a trivial destination this tool serves on 127.0.0.1:0, for
-// -duration; then the same connections send the same load straight to the
+// connections each loop GET /svc/thu-tai-dich-vu/ping (POST with -svc-body
+// bytes) through the bus, signed or with a bearer token (-auth), both with
+// the session key, to a trivial destination this tool serves on
+// 127.0.0.1:0, for -duration; then the same connections send the same load straight to the
 // destination for -duration. The ratio of the two request rates is the
-// bus's overhead.
+// bus's overhead. The destination counts the connections it accepts in
+// each phase, which shows whether the node reuses its connections to it.
 //
 // systems[0] owns the service; the others are the sources, each granted the
 // scope and holding one session. The service is published by writing a
 // route file into -routes-dir (the node's routes directory) and reloading
 // the routes through the admin API; the file is removed at the end.
 func runService(ctx context.Context, cfg config, a *admin, systems []system, out io.Writer) error {
-	dest, addr, err := startDestination()
+	var accepted atomic.Int64
+	dest, addr, err := startDestination(&accepted)
 	if err != nil {
 		return err
 	}
@@ -73,6 +86,7 @@ func runService(ctx context.Context, cfg config, a *admin, systems []system, out
 		_, _, _ = a.post(context.WithoutCancel(ctx), "/admin/v1/routes/reload", nil)
 	}()
 	sessions := make([]*rest.ServiceSession, len(sources))
+	tokens := make([]string, len(sources))
 	for i, s := range sources {
 		status, body, err := a.post(ctx, "/admin/v1/grants", map[string]string{"kind": "service", "source": s.Code, "service": loadService, "scope": "load"})
 		if err != nil {
@@ -85,29 +99,55 @@ func runService(ctx context.Context, cfg config, a *admin, systems []system, out
 		if sessions[i], err = c.OpenSession(ctx, rest.OpenSessionRequest{Service: loadService, Scope: "load"}); err != nil {
 			return fmt.Errorf("opening a session for %s: %w", s.Code, err)
 		}
+		if cfg.Auth == "bearer" {
+			if tokens[i], err = bearerToken(ctx, cfg.URL, s); err != nil {
+				return fmt.Errorf("getting a token for %s: %w", s.Code, err)
+			}
+		}
 	}
-	fmt.Fprintf(out, "service: destination on %s, owner %s, %d sources; %d connections, %s through the bus, then %s straight to the destination\n",
-		addr, owner.Code, len(sources), cfg.Conns, cfg.Duration, cfg.Duration)
+	auth := cmp.Or(cfg.Auth, "signed")
+	method, body := http.MethodGet, []byte(nil)
+	if cfg.SvcBody > 0 {
+		method, body = http.MethodPost, bytes.Repeat([]byte("x"), cfg.SvcBody)
+	}
+	fmt.Fprintf(out, "service: destination on %s, owner %s, %d sources; %d connections, %s %s ping (%d body bytes) %s through the bus, then %s straight to the destination\n",
+		addr, owner.Code, len(sources), cfg.Conns, auth, method, len(body), cfg.Duration, cfg.Duration)
 
 	meters, err := startMeters(cfg)
 	if err != nil {
 		return err
 	}
+	a0 := accepted.Load()
 	busT, busN, busWall := servicePhase(ctx, cfg, func(i int, tr http.RoundTripper) func(context.Context) error {
 		c := apiClient(cfg.URL, sources[i%len(sources)], tr, requestTimeout)
-		sess := sessions[i%len(sources)]
+		sess, tok := sessions[i%len(sources)], tokens[i%len(sources)]
+		if auth == "bearer" {
+			hc := &http.Client{Transport: tr, Timeout: requestTimeout}
+			u := strings.TrimRight(cfg.URL, "/") + sess.Endpoint + "ping"
+			return func(ctx context.Context) error {
+				req, _ := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+tok)
+				req.Header.Set("X-LGSP-Session", sess.SessionKey)
+				resp, err := hc.Do(req)
+				if err != nil {
+					return err
+				}
+				return readOK(resp)
+			}
+		}
 		return func(ctx context.Context) error {
-			resp, err := c.CallService(ctx, sess, http.MethodGet, "ping", nil, nil)
+			resp, err := c.CallService(ctx, sess, method, "ping", body, nil)
 			if err != nil {
 				return err
 			}
 			return readOK(resp)
 		}
 	})
+	a1 := accepted.Load()
 	directT, directN, directWall := servicePhase(ctx, cfg, func(_ int, tr http.RoundTripper) func(context.Context) error {
 		hc := &http.Client{Transport: tr, Timeout: requestTimeout}
 		return func(ctx context.Context) error {
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/ping", nil)
+			req, _ := http.NewRequestWithContext(ctx, method, "http://"+addr+"/ping", bytes.NewReader(body))
 			resp, err := hc.Do(req)
 			if err != nil {
 				return err
@@ -115,15 +155,16 @@ func runService(ctx context.Context, cfg config, a *admin, systems []system, out
 			return readOK(resp)
 		}
 	})
+	a2 := accepted.Load()
 	usage := meters.finish()
 
 	total := newTally()
 	total.merge(busT)
 	total.merge(directT)
 	res := serviceResult{
-		Mode: "service", Label: cfg.Label, Conns: cfg.Conns, Sources: len(sources), PhaseS: round2(cfg.Duration.Seconds()),
-		Bus:    phaseStats{Requests: busN, RequestsPerS: round1(float64(busN) / busWall.Seconds()), Latency: summarize("bus", busT.lat["call"])},
-		Direct: phaseStats{Requests: directN, RequestsPerS: round1(float64(directN) / directWall.Seconds()), Latency: summarize("direct", directT.lat["call"])},
+		Mode: "service", Label: cfg.Label, Conns: cfg.Conns, Sources: len(sources), Auth: auth, BodyBytes: len(body), PhaseS: round2(cfg.Duration.Seconds()),
+		Bus:    phaseStats{Requests: busN, RequestsPerS: round1(float64(busN) / busWall.Seconds()), Latency: summarize("bus", busT.lat["call"]), DestDials: a1 - a0},
+		Direct: phaseStats{Requests: directN, RequestsPerS: round1(float64(directN) / directWall.Seconds()), Latency: summarize("direct", directT.lat["call"]), DestDials: a2 - a1},
 		Errors: total.errorCount(), ErrorsByCode: total.errs,
 		Server: usage.server, DB: usage.db, Loadgen: usage.self, Host: usage.host,
 	}
@@ -131,12 +172,12 @@ func runService(ctx context.Context, cfg config, a *admin, systems []system, out
 		res.Ratio = round2(res.Bus.RequestsPerS / res.Direct.RequestsPerS)
 	}
 	res.Pass = res.Errors == 0 && maxLatency([]stepStats{res.Bus.Latency, res.Direct.Latency}) < float64(requestTimeout/time.Millisecond)
-	fmt.Fprintf(out, "\n%-8s %10s %12s %9s %9s %9s %9s\n", "path", "requests", "requests/s", "p50 ms", "p95 ms", "p99 ms", "max ms")
+	fmt.Fprintf(out, "\n%-8s %10s %12s %9s %9s %9s %9s %11s\n", "path", "requests", "requests/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "dest dials")
 	for _, p := range []struct {
 		name string
 		s    phaseStats
 	}{{"bus", res.Bus}, {"direct", res.Direct}} {
-		fmt.Fprintf(out, "%-8s %10d %12.1f %9.2f %9.2f %9.2f %9.2f\n", p.name, p.s.Requests, p.s.RequestsPerS, p.s.Latency.P50, p.s.Latency.P95, p.s.Latency.P99, p.s.Latency.Max)
+		fmt.Fprintf(out, "%-8s %10d %12.1f %9.2f %9.2f %9.2f %9.2f %11d\n", p.name, p.s.Requests, p.s.RequestsPerS, p.s.Latency.P50, p.s.Latency.P95, p.s.Latency.P99, p.s.Latency.Max, p.s.DestDials)
 	}
 	fmt.Fprintf(out, "bus / direct = %.2f (requests per second through the bus ÷ straight to the destination)\n\n", res.Ratio)
 	printErrors(out, total)
@@ -181,6 +222,25 @@ func servicePhase(ctx context.Context, cfg config, mk func(i int, tr http.RoundT
 	return total, total.done, wall
 }
 
+// bearerToken gets an OAuth2 client-credentials token for sys (POST /token).
+func bearerToken(ctx context.Context, base string, sys system) (string, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(base, "/")+"/token", strings.NewReader("grant_type=client_credentials"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(sys.AccessKey, sys.SecretKey)
+	resp, err := (&http.Client{Timeout: requestTimeout}).Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var t struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&t); err != nil || resp.StatusCode != http.StatusOK || t.AccessToken == "" {
+		return "", fmt.Errorf("POST /token: HTTP %d (%v)", resp.StatusCode, err)
+	}
+	return t.AccessToken, nil
+}
+
 var errNotOK = errors.New("the destination's answer is not 200 ok")
 
 func readOK(resp *http.Response) error {
@@ -196,7 +256,8 @@ func readOK(resp *http.Response) error {
 }
 
 // startDestination serves the trivial destination: 200 "ok" to everything.
-func startDestination() (*http.Server, string, error) {
+// accepted counts the TCP connections it accepts.
+func startDestination(accepted *atomic.Int64) (*http.Server, string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, "", err
@@ -205,7 +266,11 @@ func startDestination() (*http.Server, string, error) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, "ok")
-	}), ReadHeaderTimeout: 10 * time.Second}
+	}), ReadHeaderTimeout: 10 * time.Second, ConnState: func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			accepted.Add(1)
+		}
+	}}
 	go func() { _ = srv.Serve(ln) }()
 	return srv, ln.Addr().String(), nil
 }

@@ -22,6 +22,10 @@ type soapResult struct {
 	Mode         string         `json:"mode"`
 	Label        string         `json:"label,omitempty"`
 	Conns        int            `json:"conns"`
+	Rate         float64        `json:"offered_rate_per_s,omitempty"` // -rate: fixed offered rate
+	Offered      int64          `json:"offered,omitempty"`            // calls scheduled within the run (-rate)
+	ServedPct    float64        `json:"served_pct,omitempty"`         // good answers / offered (-rate)
+	Late         int64          `json:"late,omitempty"`               // calls sent more than 10 ms after their scheduled time (-rate)
 	Systems      int            `json:"systems"`
 	PacketBytes  int            `json:"packet_bytes"`
 	WallS        float64        `json:"wall_s"`
@@ -49,12 +53,17 @@ func runSoap(ctx context.Context, cfg config, systems []system, out io.Writer) e
 		return err
 	}
 	endpoint := strings.TrimRight(cfg.URL, "/") + "/soap/edoc"
-	fmt.Fprintf(out, "soap: %d connections looping sendEdoc (SOAP 1.1, UsernameToken digest, %d-byte edXML packets) to %s for %s\n", cfg.Conns, len(packets[0]), endpoint, cfg.Duration)
+	if cfg.Rate > 0 {
+		fmt.Fprintf(out, "soap: %d connections, each sending sendEdoc (SOAP 1.1, UsernameToken digest, %d-byte edXML packets) to %s every %s: %.0f calls/s offered for %s (open loop; latency from the scheduled time)\n",
+			cfg.Conns, len(packets[0]), endpoint, ratePeriod(cfg), cfg.Rate, cfg.Duration)
+	} else {
+		fmt.Fprintf(out, "soap: %d connections looping sendEdoc (SOAP 1.1, UsernameToken digest, %d-byte edXML packets) to %s for %s\n", cfg.Conns, len(packets[0]), endpoint, cfg.Duration)
+	}
 	meters, err := startMeters(cfg)
 	if err != nil {
 		return err
 	}
-	var reqs atomic.Int64
+	var reqs, offered, late atomic.Int64
 	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
 	start := time.Now()
@@ -65,6 +74,11 @@ func runSoap(ctx context.Context, cfg config, systems []system, out io.Writer) e
 		tallies[i] = t
 		sys := systems[i%len(systems)]
 		body := packets[i%len(systems)]
+		if cfg.Rate > 0 {
+			sched := schedule{start: start.Add(ratePeriod(cfg) * time.Duration(i) / time.Duration(cfg.Conns)), period: ratePeriod(cfg), end: start.Add(cfg.Duration)}
+			wg.Go(func() { soapRateConn(ctx, endpoint, sys, body, sched, t, &reqs, &offered, &late) })
+			continue
+		}
 		wg.Go(func() { soapConn(ctx, runCtx, endpoint, sys, body, t, &reqs) })
 	}
 	wg.Wait()
@@ -85,6 +99,17 @@ func runSoap(ctx context.Context, cfg config, systems []system, out io.Writer) e
 		Server: usage.server, DB: usage.db, Loadgen: usage.self, Host: usage.host,
 	}
 	res.Pass = res.Errors == 0 && served == cfg.Conns && maxLatency(res.Steps) < float64(requestTimeout/time.Millisecond)
+	if cfg.Rate > 0 {
+		res.Rate, res.Offered, res.Late = cfg.Rate, offered.Load(), late.Load()
+		res.ServedPct = round2(100 * float64(total.done) / float64(max(res.Offered, 1)))
+		// Issue #13: every call served, p99 < 1 s.
+		p99 := 0.0
+		if len(res.Steps) > 0 {
+			p99 = res.Steps[0].P99
+		}
+		res.Pass = res.Pass && int64(total.done) == res.Offered && p99 < 1000
+		fmt.Fprintf(out, "\noffered %d calls at %.0f/s · served %d (%.2f %%) · sent late (> 10 ms after schedule) %d\n", res.Offered, cfg.Rate, total.done, res.ServedPct, res.Late)
+	}
 	fmt.Fprintf(out, "\nwall %.2f s · %d connections served · %d sendEdoc calls (%.1f/s) · %d errors\n\n", wall.Seconds(), served, res.Requests, res.RequestsPerS, res.Errors)
 	printSteps(out, res.Steps)
 	fmt.Fprintln(out)
@@ -115,6 +140,51 @@ func soapConn(ctx, runCtx context.Context, endpoint string, sys system, edxmlB64
 			continue
 		}
 		t.add("sendEdoc", time.Since(t0))
+		t.done++
+	}
+}
+
+// soapRateConn sends sendEdoc over a connection of its own at the times
+// sched says, whatever the answers (open loop, as pollConn): a call whose
+// turn comes while the previous one is unanswered goes as soon as that one
+// is answered, and its latency counts from its scheduled time (no
+// coordinated omission).
+func soapRateConn(ctx context.Context, endpoint string, sys system, edxmlB64 []byte, sched schedule, t *tally, reqs, offered, late *atomic.Int64) {
+	tr := singleConnTransport()
+	defer tr.CloseIdleConnections()
+	c, err := soap.NewClient(endpoint, soap.WithVersion(soap.V11), soap.WithTimeout(requestTimeout),
+		soap.WithTransport(tr), soap.WithUsernameToken(sys.AccessKey, sys.SecretKey, true))
+	if err != nil {
+		t.fail("sendEdoc", err)
+		return
+	}
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
+	for due := sched.start; due.Before(sched.end) && ctx.Err() == nil; due = due.Add(sched.period) {
+		if wait := time.Until(due); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-ctx.Done():
+				return
+			case <-timer.C:
+			}
+		}
+		offered.Add(1)
+		if time.Since(due) > 10*time.Millisecond {
+			late.Add(1)
+		}
+		var resp lgspedoc.SendEdocResponse
+		err := c.Call(ctx, lgspedoc.ActionSendEdoc, &lgspedoc.SendEdoc{Edxml: edxmlB64}, &resp)
+		reqs.Add(1)
+		if err == nil && resp.DocId == "" {
+			err = fmt.Errorf("sendEdoc answered without a docId")
+		}
+		if err != nil {
+			t.fail("sendEdoc", err)
+			continue
+		}
+		t.add("sendEdoc", time.Since(due))
 		t.done++
 	}
 }
