@@ -53,6 +53,12 @@ type Tokens struct {
 	// Limits, when set, locks an access key after repeated wrong secrets
 	// and rate-limits token calls per key, as for signatures (nil: off).
 	Limits *Limits
+	// Keys, when set, is where Bearer reads the key and system of a token:
+	// the node's KeyCache, so that a bearer call reads only its token row
+	// from the store, and a change of key or system holds within the same
+	// bound as for signed requests (docs/auth.md, "When changes take
+	// effect"). Nil: the store, on every use.
+	Keys KeyStore
 }
 
 func (t *Tokens) now() time.Time {
@@ -135,10 +141,12 @@ func (t *Tokens) status(ctx context.Context, k store.Key) (store.System, error) 
 	return KeyStanding(ctx, t.Store, k, t.now())
 }
 
-// Bearer checks a bearer token and returns who it was issued to. The key
+// Bearer checks a bearer token and returns who it was issued to. The token
+// row is read on every call (revoking the token ends it at once); the key
 // it was issued for and its system are checked again on every call
-// (KeyStanding), so revoking the key, suspending the system or denying the
-// key's algorithm ends the token at its next use.
+// (KeyStanding) through Keys, so revoking the key, suspending the system
+// or denying the key's algorithm ends the token at its next use (within
+// the cache's bound when Keys is the node's KeyCache).
 func (t *Tokens) Bearer(ctx context.Context, token string) (*Principal, error) {
 	if token == "" || len(token) > 256 {
 		return nil, bus.ErrTokenInvalid.New("malformed access token")
@@ -151,7 +159,11 @@ func (t *Tokens) Bearer(ctx context.Context, token string) (*Principal, error) {
 	if !now.Before(tok.ExpiresAt) {
 		return nil, bus.ErrTokenInvalid.New("the access token expired at %s; ask POST /token for a new one", tok.ExpiresAt.Format(time.RFC3339))
 	}
-	k, err := t.Store.GetKey(ctx, tok.AccessKey)
+	var keys KeyStore = t.Store
+	if t.Keys != nil {
+		keys = t.Keys
+	}
+	k, err := keys.GetKey(ctx, tok.AccessKey)
 	if errors.Is(err, bus.ErrKeyNotFound.Err()) {
 		return nil, bus.ErrTokenInvalid.New("the access key of this token no longer exists")
 	}
@@ -163,7 +175,7 @@ func (t *Tokens) Bearer(ctx context.Context, token string) (*Principal, error) {
 	if !IsShared(k) {
 		return nil, errKeyKind(k)
 	}
-	sys, err := t.status(ctx, k)
+	sys, err := KeyStanding(ctx, keys, k, now)
 	if err != nil {
 		return nil, err
 	}

@@ -15,7 +15,7 @@ import (
 // in force, so a reload that unpublishes a service or a scope ends its
 // sessions at their next use.
 func (s *Service) provisionSessions() {
-	s.tokens = &auth.Tokens{Store: s.store, Vault: s.vault, TTL: s.cfg.Auth.TokenTTL, Limits: s.verifier.Limits}
+	s.tokens = &auth.Tokens{Store: s.store, Vault: s.vault, TTL: s.cfg.Auth.TokenTTL, Limits: s.verifier.Limits, Keys: s.verifier.Keys}
 	s.authn = &auth.Authenticator{Verifier: s.verifier, Tokens: s.tokens}
 	s.sessions = &auth.Sessions{Store: s.store, Perms: s.grants, Services: s.lookupService, TTL: s.cfg.Auth.SessionTTL}
 }
