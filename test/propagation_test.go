@@ -9,7 +9,9 @@ package test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -148,6 +150,40 @@ func TestChangesHoldOnEveryNodeWithinBound(t *testing.T) {
 	})
 	measure("systems allow-alg (node B)", ask4, "", func() {
 		if _, err := b.svc.Registry().AllowAlg(ctx, code, auth.AlgHMACSHA1); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	// Bearer tokens: the token row is read on every call, the key and
+	// system through the same cache as signatures.
+	k6 := newKey(auth.AlgHMACSHA256)
+	treq, _ := http.NewRequest(http.MethodPost, a.url+"/token", strings.NewReader(url.Values{"grant_type": {"client_credentials"}}.Encode()))
+	treq.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	treq.SetBasicAuth(k6.AccessKey, k6.SecretKey)
+	tresp, err := http.DefaultClient.Do(treq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok rest.TokenResponse
+	if err := json.NewDecoder(tresp.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
+		t.Fatalf("token: %d %v", tresp.StatusCode, err)
+	}
+	tresp.Body.Close()
+	askBearer := func() string {
+		req, _ := http.NewRequest(http.MethodGet, a.url+"/v1/inbox", nil)
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			return ""
+		}
+		return resp.Header.Get("X-LGSP-Error-Code")
+	}
+	measure("keys revoke, bearer token (store, as the CLI)", askBearer, "auth.key_revoked", func() {
+		if err := cli.RevokeKey(ctx, k6.AccessKey); err != nil {
 			t.Fatal(err)
 		}
 	})
