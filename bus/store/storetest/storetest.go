@@ -1088,6 +1088,16 @@ func testEvents(t *testing.T, s store.Store) {
 	if none, _ := s.EventsAfter(ctx, last, 10); len(none) != 0 {
 		t.Fatalf("EventsAfter(last) = %+v", none)
 	}
+	// The skipped ids of a feed reader are asked for with the tail: the
+	// first and an unknown id, plus everything after the second.
+	some, err := s.EventsAfterOrIn(ctx, all[1].ID, []int64{all[0].ID, last + 1000}, 10)
+	ok(t, err, "events after or in")
+	if len(some) != 2 || some[0].ID != all[0].ID || some[1].ID != all[2].ID {
+		t.Fatalf("EventsAfterOrIn(second, [first, unknown]) = %+v", some)
+	}
+	if one, _ := s.EventsAfterOrIn(ctx, 0, []int64{all[2].ID}, 1); len(one) != 1 || one[0].ID != all[0].ID {
+		t.Fatalf("EventsAfterOrIn(0, [last], 1) = %+v", one)
+	}
 	if none, _ := s.Events(ctx, "ex_none"); len(none) != 0 {
 		t.Fatalf("events of an unknown exchange = %+v", none)
 	}
