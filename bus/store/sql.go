@@ -43,7 +43,7 @@ type dialect struct {
 type sqlStore struct {
 	d *dialect
 	w *sql.DB // writes (SQLite: one connection)
-	r *sql.DB // reads (SQLite: a query_only pool; MySQL: w)
+	r *sql.DB // reads (SQLite: a query_only pool; MySQL: a REPEATABLE READ pool)
 	// afterPurge runs after a purge committed (SQLite: checkpoint and
 	// truncate the WAL so that no copy of the deleted pages remains).
 	afterPurge func(ctx context.Context) error
