@@ -91,29 +91,40 @@ func (s *sqlStore) CreateExchange(ctx context.Context, e Exchange, events ...Eve
 	})
 }
 
+// GetExchange reads the exchange and its recipients in one statement (one
+// snapshot without a transaction: a read transaction would cost MariaDB a
+// BEGIN and a COMMIT round trip besides two queries, and this is read at
+// every step of every exchange).
 func (s *sqlStore) GetExchange(ctx context.Context, id string) (Exchange, error) {
+	rows, err := s.query(ctx, "SELECT "+prefixed("e", exchangeCols)+", r.code, r.status, r.due_at, r.notified_at, r.ready_at, r.done_at, r.outcome"+
+		" FROM exchanges e LEFT JOIN recipients r ON r.exchange_id = e.id WHERE e.id = ? ORDER BY r.seq", id)
+	if err != nil {
+		return Exchange{}, fmt.Errorf("reading exchange %s: %w", id, err)
+	}
+	defer rows.Close()
 	var e Exchange
-	err := s.read(ctx, func(tx *txx) error {
+	found := false
+	for rows.Next() {
 		var t [4]int64
-		err := tx.QueryRowContext(ctx, "SELECT "+exchangeCols+" FROM exchanges WHERE id = ?", id).Scan(exchangeDest(&e, &t)...)
-		if errors.Is(err, sql.ErrNoRows) {
-			return bus.ErrExchangeNotFound.New("%s", id)
-		}
-		if err != nil {
-			return fmt.Errorf("reading exchange %s: %w", id, err)
+		var code, status, outcome sql.NullString
+		var rt [4]sql.NullInt64
+		dest := append(exchangeDest(&e, &t), &code, &status, &rt[0], &rt[1], &rt[2], &rt[3], &outcome)
+		if err := rows.Scan(dest...); err != nil {
+			return Exchange{}, fmt.Errorf("reading exchange %s: %w", id, err)
 		}
 		setExchangeTimes(&e, &t)
-		rows, err := tx.QueryContext(ctx, "SELECT "+recipientCols+" FROM recipients WHERE exchange_id = ? ORDER BY seq", id)
-		if err != nil {
-			return fmt.Errorf("reading recipients of %s: %w", id, err)
+		found = true
+		if code.Valid {
+			r := Recipient{ExchangeID: e.ID, Code: code.String, Status: status.String, Outcome: outcome.String}
+			setRecipientTimes(&r, &[4]int64{rt[0].Int64, rt[1].Int64, rt[2].Int64, rt[3].Int64})
+			e.Recipients = append(e.Recipients, r)
 		}
-		if e.Recipients, err = scanRecipients(rows); err != nil {
-			return fmt.Errorf("reading recipients of %s: %w", id, err)
-		}
-		return nil
-	})
-	if err != nil {
-		return Exchange{}, err
+	}
+	if err := rows.Err(); err != nil {
+		return Exchange{}, fmt.Errorf("reading exchange %s: %w", id, err)
+	}
+	if !found {
+		return Exchange{}, bus.ErrExchangeNotFound.New("%s", id)
 	}
 	return e, nil
 }
