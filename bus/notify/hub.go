@@ -155,8 +155,12 @@ type Feed struct {
 	Store store.LedgerStore
 	Hub   *Hub
 	Log   logrus.FieldLogger
-	// Poll is how often other nodes' events are looked for (default 500ms).
-	Poll time.Duration
+	// Poll is how often other nodes' events are looked for while events
+	// come (default 100ms); after reads that find nothing new the interval
+	// doubles up to IdlePoll (default 500ms), and any new event brings it
+	// back to Poll.
+	Poll     time.Duration
+	IdlePoll time.Duration
 	// Lookback turns on the tracking of skipped ids: on MariaDB/MySQL
 	// transactions may commit ids out of order, so an id below the newest
 	// seen can appear later; set it there (e.g. 512); SQLite commits one
@@ -177,7 +181,7 @@ const maxGaps = 1000
 
 // NewFeed returns a feed; call Run.
 func NewFeed(st store.LedgerStore, hub *Hub, log logrus.FieldLogger) *Feed {
-	return &Feed{Store: st, Hub: hub, Log: log, Poll: 500 * time.Millisecond, GapWait: 30 * time.Second, wake: make(chan struct{}, 1)}
+	return &Feed{Store: st, Hub: hub, Log: log, Poll: 100 * time.Millisecond, IdlePoll: 500 * time.Millisecond, GapWait: 30 * time.Second, wake: make(chan struct{}, 1)}
 }
 
 // Wake tells the feed that events were just written.
@@ -210,7 +214,8 @@ func (f *Feed) Run(ctx context.Context) {
 	from := max(last-f.Lookback, 0)
 	var gaps []gap // ascending ids, all ≤ last
 	ids := make([]int64, 0, maxGaps)
-	t := time.NewTicker(f.Poll)
+	interval := f.Poll
+	t := time.NewTimer(interval)
 	defer t.Stop()
 	for {
 		select {
@@ -219,6 +224,7 @@ func (f *Feed) Run(ctx context.Context) {
 		case <-f.wake:
 		case <-t.C:
 		}
+		found := false
 		for ctx.Err() == nil {
 			ids = ids[:0]
 			for _, g := range gaps {
@@ -249,10 +255,17 @@ func (f *Feed) Run(ctx context.Context) {
 				gaps = updateGaps(gaps, evs, prev, newest, newest, f.Lookback, f.GapWait, now())
 			}
 			last, from = newest, newest
+			found = found || fresh > 0
 			if len(evs) < 1000 || fresh == 0 {
 				break
 			}
 		}
+		if found {
+			interval = f.Poll
+		} else {
+			interval = min(2*interval, max(f.IdlePoll, f.Poll))
+		}
+		t.Reset(interval)
 	}
 }
 
