@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -108,6 +109,14 @@ func openMySQL(ctx context.Context, dsn string, wrap func(driver.Connector) driv
 	if err := migrateMySQL(ctx, db); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("migrating mysql %s: %w", cfg.DBName, err)
+	}
+	var version string
+	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("reading the version of mysql %s: %w", cfg.DBName, err)
+	}
+	if strings.Contains(version, "MariaDB") { // INSERT … RETURNING (10.5+)
+		st.nonces = newNonceBatcher(st)
 	}
 	return st, nil
 }

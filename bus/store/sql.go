@@ -53,6 +53,8 @@ type sqlStore struct {
 	wc, rc *stmtCache
 	// batch, when set, runs writes with group commit (SQLite).
 	batch *batcher
+	// nonces, when set, records concurrent nonces in one statement (MariaDB).
+	nonces *nonceBatcher
 }
 
 var _ Store = (*sqlStore)(nil)
@@ -165,6 +167,9 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 func (s *sqlStore) Close() error {
 	if s.batch != nil {
 		s.batch.close()
+	}
+	if s.nonces != nil {
+		s.nonces.close()
 	}
 	for _, c := range []*stmtCache{s.wc, s.rc} {
 		if c != nil {
