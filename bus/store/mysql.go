@@ -124,8 +124,8 @@ func openMySQL(ctx context.Context, dsn string, wrap func(driver.Connector) driv
 // Connections per node to MariaDB/MySQL: writers (every write and its
 // transaction) and readers (single reads and read transactions).
 const (
-	mysqlWriters = 24
-	mysqlReaders = 16
+	mysqlWriters = 20
+	mysqlReaders = 12
 )
 
 // sessionConnector runs init on every new connection.
