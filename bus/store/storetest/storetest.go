@@ -451,7 +451,10 @@ func testNonceConcurrent(t *testing.T, s store.Store) {
 	// Many nonces at once (MariaDB records concurrent ones in one
 	// statement): each fresh one is won once, a used one never.
 	for i := range 4 {
-		ok(t, func() error { _, err := s.UseNonce(t.Context(), "AK2", fmt.Sprintf("used-%d", i), at(time.Minute)); return err }(), "using a nonce")
+		ok(t, func() error {
+			_, err := s.UseNonce(t.Context(), "AK2", fmt.Sprintf("used-%d", i), at(time.Minute))
+			return err
+		}(), "using a nonce")
 	}
 	won := map[string]int{}
 	for i := range 64 {
