@@ -63,3 +63,9 @@ func Isolation(t testing.TB, s Store) (write, read string) {
 	}
 	return write, read
 }
+
+// PoolSizes returns the most connections s opens for writes and for reads.
+func PoolSizes(s Store) (write, read int) {
+	ss := s.(*sqlStore)
+	return ss.w.Stats().MaxOpenConnections, ss.r.Stats().MaxOpenConnections
+}

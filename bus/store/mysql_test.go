@@ -166,4 +166,8 @@ func TestMySQLIsolation(t *testing.T) {
 	if w != "READ-COMMITTED" || r != "REPEATABLE-READ" {
 		t.Fatalf("write transactions at %s, reads at %s; want READ-COMMITTED and REPEATABLE-READ", w, r)
 	}
+	// docs/install.md tells operators to allow 32 connections per node.
+	if pw, pr := store.PoolSizes(s); pw+pr != 32 {
+		t.Fatalf("pools of %d writers and %d readers: %d connections per node, docs/install.md says 32", pw, pr, pw+pr)
+	}
 }
