@@ -91,10 +91,11 @@ func openMySQL(ctx context.Context, dsn string, wrap func(driver.Connector) driv
 		}
 		db := sql.OpenDB(dc)
 		db.SetMaxOpenConns(open)
-		// As many idle as open: a burst's connections are kept for the
-		// next one instead of being closed and dialled again (a new
-		// MariaDB session costs a handshake, authentication and this SET).
-		db.SetMaxIdleConns(open)
+		// Half kept idle (16 per node, as with one pool): keeping them all
+		// saved the re-dialling after bursts but held 32 sessions per node
+		// on the server for a minute, and a shared server ran out of
+		// max_connections.
+		db.SetMaxIdleConns(open / 2)
 		db.SetConnMaxLifetime(5 * time.Minute)
 		db.SetConnMaxIdleTime(time.Minute)
 		return db
