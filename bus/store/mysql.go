@@ -84,24 +84,24 @@ func openMySQL(ctx context.Context, dsn string, wrap func(driver.Connector) driv
 	// rows a concurrent claim holds; every write transaction used it), and
 	// readers REPEATABLE READ so that a read transaction sees one snapshot.
 	// The level is set when a connection opens, not in every transaction.
-	pool := func(level string, open int) *sql.DB {
+	pool := func(level string, open, idle int) *sql.DB {
 		var dc driver.Connector = &sessionConnector{Connector: conn, init: "SET SESSION TRANSACTION ISOLATION LEVEL " + level}
 		if wrap != nil {
 			dc = wrap(dc)
 		}
 		db := sql.OpenDB(dc)
 		db.SetMaxOpenConns(open)
-		// Half kept idle (16 per node, as with one pool): keeping them all
-		// saved the re-dialling after bursts but held 32 sessions per node
-		// on the server for a minute, and a shared server ran out of
-		// max_connections.
-		db.SetMaxIdleConns(open / 2)
+		// Idle connections kept: enough that bursts of writes do not close
+		// connections the next burst dials again (a new MariaDB session
+		// costs a handshake, authentication and this SET), not so many
+		// that every node holds its whole pool on the server for a minute.
+		db.SetMaxIdleConns(idle)
 		db.SetConnMaxLifetime(5 * time.Minute)
 		db.SetConnMaxIdleTime(time.Minute)
 		return db
 	}
-	db := pool("READ COMMITTED", mysqlWriters)
-	rdb := pool("REPEATABLE READ", mysqlReaders)
+	db := pool("READ COMMITTED", mysqlWriters, mysqlWritersIdle)
+	rdb := pool("REPEATABLE READ", mysqlReaders, mysqlReadersIdle)
 	st := &sqlStore{d: mysqlDialect, w: db, r: rdb}
 	if err := st.Ping(ctx); err != nil {
 		st.Close()
@@ -127,6 +127,9 @@ func openMySQL(ctx context.Context, dsn string, wrap func(driver.Connector) driv
 const (
 	mysqlWriters = 20
 	mysqlReaders = 12
+	// At most idle: 20 per node (one pool of 32 kept 16).
+	mysqlWritersIdle = 8
+	mysqlReadersIdle = 12
 )
 
 // sessionConnector runs init on every new connection.
