@@ -155,18 +155,33 @@ type Feed struct {
 	Store store.LedgerStore
 	Hub   *Hub
 	Log   logrus.FieldLogger
-	// Poll is how often other nodes' events are looked for (default 500ms).
-	Poll time.Duration
-	// Lookback is how many ids behind the newest seen the feed re-reads: on
-	// MariaDB/MySQL transactions may commit ids out of order, so set it
-	// there (e.g. 512); SQLite commits one writer at a time and needs 0.
+	// Poll is how often other nodes' events are looked for while events
+	// come (default 100ms); after reads that find nothing new the interval
+	// doubles up to IdlePoll (default 500ms), and any new event brings it
+	// back to Poll.
+	Poll     time.Duration
+	IdlePoll time.Duration
+	// Lookback turns on the tracking of skipped ids: on MariaDB/MySQL
+	// transactions may commit ids out of order, so an id below the newest
+	// seen can appear later; set it there (e.g. 512); SQLite commits one
+	// writer at a time and needs 0. Each id the feed saw skipped is asked
+	// for again (by id, with the tail) until it appears, or until it is both
+	// older than GapWait and more than Lookback ids behind the newest seen
+	// (a rolled-back insert leaves an id that never appears). At most
+	// maxGaps ids are tracked, the oldest given up first.
 	Lookback int64
-	wake     chan struct{}
+	// GapWait is how long a skipped id is waited for at least (default 30s).
+	GapWait time.Duration
+	wake    chan struct{}
+	now     func() time.Time
 }
+
+// maxGaps bounds the skipped ids a feed waits for (the query's id list).
+const maxGaps = 1000
 
 // NewFeed returns a feed; call Run.
 func NewFeed(st store.LedgerStore, hub *Hub, log logrus.FieldLogger) *Feed {
-	return &Feed{Store: st, Hub: hub, Log: log, Poll: 500 * time.Millisecond, wake: make(chan struct{}, 1)}
+	return &Feed{Store: st, Hub: hub, Log: log, Poll: 100 * time.Millisecond, IdlePoll: 500 * time.Millisecond, GapWait: 30 * time.Second, wake: make(chan struct{}, 1)}
 }
 
 // Wake tells the feed that events were just written.
@@ -177,14 +192,30 @@ func (f *Feed) Wake() {
 	}
 }
 
+// gap is an id the feed saw skipped, and when.
+type gap struct {
+	id    int64
+	since time.Time
+}
+
 // Run tails the ledger from its current end until ctx is done.
 func (f *Feed) Run(ctx context.Context) {
+	now := f.now
+	if now == nil {
+		now = time.Now
+	}
 	last, err := f.Store.LastEventID(ctx)
 	if err != nil && ctx.Err() == nil {
 		f.Log.WithError(err).Error("reading the ledger's last event id")
 	}
 	seen := newSeenSet(int(4*f.Lookback) + 64)
-	t := time.NewTicker(f.Poll)
+	// The first read goes Lookback ids back, for transactions that took
+	// their ids before this node started and commit after.
+	from := max(last-f.Lookback, 0)
+	var gaps []gap // ascending ids, all ≤ last
+	ids := make([]int64, 0, maxGaps)
+	interval := f.Poll
+	t := time.NewTimer(interval)
 	defer t.Stop()
 	for {
 		select {
@@ -193,12 +224,13 @@ func (f *Feed) Run(ctx context.Context) {
 		case <-f.wake:
 		case <-t.C:
 		}
+		found := false
 		for ctx.Err() == nil {
-			from := last - f.Lookback
-			if from < 0 {
-				from = 0
+			ids = ids[:0]
+			for _, g := range gaps {
+				ids = append(ids, g.id)
 			}
-			evs, err := f.Store.EventsAfter(ctx, from, 1000)
+			evs, err := f.Store.EventsAfterOrIn(ctx, from, ids, 1000)
 			if err != nil {
 				if ctx.Err() == nil {
 					f.Log.WithError(err).Error("tailing the ledger")
@@ -206,22 +238,70 @@ func (f *Feed) Run(ctx context.Context) {
 				break
 			}
 			fresh := 0
+			prev := max(from, last)
+			newest := prev
 			for _, e := range evs {
-				if e.ID <= from || seen.has(e.ID) {
+				if e.ID > newest {
+					newest = e.ID
+				}
+				if seen.has(e.ID) {
 					continue
 				}
 				seen.add(e.ID)
-				if e.ID > last {
-					last = e.ID
-				}
 				fresh++
 				f.Hub.Publish(e)
 			}
-			if fresh == 0 || len(evs) < 1000 {
+			if f.Lookback > 0 {
+				gaps = updateGaps(gaps, evs, prev, newest, newest, f.Lookback, f.GapWait, now())
+			}
+			last, from = newest, newest
+			found = found || fresh > 0
+			if len(evs) < 1000 || fresh == 0 {
 				break
 			}
 		}
+		if found {
+			interval = f.Poll
+		} else {
+			interval = min(2*interval, max(f.IdlePoll, f.Poll))
+		}
+		t.Reset(interval)
 	}
+}
+
+// updateGaps returns the skipped ids still waited for after a read that
+// returned evs (ascending): those of gaps not returned and not given up,
+// then every id in (prev, newest] the read did not return.
+func updateGaps(gaps []gap, evs []store.Event, prev, newest, last, lookback int64, wait time.Duration, at time.Time) []gap {
+	got := make(map[int64]struct{}, len(evs))
+	for _, e := range evs {
+		got[e.ID] = struct{}{}
+	}
+	out := gaps[:0]
+	for _, g := range gaps {
+		if _, ok := got[g.id]; ok {
+			continue
+		}
+		if at.Sub(g.since) > wait && last-g.id > lookback {
+			continue
+		}
+		out = append(out, g)
+	}
+	// New skips: ids above prev that the read passed over. A jump larger
+	// than maxGaps keeps only its top ids.
+	lo := prev + 1
+	if newest-lo+1 > maxGaps {
+		lo = newest - maxGaps + 1
+	}
+	for id := lo; id < newest; id++ {
+		if _, ok := got[id]; !ok {
+			out = append(out, gap{id: id, since: at})
+		}
+	}
+	if len(out) > maxGaps {
+		out = append(out[:0], out[len(out)-maxGaps:]...)
+	}
+	return out
 }
 
 // seenSet remembers the last n event ids published.

@@ -36,8 +36,8 @@
 // overwritten); DeleteChunksFrom never deletes below Received; GetChunk
 // returns bus.ErrRange when no chunk starts at the offset. On MySQL, event ids are assigned at insert but
 // become visible at commit, so EventsAfter may later return an id below
-// one it already returned; feed readers that must see every event re-read
-// a short window behind their cursor.
+// one it already returned; feed readers that must see every event ask
+// again for the ids they saw skipped (EventsAfterOrIn).
 //
 // It imports bus and the standard library only (plus the two SQL drivers).
 package store

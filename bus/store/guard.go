@@ -177,7 +177,7 @@ func (f *storeFault) Unwrap() error { return f.err }
 // reads are the Store methods that change nothing; every other is a write.
 var reads = map[string]bool{
 	"ActivityChain": true, "ActivityHead": true, "ActivityNodes": true, "Backlog": true, "Checkpoints": true,
-	"ChunkIndex": true, "ConnDays": true, "Events": true, "EventsAfter": true, "Expired": true, "GetChunk": true,
+	"ChunkIndex": true, "ConnDays": true, "Events": true, "EventsAfter": true, "EventsAfterOrIn": true, "Expired": true, "GetChunk": true,
 	"GetExchange": true, "GetGatewayDoc": true, "GetKey": true, "GetMeta": true, "GetSession": true, "GetSystem": true,
 	"Inbox": true, "KeyEvents": true, "LastEventID": true, "LastRun": true, "LegacyToken": true, "ListActivity": true,
 	"ListAlerts": true, "ListDeliveries": true, "ListGrants": true, "ListKeys": true, "ListSent": true,

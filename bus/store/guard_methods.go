@@ -447,6 +447,17 @@ func (g *Guarded) EventsAfter(ctx context.Context, p1 int64, p2 int) (r0 []Event
 	return r0, g.end(ctx, cctx, err)
 }
 
+func (g *Guarded) EventsAfterOrIn(ctx context.Context, p1 int64, p2 []int64, p3 int) (r0 []Event, err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return r0, err
+	}
+	defer cancel()
+	defer g.observe("EventsAfterOrIn", time.Now())
+	r0, err = g.Store.EventsAfterOrIn(cctx, p1, p2, p3)
+	return r0, g.end(ctx, cctx, err)
+}
+
 func (g *Guarded) Expired(ctx context.Context, p1 time.Time, p2 int) (r0 []string, err error) {
 	cctx, cancel, err := g.begin(ctx)
 	if err != nil {

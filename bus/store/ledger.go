@@ -29,6 +29,11 @@ type LedgerStore interface {
 	// EventsAfter returns events with ID > after, in order (the notification
 	// feed shared by nodes).
 	EventsAfter(ctx context.Context, after int64, limit int) ([]Event, error)
+	// EventsAfterOrIn is EventsAfter plus the events among ids (all ≤ after)
+	// that exist now, in one query and in id order: a feed reader asks again
+	// for the ids it saw skipped (not yet committed on MySQL) without
+	// re-reading the events it has seen. At most 1000 ids are asked for.
+	EventsAfterOrIn(ctx context.Context, after int64, ids []int64, limit int) ([]Event, error)
 	// LastEventID returns the highest event id (0 if none).
 	LastEventID(ctx context.Context) (int64, error)
 }

@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -32,9 +33,11 @@ var mysqlDialect = &dialect{
 	skipLocked:    " FOR UPDATE SKIP LOCKED",
 	insertIgnore:  "INSERT IGNORE",
 	migrationsDDL: "CREATE TABLE IF NOT EXISTS schema_migrations (version INT NOT NULL PRIMARY KEY, applied_at BIGINT NOT NULL) ENGINE=InnoDB",
-	// MariaDB 10.11 has no transaction_isolation variable, so the level is
-	// set per transaction rather than in the DSN.
-	txOpts:      &sql.TxOptions{Isolation: sql.LevelReadCommitted},
+	// The isolation levels are set once per connection (see openMySQL):
+	// READ COMMITTED on the writers' pool, REPEATABLE READ on the readers'
+	// (one snapshot per read transaction). A level in the transaction's
+	// options would cost a SET TRANSACTION round trip before every BEGIN.
+	txOpts:      nil,
 	isDuplicate: func(err error) bool { return mysqlErrno(err) == mysqlDuplicate },
 	retryable:   func(err error) bool { return mysqlErrno(err) == mysqlDeadlock },
 }
@@ -77,24 +80,79 @@ func openMySQL(ctx context.Context, dsn string, wrap func(driver.Connector) driv
 	if err != nil {
 		return nil, fmt.Errorf("opening mysql %s: %w", cfg.DBName, err)
 	}
-	var dc driver.Connector = conn
-	if wrap != nil {
-		dc = wrap(conn)
+	// Two pools: writers run READ COMMITTED (no gap locks, no waits on
+	// rows a concurrent claim holds; every write transaction used it), and
+	// readers REPEATABLE READ so that a read transaction sees one snapshot.
+	// The level is set when a connection opens, not in every transaction.
+	pool := func(level string, open, idle int) *sql.DB {
+		var dc driver.Connector = &sessionConnector{Connector: conn, init: "SET SESSION TRANSACTION ISOLATION LEVEL " + level}
+		if wrap != nil {
+			dc = wrap(dc)
+		}
+		db := sql.OpenDB(dc)
+		db.SetMaxOpenConns(open)
+		// Idle connections kept: enough that bursts of writes do not close
+		// connections the next burst dials again (a new MariaDB session
+		// costs a handshake, authentication and this SET), not so many
+		// that every node holds its whole pool on the server for a minute.
+		db.SetMaxIdleConns(idle)
+		db.SetConnMaxLifetime(5 * time.Minute)
+		db.SetConnMaxIdleTime(time.Minute)
+		return db
 	}
-	db := sql.OpenDB(dc)
-	db.SetMaxOpenConns(32)
-	db.SetMaxIdleConns(16)
-	db.SetConnMaxLifetime(5 * time.Minute)
-	db.SetConnMaxIdleTime(time.Minute)
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
+	db := pool("READ COMMITTED", mysqlWriters, mysqlWritersIdle)
+	rdb := pool("REPEATABLE READ", mysqlReaders, mysqlReadersIdle)
+	st := &sqlStore{d: mysqlDialect, w: db, r: rdb}
+	if err := st.Ping(ctx); err != nil {
+		st.Close()
 		return nil, fmt.Errorf("opening mysql %s at %s: %w", cfg.DBName, cfg.Addr, err)
 	}
 	if err := migrateMySQL(ctx, db); err != nil {
-		db.Close()
+		st.Close()
 		return nil, fmt.Errorf("migrating mysql %s: %w", cfg.DBName, err)
 	}
-	return &sqlStore{d: mysqlDialect, w: db, r: db}, nil
+	var version string
+	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("reading the version of mysql %s: %w", cfg.DBName, err)
+	}
+	if strings.Contains(version, "MariaDB") { // INSERT … RETURNING (10.5+)
+		st.nonces = newNonceBatcher(st)
+	}
+	return st, nil
+}
+
+// Connections per node to MariaDB/MySQL: writers (every write and its
+// transaction) and readers (single reads and read transactions).
+const (
+	mysqlWriters = 20
+	mysqlReaders = 12
+	// At most idle: 20 per node (one pool of 32 kept 16).
+	mysqlWritersIdle = 8
+	mysqlReadersIdle = 12
+)
+
+// sessionConnector runs init on every new connection.
+type sessionConnector struct {
+	driver.Connector
+	init string
+}
+
+func (c *sessionConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	dc, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ex, ok := dc.(driver.ExecerContext)
+	if !ok {
+		dc.Close()
+		return nil, errors.New("mysql connection cannot execute statements")
+	}
+	if _, err := ex.ExecContext(ctx, c.init, nil); err != nil {
+		dc.Close()
+		return nil, fmt.Errorf("%s: %w", c.init, err)
+	}
+	return dc, nil
 }
 
 // migrateMySQL migrates on one connection that holds the migration lock

@@ -156,3 +156,18 @@ func TestOpenMySQLWithoutDatabase(t *testing.T) {
 		t.Fatal("a dsn without a database was accepted")
 	}
 }
+
+// TestMySQLIsolation: write transactions run READ COMMITTED and read
+// transactions REPEATABLE READ (one snapshot), each set once per
+// connection rather than by a SET before every transaction.
+func TestMySQLIsolation(t *testing.T) {
+	s := openMySQL(t)
+	w, r := store.Isolation(t, s)
+	if w != "READ-COMMITTED" || r != "REPEATABLE-READ" {
+		t.Fatalf("write transactions at %s, reads at %s; want READ-COMMITTED and REPEATABLE-READ", w, r)
+	}
+	// docs/install.md tells operators to allow 32 connections per node.
+	if pw, pr := store.PoolSizes(s); pw+pr != 32 {
+		t.Fatalf("pools of %d writers and %d readers: %d connections per node, docs/install.md says 32", pw, pr, pw+pr)
+	}
+}

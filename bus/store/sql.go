@@ -43,7 +43,7 @@ type dialect struct {
 type sqlStore struct {
 	d *dialect
 	w *sql.DB // writes (SQLite: one connection)
-	r *sql.DB // reads (SQLite: a query_only pool; MySQL: w)
+	r *sql.DB // reads (SQLite: a query_only pool; MySQL: a REPEATABLE READ pool)
 	// afterPurge runs after a purge committed (SQLite: checkpoint and
 	// truncate the WAL so that no copy of the deleted pages remains).
 	afterPurge func(ctx context.Context) error
@@ -53,6 +53,8 @@ type sqlStore struct {
 	wc, rc *stmtCache
 	// batch, when set, runs writes with group commit (SQLite).
 	batch *batcher
+	// nonces, when set, records concurrent nonces in one statement (MariaDB).
+	nonces *nonceBatcher
 }
 
 var _ Store = (*sqlStore)(nil)
@@ -165,6 +167,9 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 func (s *sqlStore) Close() error {
 	if s.batch != nil {
 		s.batch.close()
+	}
+	if s.nonces != nil {
+		s.nonces.close()
 	}
 	for _, c := range []*stmtCache{s.wc, s.rc} {
 		if c != nil {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -91,31 +92,66 @@ func (s *sqlStore) CreateExchange(ctx context.Context, e Exchange, events ...Eve
 	})
 }
 
+// GetExchange reads the exchange and its recipients in one statement (one
+// snapshot without a transaction: a read transaction would cost MariaDB a
+// BEGIN and a COMMIT round trip besides two queries, and this is read at
+// every step of every exchange).
 func (s *sqlStore) GetExchange(ctx context.Context, id string) (Exchange, error) {
+	// No ORDER BY: sorting the join's rows made MariaDB build a temporary
+	// table (on disk, the rows having BLOB columns) for every call; the
+	// recipients are put in seq order here instead.
+	rows, err := s.query(ctx, "SELECT "+prefixed("e", exchangeCols)+", r.code, r.status, r.due_at, r.notified_at, r.ready_at, r.done_at, r.outcome, r.seq"+
+		" FROM exchanges e LEFT JOIN recipients r ON r.exchange_id = e.id WHERE e.id = ?", id)
+	if err != nil {
+		return Exchange{}, fmt.Errorf("reading exchange %s: %w", id, err)
+	}
+	defer rows.Close()
 	var e Exchange
-	err := s.read(ctx, func(tx *txx) error {
+	var seqs []int64
+	found := false
+	for rows.Next() {
 		var t [4]int64
-		err := tx.QueryRowContext(ctx, "SELECT "+exchangeCols+" FROM exchanges WHERE id = ?", id).Scan(exchangeDest(&e, &t)...)
-		if errors.Is(err, sql.ErrNoRows) {
-			return bus.ErrExchangeNotFound.New("%s", id)
-		}
-		if err != nil {
-			return fmt.Errorf("reading exchange %s: %w", id, err)
+		var code, status, outcome sql.NullString
+		var rt [4]sql.NullInt64
+		var seq sql.NullInt64
+		dest := append(exchangeDest(&e, &t), &code, &status, &rt[0], &rt[1], &rt[2], &rt[3], &outcome, &seq)
+		if err := rows.Scan(dest...); err != nil {
+			return Exchange{}, fmt.Errorf("reading exchange %s: %w", id, err)
 		}
 		setExchangeTimes(&e, &t)
-		rows, err := tx.QueryContext(ctx, "SELECT "+recipientCols+" FROM recipients WHERE exchange_id = ? ORDER BY seq", id)
-		if err != nil {
-			return fmt.Errorf("reading recipients of %s: %w", id, err)
+		found = true
+		if code.Valid {
+			r := Recipient{ExchangeID: e.ID, Code: code.String, Status: status.String, Outcome: outcome.String}
+			setRecipientTimes(&r, &[4]int64{rt[0].Int64, rt[1].Int64, rt[2].Int64, rt[3].Int64})
+			e.Recipients = append(e.Recipients, r)
+			seqs = append(seqs, seq.Int64)
 		}
-		if e.Recipients, err = scanRecipients(rows); err != nil {
-			return fmt.Errorf("reading recipients of %s: %w", id, err)
-		}
-		return nil
-	})
-	if err != nil {
-		return Exchange{}, err
+	}
+	if err := rows.Err(); err != nil {
+		return Exchange{}, fmt.Errorf("reading exchange %s: %w", id, err)
+	}
+	sortBySeq(e.Recipients, seqs)
+	if !found {
+		return Exchange{}, bus.ErrExchangeNotFound.New("%s", id)
 	}
 	return e, nil
+}
+
+// sortBySeq puts rs in the order of seqs (rs[i] has seqs[i]).
+func sortBySeq(rs []Recipient, seqs []int64) {
+	if slices.IsSorted(seqs) {
+		return
+	}
+	idx := make([]int, len(rs))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(seqs[a], seqs[b]) })
+	out := make([]Recipient, len(rs))
+	for i, j := range idx {
+		out[i] = rs[j]
+	}
+	copy(rs, out)
 }
 
 // ListSent returns the exchanges with their recipients.

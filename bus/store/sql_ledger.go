@@ -72,6 +72,24 @@ func (s *sqlStore) EventsAfter(ctx context.Context, after int64, limit int) ([]E
 	return s.queryEvents(ctx, "events", "SELECT "+eventCols+" FROM events WHERE id > ? ORDER BY id LIMIT ?", after, limitOr(limit))
 }
 
+func (s *sqlStore) EventsAfterOrIn(ctx context.Context, after int64, ids []int64, limit int) ([]Event, error) {
+	if len(ids) == 0 {
+		return s.EventsAfter(ctx, after, limit)
+	}
+	if len(ids) > maxEventIDs {
+		ids = ids[len(ids)-maxEventIDs:]
+	}
+	args := make([]any, 0, len(ids)+2)
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	args = append(args, after, limitOr(limit))
+	return s.queryEvents(ctx, "events", "SELECT "+eventCols+" FROM events WHERE id IN ("+placeholders(len(ids))+") OR id > ? ORDER BY id LIMIT ?", args...)
+}
+
+// maxEventIDs bounds the id list of EventsAfterOrIn (the statement's size).
+const maxEventIDs = 1000
+
 func (s *sqlStore) LastEventID(ctx context.Context) (int64, error) {
 	var id int64
 	if err := s.queryRow(ctx, "SELECT COALESCE(MAX(id), 0) FROM events").Scan(&id); err != nil {

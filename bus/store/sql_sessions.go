@@ -169,8 +169,16 @@ func (s *sqlStore) LegacyToken(ctx context.Context, code string) (bool, error) {
 // ---- Nonces and connections (R7) ----
 
 func (s *sqlStore) UseNonce(ctx context.Context, accessKey, nonce string, expires time.Time) (bool, error) {
+	if s.nonces != nil {
+		return s.nonces.use(ctx, accessKey, nonce, expires)
+	}
+	return s.useNonceAlone(ctx, accessKey, nonce, micros(expires))
+}
+
+// useNonceAlone records one nonce in its own statement.
+func (s *sqlStore) useNonceAlone(ctx context.Context, accessKey, nonce string, expires int64) (bool, error) {
 	res, err := s.exec(ctx, s.d.insertIgnore+" INTO nonces (access_key, nonce, expires_at) VALUES (?, ?, ?)",
-		accessKey, nonce, micros(expires))
+		accessKey, nonce, expires)
 	if err != nil {
 		return false, fmt.Errorf("recording nonce of %s: %w", accessKey, err)
 	}

@@ -54,23 +54,30 @@ type cycleResult struct {
 	DB            *procUsage     `json:"db,omitempty"`
 	Loadgen       *procUsage     `json:"loadgen,omitempty"`
 	Host          *hostUsage     `json:"host,omitempty"`
+	Nodes         int            `json:"nodes"`
+	MoreServers   []*procUsage   `json:"more_servers,omitempty"`
 	Pass          bool           `json:"pass"`
 }
+
+// nodeOf is the node system i talks to: round-robin over urls.
+func nodeOf(urls []string, i int) string { return urls[i%len(urls)] }
 
 func runCycle(ctx context.Context, cfg config, systems []system, out io.Writer) error {
 	var reqs atomic.Int64
 	rt := counting{base: sharedTransport(cfg.Concurrency), n: &reqs}
 	r := &cycleRun{cfg: cfg, systems: systems}
-	for _, s := range systems {
-		r.clients = append(r.clients, apiClient(cfg.URL, s, rt, requestTimeout))
+	// System i talks to node i mod n, for its calls and its SSE stream
+	// alike (as a system connected to one node of several would).
+	for i, s := range systems {
+		r.clients = append(r.clients, apiClient(nodeOf(cfg.URLs, i), s, rt, requestTimeout))
 	}
 	if cfg.Notify == "sse" {
 		subCtx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		r.hub = startSSE(subCtx, cfg.URL, systems, rt)
+		r.hub = startSSE(subCtx, cfg.URLs, systems, rt)
 		fmt.Fprintf(out, "SSE: %d subscriptions open\n", r.hub.subscribed())
 	}
-	fmt.Fprintf(out, "cycle: %d workers, %d systems, %d B per exchange, notify by %s, for %s\n", cfg.Concurrency, len(systems), cfg.Size, cfg.Notify, cfg.Duration)
+	fmt.Fprintf(out, "cycle: %d workers, %d systems, %d B per exchange, notify by %s, for %s, %d node(s)\n", cfg.Concurrency, len(systems), cfg.Size, cfg.Notify, cfg.Duration, len(cfg.URLs))
 
 	meters, err := startMeters(cfg)
 	if err != nil {
@@ -88,6 +95,7 @@ func runCycle(ctx context.Context, cfg config, systems []system, out io.Writer) 
 		Requests: reqs.Load(), RequestsPerS: round1(float64(reqs.Load()) / wall.Seconds()),
 		Errors: total.errorCount(), ErrorsByCode: total.errs, Steps: summarizeAll(total, cycleSteps),
 		Server: usage.server, DB: usage.db, Loadgen: usage.self, Host: usage.host,
+		Nodes: len(cfg.URLs), MoreServers: usage.more,
 	}
 	if r.hub != nil {
 		res.SSEReconnects = r.hub.reconnects.Load()

@@ -32,7 +32,9 @@
 //	       signed requests: every signed request must succeed under 30 s.
 //
 // With -pid it samples the server's /proc/PID/stat and /proc/PID/status
-// every 50 ms for its CPU use and resident memory. The last line printed is
+// every 50 ms for its CPU use and resident memory. The cycle mode drives
+// several nodes at once with -url a,b,… (system i talks to node i mod n;
+// the admin setup goes to the first) and -pid pa,pb,… in the same order. The last line printed is
 // the result as JSON, prefixed "RESULT ". The exit status is 1 when a mode's
 // target is missed (errors, an answer of 30 s or more, memory growth of
 // 64 MB or more in big mode).
@@ -44,6 +46,7 @@
 // Usage:
 //
 //	go run ./test/load -mode cycle -c 64 -duration 20s -pid $(pgrep -n lgsp)
+//	go run ./test/load -mode cycle -c 64 -notify sse -url http://a:8080,http://b:8080 -pid 101,102
 //	go run ./test/load -mode hold -conns 1000 -duration 20s
 //	go run ./test/load -mode hold -systems 99 -conns 10000 -rate 2000 -duration 30s
 //	go run ./test/load -mode fanout -systems 99 -conns 10000 -notifications 20

@@ -151,3 +151,29 @@ func TestRatePeriodSpreadsTheOfferedRate(t *testing.T) {
 		t.Fatalf("-mode fanout refused: %v", err)
 	}
 }
+
+// TestSeveralNodes: -url and -pid take comma-separated lists; the admin
+// setup goes to the first node, systems round-robin over them, and modes
+// other than cycle refuse several nodes.
+func TestSeveralNodes(t *testing.T) {
+	cfg, err := parseFlags([]string{"-url", "http://a:1, http://b:2", "-pid", "10,20", "-admin-token", "x"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.URL != "http://a:1" || len(cfg.URLs) != 2 || cfg.URLs[1] != "http://b:2" || cfg.PID != 10 || len(cfg.PIDs) != 1 || cfg.PIDs[0] != 20 {
+		t.Fatalf("config = %+v", cfg)
+	}
+	if got := []string{nodeOf(cfg.URLs, 0), nodeOf(cfg.URLs, 1), nodeOf(cfg.URLs, 2)}; !slices.Equal(got, []string{"http://a:1", "http://b:2", "http://a:1"}) {
+		t.Fatalf("nodes of systems 0, 1, 2 = %v", got)
+	}
+	one, err := parseFlags([]string{"-admin-token", "x"}, io.Discard)
+	if err != nil || one.URL != "http://127.0.0.1:8080" || len(one.URLs) != 1 || one.PID != 0 || len(one.PIDs) != 0 {
+		t.Fatalf("defaults = %+v, %v", one, err)
+	}
+	if _, err := parseFlags([]string{"-mode", "hold", "-url", "http://a:1,http://b:2"}, io.Discard); err == nil {
+		t.Fatal("hold mode accepted two nodes")
+	}
+	if _, err := parseFlags([]string{"-pid", "x"}, io.Discard); err == nil {
+		t.Fatal("-pid x accepted")
+	}
+}

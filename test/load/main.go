@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -15,7 +16,9 @@ import (
 
 // config is what the flags say.
 type config struct {
-	URL            string
+	URL            string   // the first node: the admin setup goes there
+	URLs           []string // every node (-url a,b,…; cycle mode spreads the systems over them)
+	PIDs           []int    // the other nodes' process ids (-pid a,b,…)
 	AdminToken     string
 	AdminTokenFile string
 	Systems        int
@@ -59,7 +62,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&c.URL, "url", "http://127.0.0.1:8080", "base URL of the LGSP node")
+	var urls, pids string
+	fs.StringVar(&urls, "url", "http://127.0.0.1:8080", "base URL of the LGSP node; several nodes comma-separated (cycle: system i talks to node i mod n; the admin setup goes to the first)")
 	fs.StringVar(&c.AdminToken, "admin-token", os.Getenv("LGSP_ADMIN_TOKEN"), "admin API token (default: env LGSP_ADMIN_TOKEN, else -admin-token-file)")
 	fs.StringVar(&c.AdminTokenFile, "admin-token-file", "./data/admin.token", "file holding the admin API token")
 	fs.IntVar(&c.Systems, "systems", 40, "systems to register and use (2–99: 000.00.01.H60 …)")
@@ -67,7 +71,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.Concurrency, "c", 64, "concurrent workers (cycle)")
 	fs.DurationVar(&c.Duration, "duration", 20*time.Second, "how long to generate load (cycle, hold)")
 	fs.IntVar(&c.Size, "size", 20480, "content bytes per exchange (cycle, soap)")
-	fs.IntVar(&c.PID, "pid", 0, "server process id to sample CPU and memory from /proc (0: none)")
+	fs.StringVar(&pids, "pid", "0", "server process id to sample CPU and memory from /proc (0: none); several comma-separated, in the order of -url")
 	fs.IntVar(&c.DBPID, "db-pid", 0, "database server (mariadbd) process id to sample too (0: none)")
 	fs.StringVar(&c.Label, "label", "", "free text copied into the RESULT line (e.g. sqlite, mariadb)")
 	fs.IntVar(&c.Conns, "conns", 1000, "TCP connections to hold (hold, service, soap, slowloris)")
@@ -84,11 +88,42 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
+	if err := c.setNodes(urls, pids); err != nil {
+		fmt.Fprintln(stderr, "load:", err)
+		return c, err
+	}
 	if err := c.check(); err != nil {
 		fmt.Fprintln(stderr, "load:", err)
 		return c, err
 	}
 	return c, nil
+}
+
+// setNodes splits -url and -pid into their lists.
+func (c *config) setNodes(urls, pids string) error {
+	c.URLs = nil
+	for u := range strings.SplitSeq(urls, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			c.URLs = append(c.URLs, u)
+		}
+	}
+	if len(c.URLs) == 0 {
+		return errors.New("-url: no URL")
+	}
+	c.URL = c.URLs[0]
+	c.PID, c.PIDs = 0, nil
+	for i, f := range strings.Split(pids, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 0 {
+			return fmt.Errorf("-pid %q: want process ids, comma-separated", pids)
+		}
+		if i == 0 {
+			c.PID = n
+		} else {
+			c.PIDs = append(c.PIDs, n)
+		}
+	}
+	return nil
 }
 
 func (c config) check() error {
@@ -97,6 +132,8 @@ func (c config) check() error {
 		return nil
 	case c.Mode != "cycle" && c.Mode != "hold" && c.Mode != "fanout" && c.Mode != "big" && c.Mode != "service" && c.Mode != "soap" && c.Mode != "slowloris" && c.Mode != "deliveries":
 		return fmt.Errorf("-mode %q: want cycle, hold, fanout, big, service, soap, slowloris or deliveries", c.Mode)
+	case len(c.URLs) > 1 && c.Mode != "cycle":
+		return fmt.Errorf("-url with %d nodes: only the cycle mode drives several nodes", len(c.URLs))
 	case c.Notify != "poll" && c.Notify != "sse":
 		return fmt.Errorf("-notify %q: want poll or sse", c.Notify)
 	case c.Systems < 2 || c.Systems > 99:

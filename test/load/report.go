@@ -14,12 +14,14 @@ import (
 // (-db-pid), this load generator, and the whole host.
 type meters struct {
 	server, db, self *watcher
+	more             []*watcher // the other nodes (-pid a,b,…)
 	host             cpuTimes
 }
 
 // usage is what the meters measured.
 type usage struct {
 	server, db, self *procUsage
+	more             []*procUsage
 	host             *hostUsage
 }
 
@@ -35,21 +37,37 @@ func startMeters(cfg config) (*meters, error) {
 	if m.self, err = watch(os.Getpid()); err != nil {
 		return nil, err
 	}
+	for _, pid := range cfg.PIDs {
+		w, err := watch(pid)
+		if err != nil {
+			return nil, err
+		}
+		m.more = append(m.more, w)
+	}
 	m.host, _ = readCPUTimes()
 	return &m, nil
 }
 
 func (m *meters) finish() usage {
 	u := usage{server: m.server.finish(), db: m.db.finish(), self: m.self.finish()}
+	others := hostPct(u.server) + hostPct(u.db) + hostPct(u.self)
+	for _, w := range m.more {
+		pu := w.finish()
+		u.more = append(u.more, pu)
+		others += hostPct(pu)
+	}
 	if end, err := readCPUTimes(); err == nil && end.total > m.host.total {
 		busy := 100 * float64((end.total-end.idle)-(m.host.total-m.host.idle)) / float64(end.total-m.host.total)
-		u.host = &hostUsage{BusyPct: round1(busy), OthersPct: round1(busy - hostPct(u.server) - hostPct(u.db) - hostPct(u.self))}
+		u.host = &hostUsage{BusyPct: round1(busy), OthersPct: round1(busy - others)}
 	}
 	return u
 }
 
 func (u usage) print(w io.Writer) {
 	printUsage(w, "server", u.server)
+	for i, pu := range u.more {
+		printUsage(w, fmt.Sprintf("server%d", i+2), pu)
+	}
 	printUsage(w, "database", u.db)
 	printUsage(w, "loadgen", u.self)
 	if u.host != nil {

@@ -20,14 +20,14 @@ type sseHub struct {
 	reconnects atomic.Int64
 }
 
-// startSSE subscribes every system until ctx ends and waits (up to 5 s) for
+// startSSE subscribes every system (system i at node i mod len(bases)) until ctx ends and waits (up to 5 s) for
 // the subscriptions to be answered.
-func startSSE(ctx context.Context, base string, systems []system, rt http.RoundTripper) *sseHub {
+func startSSE(ctx context.Context, bases []string, systems []system, rt http.RoundTripper) *sseHub {
 	h := &sseHub{waiting: map[string]chan struct{}{}}
 	var answered sync.WaitGroup
-	for _, s := range systems {
+	for i, s := range systems {
 		answered.Add(1)
-		c := apiClient(base, s, rt, 0) // a stream has no deadline
+		c := apiClient(nodeOf(bases, i), s, rt, 0) // a stream has no deadline
 		go h.follow(ctx, c.Events, s.Code, answered.Done)
 	}
 	done := make(chan struct{})

@@ -448,6 +448,36 @@ func testNonceConcurrent(t *testing.T, s store.Store) {
 	if len(errs) > 0 || wins != 1 {
 		t.Fatalf("%d goroutines saw a fresh nonce (errors %v), want exactly 1", wins, errs)
 	}
+	// Many nonces at once (MariaDB records concurrent ones in one
+	// statement): each fresh one is won once, a used one never.
+	for i := range 4 {
+		ok(t, func() error {
+			_, err := s.UseNonce(t.Context(), "AK2", fmt.Sprintf("used-%d", i), at(time.Minute))
+			return err
+		}(), "using a nonce")
+	}
+	won := map[string]int{}
+	for i := range 64 {
+		n := fmt.Sprintf("n-%d", i%8)
+		if i%8 >= 4 {
+			n = fmt.Sprintf("used-%d", i%4)
+		}
+		wg.Go(func() {
+			fresh, err := s.UseNonce(t.Context(), "AK2", n, at(time.Minute))
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+			}
+			if fresh {
+				won[n]++
+			}
+		})
+	}
+	wg.Wait()
+	if len(errs) > 0 || len(won) != 4 || won["n-0"] != 1 || won["n-1"] != 1 || won["n-2"] != 1 || won["n-3"] != 1 {
+		t.Fatalf("fresh nonces won %v (errors %v), want n-0 … n-3 once each and no used one", won, errs)
+	}
 }
 
 func testConnections(t *testing.T, s store.Store) {
@@ -1087,6 +1117,16 @@ func testEvents(t *testing.T, s store.Store) {
 	}
 	if none, _ := s.EventsAfter(ctx, last, 10); len(none) != 0 {
 		t.Fatalf("EventsAfter(last) = %+v", none)
+	}
+	// The skipped ids of a feed reader are asked for with the tail: the
+	// first and an unknown id, plus everything after the second.
+	some, err := s.EventsAfterOrIn(ctx, all[1].ID, []int64{all[0].ID, last + 1000}, 10)
+	ok(t, err, "events after or in")
+	if len(some) != 2 || some[0].ID != all[0].ID || some[1].ID != all[2].ID {
+		t.Fatalf("EventsAfterOrIn(second, [first, unknown]) = %+v", some)
+	}
+	if one, _ := s.EventsAfterOrIn(ctx, 0, []int64{all[2].ID}, 1); len(one) != 1 || one[0].ID != all[0].ID {
+		t.Fatalf("EventsAfterOrIn(0, [last], 1) = %+v", one)
 	}
 	if none, _ := s.Events(ctx, "ex_none"); len(none) != 0 {
 		t.Fatalf("events of an unknown exchange = %+v", none)
