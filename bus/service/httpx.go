@@ -305,7 +305,11 @@ func (s *Service) middleware(next http.Handler) http.Handler {
 			defer sw.body.finish()
 		}
 		defer adm.done()
-		if err := adm.enter(ctx, r); err != nil {
+		enter := adm.enter
+		if s.opsRequest(r) {
+			enter = func(ctx context.Context, _ *http.Request) error { return adm.enterOps(ctx) }
+		}
+		if err := enter(ctx, r); err != nil {
 			WriteProblem(sw, r, err)
 			return
 		}
