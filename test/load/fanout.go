@@ -33,28 +33,31 @@ type fanRound struct {
 
 // fanoutResult is the RESULT line of a fanout run.
 type fanoutResult struct {
-	Mode             string         `json:"mode"`
-	Label            string         `json:"label,omitempty"`
-	Subscribers      int            `json:"subscribers"`
-	Open             int64          `json:"subscribers_open"`
-	Systems          int            `json:"systems"`
-	ConnectS         float64        `json:"connect_s"`
-	Notifications    int            `json:"notifications"`
-	Arrivals         int            `json:"arrivals"`
-	Missing          int            `json:"missing"`
-	Reconnects       int64          `json:"reconnects"`
-	Delay            stepStats      `json:"delay"`     // trigger → arrival, every subscriber of every notification
-	RoundMax         stepStats      `json:"round_max"` // the slowest subscriber of each notification
-	ServerRSSBefore  float64        `json:"server_rss_before_mib"`
-	ServerRSSAfter   float64        `json:"server_rss_after_mib"`
-	KiBPerSubscriber float64        `json:"server_kib_per_subscriber"`
-	LoadgenRSSAfter  float64        `json:"loadgen_rss_after_mib"`
-	Errors           int            `json:"errors"`
-	ErrorsByCode     map[string]int `json:"errors_by_code"`
-	Server           *procUsage     `json:"server,omitempty"`
-	Loadgen          *procUsage     `json:"loadgen,omitempty"`
-	Host             *hostUsage     `json:"host,omitempty"`
-	Pass             bool           `json:"pass"`
+	Mode             string    `json:"mode"`
+	Label            string    `json:"label,omitempty"`
+	Subscribers      int       `json:"subscribers"`
+	Open             int64     `json:"subscribers_open"`
+	Systems          int       `json:"systems"`
+	ConnectS         float64   `json:"connect_s"`
+	Notifications    int       `json:"notifications"`
+	Arrivals         int       `json:"arrivals"`
+	Missing          int       `json:"missing"`
+	Reconnects       int64     `json:"reconnects"`
+	Delay            stepStats `json:"delay"`     // trigger → arrival, every subscriber of every notification
+	RoundMax         stepStats `json:"round_max"` // the slowest subscriber of each notification
+	ServerRSSBefore  float64   `json:"server_rss_before_mib"`
+	ServerRSSAfter   float64   `json:"server_rss_after_mib"`
+	KiBPerSubscriber float64   `json:"server_kib_per_subscriber"`
+	LoadgenRSSAfter  float64   `json:"loadgen_rss_after_mib"`
+	// CPU time per delivery (µs) during the notifications, node and generator.
+	ServerUSPerDelivery  float64        `json:"server_us_per_delivery,omitempty"`
+	LoadgenUSPerDelivery float64        `json:"loadgen_us_per_delivery,omitempty"`
+	Errors               int            `json:"errors"`
+	ErrorsByCode         map[string]int `json:"errors_by_code"`
+	Server               *procUsage     `json:"server,omitempty"`
+	Loadgen              *procUsage     `json:"loadgen,omitempty"`
+	Host                 *hostUsage     `json:"host,omitempty"`
+	Pass                 bool           `json:"pass"`
 }
 
 // runFanout opens -conns live subscriptions (GET /v1/events, signed as the
@@ -158,6 +161,7 @@ func runFanout(ctx context.Context, cfg config, systems []system, out io.Writer)
 	if err != nil {
 		return err
 	}
+	phase := time.Now()
 
 	sender := apiClient(cfg.URL, src, sharedTransport(4), requestTimeout)
 	codes := make([]string, len(dsts))
@@ -210,6 +214,7 @@ func runFanout(ctx context.Context, cfg config, systems []system, out io.Writer)
 		sent = append(sent, sp.ExchangeID)
 	}
 	usage := meters.finish()
+	phaseS := time.Since(phase).Seconds()
 	// Cancelled only now: their "cancelled" events would otherwise reach the
 	// subscribers while the next notification is being measured.
 	for _, id := range sent {
@@ -232,6 +237,16 @@ func runFanout(ctx context.Context, cfg config, systems []system, out io.Writer)
 		res.ServerRSSBefore, res.ServerRSSAfter = mib(before.rssKB), mib(after.rssKB)
 		res.KiBPerSubscriber = round1(float64(after.rssKB-before.rssKB) / float64(max(open.Load(), 1)))
 	}
+	// CPU per delivery over the notification phase (each notification costs
+	// both sides a write or a read per stream): comparable between runs on a
+	// busy host, where the delays are not.
+	perDelivery := func(u *procUsage) float64 {
+		if u == nil || res.Arrivals == 0 {
+			return 0
+		}
+		return round2(u.CPUCorePct / 100 * phaseS / float64(res.Arrivals) * 1e6)
+	}
+	res.ServerUSPerDelivery, res.LoadgenUSPerDelivery = perDelivery(usage.server), perDelivery(usage.self)
 	res.Pass = res.Errors == 0 && res.Open == int64(n) && missing == 0 && res.Notifications == cfg.Notifications && res.Delay.P99 < 100
 	fmt.Fprintf(out, "\n%d notifications · %d arrivals · %d missing · %d reconnects · %d errors\n", res.Notifications, res.Arrivals, missing, res.Reconnects, res.Errors)
 	if cfg.PID > 0 {
@@ -243,5 +258,6 @@ func runFanout(ctx context.Context, cfg config, systems []system, out io.Writer)
 	fmt.Fprintln(out)
 	printErrors(out, errs)
 	usage.print(out)
+	fmt.Fprintf(out, "CPU per delivery over the %.1f s of notifications: server %.2f µs, loadgen %.2f µs\n", phaseS, res.ServerUSPerDelivery, res.LoadgenUSPerDelivery)
 	return verdict(out, res.Pass, res)
 }
