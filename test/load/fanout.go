@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http/httptrace"
 	"os"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -162,6 +163,18 @@ func runFanout(ctx context.Context, cfg config, systems []system, out io.Writer)
 		return err
 	}
 	phase := time.Now()
+	if cfg.CPUProfile != "" {
+		// The generator reads every stream on the node's cores: its own
+		// cost per delivery is part of the measured delay.
+		f, err := os.Create(cfg.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 
 	sender := apiClient(cfg.URL, src, sharedTransport(4), requestTimeout)
 	codes := make([]string, len(dsts))
@@ -214,6 +227,9 @@ func runFanout(ctx context.Context, cfg config, systems []system, out io.Writer)
 		sent = append(sent, sp.ExchangeID)
 	}
 	usage := meters.finish()
+	if cfg.CPUProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	phaseS := time.Since(phase).Seconds()
 	// Cancelled only now: their "cancelled" events would otherwise reach the
 	// subscribers while the next notification is being measured.

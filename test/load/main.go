@@ -16,6 +16,7 @@ import (
 // config is what the flags say.
 type config struct {
 	URL            string
+	CPUProfile     string
 	AdminToken     string
 	AdminTokenFile string
 	Systems        int
@@ -75,6 +76,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.Notifications, "notifications", 20, "exchanges sent to every subscribed system, one after the other (fanout)")
 	fs.Float64Var(&c.Rate, "rate", 0, "fixed offered rate in requests/s, spread evenly over the -conns connections, each polling GET /v1/inbox on its schedule (hold; 0: closed loop, as fast as answered)")
 	fs.Uint64Var(&c.Seed, "seed", 1, "seed of the content generator")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write the generator's own CPU profile over the notifications to this file (fanout)")
 	fs.StringVar(&c.RoutesOut, "routes-out", "", "write a 200 MiB route file into this directory and exit")
 	fs.StringVar(&c.RoutesDir, "routes-dir", "./routes", "the node's routes directory, where the service mode publishes its service for the run")
 	if err := fs.Parse(args); err != nil {
