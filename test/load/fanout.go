@@ -34,31 +34,31 @@ type fanRound struct {
 
 // fanoutResult is the RESULT line of a fanout run.
 type fanoutResult struct {
-	Mode             string    `json:"mode"`
-	Label            string    `json:"label,omitempty"`
-	Subscribers      int       `json:"subscribers"`
-	Open             int64     `json:"subscribers_open"`
-	Systems          int       `json:"systems"`
-	ConnectS         float64   `json:"connect_s"`
-	Notifications    int       `json:"notifications"`
-	Arrivals         int       `json:"arrivals"`
-	Missing          int       `json:"missing"`
-	Reconnects       int64     `json:"reconnects"`
-	Delay            stepStats `json:"delay"`     // trigger → arrival, every subscriber of every notification
-	RoundMax         stepStats `json:"round_max"` // the slowest subscriber of each notification
-	ServerRSSBefore  float64   `json:"server_rss_before_mib"`
-	ServerRSSAfter   float64   `json:"server_rss_after_mib"`
-	KiBPerSubscriber float64   `json:"server_kib_per_subscriber"`
-	LoadgenRSSAfter  float64   `json:"loadgen_rss_after_mib"`
-	// CPU time per delivery (µs) during the notifications, node and generator.
-	ServerUSPerDelivery  float64        `json:"server_us_per_delivery,omitempty"`
-	LoadgenUSPerDelivery float64        `json:"loadgen_us_per_delivery,omitempty"`
-	Errors               int            `json:"errors"`
-	ErrorsByCode         map[string]int `json:"errors_by_code"`
-	Server               *procUsage     `json:"server,omitempty"`
-	Loadgen              *procUsage     `json:"loadgen,omitempty"`
-	Host                 *hostUsage     `json:"host,omitempty"`
-	Pass                 bool           `json:"pass"`
+	Mode             string         `json:"mode"`
+	Label            string         `json:"label,omitempty"`
+	Subscribers      int            `json:"subscribers"`
+	Open             int64          `json:"subscribers_open"`
+	Systems          int            `json:"systems"`
+	ConnectS         float64        `json:"connect_s"`
+	Notifications    int            `json:"notifications"`
+	Arrivals         int            `json:"arrivals"`
+	Missing          int            `json:"missing"`
+	Reconnects       int64          `json:"reconnects"`
+	Delay            stepStats      `json:"delay"`     // trigger → arrival, every subscriber of every notification
+	RoundMax         stepStats      `json:"round_max"` // the slowest subscriber of each notification
+	ServerRSSBefore  float64        `json:"server_rss_before_mib"`
+	ServerRSSAfter   float64        `json:"server_rss_after_mib"`
+	KiBPerSubscriber float64        `json:"server_kib_per_subscriber"`
+	LoadgenRSSAfter  float64        `json:"loadgen_rss_after_mib"`
+	Errors           int            `json:"errors"`
+	ErrorsByCode     map[string]int `json:"errors_by_code"`
+	Server           *procUsage     `json:"server,omitempty"`
+	Loadgen          *procUsage     `json:"loadgen,omitempty"`
+	Host             *hostUsage     `json:"host,omitempty"`
+	Pass             bool           `json:"pass"`
+	// CPU time per delivery (µs) over the notifications, node and generator.
+	ServerUSPerDelivery  float64 `json:"server_us_per_delivery,omitempty"`
+	LoadgenUSPerDelivery float64 `json:"loadgen_us_per_delivery,omitempty"`
 }
 
 // runFanout opens -conns live subscriptions (GET /v1/events, signed as the
