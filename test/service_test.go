@@ -31,7 +31,8 @@ func slowUpload(t *testing.T, n *node, sys string, id string, total []byte) (*io
 }
 
 // TestBusyRefusal: past max_inflight + max_queued, requests get 503 with
-// Retry-After and code system.busy instead of piling up.
+// Retry-After and code system.busy instead of piling up; profiles, metrics
+// and probes are still answered.
 func TestBusyRefusal(t *testing.T) {
 	n := startNodeWith(t, "sqlite", func(c *service.Config) { c.Limits.MaxInFlight = 1; c.Limits.MaxQueued = 0 })
 	ctx := context.Background()
@@ -55,6 +56,33 @@ func TestBusyRefusal(t *testing.T) {
 	wantProblem(t, resp, http.StatusServiceUnavailable, "system.busy")
 	if resp.Header.Get("Retry-After") == "" {
 		t.Fatal("503 without Retry-After")
+	}
+	// Operators still see the node (issue #13): the probes bypass admission,
+	// profiles and metrics with the admin token have their own lane; an admin
+	// call outside that lane is refused like the rest, and a profile asked
+	// with a wrong token still meets the token check.
+	for _, path := range []string{"/admin/v1/debug/pprof/goroutine?debug=1", "/admin/v1/debug/pprof/profile?seconds=1", "/metrics"} {
+		if code, body := n.adminGet(t, path); code != http.StatusOK || len(body) == 0 {
+			t.Fatalf("%s with the main pool full: %d %.200s", path, code, body)
+		}
+	}
+	if resp, err := http.Get(n.url + "/readyz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("/readyz with the main pool full: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	if code, body := n.adminGet(t, "/admin/v1/systems"); code != http.StatusServiceUnavailable {
+		t.Fatalf("admin call outside the ops lane with the main pool full: %d %.200s", code, body)
+	}
+	req, _ := http.NewRequest(http.MethodGet, n.url+"/admin/v1/debug/pprof/goroutine", nil)
+	req.Header.Set("Authorization", "Bearer not-the-token")
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("profile with a wrong token and the main pool full: %d, want 401", resp.StatusCode)
+		}
 	}
 	if _, err := pw.Write(payload[5:]); err != nil {
 		t.Fatal(err)

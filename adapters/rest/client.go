@@ -411,22 +411,25 @@ func (c *Client) Events(ctx context.Context, after int64, fn func(notify.Event) 
 	if resp.StatusCode >= 400 {
 		return decodeProblem(resp)
 	}
+	// A small first buffer that grows to 1 MiB only for long lines: a
+	// process holding thousands of streams (the load generator's fanout
+	// mode, issue #13) does not hold 64 KiB for each.
 	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	var data string
+	sc.Buffer(make([]byte, 0, 4<<10), 1<<20)
+	var data []byte
 	for sc.Scan() {
-		line := sc.Text()
+		line := sc.Bytes()
 		switch {
-		case strings.HasPrefix(line, "data: "):
-			data = strings.TrimPrefix(line, "data: ")
-		case line == "" && data != "":
+		case bytes.HasPrefix(line, []byte("data: ")):
+			data = append(data[:0], line[len("data: "):]...)
+		case len(line) == 0 && len(data) > 0:
 			var e notify.Event
-			if err := json.Unmarshal([]byte(data), &e); err == nil && e.ID > 0 {
+			if err := json.Unmarshal(data, &e); err == nil && e.ID > 0 {
 				if err := fn(e); err != nil {
 					return err
 				}
 			}
-			data = ""
+			data = data[:0]
 		}
 	}
 	if ctx.Err() != nil {

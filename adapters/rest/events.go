@@ -2,7 +2,6 @@ package rest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -62,9 +61,8 @@ func (a *api) sse(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	write := func(e notify.Event) error {
-		b, _ := json.Marshal(e)
-		_, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.ID, e.Kind, b)
+	write := func(e *notify.Event) error {
+		_, err := w.Write(e.SSE())
 		return err
 	}
 	fmt.Fprintf(w, ": lgsp events for %s\n\n", code)
@@ -73,8 +71,8 @@ func (a *api) sse(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return
 		}
-		for _, e := range evs {
-			if write(e) != nil {
+		for i := range evs {
+			if write(&evs[i]) != nil {
 				return
 			}
 		}
@@ -95,8 +93,20 @@ func (a *api) sse(w http.ResponseWriter, r *http.Request) {
 			fl.Flush()
 			return
 		case e := <-sub.C:
-			if write(*e) != nil {
+			// The frame was encoded once for every stream (notify.Event.SSE);
+			// events already waiting go out with it, in one flush.
+			if write(e) != nil {
 				return
+			}
+			for more := true; more; {
+				select {
+				case e := <-sub.C:
+					if write(e) != nil {
+						return
+					}
+				default:
+					more = false
+				}
 			}
 			fl.Flush()
 		case <-ping.C:
@@ -123,8 +133,8 @@ func (a *api) websocket(w http.ResponseWriter, r *http.Request) {
 	}
 	defer c.CloseNow()
 	ctx := c.CloseRead(r.Context())
-	send := func(e notify.Event) error {
-		b, _ := json.Marshal(e)
+	send := func(e *notify.Event) error {
+		b := e.JSON() // encoded once for every stream
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		return c.Write(wctx, websocket.MessageText, b)
@@ -134,8 +144,8 @@ func (a *api) websocket(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return
 		}
-		for _, e := range evs {
-			if send(e) != nil {
+		for i := range evs {
+			if send(&evs[i]) != nil {
 				return
 			}
 		}
@@ -154,7 +164,7 @@ func (a *api) websocket(w http.ResponseWriter, r *http.Request) {
 			c.Close(websocket.StatusTryAgainLater, "slow consumer; reconnect with ?after=<last id>")
 			return
 		case e := <-sub.C:
-			if send(*e) != nil {
+			if send(e) != nil {
 				return
 			}
 		case <-ping.C:

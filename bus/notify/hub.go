@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"sync"
 	"time"
 
@@ -20,6 +21,49 @@ type Event struct {
 	Actor      string    `json:"actor,omitempty"`
 	Recipient  string    `json:"recipient,omitempty"`
 	Source     string    `json:"source,omitempty"`
+
+	// The event's wire forms, encoded once when it is published and shared
+	// by every stream it reaches (issue #13: one JSON encoding per publish,
+	// not one per subscriber). Nil for an event not built by Publish.
+	js  []byte
+	sse []byte
+}
+
+// JSON returns the event's JSON encoding (a WebSocket message). Do not
+// change the bytes: they are shared.
+func (e *Event) JSON() []byte {
+	if e.js != nil {
+		return e.js
+	}
+	b, _ := json.Marshal(e)
+	return b
+}
+
+// SSE returns the event as one Server-Sent Events frame: "id: <ledger id>",
+// "event: <kind>", "data: <json>" and the blank line that ends it. Do not
+// change the bytes: they are shared.
+func (e *Event) SSE() []byte {
+	if e.sse != nil {
+		return e.sse
+	}
+	return sseFrame(e, e.JSON())
+}
+
+func sseFrame(e *Event, js []byte) []byte {
+	b := make([]byte, 0, len(js)+len(e.Kind)+40)
+	b = append(b, "id: "...)
+	b = strconv.AppendInt(b, e.ID, 10)
+	b = append(b, "\nevent: "...)
+	b = append(b, e.Kind...)
+	b = append(b, "\ndata: "...)
+	b = append(b, js...)
+	return append(b, "\n\n"...)
+}
+
+// encode fills the wire forms of an event about to be shared.
+func (e *Event) encode() {
+	e.js, _ = json.Marshal(e)
+	e.sse = sseFrame(e, e.js)
 }
 
 // Audience returns the systems an event concerns: the recipient it names
@@ -124,6 +168,7 @@ func (h *Hub) Count() int {
 func (h *Hub) Publish(e store.Event) {
 	rc, src := Audience(e)
 	n := FromStore(e)
+	n.encode()
 	h.send(rc, &n)
 	if src != rc {
 		h.send(src, &n)

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"io"
 	"net/http"
@@ -25,7 +26,11 @@ import (
 //   - unauth: it has no HTTP credentials (POST /token, SOAP with a
 //     UsernameToken, probes of unknown paths), or it reads its body before it
 //     is authenticated; small, and its bodies share a memory budget;
-//   - main: it is authenticated (Admit).
+//   - main: it is authenticated (Admit);
+//   - ops: it is an operator's look at the node itself (profiles under
+//     /admin/v1/debug/pprof/, GET /metrics) with the admin token: a small
+//     lane of its own, so that an overloaded node, whose main pool and queue
+//     are full, can still be profiled and scraped (issue #13).
 //
 // Every body read also has a deadline and a minimum rate (bodyGuard).
 
@@ -36,6 +41,15 @@ const (
 	poolGate
 	poolUnauth
 	poolMain
+	poolOps
+)
+
+// The ops lane: at most opsInFlight operator requests at once (a CPU
+// profile holds its slot for its seconds), opsQueued more waiting; small
+// and fixed, it gives no throughput to anyone who has the admin token.
+const (
+	opsInFlight = 4
+	opsQueued   = 8
 )
 
 // budgetChunk is how much of the unauthenticated-body budget a request
@@ -88,8 +102,34 @@ func (s *Service) limiterOf(p pool) *limiter {
 		return s.unauth
 	case poolMain:
 		return s.limit
+	case poolOps:
+		return s.ops
 	}
 	return nil
+}
+
+// enterOps takes a slot of the ops lane for an operator request (opsRequest)
+// instead of the gate and the main pool; Admit is then a no-op.
+func (a *admission) enterOps(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.move(ctx, poolOps); err != nil {
+		return err
+	}
+	a.admitted = true
+	return nil
+}
+
+// opsRequest reports whether r goes to the ops lane: a GET of a profile or
+// of the metrics carrying the admin token (checked here in constant time, and
+// again by the handler). Anything else, a wrong token included, takes the
+// ordinary pools.
+func (s *Service) opsRequest(r *http.Request) bool {
+	if r.Method != http.MethodGet || !(strings.HasPrefix(r.URL.Path, "/admin/v1/debug/pprof/") || r.URL.Path == "/metrics") {
+		return false
+	}
+	got, ok := strings.CutPrefix(r.Header.Get(auth.HeaderAuthorization), "Bearer ")
+	return ok && s.adminTok != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.adminTok)) == 1
 }
 
 // enter takes the request's first pool: the gate when it carries HTTP

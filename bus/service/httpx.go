@@ -41,6 +41,32 @@ func ProblemOf(err error, requestID string) Problem {
 	}
 }
 
+// busyLog: refusals for lack of capacity (system.busy, 503 + Retry-After)
+// come by thousands a second when the node is overloaded. Each is counted in
+// the request metrics (status 503); the log says it at warning level at most
+// once per busyLogEvery, with how many there were, instead of one error line
+// each — those serialised every refused request on the logger's mutex and
+// took CPU from the requests being served (issue #13).
+var busyLog busyLogger
+
+const busyLogEvery = 10 * time.Second
+
+type busyLogger struct {
+	n    atomic.Int64
+	next atomic.Int64 // unix nanoseconds before which nothing is logged
+}
+
+func (b *busyLogger) refused(l logrus.FieldLogger, detail string) {
+	n := b.n.Add(1)
+	now := time.Now().UnixNano()
+	next := b.next.Load()
+	if now < next || !b.next.CompareAndSwap(next, now+int64(busyLogEvery)) {
+		return
+	}
+	b.n.Add(-n)
+	l.WithFields(logrus.Fields{"detail": detail, "refused": n}).Warn("requests refused: the node is busy (this one and the others refused since the last such line)")
+}
+
 // WriteProblem writes err as application/problem+json and logs it: client
 // errors at info level, platform faults at error level with their cause.
 func WriteProblem(w http.ResponseWriter, r *http.Request, err error) {
@@ -55,6 +81,8 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, err error) {
 		// A fault of the database, not of the request: when many come
 		// together the circuit opens and says so once at error level.
 		l.WithError(err).Warn("request failed: store fault")
+	} else if e.Def == bus.ErrBusy {
+		busyLog.refused(l, p.Detail)
 	} else if p.Status >= 500 {
 		l.WithError(err).Error("request failed")
 	} else {
@@ -305,7 +333,11 @@ func (s *Service) middleware(next http.Handler) http.Handler {
 			defer sw.body.finish()
 		}
 		defer adm.done()
-		if err := adm.enter(ctx, r); err != nil {
+		enter := adm.enter
+		if s.opsRequest(r) {
+			enter = func(ctx context.Context, _ *http.Request) error { return adm.enterOps(ctx) }
+		}
+		if err := enter(ctx, r); err != nil {
 			WriteProblem(sw, r, err)
 			return
 		}

@@ -207,6 +207,7 @@ type Service struct {
 	limit    *limiter // authenticated requests
 	gate     *limiter // requests whose HTTP credentials are being checked
 	unauth   *limiter // requests not authenticated (admission.go)
+	ops      *limiter // operators' profiles and metrics (admission.go)
 	budget   budget   // bytes of bodies read before authentication
 	draining atomic.Bool
 	stopping chan struct{} // closed when shutdown starts
@@ -283,6 +284,7 @@ func NewWith(ctx context.Context, env *Environment, cfg Config) (*Service, error
 	s.limit = newLimiter(lim.MaxInFlight, lim.MaxQueued, lim.QueueWait)
 	s.gate = newLimiter(lim.MaxInFlight, lim.MaxQueued, lim.QueueWait)
 	s.unauth = newLimiter(lim.UnauthInFlight, lim.UnauthQueued, lim.QueueWait)
+	s.ops = newLimiter(opsInFlight, opsQueued, lim.QueueWait)
 	s.budget.max = lim.UnauthBodyBytes
 	// One process runs one service: the XML shape limits are process-wide
 	// defaults read by every parser of outside XML.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http/httptrace"
 	"os"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,6 +56,9 @@ type fanoutResult struct {
 	Loadgen          *procUsage     `json:"loadgen,omitempty"`
 	Host             *hostUsage     `json:"host,omitempty"`
 	Pass             bool           `json:"pass"`
+	// CPU time per delivery (µs) over the notifications, node and generator.
+	ServerUSPerDelivery  float64 `json:"server_us_per_delivery,omitempty"`
+	LoadgenUSPerDelivery float64 `json:"loadgen_us_per_delivery,omitempty"`
 }
 
 // runFanout opens -conns live subscriptions (GET /v1/events, signed as the
@@ -158,6 +162,19 @@ func runFanout(ctx context.Context, cfg config, systems []system, out io.Writer)
 	if err != nil {
 		return err
 	}
+	phase := time.Now()
+	if cfg.CPUProfile != "" {
+		// The generator reads every stream on the node's cores: its own
+		// cost per delivery is part of the measured delay.
+		f, err := os.Create(cfg.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 
 	sender := apiClient(cfg.URL, src, sharedTransport(4), requestTimeout)
 	codes := make([]string, len(dsts))
@@ -210,6 +227,10 @@ func runFanout(ctx context.Context, cfg config, systems []system, out io.Writer)
 		sent = append(sent, sp.ExchangeID)
 	}
 	usage := meters.finish()
+	if cfg.CPUProfile != "" {
+		pprof.StopCPUProfile()
+	}
+	phaseS := time.Since(phase).Seconds()
 	// Cancelled only now: their "cancelled" events would otherwise reach the
 	// subscribers while the next notification is being measured.
 	for _, id := range sent {
@@ -232,6 +253,16 @@ func runFanout(ctx context.Context, cfg config, systems []system, out io.Writer)
 		res.ServerRSSBefore, res.ServerRSSAfter = mib(before.rssKB), mib(after.rssKB)
 		res.KiBPerSubscriber = round1(float64(after.rssKB-before.rssKB) / float64(max(open.Load(), 1)))
 	}
+	// CPU per delivery over the notification phase (each notification costs
+	// both sides a write or a read per stream): comparable between runs on a
+	// busy host, where the delays are not.
+	perDelivery := func(u *procUsage) float64 {
+		if u == nil || res.Arrivals == 0 {
+			return 0
+		}
+		return round2(u.CPUCorePct / 100 * phaseS / float64(res.Arrivals) * 1e6)
+	}
+	res.ServerUSPerDelivery, res.LoadgenUSPerDelivery = perDelivery(usage.server), perDelivery(usage.self)
 	res.Pass = res.Errors == 0 && res.Open == int64(n) && missing == 0 && res.Notifications == cfg.Notifications && res.Delay.P99 < 100
 	fmt.Fprintf(out, "\n%d notifications · %d arrivals · %d missing · %d reconnects · %d errors\n", res.Notifications, res.Arrivals, missing, res.Reconnects, res.Errors)
 	if cfg.PID > 0 {
@@ -243,5 +274,6 @@ func runFanout(ctx context.Context, cfg config, systems []system, out io.Writer)
 	fmt.Fprintln(out)
 	printErrors(out, errs)
 	usage.print(out)
+	fmt.Fprintf(out, "CPU per delivery over the %.1f s of notifications: server %.2f µs, loadgen %.2f µs\n", phaseS, res.ServerUSPerDelivery, res.LoadgenUSPerDelivery)
 	return verdict(out, res.Pass, res)
 }

@@ -19,6 +19,7 @@ type config struct {
 	URL            string   // the first node: the admin setup goes there
 	URLs           []string // every node (-url a,b,…; cycle mode spreads the systems over them)
 	PIDs           []int    // the other nodes' process ids (-pid a,b,…)
+	CPUProfile     string
 	AdminToken     string
 	AdminTokenFile string
 	Systems        int
@@ -83,6 +84,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.Auth, "auth", "signed", "how service calls authenticate (service): signed (LGSP HMAC signature, a fresh nonce each call) | bearer (OAuth2 token from POST /token); both with the session key")
 	fs.IntVar(&c.SvcBody, "svc-body", 0, "body bytes of each service call (service): 0 sends GET ping, more sends POST ping with that many bytes")
 	fs.Uint64Var(&c.Seed, "seed", 1, "seed of the content generator")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write the generator's own CPU profile over the notifications to this file (fanout)")
 	fs.StringVar(&c.RoutesOut, "routes-out", "", "write a 200 MiB route file into this directory and exit")
 	fs.StringVar(&c.RoutesDir, "routes-dir", "./routes", "the node's routes directory, where the service mode publishes its service for the run")
 	if err := fs.Parse(args); err != nil {
