@@ -60,7 +60,7 @@ func TestExchangeCycleStatementsSQLite(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	countCycle(t, s, log, cycleBound{statements: 71, writeTx: 14, readTx: 13})
+	countCycle(t, s, log, cycleBound{statements: 52, writeTx: 11, readTx: 12})
 }
 
 // TestExchangeCycleStatementsMySQL is the same on MariaDB.
@@ -71,5 +71,5 @@ func TestExchangeCycleStatementsMySQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	countCycle(t, s, log, cycleBound{statements: 71, writeTx: 14, readTx: 13})
+	countCycle(t, s, log, cycleBound{statements: 52, writeTx: 11, readTx: 12})
 }

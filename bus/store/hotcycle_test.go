@@ -219,9 +219,8 @@ func hotCycle(t *testing.T, s store.Store, id string, now time.Time, stop string
 	mark("F3 upload")
 	_, err = s.GetExchange(ctx, id)
 	must(err, "get")
-	must(s.DeleteChunksFrom(ctx, id, 0), "clear strays")
-	must(s.AppendChunk(ctx, store.Chunk{ExchangeID: id, Offset: 0, Size: 6, Data: []byte("abcdef")}), "chunk")
-	must(s.AddEvents(ctx, store.Event{ExchangeID: id, Kind: "uploaded", Actor: hotSrc, Node: "n1"}), "uploaded")
+	must(s.AppendChunk(ctx, store.Chunk{ExchangeID: id, Offset: 0, Size: 6, Data: []byte("abcdef")},
+		store.Event{ExchangeID: id, Kind: "uploaded", Actor: hotSrc, Node: "n1"}), "chunk")
 	if stop == store.ExchangeRequested {
 		return
 	}
@@ -274,14 +273,14 @@ func hotCycle(t *testing.T, s store.Store, id string, now time.Time, stop string
 	if len(in) == 0 {
 		t.Fatalf("inbox of %s is empty", hotDst)
 	}
-	step := func(from, to string) {
+	step := func(from, to string, settle *store.Settle) {
 		must(s.Transition(ctx, store.Transition{ExchangeID: id, Recipient: hotDst, From: []string{from}, To: to, At: now,
-			Event: store.Event{Kind: to, Actor: hotDst, Recipient: hotDst, Node: "n1"}}), from+"→"+to)
+			Event: store.Event{Kind: to, Actor: hotDst, Recipient: hotDst, Node: "n1"}, Settle: settle}), from+"→"+to)
 	}
 	mark("F6 ready")
 	_, err = s.GetExchange(ctx, id)
 	must(err, "get")
-	step(store.RecipientNotified, store.RecipientReady)
+	step(store.RecipientNotified, store.RecipientReady, nil)
 	mark("F7 download")
 	_, err = s.GetExchange(ctx, id)
 	must(err, "get")
@@ -289,17 +288,18 @@ func hotCycle(t *testing.T, s store.Store, id string, now time.Time, stop string
 	must(err, "chunk index")
 	_, err = s.GetChunk(ctx, id, 0)
 	must(err, "download")
-	step(store.RecipientReady, store.RecipientDownloaded)
+	step(store.RecipientReady, store.RecipientDownloaded, nil)
 	mark("F7 confirm")
 	_, err = s.GetExchange(ctx, id)
 	must(err, "get")
-	step(store.RecipientDownloaded, store.RecipientConfirmed)
-	_, err = s.GetExchange(ctx, id)
+	// The last confirmation purges in its own transaction.
+	step(store.RecipientDownloaded, store.RecipientConfirmed, &store.Settle{Status: store.ExchangeCompleted,
+		Events: []store.Event{{Kind: "completed", Actor: "lgsp", Node: "n1"}, {Kind: "purged", Actor: "lgsp", Node: "n1"}}})
+	done, err := s.GetExchange(ctx, id)
 	must(err, "get")
-	must(s.Purge(ctx, id, store.ExchangeCompleted, store.RecipientConfirmed, now,
-		store.Event{Kind: "completed", Actor: "lgsp", Node: "n1"}, store.Event{Kind: "purged", Actor: "lgsp", Node: "n1"}), "purge")
-	_, err = s.GetExchange(ctx, id)
-	must(err, "get")
+	if done.Status != store.ExchangeCompleted || done.PurgedAt.IsZero() {
+		t.Fatalf("after the last confirmation %s is %s, purged at %v", id, done.Status, done.PurgedAt)
+	}
 
 	// The ledger and the shared feed.
 	mark("ledger")
