@@ -32,7 +32,7 @@ type hotQuery struct {
 }
 
 // seedHot registers the two systems and the sender's key.
-func seedHot(t *testing.T, s store.Store, now time.Time) {
+func seedHot(t testing.TB, s store.Store, now time.Time) {
 	t.Helper()
 	ctx := t.Context()
 	for _, code := range []string{hotSrc, hotDst} {
@@ -175,7 +175,7 @@ func (l *stmtLog) table() (string, stmtCount) {
 // and feed tail, then the sweeps. stop ends it early: "requested" after
 // the upload, "notified" after the notification (the seed keeps exchanges
 // in every state). mark, if set, is told the step that starts.
-func hotCycle(t *testing.T, s store.Store, id string, now time.Time, stop string, mark func(step string)) {
+func hotCycle(t testing.TB, s store.Store, id string, now time.Time, stop string, mark func(step string)) {
 	t.Helper()
 	if mark == nil {
 		mark = func(string) {}

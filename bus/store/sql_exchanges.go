@@ -306,37 +306,31 @@ func (s *sqlStore) DeleteStrayChunks(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
+// ChunkIndex reads the exchange's offset and its chunks below it with one
+// statement (no transaction needed to see one state).
 func (s *sqlStore) ChunkIndex(ctx context.Context, id string) ([]ChunkInfo, error) {
-	var out []ChunkInfo
-	err := s.read(ctx, func(tx *txx) error {
-		var received int64
-		err := tx.QueryRowContext(ctx, "SELECT received FROM exchanges WHERE id = ?", id).Scan(&received)
-		if errors.Is(err, sql.ErrNoRows) {
-			return bus.ErrExchangeNotFound.New("%s", id)
-		}
-		if err != nil {
-			return fmt.Errorf("reading exchange %s: %w", id, err)
-		}
-		rows, err := tx.QueryContext(ctx, "SELECT off, size FROM chunks WHERE exchange_id = ? AND off < ? ORDER BY off", id, received)
-		if err != nil {
-			return fmt.Errorf("listing chunks of %s: %w", id, err)
-		}
-		defer rows.Close()
-		out = nil
-		for rows.Next() {
-			var c ChunkInfo
-			if err := rows.Scan(&c.Offset, &c.Size); err != nil {
-				return fmt.Errorf("listing chunks of %s: %w", id, err)
-			}
-			out = append(out, c)
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("listing chunks of %s: %w", id, err)
-		}
-		return nil
-	})
+	rows, err := s.query(ctx, "SELECT c.off, c.size FROM exchanges e LEFT JOIN chunks c ON c.exchange_id = e.id AND c.off < e.received WHERE e.id = ? ORDER BY c.off", id)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("listing chunks of %s: %w", id, err)
+	}
+	defer rows.Close()
+	var out []ChunkInfo
+	found := false
+	for rows.Next() {
+		var off, size sql.NullInt64
+		if err := rows.Scan(&off, &size); err != nil {
+			return nil, fmt.Errorf("listing chunks of %s: %w", id, err)
+		}
+		found = true
+		if off.Valid {
+			out = append(out, ChunkInfo{Offset: off.Int64, Size: size.Int64})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing chunks of %s: %w", id, err)
+	}
+	if !found {
+		return nil, bus.ErrExchangeNotFound.New("%s", id)
 	}
 	return out, nil
 }
