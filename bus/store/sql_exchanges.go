@@ -563,13 +563,13 @@ func (s *sqlStore) Transition(ctx context.Context, t Transition) error {
 			q += ", outcome = ?"
 			args = append(args, t.Outcome)
 		}
+		if len(t.From) == 0 {
+			return bus.ErrExchangeState.New("recipient %s of %s: no status to move from", t.Recipient, t.ExchangeID)
+		}
 		q += " WHERE exchange_id = ? AND code = ? AND status IN (" + placeholders(len(t.From)) + ")"
 		args = append(args, t.ExchangeID, t.Recipient)
 		for _, f := range t.From {
 			args = append(args, f)
-		}
-		if len(t.From) == 0 {
-			return bus.ErrExchangeState.New("recipient %s of %s: no status to move from", t.Recipient, t.ExchangeID)
 		}
 		res, err := tx.ExecContext(ctx, q, args...)
 		if err != nil {
