@@ -208,11 +208,30 @@ func (s *Service) Confirm(ctx context.Context, system, id, outcome, note string)
 	}
 	t.ExchangeID, t.Recipient, t.At, t.Outcome = id, system, now, note
 	t.Event = s.event(id, t.To, system, system, map[string]any{"source": ex.Source, "note": note})
+	if settleInConfirm {
+		// The last confirmation completes the exchange and purges its
+		// payload in its own transaction (R2).
+		t.Settle = &store.Settle{Status: store.ExchangeCompleted, Events: []store.Event{
+			s.event(id, "completed", "lgsp", "", map[string]any{"source": ex.Source}),
+			s.event(id, "purged", "lgsp", "", purgeDetail(ex.Source, "")),
+		}}
+	}
 	if err := s.store.Transition(ctx, t); err != nil {
 		return ex, err
 	}
 	crashpoint("after-confirm-commit")
 	s.wake()
+	after, err := s.store.GetExchange(ctx, id)
+	if err != nil || !after.PurgedAt.IsZero() {
+		return after, err
+	}
+	for _, r := range after.Recipients {
+		if !store.FinalRecipient(r.Status) {
+			return after, nil // others have still to answer
+		}
+	}
+	// Settled but not purged: a test build keeps the completion apart
+	// (crash_on.go), or the exchange was purged and read in between.
 	if err := s.maybeComplete(ctx, id, ""); err != nil {
 		return ex, err
 	}

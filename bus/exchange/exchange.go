@@ -428,10 +428,8 @@ func (s *Service) Upload(ctx context.Context, source, id string, offset int64, b
 		return ex.Received, bus.ErrExchangeState.New("another upload to %s is in progress", id)
 	}
 	defer s.uploads.Delete(id)
-	// Chunks past the stored offset are strays of an older writer.
-	if err := s.store.DeleteChunksFrom(ctx, id, offset); err != nil {
-		return ex.Received, fmt.Errorf("clearing stray chunks of %s: %w", id, err)
-	}
+	// Chunks past the stored offset are strays of an older writer:
+	// AppendChunk deletes those its chunk covers.
 	dk, err := s.vault.UnwrapDataKey(id, ex.WrappedKey)
 	if err != nil {
 		return ex.Received, fmt.Errorf("unwrapping data key of %s: %w", id, err)
@@ -456,10 +454,19 @@ func (s *Service) Upload(ctx context.Context, source, id string, offset int64, b
 				return refuse(bus.ErrSpaceFull.New("the space of %s holds at most %d bytes", id, ex.MaxBytes))
 			}
 			sealed := dk.SealChunk(id, pos, buf[:n])
-			if err := s.store.AppendChunk(ctx, store.Chunk{ExchangeID: id, Offset: pos, Size: int64(n), Data: sealed}); err != nil {
+			// The body's last chunk carries the part's ledger event: a
+			// small upload is one transaction.
+			var evs []store.Event
+			if rerr == io.EOF {
+				evs = append(evs, s.event(id, "uploaded", source, "", map[string]any{"source": source, "from": offset, "to": pos + int64(n)}))
+			}
+			if err := s.store.AppendChunk(ctx, store.Chunk{ExchangeID: id, Offset: pos, Size: int64(n), Data: sealed}, evs...); err != nil {
 				return s.interrupted(ctx, source, id, offset, pos, fmt.Errorf("storing chunk at %d of %s: %w", pos, id, err))
 			}
 			pos += int64(n)
+			if rerr == io.EOF {
+				return pos, nil
+			}
 		}
 		if rerr == io.EOF {
 			break
@@ -475,6 +482,7 @@ func (s *Service) Upload(ctx context.Context, source, id string, offset int64, b
 	if pos == offset {
 		return pos, nil
 	}
+	// The body ended on a chunk boundary: its event goes alone.
 	ev := s.event(id, "uploaded", source, "", map[string]any{"source": source, "from": offset, "to": pos})
 	if err := s.store.AddEvents(ctx, ev); err != nil {
 		return pos, err

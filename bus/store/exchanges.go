@@ -107,6 +107,18 @@ type Transition struct {
 	At         time.Time
 	Outcome    string
 	Event      Event
+	// Settle, if set, completes the exchange in the same transaction when
+	// the transition leaves every recipient in a final state: the Purge
+	// to Settle.Status, with Event and then Settle.Events in the ledger
+	// (an exchange purged already is left as it is).
+	Settle *Settle
+}
+
+// Settle is the completion a Transition carries (the last confirmation
+// purges the payload in its own transaction).
+type Settle struct {
+	Status string // final exchange status (completed …)
+	Events []Event
 }
 
 // Accept is the F4 update: the upload is complete and the route planned
@@ -157,8 +169,11 @@ type ExchangeStore interface {
 	// durable and what Received says never differ (an upload interrupted by
 	// a crash resumes from there). bus.ErrUploadOffset if c.Offset is not
 	// Received, bus.ErrExchangeState if the exchange is no longer
-	// requested, bus.ErrSpaceFull past MaxBytes.
-	AppendChunk(ctx context.Context, c Chunk) error
+	// requested, bus.ErrSpaceFull past MaxBytes. Chunks left past Received
+	// by an older writer inside the new chunk's range are deleted with it.
+	// The events, if any, are appended in the same transaction (the upload
+	// part's last chunk carries its "uploaded" event).
+	AppendChunk(ctx context.Context, c Chunk, events ...Event) error
 	// DeleteChunksFrom deletes chunks whose Offset is ≥ offset (an aborted
 	// or rolled-back upload part), never below Received.
 	DeleteChunksFrom(ctx context.Context, id string, offset int64) error

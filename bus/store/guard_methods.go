@@ -114,14 +114,17 @@ func (g *Guarded) AppendActivity(ctx context.Context, p1 []ActivityEntry) (err e
 	return g.end(ctx, cctx, err)
 }
 
-func (g *Guarded) AppendChunk(ctx context.Context, p1 Chunk) (err error) {
+func (g *Guarded) AppendChunk(ctx context.Context, p1 Chunk, p2 ...Event) (err error) {
 	cctx, cancel, err := g.begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer cancel()
 	defer g.observe("AppendChunk", time.Now())
-	err = g.Store.AppendChunk(cctx, p1)
+	err = g.Store.AppendChunk(cctx, p1, p2...)
+	if err == nil {
+		g.written(ctx, p2)
+	}
 	return g.end(ctx, cctx, err)
 }
 

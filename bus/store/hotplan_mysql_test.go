@@ -2,14 +2,10 @@ package store_test
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"database/sql/driver"
-	"encoding/hex"
 	"fmt"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,138 +17,6 @@ import (
 // hotSeedCopies is how many copies of each seeded row the EXPLAIN test
 // makes: enough that a full scan costs the optimizer more than any index.
 const hotSeedCopies = 2000
-
-const (
-	hotSrc    = "000.00.01.H60"
-	hotDst    = "000.00.02.H60"
-	hotSrcKey = "AKHOTSRC"
-)
-
-func hexSHA(s string) string { h := sha256.Sum256([]byte(s)); return hex.EncodeToString(h[:]) }
-
-// hotCycle runs the exchange path as the services do, store call by store
-// call: authentication (key, system, nonce, session, bearer token,
-// connection), F2 create, F3 upload, F4 accept and plan, the webhook's
-// outbox claim, heartbeat and finish, F5–F7 inbox, ready, download,
-// confirm, purge with the stats rollup, and the ledger's append and feed
-// tail. stop ends it early: "requested" after the upload, "notified" after
-// the notification (the seed keeps exchanges in every state).
-func hotCycle(t *testing.T, s store.Store, id string, now time.Time, stop string) {
-	t.Helper()
-	ctx := t.Context()
-	must := func(err error, what string) {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("%s %s: %v", what, id, err)
-		}
-	}
-	_, err := s.GetKey(ctx, hotSrcKey)
-	must(err, "key")
-	_, err = s.GetSystem(ctx, hotSrc)
-	must(err, "system")
-	fresh, err := s.UseNonce(ctx, hotSrcKey, "n-"+id, now.Add(5*time.Minute))
-	must(err, "nonce")
-	if !fresh {
-		t.Fatalf("nonce of %s already used", id)
-	}
-	must(s.CreateSession(ctx, store.Session{ID: "s-" + id, KeyHash: hexSHA("s" + id), Source: hotSrc, AccessKey: hotSrcKey,
-		Service: "exchange", Scope: "edoc", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}), "session")
-	_, err = s.SessionByHash(ctx, hexSHA("s"+id))
-	must(err, "session by hash")
-	must(s.CreateToken(ctx, store.Token{Hash: hexSHA("t" + id), SystemCode: hotSrc, AccessKey: hotSrcKey, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}), "token")
-	_, err = s.TokenByHash(ctx, hexSHA("t"+id))
-	must(err, "token by hash")
-	must(s.RecordConnection(ctx, store.Connection{ID: "c-" + id, SystemCode: hotSrc, AccessKey: hotSrcKey, At: now, Remote: "127.0.0.1", ExpiresAt: now.Add(time.Hour)}), "connection")
-
-	// F2, F3.
-	must(s.CreateExchange(ctx, store.Exchange{ID: id, Source: hotSrc, Title: "Công văn", Importance: "normal", DataType: "edoc",
-		Protocol: "rest", MediaType: "application/xml", Status: store.ExchangeRequested, MaxBytes: 1 << 20, WrappedKey: []byte("wk"),
-		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(24 * time.Hour),
-		Recipients: []store.Recipient{{ExchangeID: id, Code: hotDst, Status: store.RecipientPending}}},
-		store.Event{Kind: "requested", Actor: hotSrc, Node: "n1"}), "create")
-	_, err = s.GetExchange(ctx, id)
-	must(err, "get")
-	must(s.AppendChunk(ctx, store.Chunk{ExchangeID: id, Offset: 0, Size: 4, Data: []byte("abcd")}), "chunk 0")
-	must(s.AppendChunk(ctx, store.Chunk{ExchangeID: id, Offset: 4, Size: 2, Data: []byte("ef")}), "chunk 1")
-	_, err = s.ChunkIndex(ctx, id)
-	must(err, "chunk index")
-	if stop == store.ExchangeRequested {
-		return
-	}
-
-	// F4 and the notification through the outbox.
-	must(s.AcceptExchange(ctx, store.Accept{ExchangeID: id, Size: 6, SHA256: hexSHA("abcdef"), Route: "r1", At: now,
-		DueAt: map[string]time.Time{hotDst: now}, Events: []store.Event{{Kind: "accepted", Actor: hotSrc, Node: "n1"}}}), "accept")
-	due, err := s.ClaimDue(ctx, now, 10, "n1")
-	must(err, "claim due")
-	if len(due) != 1 || due[0].ExchangeID != id {
-		t.Fatalf("claim due of %s = %+v", id, due)
-	}
-	// ClaimDue queued the notification in the outbox: the delivery engine
-	// claims it, extends the lease and finishes it.
-	items, err := s.ClaimDeliveries(ctx, store.Claim{Now: now, Limit: 10, Node: "n1", Lease: time.Minute})
-	must(err, "claim deliveries")
-	if len(items) == 0 || items[0].ExchangeID != id {
-		t.Fatalf("claimed deliveries of %s = %+v", id, items)
-	}
-	_, err = s.ExtendLease(ctx, items[0].LeaseToken, now.Add(2*time.Minute))
-	must(err, "heartbeat")
-	for _, it := range items {
-		it.Status, it.Attempts = store.OutboxDone, 1
-		must(s.FinishOutbox(ctx, it), "finish")
-	}
-	// A later delivery stays pending in the seed.
-	must(s.EnqueueOutbox(ctx, store.OutboxItem{Kind: "webhook", Target: hotDst, ExchangeID: id, Payload: []byte(`{}`),
-		DueAt: now.Add(48 * time.Hour), FirstAt: now, Status: store.OutboxPending}), "enqueue later")
-	if stop == store.RecipientNotified {
-		return
-	}
-
-	// F5–F7.
-	in, err := s.Inbox(ctx, hotDst, []string{store.RecipientNotified, store.RecipientReady}, 100)
-	must(err, "inbox")
-	if len(in) == 0 {
-		t.Fatalf("inbox of %s is empty", hotDst)
-	}
-	step := func(from, to string) {
-		must(s.Transition(ctx, store.Transition{ExchangeID: id, Recipient: hotDst, From: []string{from}, To: to, At: now,
-			Event: store.Event{Kind: to, Actor: hotDst, Recipient: hotDst, Node: "n1"}}), from+"→"+to)
-	}
-	step(store.RecipientNotified, store.RecipientReady)
-	_, err = s.GetChunk(ctx, id, 0)
-	must(err, "download")
-	step(store.RecipientReady, store.RecipientDownloaded)
-	step(store.RecipientDownloaded, store.RecipientConfirmed)
-	must(s.Purge(ctx, id, store.ExchangeCompleted, store.RecipientConfirmed, now, store.Event{Kind: "purged", Actor: "lgsp", Node: "n1"}), "purge")
-
-	// The ledger and the shared feed.
-	must(s.AddEvents(ctx, store.Event{ExchangeID: id, Kind: "note", Actor: "lgsp", Node: "n1", At: now}), "ledger append")
-	_, err = s.Events(ctx, id)
-	must(err, "ledger")
-	last, err := s.LastEventID(ctx)
-	must(err, "last event")
-	_, err = s.EventsAfter(ctx, max(last-5, 0), 100)
-	must(err, "feed tail")
-	_, err = s.ListSent(ctx, hotSrc, 20)
-	must(err, "sent")
-
-	// The sweeps that run all the time beside the path: expiry, settled
-	// exchanges, nonces, sessions, delivered outbox items, the activity
-	// log's head.
-	old := now.Add(-72 * time.Hour)
-	_, err = s.Expired(ctx, now, 100)
-	must(err, "expired sweep")
-	_, err = s.Settled(ctx, 100)
-	must(err, "settled sweep")
-	_, err = s.PurgeNonces(ctx, old)
-	must(err, "nonce purge")
-	_, err = s.PurgeSessions(ctx, old)
-	must(err, "session purge")
-	_, err = s.PruneOutbox(ctx, old, 100)
-	must(err, "outbox prune")
-	_, _, _, err = s.ActivityHead(ctx, "n1")
-	must(err, "activity head")
-}
 
 // multiplyRows copies every row of every table hotSeedCopies times on one
 // connection: string columns that are part of an index get a per-copy
@@ -223,11 +87,6 @@ func multiplyRows(t *testing.T, db *sql.DB) {
 }
 
 // hotQuery is one distinct statement recorded during the cycle.
-type hotQuery struct {
-	q    string
-	args []any
-}
-
 // TestMySQLHotQueriesUseIndexes (issue #13) records every statement the
 // store sends to MariaDB during a whole exchange cycle — through a wrapper
 // around the driver, so that no query of the hot path can be missed —
@@ -242,26 +101,8 @@ func TestMySQLHotQueriesUseIndexes(t *testing.T) {
 		t.Skip("seeds thousands of rows on MariaDB")
 	}
 	dsn := freshDatabase(t)
-	var (
-		mu        sync.Mutex
-		recording bool
-		seen      = map[string]bool{}
-		recorded  []hotQuery
-	)
-	rec := func(q string, args []driver.NamedValue) {
-		mu.Lock()
-		defer mu.Unlock()
-		if !recording || seen[q] {
-			return
-		}
-		seen[q] = true
-		a := make([]any, len(args))
-		for i, v := range args {
-			a[i] = v.Value
-		}
-		recorded = append(recorded, hotQuery{q, a})
-	}
-	s, err := store.OpenMySQLRecorded(t.Context(), dsn, rec)
+	log := newStmtLog()
+	s, err := store.OpenMySQLRecorded(t.Context(), dsn, log.rec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,18 +111,10 @@ func TestMySQLHotQueriesUseIndexes(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 
 	// Seed: systems and a key, then exchanges left in every state.
-	for _, code := range []string{hotSrc, hotDst} {
-		if err := s.CreateSystem(ctx, store.System{Code: code, Name: code, Unit: "UBND", Status: store.SystemActive, CreatedAt: now, UpdatedAt: now}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.CreateKey(ctx, store.Key{AccessKey: hotSrcKey, SystemCode: hotSrc, Alg: "LGSP-HMAC-SHA256", Kind: store.KeyShared,
-		SecretEnc: []byte("sealed"), Status: store.KeyActive, CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	hotCycle(t, s, "seed_done", now.Add(-time.Hour), "")
-	hotCycle(t, s, "seed_notified", now.Add(-time.Hour), store.RecipientNotified)
-	hotCycle(t, s, "seed_requested", now.Add(-time.Hour), store.ExchangeRequested)
+	seedHot(t, s, now)
+	hotCycle(t, s, "seed_done", now.Add(-time.Hour), "", nil)
+	hotCycle(t, s, "seed_notified", now.Add(-time.Hour), store.RecipientNotified, nil)
+	hotCycle(t, s, "seed_requested", now.Add(-time.Hour), store.ExchangeRequested, nil)
 
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
@@ -324,14 +157,9 @@ func TestMySQLHotQueriesUseIndexes(t *testing.T) {
 	}
 
 	// The cycle under test, recorded.
-	mu.Lock()
-	recording = true
-	mu.Unlock()
-	hotCycle(t, s, "hot", now, "")
-	mu.Lock()
-	recording = false
-	qs := append([]hotQuery(nil), recorded...)
-	mu.Unlock()
+	log.start()
+	hotCycle(t, s, "hot", now, "", log.mark)
+	qs := log.stop()
 	if len(qs) < 20 {
 		t.Fatalf("recorded only %d statements of the exchange cycle", len(qs))
 	}

@@ -2,11 +2,9 @@ package store_test
 
 import (
 	"database/sql"
-	"database/sql/driver"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,52 +22,21 @@ var liteScanRE = regexp.MustCompile(`^SCAN (\w+)$`)
 // table scan. The tables are not analysed, so SQLite plans as for large
 // tables of unknown content.
 func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
-	var (
-		mu        sync.Mutex
-		recording bool
-		seen      = map[string]bool{}
-		recorded  []hotQuery
-	)
-	rec := func(q string, args []driver.NamedValue) {
-		mu.Lock()
-		defer mu.Unlock()
-		if !recording || seen[q] {
-			return
-		}
-		seen[q] = true
-		a := make([]any, len(args))
-		for i, v := range args {
-			a[i] = v.Value
-		}
-		recorded = append(recorded, hotQuery{q, a})
-	}
+	log := newStmtLog()
 	path := filepath.Join(t.TempDir(), "hot.db")
-	s, err := store.OpenSQLiteRecorded(t.Context(), path, rec)
+	s, err := store.OpenSQLiteRecorded(t.Context(), path, log.rec)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
 	ctx := t.Context()
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	for _, code := range []string{hotSrc, hotDst} {
-		if err := s.CreateSystem(ctx, store.System{Code: code, Name: code, Unit: "UBND", Status: store.SystemActive, CreatedAt: now, UpdatedAt: now}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.CreateKey(ctx, store.Key{AccessKey: hotSrcKey, SystemCode: hotSrc, Alg: "LGSP-HMAC-SHA256", Kind: store.KeyShared,
-		SecretEnc: []byte("sealed"), Status: store.KeyActive, CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	hotCycle(t, s, "seed_done", now.Add(-time.Hour), "")
-	hotCycle(t, s, "seed_notified", now.Add(-time.Hour), store.RecipientNotified)
-	mu.Lock()
-	recording = true
-	mu.Unlock()
-	hotCycle(t, s, "hot", now, "")
-	mu.Lock()
-	recording = false
-	qs := append([]hotQuery(nil), recorded...)
-	mu.Unlock()
+	seedHot(t, s, now)
+	hotCycle(t, s, "seed_done", now.Add(-time.Hour), "", nil)
+	hotCycle(t, s, "seed_notified", now.Add(-time.Hour), store.RecipientNotified, nil)
+	log.start()
+	hotCycle(t, s, "hot", now, "", log.mark)
+	qs := log.stop()
 	if len(qs) < 20 {
 		t.Fatalf("recorded only %d statements of the exchange cycle", len(qs))
 	}

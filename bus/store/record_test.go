@@ -8,8 +8,40 @@ import (
 )
 
 // Recorder receives every statement the store sends through the driver,
-// with its arguments, before it runs.
+// with its arguments, before it runs; transactions show as the markers
+// TxBegin (or TxBeginRead), TxCommit and TxRollback, without arguments.
 type Recorder func(query string, args []driver.NamedValue)
+
+// Transaction markers passed to a Recorder.
+const (
+	TxBegin     = "-- BEGIN"
+	TxBeginRead = "-- BEGIN READ ONLY"
+	TxCommit    = "-- COMMIT"
+	TxRollback  = "-- ROLLBACK"
+)
+
+func beginMarker(opts driver.TxOptions) string {
+	if opts.ReadOnly {
+		return TxBeginRead
+	}
+	return TxBegin
+}
+
+// recTx records the end of a transaction.
+type recTx struct {
+	driver.Tx
+	rec Recorder
+}
+
+func (t recTx) Commit() error {
+	t.rec(TxCommit, nil)
+	return t.Tx.Commit()
+}
+
+func (t recTx) Rollback() error {
+	t.rec(TxRollback, nil)
+	return t.Tx.Rollback()
+}
 
 // OpenMySQLRecorded is OpenMySQL with every statement passed to rec: the
 // hot-query EXPLAIN test (TestMySQLHotQueriesUseIndexes) records what a
@@ -54,7 +86,12 @@ func (c *recConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, er
 }
 
 func (c *recConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
+	c.rec(beginMarker(opts), nil)
+	tx, err := c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return recTx{tx, c.rec}, nil
 }
 
 func (c *recConn) Ping(ctx context.Context) error { return c.Conn.(driver.Pinger).Ping(ctx) }
@@ -134,7 +171,12 @@ func (c *liteRecConn) PrepareContext(ctx context.Context, q string) (driver.Stmt
 }
 
 func (c *liteRecConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
+	recordLite(beginMarker(opts), nil)
+	tx, err := c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return recTx{tx, recordLite}, nil
 }
 
 func (c *liteRecConn) Ping(ctx context.Context) error { return c.Conn.(driver.Pinger).Ping(ctx) }

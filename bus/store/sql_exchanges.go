@@ -237,35 +237,51 @@ func (s *sqlStore) DeleteChunksFrom(ctx context.Context, id string, offset int64
 	})
 }
 
-func (s *sqlStore) AppendChunk(ctx context.Context, c Chunk) error {
+// AppendChunk moves Received with one conditional UPDATE (status
+// requested, offset = Received, within MaxBytes), so the happy path reads
+// nothing; when it matches no row, the row is read to tell why.
+func (s *sqlStore) AppendChunk(ctx context.Context, c Chunk, events ...Event) error {
+	now := time.Now()
 	return s.write(ctx, func(tx *txx) error {
-		status, received, maxBytes, err := s.exchangeState(ctx, tx, c.ExchangeID, s.d.forUpdate)
+		end := c.Offset + c.Size
+		res, err := tx.ExecContext(ctx, "UPDATE exchanges SET received = ?, updated_at = ? WHERE id = ? AND status = ? AND received = ? AND (max_bytes <= 0 OR max_bytes >= ?)",
+			end, micros(now), c.ExchangeID, ExchangeRequested, c.Offset, end)
 		if err != nil {
-			return err
+			return fmt.Errorf("moving the received offset of %s: %w", c.ExchangeID, err)
 		}
-		if status != ExchangeRequested {
-			return bus.ErrExchangeState.New("exchange %s is %s", c.ExchangeID, status)
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			status, received, maxBytes, err := s.exchangeState(ctx, tx, c.ExchangeID, s.d.forUpdate)
+			switch {
+			case err != nil:
+				return err
+			case status != ExchangeRequested:
+				return bus.ErrExchangeState.New("exchange %s is %s", c.ExchangeID, status)
+			case c.Offset != received:
+				return bus.ErrUploadOffset.New("chunk at %d of %s, but %d bytes are received", c.Offset, c.ExchangeID, received)
+			case maxBytes > 0 && end > maxBytes:
+				return bus.ErrSpaceFull.New("chunk ends at %d, the limit is %d", end, maxBytes)
+			case c.Size != 0:
+				return fmt.Errorf("moving the received offset of %s: no row changed", c.ExchangeID)
+			}
+			// An empty chunk at the offset: nothing moved, nothing to change.
 		}
-		if c.Offset != received {
-			return bus.ErrUploadOffset.New("chunk at %d of %s, but %d bytes are received", c.Offset, c.ExchangeID, received)
-		}
-		if maxBytes > 0 && c.Offset+c.Size > maxBytes {
-			return bus.ErrSpaceFull.New("chunk ends at %d, the limit is %d", c.Offset+c.Size, maxBytes)
+		// Chunks that start inside the new range are strays of an older
+		// writer (never read while they lay at or past Received): they go
+		// before Received covers them. REPLACE overwrites one at c.Offset.
+		if c.Size > 1 {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM chunks WHERE exchange_id = ? AND off > ? AND off < ?", c.ExchangeID, c.Offset, end); err != nil {
+				return fmt.Errorf("deleting stray chunks of %s: %w", c.ExchangeID, err)
+			}
 		}
 		data := c.Data
 		if data == nil {
 			data = []byte{}
 		}
-		// REPLACE: a stray chunk left at this offset by an older writer is
-		// overwritten, never read.
 		if _, err := tx.ExecContext(ctx, "REPLACE INTO chunks (exchange_id, off, size, data) VALUES (?, ?, ?, ?)",
 			c.ExchangeID, c.Offset, c.Size, data); err != nil {
 			return fmt.Errorf("inserting chunk %d of %s: %w", c.Offset, c.ExchangeID, err)
 		}
-		if _, err := tx.ExecContext(ctx, "UPDATE exchanges SET received = ?, updated_at = ? WHERE id = ?", c.Offset+c.Size, micros(time.Now()), c.ExchangeID); err != nil {
-			return fmt.Errorf("moving the received offset of %s: %w", c.ExchangeID, err)
-		}
-		return nil
+		return insertEvents(ctx, tx, c.ExchangeID, now, events)
 	})
 }
 
@@ -312,37 +328,31 @@ func (s *sqlStore) DeleteStrayChunks(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
+// ChunkIndex reads the exchange's offset and its chunks below it with one
+// statement (no transaction needed to see one state).
 func (s *sqlStore) ChunkIndex(ctx context.Context, id string) ([]ChunkInfo, error) {
-	var out []ChunkInfo
-	err := s.read(ctx, func(tx *txx) error {
-		var received int64
-		err := tx.QueryRowContext(ctx, "SELECT received FROM exchanges WHERE id = ?", id).Scan(&received)
-		if errors.Is(err, sql.ErrNoRows) {
-			return bus.ErrExchangeNotFound.New("%s", id)
-		}
-		if err != nil {
-			return fmt.Errorf("reading exchange %s: %w", id, err)
-		}
-		rows, err := tx.QueryContext(ctx, "SELECT off, size FROM chunks WHERE exchange_id = ? AND off < ? ORDER BY off", id, received)
-		if err != nil {
-			return fmt.Errorf("listing chunks of %s: %w", id, err)
-		}
-		defer rows.Close()
-		out = nil
-		for rows.Next() {
-			var c ChunkInfo
-			if err := rows.Scan(&c.Offset, &c.Size); err != nil {
-				return fmt.Errorf("listing chunks of %s: %w", id, err)
-			}
-			out = append(out, c)
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("listing chunks of %s: %w", id, err)
-		}
-		return nil
-	})
+	rows, err := s.query(ctx, "SELECT c.off, c.size FROM exchanges e LEFT JOIN chunks c ON c.exchange_id = e.id AND c.off < e.received WHERE e.id = ? ORDER BY c.off", id)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("listing chunks of %s: %w", id, err)
+	}
+	defer rows.Close()
+	var out []ChunkInfo
+	found := false
+	for rows.Next() {
+		var off, size sql.NullInt64
+		if err := rows.Scan(&off, &size); err != nil {
+			return nil, fmt.Errorf("listing chunks of %s: %w", id, err)
+		}
+		found = true
+		if off.Valid {
+			out = append(out, ChunkInfo{Offset: off.Int64, Size: size.Int64})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing chunks of %s: %w", id, err)
+	}
+	if !found {
+		return nil, bus.ErrExchangeNotFound.New("%s", id)
 	}
 	return out, nil
 }
@@ -402,66 +412,53 @@ func (s *sqlStore) ReplaceContent(ctx context.Context, id string, wrappedKey []b
 // ---- Delivery ----
 
 // AcceptExchange keeps the stored SHA256, MediaType, Policy and ExpiresAt
-// where the Accept leaves them empty.
+// where the Accept leaves them empty. Three statements whatever the
+// recipients: one conditional UPDATE of the exchange (status requested;
+// the row is read only when it matches nothing, to tell why), one of its
+// pending recipients (their due times in a CASE), one INSERT of the events.
 func (s *sqlStore) AcceptExchange(ctx context.Context, a Accept) error {
 	at := orNow(a.At)
+	expires := micros(a.ExpiresAt)
 	return s.write(ctx, func(tx *txx) error {
-		var status, sha, media string
-		var policy []byte
-		var expires int64
-		err := tx.QueryRowContext(ctx, "SELECT status, sha256, media_type, policy, expires_at FROM exchanges WHERE id = ?"+s.d.forUpdate, a.ExchangeID).
-			Scan(&status, &sha, &media, &policy, &expires)
-		if errors.Is(err, sql.ErrNoRows) {
-			return bus.ErrExchangeNotFound.New("%s", a.ExchangeID)
-		}
+		res, err := tx.ExecContext(ctx, "UPDATE exchanges SET status = ?, size = ?, "+
+			"sha256 = CASE WHEN ? = '' THEN sha256 ELSE ? END, media_type = CASE WHEN ? = '' THEN media_type ELSE ? END, "+
+			"policy = COALESCE(?, policy), route = ?, expires_at = CASE WHEN ? = 0 THEN expires_at ELSE ? END, updated_at = ? WHERE id = ? AND status = ?",
+			ExchangeAccepted, a.Size, a.SHA256, a.SHA256, a.MediaType, a.MediaType, nullBytes(a.Policy), a.Route, expires, expires, micros(at),
+			a.ExchangeID, ExchangeRequested)
 		if err != nil {
-			return fmt.Errorf("reading exchange %s: %w", a.ExchangeID, err)
-		}
-		if status != ExchangeRequested {
-			return bus.ErrExchangeState.New("exchange %s is %s", a.ExchangeID, status)
-		}
-		if a.SHA256 != "" {
-			sha = a.SHA256
-		}
-		if a.MediaType != "" {
-			media = a.MediaType
-		}
-		if a.Policy != nil {
-			policy = a.Policy
-		}
-		if !a.ExpiresAt.IsZero() {
-			expires = micros(a.ExpiresAt)
-		}
-		if _, err := tx.ExecContext(ctx, "UPDATE exchanges SET status = ?, size = ?, sha256 = ?, media_type = ?, policy = ?, route = ?, expires_at = ?, updated_at = ? WHERE id = ?",
-			ExchangeAccepted, a.Size, sha, media, nullBytes(policy), a.Route, expires, micros(at), a.ExchangeID); err != nil {
 			return fmt.Errorf("accepting exchange %s: %w", a.ExchangeID, err)
 		}
-		rows, err := tx.QueryContext(ctx, "SELECT code FROM recipients WHERE exchange_id = ? AND status = ? ORDER BY seq", a.ExchangeID, RecipientPending)
-		if err != nil {
-			return fmt.Errorf("reading recipients of %s: %w", a.ExchangeID, err)
-		}
-		var codes []string
-		for rows.Next() {
-			var c string
-			if err := rows.Scan(&c); err != nil {
-				rows.Close()
-				return fmt.Errorf("reading recipients of %s: %w", a.ExchangeID, err)
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			status, _, _, err := s.exchangeState(ctx, tx, a.ExchangeID, s.d.forUpdate)
+			if err != nil {
+				return err
 			}
-			codes = append(codes, c)
+			return bus.ErrExchangeState.New("exchange %s is %s", a.ExchangeID, status)
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("reading recipients of %s: %w", a.ExchangeID, err)
+		q := "UPDATE recipients SET status = ?, due_at = "
+		args := []any{RecipientPlanned}
+		if len(a.DueAt) == 0 {
+			q += "?"
+		} else {
+			codes := make([]string, 0, len(a.DueAt))
+			for c := range a.DueAt {
+				codes = append(codes, c)
+			}
+			slices.Sort(codes) // one statement text per set of recipients' count
+			q += "CASE code"
+			for _, c := range codes {
+				due := a.DueAt[c]
+				if due.IsZero() {
+					due = at
+				}
+				q += " WHEN ? THEN ?"
+				args = append(args, c, micros(due))
+			}
+			q += " ELSE ? END"
 		}
-		for _, c := range codes {
-			due, ok := a.DueAt[c]
-			if !ok || due.IsZero() {
-				due = at
-			}
-			if _, err := tx.ExecContext(ctx, "UPDATE recipients SET status = ?, due_at = ? WHERE exchange_id = ? AND code = ?",
-				RecipientPlanned, micros(due), a.ExchangeID, c); err != nil {
-				return fmt.Errorf("planning recipient %s of %s: %w", c, a.ExchangeID, err)
-			}
+		args = append(args, micros(at), a.ExchangeID, RecipientPending)
+		if _, err := tx.ExecContext(ctx, q+" WHERE exchange_id = ? AND status = ?", args...); err != nil {
+			return fmt.Errorf("planning recipients of %s: %w", a.ExchangeID, err)
 		}
 		return insertEvents(ctx, tx, a.ExchangeID, at, a.Events)
 	})
@@ -474,6 +471,8 @@ type notification struct {
 	Event      string `json:"event"`
 }
 
+// ClaimDue reads the claimed recipients' sources in one query and writes
+// their events and outbox items with one multi-row INSERT each.
 func (s *sqlStore) ClaimDue(ctx context.Context, now time.Time, limit int, node string) ([]Recipient, error) {
 	now = orNow(now)
 	var out []Recipient
@@ -487,6 +486,11 @@ func (s *sqlStore) ClaimDue(ctx context.Context, now time.Time, limit int, node 
 		if out, err = scanRecipients(rows); err != nil {
 			return fmt.Errorf("claiming due recipients: %w", err)
 		}
+		if len(out) == 0 {
+			return nil
+		}
+		ids := make([]any, 0, len(out))
+		sources := make(map[string]string, len(out))
 		for i := range out {
 			r := &out[i]
 			r.Status, r.NotifiedAt = RecipientNotified, fromMicros(micros(now))
@@ -494,26 +498,44 @@ func (s *sqlStore) ClaimDue(ctx context.Context, now time.Time, limit int, node 
 				r.Status, micros(now), r.ExchangeID, r.Code); err != nil {
 				return fmt.Errorf("notifying recipient %s of %s: %w", r.Code, r.ExchangeID, err)
 			}
-			// The detail names the exchange's source, as every ledger event
-			// does, so that the sender's live subscribers hear of it too.
-			var source string
-			if err := tx.QueryRowContext(ctx, "SELECT source FROM exchanges WHERE id = ?", r.ExchangeID).Scan(&source); err != nil {
-				return fmt.Errorf("reading source of %s: %w", r.ExchangeID, err)
+			if _, ok := sources[r.ExchangeID]; !ok {
+				sources[r.ExchangeID] = ""
+				ids = append(ids, r.ExchangeID)
 			}
-			detail, _ := json.Marshal(map[string]string{"source": source})
-			ev := Event{ExchangeID: r.ExchangeID, At: now, Kind: RecipientNotified, Actor: "lgsp", Recipient: r.Code, Detail: string(detail), Node: node}
-			if err := insertEvents(ctx, tx, r.ExchangeID, now, []Event{ev}); err != nil {
-				return err
+		}
+		// The detail names the exchange's source, as every ledger event
+		// does, so that the sender's live subscribers hear of it too.
+		srows, err := tx.QueryContext(ctx, "SELECT id, source FROM exchanges WHERE id IN ("+placeholders(len(ids))+")", ids...)
+		if err != nil {
+			return fmt.Errorf("reading sources of due exchanges: %w", err)
+		}
+		for srows.Next() {
+			var id, src string
+			if err := srows.Scan(&id, &src); err != nil {
+				srows.Close()
+				return fmt.Errorf("reading sources of due exchanges: %w", err)
 			}
+			sources[id] = src
+		}
+		srows.Close()
+		if err := srows.Err(); err != nil {
+			return fmt.Errorf("reading sources of due exchanges: %w", err)
+		}
+		evs := make([]Event, 0, len(out))
+		items := make([]OutboxItem, 0, len(out))
+		for _, r := range out {
+			detail, _ := json.Marshal(map[string]string{"source": sources[r.ExchangeID]})
+			evs = append(evs, Event{ExchangeID: r.ExchangeID, At: now, Kind: RecipientNotified, Actor: "lgsp", Recipient: r.Code, Detail: string(detail), Node: node})
 			payload, err := json.Marshal(notification{ExchangeID: r.ExchangeID, Recipient: r.Code, Event: RecipientNotified})
 			if err != nil {
 				return fmt.Errorf("encoding notification of %s: %w", r.ExchangeID, err)
 			}
-			if err := insertOutbox(ctx, tx, OutboxItem{Kind: "webhook", Target: r.Code, ExchangeID: r.ExchangeID, Payload: payload, DueAt: now, FirstAt: now}); err != nil {
-				return err
-			}
+			items = append(items, OutboxItem{Kind: "webhook", Target: r.Code, ExchangeID: r.ExchangeID, Payload: payload, DueAt: now, FirstAt: now})
 		}
-		return nil
+		if err := insertEvents(ctx, tx, "", now, evs); err != nil {
+			return err
+		}
+		return insertOutboxItems(ctx, tx, items)
 	})
 	if err != nil {
 		return nil, err
@@ -523,20 +545,28 @@ func (s *sqlStore) ClaimDue(ctx context.Context, now time.Time, limit int, node 
 
 // Transition fills an empty Event.Kind with To, an empty Event.Recipient
 // with Recipient and a zero Event.At with At. It keeps the stored Outcome
-// when t.Outcome is empty.
+// when t.Outcome is empty. The recipient moves with one conditional UPDATE
+// (status in From); its row is read only when that matches nothing.
 func (s *sqlStore) Transition(ctx context.Context, t Transition) error {
 	at := orNow(t.At)
-	return s.write(ctx, func(tx *txx) error {
-		var status string
-		err := tx.QueryRowContext(ctx, "SELECT status FROM recipients WHERE exchange_id = ? AND code = ?"+s.d.forUpdate, t.ExchangeID, t.Recipient).Scan(&status)
-		if errors.Is(err, sql.ErrNoRows) {
-			return bus.ErrExchangeNotFound.New("%s has no recipient %s", t.ExchangeID, t.Recipient)
+	if t.Settle != nil {
+		switch t.Settle.Status {
+		case ExchangeCompleted, ExchangeCancelled, ExchangeExpired, ExchangeFailed:
+		default:
+			return fmt.Errorf("settling %s: %q is not a final exchange status", t.ExchangeID, t.Settle.Status)
 		}
-		if err != nil {
-			return fmt.Errorf("reading recipient %s of %s: %w", t.Recipient, t.ExchangeID, err)
-		}
-		if !slices.Contains(t.From, status) {
-			return bus.ErrExchangeState.New("recipient %s of %s is %s, not %s", t.Recipient, t.ExchangeID, status, strings.Join(t.From, " or "))
+	}
+	settled := false
+	err := s.write(ctx, func(tx *txx) error {
+		settled = false
+		if t.Settle != nil && s.d.forUpdate != "" {
+			// Confirmations of one exchange queue on its row, so that the
+			// last one sees the others' final states (MySQL; SQLite's
+			// writes are serial anyway). Exchange before recipients, the
+			// order every writer locks them in.
+			if _, _, _, err := s.exchangeState(ctx, tx, t.ExchangeID, s.d.forUpdate); err != nil {
+				return err
+			}
 		}
 		q := "UPDATE recipients SET status = ?"
 		args := []any{t.To}
@@ -555,10 +585,31 @@ func (s *sqlStore) Transition(ctx context.Context, t Transition) error {
 			q += ", outcome = ?"
 			args = append(args, t.Outcome)
 		}
-		q += " WHERE exchange_id = ? AND code = ?"
+		if len(t.From) == 0 {
+			return bus.ErrExchangeState.New("recipient %s of %s: no status to move from", t.Recipient, t.ExchangeID)
+		}
+		q += " WHERE exchange_id = ? AND code = ? AND status IN (" + placeholders(len(t.From)) + ")"
 		args = append(args, t.ExchangeID, t.Recipient)
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		for _, f := range t.From {
+			args = append(args, f)
+		}
+		res, err := tx.ExecContext(ctx, q, args...)
+		if err != nil {
 			return fmt.Errorf("moving recipient %s of %s to %s: %w", t.Recipient, t.ExchangeID, t.To, err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			var status string
+			err := tx.QueryRowContext(ctx, "SELECT status FROM recipients WHERE exchange_id = ? AND code = ?"+s.d.forUpdate, t.ExchangeID, t.Recipient).Scan(&status)
+			if errors.Is(err, sql.ErrNoRows) {
+				return bus.ErrExchangeNotFound.New("%s has no recipient %s", t.ExchangeID, t.Recipient)
+			}
+			if err != nil {
+				return fmt.Errorf("reading recipient %s of %s: %w", t.Recipient, t.ExchangeID, err)
+			}
+			if !slices.Contains(t.From, status) {
+				return bus.ErrExchangeState.New("recipient %s of %s is %s, not %s", t.Recipient, t.ExchangeID, status, strings.Join(t.From, " or "))
+			}
+			// Matched, but nothing changed (MySQL counts changed rows).
 		}
 		ev := t.Event
 		if ev.Kind == "" {
@@ -567,8 +618,30 @@ func (s *sqlStore) Transition(ctx context.Context, t Transition) error {
 		if ev.Recipient == "" {
 			ev.Recipient = t.Recipient
 		}
-		return insertEvents(ctx, tx, t.ExchangeID, at, []Event{ev})
+		if t.Settle == nil {
+			return insertEvents(ctx, tx, t.ExchangeID, at, []Event{ev})
+		}
+		args = append([]any{t.ExchangeID}, finalRecipientStatuses...)
+		var open int
+		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM recipients WHERE exchange_id = ? AND status NOT IN ("+placeholders(len(finalRecipientStatuses))+")", args...).Scan(&open); err != nil {
+			return fmt.Errorf("counting open recipients of %s: %w", t.ExchangeID, err)
+		}
+		if open > 0 {
+			return insertEvents(ctx, tx, t.ExchangeID, at, []Event{ev})
+		}
+		var err2 error
+		settled, err2 = s.purgeTx(ctx, tx, t.ExchangeID, t.Settle.Status, "", at, append([]Event{ev}, t.Settle.Events...))
+		return err2
 	})
+	if err != nil {
+		return err
+	}
+	if settled && s.afterPurge != nil {
+		if err := s.afterPurge(ctx); err != nil {
+			return fmt.Errorf("after purging %s: %w", t.ExchangeID, err)
+		}
+	}
+	return nil
 }
 
 // Inbox returns every status of the recipient when statuses is empty.
@@ -621,34 +694,8 @@ func (s *sqlStore) Purge(ctx context.Context, id, status, recipientStatus string
 	}
 	at = orNow(at)
 	err := s.write(ctx, func(tx *txx) error {
-		var purged int64
-		err := tx.QueryRowContext(ctx, "SELECT purged_at FROM exchanges WHERE id = ?"+s.d.forUpdate, id).Scan(&purged)
-		if errors.Is(err, sql.ErrNoRows) {
-			return bus.ErrExchangeNotFound.New("%s", id)
-		}
-		if err != nil {
-			return fmt.Errorf("reading exchange %s: %w", id, err)
-		}
-		if purged != 0 {
-			return nil
-		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM chunks WHERE exchange_id = ?", id); err != nil {
-			return fmt.Errorf("deleting chunks of %s: %w", id, err)
-		}
-		if _, err := tx.ExecContext(ctx, "UPDATE exchanges SET wrapped_key = NULL, status = ?, purged_at = ?, updated_at = ? WHERE id = ?",
-			status, micros(at), micros(at), id); err != nil {
-			return fmt.Errorf("purging exchange %s: %w", id, err)
-		}
-		if recipientStatus != "" {
-			args := append([]any{recipientStatus, micros(at), id}, finalRecipientStatuses...)
-			if _, err := tx.ExecContext(ctx, "UPDATE recipients SET status = ?, done_at = ? WHERE exchange_id = ? AND status NOT IN ("+placeholders(len(finalRecipientStatuses))+")", args...); err != nil {
-				return fmt.Errorf("closing recipients of %s: %w", id, err)
-			}
-		}
-		if err := s.rollupExchange(ctx, tx, id); err != nil {
-			return err
-		}
-		return insertEvents(ctx, tx, id, at, events)
+		_, err := s.purgeTx(ctx, tx, id, status, recipientStatus, at, events)
+		return err
 	})
 	if err != nil {
 		return err
@@ -659,6 +706,46 @@ func (s *sqlStore) Purge(ctx context.Context, id, status, recipientStatus string
 		}
 	}
 	return nil
+}
+
+// purgeTx is Purge inside a write transaction: it reports false (and
+// writes nothing) when the exchange is purged already. The exchange row is
+// marked first, with one conditional UPDATE (it is read only when that
+// matches nothing), so that on MySQL it is locked before its recipients and
+// chunks, as every writer locks them.
+func (s *sqlStore) purgeTx(ctx context.Context, tx *txx, id, status, recipientStatus string, at time.Time, events []Event) (bool, error) {
+	res, err := tx.ExecContext(ctx, "UPDATE exchanges SET wrapped_key = NULL, status = ?, purged_at = ?, updated_at = ? WHERE id = ? AND purged_at = 0",
+		status, micros(at), micros(at), id)
+	if err != nil {
+		return false, fmt.Errorf("purging exchange %s: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		var purged int64
+		err := tx.QueryRowContext(ctx, "SELECT purged_at FROM exchanges WHERE id = ?"+s.d.forUpdate, id).Scan(&purged)
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, bus.ErrExchangeNotFound.New("%s", id)
+		}
+		if err != nil {
+			return false, fmt.Errorf("reading exchange %s: %w", id, err)
+		}
+		if purged != 0 {
+			return false, nil
+		}
+		return false, fmt.Errorf("purging exchange %s: no row changed", id)
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM chunks WHERE exchange_id = ?", id); err != nil {
+		return false, fmt.Errorf("deleting chunks of %s: %w", id, err)
+	}
+	if recipientStatus != "" {
+		args := append([]any{recipientStatus, micros(at), id}, finalRecipientStatuses...)
+		if _, err := tx.ExecContext(ctx, "UPDATE recipients SET status = ?, done_at = ? WHERE exchange_id = ? AND status NOT IN ("+placeholders(len(finalRecipientStatuses))+")", args...); err != nil {
+			return false, fmt.Errorf("closing recipients of %s: %w", id, err)
+		}
+	}
+	if err := s.rollupExchange(ctx, tx, id); err != nil {
+		return false, err
+	}
+	return true, insertEvents(ctx, tx, id, at, events)
 }
 
 func (s *sqlStore) Expired(ctx context.Context, now time.Time, limit int) ([]string, error) {

@@ -9,23 +9,48 @@ import (
 // ---- Ledger (F7, R7) and the event feed of nodes ----
 
 // insertEvents appends events, filling an empty ExchangeID with exchangeID
-// and a zero At with at (now if at is zero too).
+// and a zero At with at (now if at is zero too): one multi-row INSERT for
+// up to eventsPerInsert of them, so that the events of one step cost one
+// statement. Their ids keep the order of events.
 func insertEvents(ctx context.Context, tx *txx, exchangeID string, at time.Time, events []Event) error {
 	at = orNow(at)
-	for _, ev := range events {
-		if ev.ExchangeID == "" {
-			ev.ExchangeID = exchangeID
+	for len(events) > 0 {
+		n := min(len(events), eventsPerInsert)
+		args := make([]any, 0, 7*n)
+		for _, ev := range events[:n] {
+			if ev.ExchangeID == "" {
+				ev.ExchangeID = exchangeID
+			}
+			if ev.At.IsZero() {
+				ev.At = at
+			}
+			args = append(args, ev.ExchangeID, micros(ev.At), ev.Kind, ev.Actor, ev.Recipient, ev.Detail, ev.Node)
 		}
-		if ev.At.IsZero() {
-			ev.At = at
+		if _, err := tx.ExecContext(ctx, insertEventsSQL(n), args...); err != nil {
+			return fmt.Errorf("inserting %s event of %s: %w", events[0].Kind, args[0], err)
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO events (exchange_id, occurred_at, kind, actor, recipient, detail, node) VALUES (?, ?, ?, ?, ?, ?, ?)",
-			ev.ExchangeID, micros(ev.At), ev.Kind, ev.Actor, ev.Recipient, ev.Detail, ev.Node); err != nil {
-			return fmt.Errorf("inserting %s event of %s: %w", ev.Kind, ev.ExchangeID, err)
-		}
+		events = events[n:]
 	}
 	return nil
 }
+
+// eventsPerInsert bounds the rows of one INSERT INTO events (7 parameters
+// each, far below either dialect's limit).
+const eventsPerInsert = 64
+
+// insertEventsSQLs holds the INSERT for 1…eventsPerInsert rows, so that
+// the statement cache sees the same texts.
+var insertEventsSQLs = func() []string {
+	out := make([]string, eventsPerInsert+1)
+	q := "INSERT INTO events (exchange_id, occurred_at, kind, actor, recipient, detail, node) VALUES (?, ?, ?, ?, ?, ?, ?)"
+	for n := 1; n <= eventsPerInsert; n++ {
+		out[n] = q
+		q += ", (?, ?, ?, ?, ?, ?, ?)"
+	}
+	return out
+}()
+
+func insertEventsSQL(n int) string { return insertEventsSQLs[n] }
 
 func (s *sqlStore) AddEvents(ctx context.Context, events ...Event) error {
 	if len(events) == 0 {

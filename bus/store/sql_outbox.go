@@ -32,6 +32,29 @@ func insertOutbox(ctx context.Context, tx interface {
 	return nil
 }
 
+// insertOutboxItems enqueues items (pending) with one multi-row INSERT per
+// eventsPerInsert of them.
+func insertOutboxItems(ctx context.Context, tx *txx, items []OutboxItem) error {
+	for len(items) > 0 {
+		n := min(len(items), eventsPerInsert)
+		q := "INSERT INTO outbox (kind, target, exchange_id, payload, due_at, first_at, attempts, last_error, status, claimed_by, claimed_until, lease_token, history) VALUES " +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, '', 0, '', ''), ", n), ", ")
+		args := make([]any, 0, 9*n)
+		for _, it := range items[:n] {
+			payload := it.Payload
+			if payload == nil {
+				payload = []byte{}
+			}
+			args = append(args, it.Kind, it.Target, it.ExchangeID, payload, micros(it.DueAt), micros(it.FirstAt), it.Attempts, it.LastError, OutboxPending)
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("enqueueing %s to %s: %w", items[0].Kind, items[0].Target, err)
+		}
+		items = items[n:]
+	}
+	return nil
+}
+
 // EnqueueOutbox ignores it.ID and it.Status (the item is pending); a zero
 // DueAt is now and a zero FirstAt is DueAt.
 func (s *sqlStore) EnqueueOutbox(ctx context.Context, it OutboxItem) error {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -38,13 +39,17 @@ func clip(s string, n int) string {
 	return string([]rune(s)[:n])
 }
 
-// upsertStats adds r to its rollup row.
-func (s *sqlStore) upsertStats(ctx context.Context, tx *txx, r StatsRow) error {
-	cols := append([]string{"day", "system_code", "unit", "route", "data_type", "direction", "docs", "confirmed", "failed", "expired", "bytes"}, histCols...)
-	args := []any{r.Day, r.SystemCode, clip(r.Unit, 255), clip(r.Route, 255), clip(r.DataType, 255), r.Direction, r.Docs, r.Confirmed, r.Failed, r.Expired, r.Bytes}
-	for _, n := range r.Latency {
-		args = append(args, n)
+// upsertStats adds each row to its rollup row and to its month's row (day
+// yyyymm00: a report over whole months reads a twelfth of the rows), with
+// one multi-row upsert per statsPerUpsert rows.
+func (s *sqlStore) upsertStats(ctx context.Context, tx *txx, rows []StatsRow) error {
+	all := make([]StatsRow, 0, 2*len(rows))
+	for _, r := range rows {
+		all = append(all, r)
+		r.Day = MonthOf(r.Day)
+		all = append(all, r)
 	}
+	cols := append([]string{"day", "system_code", "unit", "route", "data_type", "direction", "docs", "confirmed", "failed", "expired", "bytes"}, histCols...)
 	var sets []string
 	for _, c := range cols[6:] {
 		if s.d.name == "mysql" {
@@ -53,80 +58,86 @@ func (s *sqlStore) upsertStats(ctx context.Context, tx *txx, r StatsRow) error {
 			sets = append(sets, c+" = "+c+" + excluded."+c)
 		}
 	}
-	q := "INSERT INTO stats_daily (" + strings.Join(cols, ", ") + ") VALUES (" + placeholders(len(cols)) + ") "
+	tail := " ON CONFLICT (day, system_code, route, data_type, direction) DO UPDATE SET " + strings.Join(sets, ", ")
 	if s.d.name == "mysql" {
-		q += "ON DUPLICATE KEY UPDATE " + strings.Join(sets, ", ")
-	} else {
-		q += "ON CONFLICT (day, system_code, route, data_type, direction) DO UPDATE SET " + strings.Join(sets, ", ")
+		tail = " ON DUPLICATE KEY UPDATE " + strings.Join(sets, ", ")
 	}
-	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-		return fmt.Errorf("updating statistics: %w", err)
+	row := "(" + placeholders(len(cols)) + ")"
+	for len(all) > 0 {
+		n := min(len(all), statsPerUpsert)
+		args := make([]any, 0, n*len(cols))
+		for _, r := range all[:n] {
+			args = append(args, r.Day, r.SystemCode, clip(r.Unit, 255), clip(r.Route, 255), clip(r.DataType, 255), r.Direction, r.Docs, r.Confirmed, r.Failed, r.Expired, r.Bytes)
+			for _, v := range r.Latency {
+				args = append(args, v)
+			}
+		}
+		q := "INSERT INTO stats_daily (" + strings.Join(cols, ", ") + ") VALUES " + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ") + tail
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("updating statistics: %w", err)
+		}
+		all = all[n:]
 	}
 	return nil
 }
 
+// statsPerUpsert bounds the rows of one upsert (33 parameters each).
+const statsPerUpsert = 64
+
 // rollupExchange adds a finished exchange to the rollups, inside the Purge
 // transaction (so it counts exactly once): for the sender one document per
 // recipient (DirOut), for each recipient one document (DirIn). Only
-// metadata is read: codes, route, data type, size, statuses and times.
+// metadata is read: codes, route, data type, size, statuses and times —
+// with one query, and written with one upsert.
 func (s *sqlStore) rollupExchange(ctx context.Context, tx *txx, id string) error {
-	var src, route, dtype string
-	var size, created int64
-	if err := tx.QueryRowContext(ctx, "SELECT source, route, data_type, size, created_at FROM exchanges WHERE id = ?", id).
-		Scan(&src, &route, &dtype, &size, &created); err != nil {
-		return fmt.Errorf("reading exchange %s for statistics: %w", id, err)
-	}
-	rows, err := tx.QueryContext(ctx, "SELECT r.code, r.status, r.done_at, COALESCE(s.unit, '') FROM recipients r LEFT JOIN systems s ON s.code = r.code WHERE r.exchange_id = ?", id)
+	rows, err := tx.QueryContext(ctx, "SELECT e.source, e.route, e.data_type, e.size, e.created_at, COALESCE(su.unit, ''), r.code, r.status, r.done_at, COALESCE(ru.unit, '')"+
+		" FROM exchanges e LEFT JOIN systems su ON su.code = e.source LEFT JOIN recipients r ON r.exchange_id = e.id LEFT JOIN systems ru ON ru.code = r.code WHERE e.id = ?", id)
 	if err != nil {
-		return fmt.Errorf("reading recipients of %s for statistics: %w", id, err)
+		return fmt.Errorf("reading exchange %s for statistics: %w", id, err)
 	}
 	type rcp struct {
 		code, status, unit string
 		done               int64
 	}
 	var rs []rcp
+	var src, route, dtype, srcUnit string
+	var size, created int64
+	found := false
 	for rows.Next() {
-		var r rcp
-		if err := rows.Scan(&r.code, &r.status, &r.done, &r.unit); err != nil {
+		var code, status sql.NullString
+		var done sql.NullInt64
+		var unit string
+		if err := rows.Scan(&src, &route, &dtype, &size, &created, &srcUnit, &code, &status, &done, &unit); err != nil {
 			rows.Close()
-			return fmt.Errorf("reading recipients of %s for statistics: %w", id, err)
+			return fmt.Errorf("reading exchange %s for statistics: %w", id, err)
 		}
-		rs = append(rs, r)
+		found = true
+		if code.Valid {
+			rs = append(rs, rcp{code: code.String, status: status.String, unit: unit, done: done.Int64})
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("reading recipients of %s for statistics: %w", id, err)
+		return fmt.Errorf("reading exchange %s for statistics: %w", id, err)
 	}
-	var srcUnit string
-	if err := tx.QueryRowContext(ctx, "SELECT unit FROM systems WHERE code = ?", src).Scan(&srcUnit); err != nil {
-		srcUnit = "" // a sender removed from the registry still counts
+	if !found {
+		return fmt.Errorf("reading exchange %s for statistics: %w", id, sql.ErrNoRows)
 	}
 	day := Day(fromMicros(created))
 	out := StatsRow{Day: day, SystemCode: src, Unit: srcUnit, Route: route, DataType: dtype, Direction: DirOut}
+	ups := make([]StatsRow, 0, len(rs)+1)
 	for _, r := range rs {
 		in := StatsRow{Day: day, SystemCode: r.code, Unit: r.unit, Route: route, DataType: dtype, Direction: DirIn, Docs: 1}
 		countOutcome(&in, r.status, size, r.done-created)
 		out.Docs++
 		countOutcome(&out, r.status, size, r.done-created)
-		if err := s.upsertDayAndMonth(ctx, tx, in); err != nil {
-			return err
-		}
+		ups = append(ups, in)
 	}
 	if len(rs) == 0 {
 		out.Docs = 1
 		out.Failed = 1
 	}
-	return s.upsertDayAndMonth(ctx, tx, out)
-}
-
-// upsertDayAndMonth adds r to its day's row and to its month's row (day
-// yyyymm00): a report over whole months reads a twelfth of the rows.
-func (s *sqlStore) upsertDayAndMonth(ctx context.Context, tx *txx, r StatsRow) error {
-	if err := s.upsertStats(ctx, tx, r); err != nil {
-		return err
-	}
-	r.Day = MonthOf(r.Day)
-	return s.upsertStats(ctx, tx, r)
+	return s.upsertStats(ctx, tx, append(ups, out))
 }
 
 // MonthOf returns the month row's day of a day: yyyymm00.
