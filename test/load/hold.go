@@ -147,6 +147,31 @@ type schedule struct {
 	period     time.Duration
 }
 
+// run calls call at each due time of s, whatever its answers (open loop),
+// counting each offered and each late one (sent more than 10 ms after its
+// time, the previous call having been still unanswered); it ends at s.end
+// or with ctx.
+func (s schedule) run(ctx context.Context, offered, late *atomic.Int64, call func(due time.Time)) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
+	for due := s.start; due.Before(s.end) && ctx.Err() == nil; due = due.Add(s.period) {
+		if wait := time.Until(due); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-ctx.Done():
+				return
+			case <-timer.C:
+			}
+		}
+		offered.Add(1)
+		if time.Since(due) > 10*time.Millisecond {
+			late.Add(1)
+		}
+		call(due)
+	}
+}
+
 // ratePeriod is the interval at which each connection polls so that all of
 // them together offer -rate requests/s.
 func ratePeriod(cfg config) time.Duration {
@@ -168,31 +193,16 @@ func pollConn(ctx context.Context, cfg config, sys system, sched schedule, t *ta
 			dials.Add(1)
 		}
 	}})
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	<-timer.C
-	for due := sched.start; due.Before(sched.end) && ctx.Err() == nil; due = due.Add(sched.period) {
-		if wait := time.Until(due); wait > 0 {
-			timer.Reset(wait)
-			select {
-			case <-ctx.Done():
-				return
-			case <-timer.C:
-			}
-		}
-		offered.Add(1)
-		if time.Since(due) > 10*time.Millisecond {
-			late.Add(1)
-		}
+	sched.run(ctx, offered, late, func(due time.Time) {
 		if _, err := c.Inbox(traced); err != nil {
 			t.fail("inbox", err)
-			continue
+			return
 		}
 		d := time.Since(due)
 		t.add("inbox", d)
 		t.add("all", d)
 		t.done++
-	}
+	})
 }
 
 // sampleEstablished counts the ESTABLISHED connections to port every 250 ms

@@ -158,22 +158,7 @@ func soapRateConn(ctx context.Context, endpoint string, sys system, edxmlB64 []b
 		t.fail("sendEdoc", err)
 		return
 	}
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	<-timer.C
-	for due := sched.start; due.Before(sched.end) && ctx.Err() == nil; due = due.Add(sched.period) {
-		if wait := time.Until(due); wait > 0 {
-			timer.Reset(wait)
-			select {
-			case <-ctx.Done():
-				return
-			case <-timer.C:
-			}
-		}
-		offered.Add(1)
-		if time.Since(due) > 10*time.Millisecond {
-			late.Add(1)
-		}
+	sched.run(ctx, offered, late, func(due time.Time) {
 		var resp lgspedoc.SendEdocResponse
 		err := c.Call(ctx, lgspedoc.ActionSendEdoc, &lgspedoc.SendEdoc{Edxml: edxmlB64}, &resp)
 		reqs.Add(1)
@@ -182,11 +167,11 @@ func soapRateConn(ctx context.Context, endpoint string, sys system, edxmlB64 []b
 		}
 		if err != nil {
 			t.fail("sendEdoc", err)
-			continue
+			return
 		}
 		t.add("sendEdoc", time.Since(due))
 		t.done++
-	}
+	})
 }
 
 // soapPackets builds, for each system, an edXML document packet to the
