@@ -95,14 +95,10 @@ func (b *batcher) runBatch(batch []*writeJob) {
 		return
 	}
 	ctx := context.Background()
-	stx, err := b.s.w.BeginTx(ctx, b.s.d.txOpts)
-	if err != nil {
-		for _, j := range batch {
-			j.done <- fmt.Errorf("beginning transaction: %w", err)
-		}
+	tx, ok := b.begin(ctx, batch)
+	if !ok {
 		return
 	}
-	tx := &txx{Tx: stx, c: b.s.wc, fixed: ctx}
 	results := make([]error, len(batch))
 	for i, j := range batch {
 		if err := j.ctx.Err(); err != nil {
@@ -110,7 +106,7 @@ func (b *batcher) runBatch(batch []*writeJob) {
 			continue
 		}
 		if err := j.fn(tx); err != nil {
-			_ = stx.Rollback()
+			_ = tx.Tx.Rollback()
 			j.done <- err
 			rest := make([]*writeJob, 0, len(batch)-1)
 			for k, o := range batch {
@@ -128,7 +124,7 @@ func (b *batcher) runBatch(batch []*writeJob) {
 			return
 		}
 	}
-	if err := stx.Commit(); err != nil {
+	if err := tx.Tx.Commit(); err != nil {
 		for i := range results {
 			if results[i] == nil {
 				results[i] = fmt.Errorf("committing transaction: %w", err)
@@ -140,20 +136,29 @@ func (b *batcher) runBatch(batch []*writeJob) {
 	}
 }
 
+// begin opens the batch's transaction; when it cannot, every job gets the
+// error.
+func (b *batcher) begin(ctx context.Context, batch []*writeJob) (*txx, bool) {
+	stx, err := b.s.w.BeginTx(ctx, b.s.d.txOpts)
+	if err != nil {
+		for _, j := range batch {
+			j.done <- fmt.Errorf("beginning transaction: %w", err)
+		}
+		return nil, false
+	}
+	return &txx{Tx: stx, c: b.s.wc, fixed: ctx}, true
+}
+
 // runBatchSavepoints runs the jobs in one transaction, each in its own
 // savepoint, so that one job's error rolls back only that job.
 func (b *batcher) runBatchSavepoints(batch []*writeJob) {
 	// Statements run without the jobs' cancellation: SQLite's interrupt
 	// would roll back the whole transaction, other jobs' work included.
 	ctx := context.Background()
-	stx, err := b.s.w.BeginTx(ctx, b.s.d.txOpts)
-	if err != nil {
-		for _, j := range batch {
-			j.done <- fmt.Errorf("beginning transaction: %w", err)
-		}
+	tx, ok := b.begin(ctx, batch)
+	if !ok {
 		return
 	}
-	tx := &txx{Tx: stx, c: b.s.wc, fixed: ctx}
 	results := make([]error, len(batch))
 	for i, j := range batch {
 		if err := j.ctx.Err(); err != nil {
@@ -172,7 +177,7 @@ func (b *batcher) runBatchSavepoints(batch []*writeJob) {
 			results[i] = err
 			if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO job"); rerr != nil {
 				// The transaction is unusable: fail the whole batch.
-				_ = stx.Rollback()
+				_ = tx.Tx.Rollback()
 				for k, j := range batch {
 					if results[k] == nil {
 						results[k] = fmt.Errorf("rolling back a failed write: %w", rerr)
@@ -187,11 +192,11 @@ func (b *batcher) runBatchSavepoints(batch []*writeJob) {
 		}
 	}
 	if len(batch) == 1 && results[0] != nil {
-		_ = stx.Rollback()
+		_ = tx.Tx.Rollback()
 		batch[0].done <- results[0]
 		return
 	}
-	if err := stx.Commit(); err != nil {
+	if err := tx.Tx.Commit(); err != nil {
 		for i := range results {
 			if results[i] == nil {
 				results[i] = fmt.Errorf("committing transaction: %w", err)
