@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,8 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tuyenquang/lgsp/adapters/rest"
 	"github.com/tuyenquang/lgsp/bus/exchange"
-	"github.com/tuyenquang/lgsp/bus/notify"
 )
 
 // fanoutWait bounds how long one notification may take to reach every
@@ -112,12 +113,17 @@ func runFanout(ctx context.Context, cfg config, systems []system, out io.Writer)
 			var last int64
 			for subCtx.Err() == nil {
 				trace := &httptrace.ClientTrace{GotFirstResponseByte: first}
-				_ = c.Events(httptrace.WithClientTrace(subCtx, trace), last, func(e notify.Event) error {
-					last = e.ID
-					if e.Kind != "notified" || e.Recipient != sys.Code {
+				// Raw frames: only the kind, the recipient and the exchange id
+				// are read, without decoding the whole event (the generator
+				// reads every stream on the node's cores).
+				_ = c.EventFrames(httptrace.WithClientTrace(subCtx, trace), last, func(f rest.EventFrame) error {
+					if f.ID > 0 {
+						last = f.ID
+					}
+					if string(f.Event) != "notified" || string(jsonField(f.Data, "recipient")) != sys.Code {
 						return nil
 					}
-					if r := cur.Load(); r != nil && r.id == e.ExchangeID && r.arr[i].CompareAndSwap(0, int64(time.Since(r.t0))+1) {
+					if r := cur.Load(); r != nil && r.id == string(jsonField(f.Data, "exchange_id")) && r.arr[i].CompareAndSwap(0, int64(time.Since(r.t0))+1) {
 						if r.got.Add(1) == int64(len(r.arr)) {
 							close(r.done)
 						}
@@ -276,4 +282,23 @@ func runFanout(ctx context.Context, cfg config, systems []system, out io.Writer)
 	usage.print(out)
 	fmt.Fprintf(out, "CPU per delivery over the %.1f s of notifications: server %.2f µs, loadgen %.2f µs\n", phaseS, res.ServerUSPerDelivery, res.LoadgenUSPerDelivery)
 	return verdict(out, res.Pass, res)
+}
+
+// jsonField returns the raw value of the string field name in the node's
+// event JSON (one flat object whose string values — exchange ids, system
+// codes, kinds — need no escaping), or nil. Enough for the fanout mode,
+// not a JSON parser.
+func jsonField(js []byte, name string) []byte {
+	var key [32]byte
+	k := append(append(append(key[:0], '"'), name...), `":"`...)
+	i := bytes.Index(js, k)
+	if i < 0 {
+		return nil
+	}
+	v := js[i+len(k):]
+	j := bytes.IndexByte(v, '"')
+	if j < 0 || bytes.IndexByte(v[:j], '\\') >= 0 {
+		return nil
+	}
+	return v[:j]
 }
