@@ -3,7 +3,6 @@ package rest
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -79,10 +78,6 @@ func (a *api) sse(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	fl.Flush()
-	if c := takeOver(w, r); c != nil {
-		a.sseRaw(r, c, sub)
-		return
-	}
 	ping := time.NewTicker(20 * time.Second)
 	defer ping.Stop()
 	for {
@@ -119,112 +114,6 @@ func (a *api) sse(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			fl.Flush()
-		}
-	}
-}
-
-// sseConn is an SSE stream's connection once the handler took it over from
-// net/http: it writes the chunked body itself, one write(2) per wake-up
-// with every frame that is waiting, instead of going through the
-// response's buffer, the chunk writer and the connection's buffer (issue
-// #13: 10,000 live subscribers, one write per delivery is the floor).
-type sseConn struct {
-	conn net.Conn
-	gone chan struct{} // closed when the client closed its side
-	buf  []byte
-}
-
-// takeOver hijacks an HTTP/1.x stream whose headers and first chunks were
-// flushed, or returns nil (HTTP/2, a recorder in tests): the caller then
-// keeps writing through net/http.
-func takeOver(w http.ResponseWriter, r *http.Request) *sseConn {
-	if r.ProtoMajor != 1 {
-		return nil
-	}
-	conn, brw, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		return nil
-	}
-	_ = brw // the client sends nothing more on an event stream; whatever it sends is read and dropped below
-	c := &sseConn{conn: conn, gone: make(chan struct{})}
-	// net/http no longer reads the connection: this reader sees the client
-	// leave (EOF or error, or the close below) and ends the stream.
-	go func() {
-		defer close(c.gone)
-		var b [64]byte
-		for {
-			if _, err := conn.Read(b[:]); err != nil {
-				return
-			}
-		}
-	}()
-	return c
-}
-
-// chunk appends one HTTP/1.1 chunk holding p.
-func (c *sseConn) chunk(p []byte) {
-	c.buf = strconv.AppendInt(c.buf, int64(len(p)), 16)
-	c.buf = append(c.buf, "\r\n"...)
-	c.buf = append(c.buf, p...)
-	c.buf = append(c.buf, "\r\n"...)
-}
-
-// flush writes what chunk appended, in one Write.
-func (c *sseConn) flush() error {
-	_, err := c.conn.Write(c.buf)
-	if cap(c.buf) > 64<<10 {
-		c.buf = nil // a burst of replayed events: do not keep its buffer
-	} else {
-		c.buf = c.buf[:0]
-	}
-	return err
-}
-
-// end writes a last frame and the chunked body's end, then closes.
-func (c *sseConn) end(frame string) {
-	c.chunk([]byte(frame))
-	c.buf = append(c.buf, "0\r\n\r\n"...)
-	_ = c.flush()
-}
-
-// sseRaw is the stream loop of sse on a connection taken over: the same
-// events, heartbeats, closing and dropped frames, written as chunks.
-func (a *api) sseRaw(r *http.Request, c *sseConn, sub *notify.Subscription) {
-	defer c.conn.Close()
-	ping := time.NewTicker(20 * time.Second)
-	defer ping.Stop()
-	for {
-		select {
-		case <-c.gone:
-			return
-		case <-r.Context().Done():
-			return
-		case <-a.h.Stopping():
-			c.end("event: closing\ndata: {\"reason\":\"the node is shutting down; reconnect with Last-Event-ID\"}\n\n")
-			return
-		case <-sub.Dropped:
-			c.end("event: dropped\ndata: {\"reason\":\"slow consumer; reconnect with Last-Event-ID\"}\n\n")
-			return
-		case e := <-sub.C:
-			// The frame was encoded once for every stream; events already
-			// waiting go out in the same write.
-			c.chunk(e.SSE())
-			for more := true; more; {
-				select {
-				case e := <-sub.C:
-					c.chunk(e.SSE())
-				default:
-					more = false
-				}
-			}
-			if c.flush() != nil {
-				return
-			}
-		case <-ping.C:
-			c.chunk([]byte(": ping\n\n"))
-			if c.flush() != nil {
-				return
-			}
 		}
 	}
 }
