@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -119,10 +120,28 @@ func TestAlertTrafficAnomalySOAPAndVXP(t *testing.T) {
 		soapCall()
 		vxpCall()
 	}
+	// The burst goes at once, so that it lands in one window even on a
+	// loaded machine (one after the other, 28 calls under -race could
+	// spill into the next window and never make one window anomalous).
 	atWindowStart(window)
+	var wg sync.WaitGroup
+	errs := make(chan error, 28)
 	for range 14 {
-		soapCall()
-		vxpCall()
+		wg.Go(func() {
+			var resp lgspedoc.GetAgencyListResponse
+			errs <- wss.Call(ctx, lgspedoc.ActionGetAgencyList, &lgspedoc.GetAgencyList{}, &resp)
+		})
+		wg.Go(func() {
+			_, err := sdk.GetReceivedEdocList(ctx, "edoc")
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, sys := range []string{"000.00.56.H60", "000.00.57.H60"} {
 		subject := "test-node/" + sys
