@@ -85,6 +85,7 @@ type Service struct {
 	wake   func() // tells live subscribers and the dispatcher that events were written
 	perms  Permissions
 	speaks SpeaksFor
+	pushed func(code string) bool
 
 	uploads sync.Map // exchange id → struct{}: one upload per space at a time on this node
 	due     chan struct{}
@@ -106,6 +107,10 @@ type Options struct {
 	// SpeaksFor binds the organ codes in packets to the caller
 	// (auth.SpeaksFor); nil lets a system speak only for itself.
 	SpeaksFor SpeaksFor
+	// Pushed reports the recipient systems whose notifications another
+	// delivery kind takes (notify.Diverter.Takes): the dispatcher queues
+	// their webhook item even when they have no webhook URL. Nil: none.
+	Pushed func(code string) bool
 }
 
 // Permissions is the part of auth.Permissions that F2 needs. If it also
@@ -136,7 +141,7 @@ func (s *Service) checkGrants(ctx context.Context, source string, recips []strin
 
 // New returns a Service.
 func New(o Options) *Service {
-	s := &Service{store: o.Store, vault: o.Vault, routes: o.Routes, log: o.Log, cfg: o.Config.withDefaults(), node: o.Node, now: o.Now, wake: o.Wake, perms: o.Permissions, speaks: o.SpeaksFor, due: make(chan struct{}, 1)}
+	s := &Service{store: o.Store, vault: o.Vault, routes: o.Routes, log: o.Log, cfg: o.Config.withDefaults(), node: o.Node, now: o.Now, wake: o.Wake, perms: o.Permissions, speaks: o.SpeaksFor, pushed: o.Pushed, due: make(chan struct{}, 1)}
 	if s.now == nil {
 		s.now = time.Now
 	}
