@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -624,7 +625,40 @@ func (s *Service) Complete(ctx context.Context, source, id string, c CompleteReq
 	if !due.After(now) {
 		s.kick()
 	}
-	return s.store.GetExchange(ctx, id)
+	return accepted(ex, a), nil
+}
+
+// accepted is ex as AcceptExchange(a) left it in the store (what
+// GetExchange would read back, to the store's microsecond): ex is what
+// Complete read and the route's steps replaced.
+func accepted(ex store.Exchange, a store.Accept) store.Exchange {
+	us := func(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+	ex.Status, ex.Size, ex.Route, ex.UpdatedAt = store.ExchangeAccepted, a.Size, a.Route, us(a.At)
+	if a.SHA256 != "" {
+		ex.SHA256 = a.SHA256
+	}
+	if a.MediaType != "" {
+		ex.MediaType = a.MediaType
+	}
+	if a.Policy != nil {
+		ex.Policy = a.Policy
+	}
+	if !a.ExpiresAt.IsZero() {
+		ex.ExpiresAt = us(a.ExpiresAt)
+	}
+	ex.Recipients = slices.Clone(ex.Recipients)
+	for i := range ex.Recipients {
+		r := &ex.Recipients[i]
+		if r.Status != store.RecipientPending {
+			continue
+		}
+		due, ok := a.DueAt[r.Code]
+		if !ok || due.IsZero() {
+			due = a.At
+		}
+		r.Status, r.DueAt = store.RecipientPlanned, us(due)
+	}
+	return ex
 }
 
 // CompleteRequest is the end of F3: the client's view of the content and
