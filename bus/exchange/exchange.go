@@ -604,7 +604,15 @@ func (s *Service) Complete(ctx context.Context, source, id string, c CompleteReq
 		s.wake()
 		return ex, err
 	}
-	s.labelDocRefs(msg)
+	if p := c.Parsed; p != nil && p.SHA256 == ex.SHA256 && xmlMedia(ex.MediaType) {
+		// The content is the one the caller parsed (a transform step
+		// would have changed its hash): its references are known.
+		if len(p.Refs) > 0 {
+			msg.Label(RefsLabel, strings.Join(p.Refs, " "))
+		}
+	} else {
+		s.labelDocRefs(msg)
+	}
 	now := s.now().UTC()
 	if expires.IsZero() {
 		expires = ex.ExpiresAt
@@ -667,6 +675,20 @@ type CompleteRequest struct {
 	SHA256    string          `json:"sha256,omitempty"`
 	MediaType string          `json:"media_type,omitempty"`
 	Policy    json.RawMessage `json:"policy,omitempty"`
+	// Parsed is set by an in-process caller that parsed the content
+	// itself (adapters/qlvb's sendEdoc): Complete then takes the
+	// document's references from it instead of parsing the content a
+	// second time, when the route's steps left that content unchanged.
+	// Never read from a request.
+	Parsed *ParsedDoc `json:"-"`
+}
+
+// ParsedDoc is what a caller's parse of an edXML document packet found:
+// the packet's references (edxml.Packet.Refs) and the SHA-256 (hex) of
+// the bytes it parsed.
+type ParsedDoc struct {
+	SHA256 string
+	Refs   []string
 }
 
 // Policy is the exchange policy a source may attach at F3.
