@@ -12,14 +12,17 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tuyenquang/lgsp/adapters/rest"
 	"github.com/tuyenquang/lgsp/bus/edxml"
 	"github.com/tuyenquang/lgsp/bus/exchange"
 	"github.com/tuyenquang/lgsp/bus/notify"
 	"github.com/tuyenquang/lgsp/bus/service"
+	"github.com/tuyenquang/lgsp/bus/store"
 	"github.com/tuyenquang/lgsp/bus/transform"
 )
 
@@ -135,6 +138,7 @@ func TestEdXMLSignedDelivery(t *testing.T) {
 	if v.Status != "accepted" || v.MediaType != "application/xml" {
 		t.Fatalf("after complete: %+v", v)
 	}
+	sameAsStored(t, a, v)
 
 	// The recipient downloads application/xml: a valid edXML packet whose
 	// signature verifies against the test CA.
@@ -271,5 +275,37 @@ func TestEdXMLSignedDelivery(t *testing.T) {
 	waitKind("status")
 	if s := statuses(); len(s) != 2 || s[1]["code"] != "06" {
 		t.Errorf("status events after purge = %v", s)
+	}
+}
+
+// sameAsStored checks that the exchange Complete answered (v, built from
+// what the accept wrote, not read back) is the stored one: the same as a
+// status read, but for the recipients' moves since (the dispatcher may
+// have notified them already).
+func sameAsStored(t *testing.T, c *rest.Client, v *exchange.View) {
+	t.Helper()
+	st, err := c.Status(context.Background(), v.ID)
+	if err != nil {
+		t.Fatalf("status of %s: %v", v.ID, err)
+	}
+	got, want := *v, *st
+	got.Ledger, want.Ledger = nil, nil
+	if len(got.Recipients) != len(want.Recipients) {
+		t.Fatalf("complete answered %d recipients, the store has %d", len(got.Recipients), len(want.Recipients))
+	}
+	got.Recipients, want.Recipients = slices.Clone(got.Recipients), slices.Clone(want.Recipients)
+	for i := range want.Recipients {
+		r, w := got.Recipients[i], &want.Recipients[i]
+		if r.Status != store.RecipientPlanned {
+			t.Errorf("complete answered recipient %s %s, want planned", r.Code, r.Status)
+		}
+		if w.Status == store.RecipientNotified {
+			w.Status, w.NotifiedAt = r.Status, r.NotifiedAt
+		}
+	}
+	gj, _ := json.Marshal(got)
+	wj, _ := json.Marshal(want)
+	if !bytes.Equal(gj, wj) {
+		t.Errorf("complete answered\n%s\nthe store has\n%s", gj, wj)
 	}
 }

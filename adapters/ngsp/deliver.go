@@ -117,6 +117,12 @@ func (c *Caller) RetryPolicy(it store.OutboxItem) bus.RetryPolicy {
 // Name is the kind's name (delivery.Kind).
 func (c *Caller) Name() string { return KindCall }
 
+// Takes reports whether target is a service on NGSP (notify.Diverter).
+func (c *Caller) Takes(target string) bool {
+	_, _, ok := c.lookup(target)
+	return ok
+}
+
 // Divert takes the notification of a recipient that is a service on NGSP
 // and queues its delivery (notify.Diverter).
 func (c *Caller) Divert(ctx context.Context, it store.OutboxItem) (bool, error) {

@@ -38,6 +38,7 @@ func (m *module) sendEdoc(ctx context.Context, p *auth.Principal, req *lgspedoc.
 	if pkt.Kind() != edxml.KindDocument {
 		return nil, bus.ErrEDXMLInvalid.New("this is a status packet: send it with updateStatus")
 	}
+	refs := pkt.Refs() // recorded at Complete without parsing the packet again
 	mh := pkt.Envelope.Header.MessageHeader
 	if mh.From == nil || strings.TrimSpace(mh.From.OrganId) == "" {
 		return nil, bus.ErrEDXMLInvalid.New("the packet names no sender (MessageHeader/From/OrganId)")
@@ -73,7 +74,9 @@ func (m *module) sendEdoc(ctx context.Context, p *auth.Principal, req *lgspedoc.
 		_, _ = ex.Cancel(context.WithoutCancel(ctx), p.SystemCode, sp.ExchangeID)
 		return nil, err
 	}
-	done, err := ex.Complete(ctx, p.SystemCode, sp.ExchangeID, exchange.CompleteRequest{})
+	// The packet was parsed above: Complete takes its references from
+	// that parse instead of parsing it again.
+	done, err := ex.Complete(ctx, p.SystemCode, sp.ExchangeID, exchange.CompleteRequest{Parsed: &exchange.ParsedDoc{SHA256: hex.EncodeToString(sum[:]), Refs: refs}})
 	if err != nil {
 		return nil, err
 	}

@@ -108,6 +108,12 @@ func (p *Pusher) now() time.Time {
 // Name is the delivery kind of pushes (delivery.Kind).
 func (p *Pusher) Name() string { return KindSOAPPush }
 
+// Takes reports whether target is pushed to (notify.Diverter).
+func (p *Pusher) Takes(target string) bool {
+	_, ok := PushTo(p.Routes(), target)
+	return ok
+}
+
 // Divert takes the webhook item of a recipient that is pushed to and
 // turns it into a push due at once or at the next time of the push's
 // schedule (notify.Diverter).

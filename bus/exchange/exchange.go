@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -85,6 +86,7 @@ type Service struct {
 	wake   func() // tells live subscribers and the dispatcher that events were written
 	perms  Permissions
 	speaks SpeaksFor
+	pushed func(code string) bool
 
 	uploads sync.Map // exchange id → struct{}: one upload per space at a time on this node
 	due     chan struct{}
@@ -106,6 +108,10 @@ type Options struct {
 	// SpeaksFor binds the organ codes in packets to the caller
 	// (auth.SpeaksFor); nil lets a system speak only for itself.
 	SpeaksFor SpeaksFor
+	// Pushed reports the recipient systems whose notifications another
+	// delivery kind takes (notify.Diverter.Takes): the dispatcher queues
+	// their webhook item even when they have no webhook URL. Nil: none.
+	Pushed func(code string) bool
 }
 
 // Permissions is the part of auth.Permissions that F2 needs. If it also
@@ -136,7 +142,7 @@ func (s *Service) checkGrants(ctx context.Context, source string, recips []strin
 
 // New returns a Service.
 func New(o Options) *Service {
-	s := &Service{store: o.Store, vault: o.Vault, routes: o.Routes, log: o.Log, cfg: o.Config.withDefaults(), node: o.Node, now: o.Now, wake: o.Wake, perms: o.Permissions, speaks: o.SpeaksFor, due: make(chan struct{}, 1)}
+	s := &Service{store: o.Store, vault: o.Vault, routes: o.Routes, log: o.Log, cfg: o.Config.withDefaults(), node: o.Node, now: o.Now, wake: o.Wake, perms: o.Permissions, speaks: o.SpeaksFor, pushed: o.Pushed, due: make(chan struct{}, 1)}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -598,7 +604,15 @@ func (s *Service) Complete(ctx context.Context, source, id string, c CompleteReq
 		s.wake()
 		return ex, err
 	}
-	s.labelDocRefs(msg)
+	if p := c.Parsed; p != nil && p.SHA256 == ex.SHA256 && xmlMedia(ex.MediaType) {
+		// The content is the one the caller parsed (a transform step
+		// would have changed its hash): its references are known.
+		if len(p.Refs) > 0 {
+			msg.Label(RefsLabel, strings.Join(p.Refs, " "))
+		}
+	} else {
+		s.labelDocRefs(msg)
+	}
 	now := s.now().UTC()
 	if expires.IsZero() {
 		expires = ex.ExpiresAt
@@ -619,7 +633,40 @@ func (s *Service) Complete(ctx context.Context, source, id string, c CompleteReq
 	if !due.After(now) {
 		s.kick()
 	}
-	return s.store.GetExchange(ctx, id)
+	return accepted(ex, a), nil
+}
+
+// accepted is ex as AcceptExchange(a) left it in the store (what
+// GetExchange would read back, to the store's microsecond): ex is what
+// Complete read and the route's steps replaced.
+func accepted(ex store.Exchange, a store.Accept) store.Exchange {
+	us := func(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+	ex.Status, ex.Size, ex.Route, ex.UpdatedAt = store.ExchangeAccepted, a.Size, a.Route, us(a.At)
+	if a.SHA256 != "" {
+		ex.SHA256 = a.SHA256
+	}
+	if a.MediaType != "" {
+		ex.MediaType = a.MediaType
+	}
+	if a.Policy != nil {
+		ex.Policy = a.Policy
+	}
+	if !a.ExpiresAt.IsZero() {
+		ex.ExpiresAt = us(a.ExpiresAt)
+	}
+	ex.Recipients = slices.Clone(ex.Recipients)
+	for i := range ex.Recipients {
+		r := &ex.Recipients[i]
+		if r.Status != store.RecipientPending {
+			continue
+		}
+		due, ok := a.DueAt[r.Code]
+		if !ok || due.IsZero() {
+			due = a.At
+		}
+		r.Status, r.DueAt = store.RecipientPlanned, us(due)
+	}
+	return ex
 }
 
 // CompleteRequest is the end of F3: the client's view of the content and
@@ -628,6 +675,20 @@ type CompleteRequest struct {
 	SHA256    string          `json:"sha256,omitempty"`
 	MediaType string          `json:"media_type,omitempty"`
 	Policy    json.RawMessage `json:"policy,omitempty"`
+	// Parsed is set by an in-process caller that parsed the content
+	// itself (adapters/qlvb's sendEdoc): Complete then takes the
+	// document's references from it instead of parsing the content a
+	// second time, when the route's steps left that content unchanged.
+	// Never read from a request.
+	Parsed *ParsedDoc `json:"-"`
+}
+
+// ParsedDoc is what a caller's parse of an edXML document packet found:
+// the packet's references (edxml.Packet.Refs) and the SHA-256 (hex) of
+// the bytes it parsed.
+type ParsedDoc struct {
+	SHA256 string
+	Refs   []string
 }
 
 // Policy is the exchange policy a source may attach at F3.

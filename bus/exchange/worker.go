@@ -32,7 +32,7 @@ func (s *Service) RunDispatcher(ctx context.Context) {
 		case <-t.C:
 		}
 		for ctx.Err() == nil {
-			rs, err := s.store.ClaimDue(ctx, s.now().UTC(), claimBatch, s.node)
+			rs, err := s.store.ClaimDue(ctx, s.now().UTC(), claimBatch, s.node, s.pushed)
 			if err != nil {
 				if ctx.Err() == nil {
 					s.log.WithError(err).Error("claiming due deliveries")

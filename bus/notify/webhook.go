@@ -70,9 +70,23 @@ type Webhooks struct {
 
 // Diverter takes the notification of a recipient that is reached another
 // way: Divert reports true when it has handled it (enqueued its own
-// delivery); an error is retried like a failed webhook.
+// delivery); an error is retried like a failed webhook. Takes reports
+// whether Divert would take the notifications of target now: the
+// dispatcher queues a webhook item for a system without a webhook URL only
+// when some diverter takes it (store.ExchangeStore.ClaimDue).
 type Diverter interface {
 	Divert(ctx context.Context, it store.OutboxItem) (bool, error)
+	Takes(target string) bool
+}
+
+// Takes reports whether one of ds takes the notifications of target.
+func Takes(ds []Diverter, target string) bool {
+	for _, d := range ds {
+		if d.Takes(target) {
+			return true
+		}
+	}
+	return false
 }
 
 func (w *Webhooks) init() {

@@ -33,7 +33,7 @@ func finished(t *testing.T, s store.Store, id string, at time.Time, size int64, 
 	}
 	must(t, s.CreateExchange(ctx, e))
 	must(t, s.AcceptExchange(ctx, store.Accept{ExchangeID: id, Size: size, SHA256: "ab", Route: "van-ban", At: at}))
-	if _, err := s.ClaimDue(ctx, at, 100, "n1"); err != nil {
+	if _, err := s.ClaimDue(ctx, at, 100, "n1", nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range confirm {

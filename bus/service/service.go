@@ -370,7 +370,8 @@ func NewWith(ctx context.Context, env *Environment, cfg Config) (*Service, error
 	if err := s.provisionSSO(); err != nil {
 		return fail(err)
 	}
-	s.exchange = exchange.New(exchange.Options{Store: s.store, Vault: s.vault, Routes: s.routes.Load, Log: log, Config: cfg.Exchange, Node: cfg.Node, Wake: s.feed.Wake, Permissions: s.grants, SpeaksFor: s.speaks})
+	s.exchange = exchange.New(exchange.Options{Store: s.store, Vault: s.vault, Routes: s.routes.Load, Log: log, Config: cfg.Exchange, Node: cfg.Node, Wake: s.feed.Wake, Permissions: s.grants, SpeaksFor: s.speaks,
+		Pushed: func(code string) bool { return notify.Takes(s.diverters, code) }})
 	if cfg.Alerts.Enabled {
 		chs, err := alert.Channels(cfg.Alerts, log, s.outbound)
 		if err != nil {

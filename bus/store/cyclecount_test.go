@@ -62,7 +62,7 @@ func TestExchangeCycleStatementsSQLite(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	countCycle(t, s, log, cycleBound{statements: 44, writeTx: 11, readTx: 12})
+	countCycle(t, s, log, cycleBound{statements: 38, writeTx: 8, readTx: 11})
 }
 
 // TestExchangeCycleStatementsMySQL is the same on MariaDB.
@@ -73,5 +73,5 @@ func TestExchangeCycleStatementsMySQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	countCycle(t, s, log, cycleBound{statements: 45, writeTx: 11, readTx: 12})
+	countCycle(t, s, log, cycleBound{statements: 39, writeTx: 8, readTx: 11})
 }

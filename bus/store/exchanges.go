@@ -202,11 +202,15 @@ type ExchangeStore interface {
 	// exchange is not requested).
 	AcceptExchange(ctx context.Context, a Accept) error
 	// ClaimDue moves up to limit recipients whose status is planned and
-	// DueAt ≤ now to notified, writes a "notified" event for each, enqueues
-	// a webhook outbox item for each (Kind "webhook", Target = recipient),
-	// and returns them. Several nodes may call it at once; each recipient is
-	// claimed by exactly one.
-	ClaimDue(ctx context.Context, now time.Time, limit int, node string) ([]Recipient, error)
+	// DueAt ≤ now to notified, writes a "notified" event for each, and
+	// returns them. In the same transaction it enqueues a webhook outbox
+	// item (Kind "webhook", Target = recipient) for each recipient that has
+	// something to be delivered: its system has a webhook URL at the claim,
+	// or is not registered, or pushed (nil: none) reports that another kind
+	// takes its notifications; a system that only polls or subscribes gets
+	// none. Several nodes may call it at once; each recipient is claimed by
+	// exactly one.
+	ClaimDue(ctx context.Context, now time.Time, limit int, node string, pushed func(code string) bool) ([]Recipient, error)
 	// Transition applies one recipient transition (F6, F7, rejections …).
 	Transition(ctx context.Context, t Transition) error
 	// Inbox lists exchanges addressed to code whose recipient status is one

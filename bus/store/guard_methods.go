@@ -172,14 +172,14 @@ func (g *Guarded) ClaimDeliveries(ctx context.Context, p1 Claim) (r0 []OutboxIte
 	return r0, g.end(ctx, cctx, err)
 }
 
-func (g *Guarded) ClaimDue(ctx context.Context, p1 time.Time, p2 int, p3 string) (r0 []Recipient, err error) {
+func (g *Guarded) ClaimDue(ctx context.Context, p1 time.Time, p2 int, p3 string, p4 func(code string) bool) (r0 []Recipient, err error) {
 	cctx, cancel, err := g.begin(ctx)
 	if err != nil {
 		return r0, err
 	}
 	defer cancel()
 	defer g.observe("ClaimDue", time.Now())
-	r0, err = g.Store.ClaimDue(cctx, p1, p2, p3)
+	r0, err = g.Store.ClaimDue(cctx, p1, p2, p3, p4)
 	return r0, g.end(ctx, cctx, err)
 }
 

@@ -169,8 +169,9 @@ func (l *stmtLog) table() (string, stmtCount) {
 // hotCycle runs the exchange path as the services do, store call by store
 // call (bus/exchange, bus/delivery, bus/auth): authentication (key, system,
 // nonce, session, bearer token, connection), F2 create, F3 upload, F4
-// complete (accept and plan), the dispatcher's claim and the webhook
-// outbox's claim, heartbeat and finish, F5–F7 inbox, ready, download,
+// complete (accept and plan), the dispatcher's claim (no webhook item: the
+// destination has no webhook URL), a webhook of another system through the
+// outbox (claim, heartbeat, finish; not counted per exchange), F5–F7 inbox, ready, download,
 // confirm with the purge and its stats rollup, and the ledger's append
 // and feed tail, then the sweeps. stop ends it early: "requested" after
 // the upload, "notified" after the notification (the seed keeps exchanges
@@ -235,22 +236,31 @@ func hotCycle(t testing.TB, s store.Store, id string, now time.Time, stop string
 	must(err, "hash the content")
 	must(s.AcceptExchange(ctx, store.Accept{ExchangeID: id, Size: 6, SHA256: hexSHA("abcdef"), Route: "r1", At: now,
 		DueAt: map[string]time.Time{hotDst: now}, Events: []store.Event{{Kind: "accepted", Actor: hotSrc, Node: "n1"}, {Kind: "planned", Recipient: hotDst, Actor: "lgsp", Node: "n1"}}}), "accept")
-	_, err = s.GetExchange(ctx, id)
-	must(err, "get")
+	// Complete answers with what the accept wrote: no read after it.
 
 	// The dispatcher's claim and the notification through the outbox.
 	mark("notify")
-	due, err := s.ClaimDue(ctx, now, 10, "n1")
+	due, err := s.ClaimDue(ctx, now, 10, "n1", nil)
 	must(err, "claim due")
 	if len(due) != 1 || due[0].ExchangeID != id {
 		t.Fatalf("claim due of %s = %+v", id, due)
 	}
-	// ClaimDue queued the notification in the outbox: the delivery engine
-	// claims it, extends the lease and finishes it.
+	// The recipient's system has no webhook URL and nothing diverts it:
+	// ClaimDue queued no outbox item (it polls or subscribes).
+	mark("other")
+	// A system with a webhook: the delivery engine claims its item,
+	// extends the lease and finishes it (not per exchange of the path).
+	must(s.EnqueueOutbox(ctx, store.OutboxItem{Kind: "webhook", Target: hotSrc, ExchangeID: id, Payload: []byte(`{}`),
+		DueAt: now, FirstAt: now, Status: store.OutboxPending}), "enqueue webhook")
 	items, err := s.ClaimDeliveries(ctx, store.Claim{Now: now, Limit: 10, Node: "n1", Lease: time.Minute})
 	must(err, "claim deliveries")
-	if len(items) == 0 || items[0].ExchangeID != id {
-		t.Fatalf("claimed deliveries of %s = %+v", id, items)
+	if len(items) == 0 {
+		t.Fatalf("claimed no deliveries of %s", id)
+	}
+	for _, it := range items {
+		if it.ExchangeID == id && it.Target == hotDst {
+			t.Fatalf("ClaimDue queued a webhook item for %s, which has no webhook URL: %+v", hotDst, it)
+		}
 	}
 	_, err = s.ExtendLease(ctx, items[0].LeaseToken, now.Add(2*time.Minute))
 	must(err, "heartbeat")
@@ -258,7 +268,6 @@ func hotCycle(t testing.TB, s store.Store, id string, now time.Time, stop string
 		it.Status, it.Attempts = store.OutboxDone, 1
 		must(s.FinishOutbox(ctx, it), "finish")
 	}
-	mark("other")
 	// A later delivery stays pending in the seed.
 	must(s.EnqueueOutbox(ctx, store.OutboxItem{Kind: "webhook", Target: hotDst, ExchangeID: id, Payload: []byte(`{}`),
 		DueAt: now.Add(48 * time.Hour), FirstAt: now, Status: store.OutboxPending}), "enqueue later")

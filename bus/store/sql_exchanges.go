@@ -471,9 +471,13 @@ type notification struct {
 	Event      string `json:"event"`
 }
 
-// ClaimDue reads the claimed recipients' sources in one query and writes
-// their events and outbox items with one multi-row INSERT each.
-func (s *sqlStore) ClaimDue(ctx context.Context, now time.Time, limit int, node string) ([]Recipient, error) {
+// ClaimDue reads the claimed recipients' sources and their systems'
+// webhook URLs in one query (in its transaction, so that a URL set before
+// the claim commits is seen) and writes their events and outbox items with
+// one multi-row INSERT each. A recipient gets a webhook item only when its
+// system has a webhook URL, is not registered (the delivery reports that),
+// or pushed says another kind takes its notification (notify.Diverter).
+func (s *sqlStore) ClaimDue(ctx context.Context, now time.Time, limit int, node string, pushed func(code string) bool) ([]Recipient, error) {
 	now = orNow(now)
 	var out []Recipient
 	err := s.write(ctx, func(tx *txx) error {
@@ -490,7 +494,10 @@ func (s *sqlStore) ClaimDue(ctx context.Context, now time.Time, limit int, node 
 			return nil
 		}
 		ids := make([]any, 0, len(out))
+		codes := make([]any, 0, 1)
 		sources := make(map[string]string, len(out))
+		hooks := make(map[string]string, 1) // system → webhook URL, of registered systems
+		seenCode := make(map[string]bool, 1)
 		for i := range out {
 			r := &out[i]
 			r.Status, r.NotifiedAt = RecipientNotified, fromMicros(micros(now))
@@ -502,20 +509,30 @@ func (s *sqlStore) ClaimDue(ctx context.Context, now time.Time, limit int, node 
 				sources[r.ExchangeID] = ""
 				ids = append(ids, r.ExchangeID)
 			}
+			if !seenCode[r.Code] {
+				seenCode[r.Code] = true
+				codes = append(codes, r.Code)
+			}
 		}
 		// The detail names the exchange's source, as every ledger event
 		// does, so that the sender's live subscribers hear of it too.
-		srows, err := tx.QueryContext(ctx, "SELECT id, source FROM exchanges WHERE id IN ("+placeholders(len(ids))+")", ids...)
+		srows, err := tx.QueryContext(ctx, "SELECT 0, id, source FROM exchanges WHERE id IN ("+placeholders(len(ids))+
+			") UNION ALL SELECT 1, code, webhook_url FROM systems WHERE code IN ("+placeholders(len(codes))+")", append(ids, codes...)...)
 		if err != nil {
 			return fmt.Errorf("reading sources of due exchanges: %w", err)
 		}
 		for srows.Next() {
-			var id, src string
-			if err := srows.Scan(&id, &src); err != nil {
+			var which int
+			var key, val string
+			if err := srows.Scan(&which, &key, &val); err != nil {
 				srows.Close()
 				return fmt.Errorf("reading sources of due exchanges: %w", err)
 			}
-			sources[id] = src
+			if which == 0 {
+				sources[key] = val
+			} else {
+				hooks[key] = val
+			}
 		}
 		srows.Close()
 		if err := srows.Err(); err != nil {
@@ -526,6 +543,9 @@ func (s *sqlStore) ClaimDue(ctx context.Context, now time.Time, limit int, node 
 		for _, r := range out {
 			detail, _ := json.Marshal(map[string]string{"source": sources[r.ExchangeID]})
 			evs = append(evs, Event{ExchangeID: r.ExchangeID, At: now, Kind: RecipientNotified, Actor: "lgsp", Recipient: r.Code, Detail: string(detail), Node: node})
+			if url, registered := hooks[r.Code]; registered && url == "" && (pushed == nil || !pushed(r.Code)) {
+				continue // nothing to deliver: the system polls its inbox or subscribes
+			}
 			payload, err := json.Marshal(notification{ExchangeID: r.ExchangeID, Recipient: r.Code, Event: RecipientNotified})
 			if err != nil {
 				return fmt.Errorf("encoding notification of %s: %w", r.ExchangeID, err)

@@ -244,7 +244,7 @@ func BenchmarkExchangeCycle(b *testing.B) {
 			must(s.AddEvents(ctx, store.Event{ExchangeID: id, Kind: "uploaded"}))
 			must(s.AcceptExchange(ctx, store.Accept{ExchangeID: id, Size: int64(len(payload)), Route: "r", At: now,
 				Events: []store.Event{{Kind: "accepted"}}}))
-			if _, err := s.ClaimDue(ctx, time.Now(), 100, "bench"); err != nil {
+			if _, err := s.ClaimDue(ctx, time.Now(), 100, "bench", nil); err != nil {
 				must(err)
 			}
 			for _, st := range [][2]string{

@@ -107,7 +107,7 @@ func testSettled(t *testing.T, s store.Store) {
 	upload(t, s, pending.ID, 0, []byte("x"), 4)
 	accept(t, s, e.ID, at(time.Minute), nil)
 	accept(t, s, pending.ID, at(time.Minute), nil)
-	if _, err := s.ClaimDue(ctx, at(time.Minute), 10, "n1"); err != nil {
+	if _, err := s.ClaimDue(ctx, at(time.Minute), 10, "n1", nil); err != nil {
 		t.Fatal(err)
 	}
 	settled := func() []string {

@@ -34,7 +34,7 @@ func testRollupOnPurge(t *testing.T, s store.Store) {
 	}
 	e := newExchange(t, s, "ex_st", at(0), dstA, dstB)
 	ok(t, s.AcceptExchange(ctx, store.Accept{ExchangeID: e.ID, Size: 1000, SHA256: "ab", Route: "r1", At: at(time.Second)}), "accepting")
-	_, _ = s.ClaimDue(ctx, at(time.Second), 10, "n1")
+	_, _ = s.ClaimDue(ctx, at(time.Second), 10, "n1", nil)
 	ok(t, s.Transition(ctx, store.Transition{ExchangeID: e.ID, Recipient: dstA, From: []string{store.RecipientNotified}, To: store.RecipientConfirmed, At: at(90 * time.Second)}), "confirming")
 	ok(t, s.Transition(ctx, store.Transition{ExchangeID: e.ID, Recipient: dstB, From: []string{store.RecipientNotified}, To: store.RecipientRejected, At: at(2 * time.Minute)}), "rejecting")
 	ok(t, s.Purge(ctx, e.ID, store.ExchangeCompleted, "", at(3*time.Minute)), "purging")

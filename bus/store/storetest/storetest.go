@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, plant Planter) {
 		{"Accept", testAccept},
 		{"ClaimDue", testClaimDue},
 		{"ClaimDueConcurrent", testClaimDueConcurrent},
+		{"ClaimDueWebhooks", testClaimDueWebhooks},
 		{"Transition", testTransition},
 		{"Inbox", testInbox},
 		{"Purge", func(t *testing.T, s store.Store) { testPurge(t, s, plant) }},
@@ -760,22 +761,22 @@ func testClaimDue(t *testing.T, s store.Store) {
 	accept(t, s, e2.ID, at(time.Minute), map[string]time.Time{dstA: at(7 * time.Minute)})
 	newExchange(t, s, "ex_pending", at(0), dstA) // not accepted: never claimed
 
-	if got, err := s.ClaimDue(ctx, at(time.Minute), 10, "n1"); err != nil || len(got) != 0 {
+	if got, err := s.ClaimDue(ctx, at(time.Minute), 10, "n1", nil); err != nil || len(got) != 0 {
 		t.Fatalf("ClaimDue before anything is due = %+v, %v", got, err)
 	}
 	now := at(10 * time.Minute)
-	got, err := s.ClaimDue(ctx, now, 2, "n1")
+	got, err := s.ClaimDue(ctx, now, 2, "n1", nil)
 	ok(t, err, "claiming")
 	check(t, "claimed (limit 2, oldest due first)", got, []store.Recipient{
 		{ExchangeID: e.ID, Code: dstB, Status: store.RecipientNotified, DueAt: us(at(5 * time.Minute)), NotifiedAt: us(now)},
 		{ExchangeID: e2.ID, Code: dstA, Status: store.RecipientNotified, DueAt: us(at(7 * time.Minute)), NotifiedAt: us(now)},
 	})
-	got, err = s.ClaimDue(ctx, now, 0, "n2")
+	got, err = s.ClaimDue(ctx, now, 0, "n2", nil)
 	ok(t, err, "claiming")
 	if len(got) != 1 || got[0].Code != dstA || got[0].ExchangeID != e.ID {
 		t.Fatalf("second claim = %+v", got)
 	}
-	if got, _ := s.ClaimDue(ctx, now, 10, "n1"); len(got) != 0 {
+	if got, _ := s.ClaimDue(ctx, now, 10, "n1", nil); len(got) != 0 {
 		t.Fatalf("claimed again: %+v", got)
 	}
 
@@ -816,6 +817,57 @@ func testClaimDue(t *testing.T, s store.Store) {
 	check(t, "outbox payload", body, map[string]string{"exchange_id": e.ID, "recipient": dstB, "event": "notified"})
 }
 
+// testClaimDueWebhooks: ClaimDue queues a webhook item only for the
+// recipients that have something to be delivered — a webhook URL at the
+// claim (also one set after the plan), an unregistered system, or one that
+// pushed takes — and none for systems that poll or subscribe; every
+// recipient is notified and gets its ledger event all the same.
+func testClaimDueWebhooks(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const hook, later, polls, pushed, unknown = "000.00.10.H60", "000.00.11.H60", "000.00.12.H60", "000.00.13.H60", "000.00.14.H60"
+	for _, c := range []string{hook, later, polls, pushed} {
+		sys := store.System{Code: c, Name: c, Unit: "UBND", Status: store.SystemActive, CreatedAt: at(0), UpdatedAt: at(0)}
+		if c == hook {
+			sys.WebhookURL = "https://hook.example/lgsp"
+		}
+		ok(t, s.CreateSystem(ctx, sys), "creating "+c)
+	}
+	e := newExchange(t, s, "ex_wh", at(0), hook, later, polls, pushed, unknown)
+	accept(t, s, e.ID, at(time.Minute), nil)
+	// The URL is set after the plan, before the delivery is due.
+	sys, err := s.GetSystem(ctx, later)
+	ok(t, err, "reading "+later)
+	sys.WebhookURL, sys.UpdatedAt = "https://later.example/lgsp", at(2*time.Minute)
+	ok(t, s.UpdateSystem(ctx, sys), "setting the webhook URL of "+later)
+
+	got, err := s.ClaimDue(ctx, at(3*time.Minute), 10, "n1", func(code string) bool { return code == pushed })
+	ok(t, err, "claiming")
+	if len(got) != 5 {
+		t.Fatalf("claimed %d recipients, want 5: %+v", len(got), got)
+	}
+	items, err := s.ListDeliveries(ctx, store.OutboxFilter{ExchangeID: e.ID, Limit: 10})
+	ok(t, err, "listing outbox")
+	var targets []string
+	for _, it := range items {
+		if it.Kind != "webhook" {
+			t.Fatalf("outbox item of kind %q: %+v", it.Kind, it)
+		}
+		targets = append(targets, it.Target)
+	}
+	slices.Sort(targets)
+	check(t, "webhook items' targets", targets, []string{hook, later, pushed, unknown})
+	evs, _ := s.Events(ctx, e.ID)
+	n := 0
+	for _, ev := range evs {
+		if ev.Kind == store.RecipientNotified {
+			n++
+		}
+	}
+	if n != 5 {
+		t.Fatalf("%d notified events, want 5", n)
+	}
+}
+
 func testClaimDueConcurrent(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	const exchanges, perExchange, workers = 10, 3, 4
@@ -838,7 +890,7 @@ func testClaimDueConcurrent(t *testing.T, s store.Store) {
 		node := fmt.Sprintf("node-%d", w)
 		wg.Go(func() {
 			for {
-				got, err := s.ClaimDue(ctx, now, 3, node)
+				got, err := s.ClaimDue(ctx, now, 3, node, nil)
 				mu.Lock()
 				if err != nil {
 					errs = append(errs, err)
@@ -889,7 +941,7 @@ func testTransition(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	e := newExchange(t, s, "ex_t", at(0), dstA, dstB)
 	accept(t, s, e.ID, at(0), nil)
-	if _, err := s.ClaimDue(ctx, at(time.Minute), 10, "n1"); err != nil {
+	if _, err := s.ClaimDue(ctx, at(time.Minute), 10, "n1", nil); err != nil {
 		t.Fatal(err)
 	}
 	steps := []struct {
@@ -974,7 +1026,7 @@ func testInbox(t *testing.T, s store.Store) {
 	if len(got) != 3 {
 		t.Fatalf("inbox of every status = %d items", len(got))
 	}
-	if _, err := s.ClaimDue(ctx, at(15*time.Minute), 10, "n1"); err != nil {
+	if _, err := s.ClaimDue(ctx, at(15*time.Minute), 10, "n1", nil); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = s.Inbox(ctx, dstB, []string{store.RecipientNotified}, 10)
@@ -994,7 +1046,7 @@ func testPurge(t *testing.T, s store.Store, plant Planter) {
 	// A stray past Received is purged too.
 	plant(t, s, store.Chunk{ExchangeID: e.ID, Offset: 1000, Size: 3, Data: []byte("xyz")})
 	accept(t, s, e.ID, at(time.Minute), nil)
-	_, _ = s.ClaimDue(ctx, at(time.Minute), 10, "n1")
+	_, _ = s.ClaimDue(ctx, at(time.Minute), 10, "n1", nil)
 	ok(t, s.Transition(ctx, store.Transition{ExchangeID: e.ID, Recipient: dstA, From: []string{store.RecipientNotified}, To: store.RecipientRejected, At: at(2 * time.Minute), Outcome: "no"}), "rejecting")
 	ok(t, s.Transition(ctx, store.Transition{ExchangeID: e.ID, Recipient: dstB, From: []string{store.RecipientNotified}, To: store.RecipientReady, At: at(2 * time.Minute)}), "ready")
 	before, _ := s.Events(ctx, e.ID)
