@@ -14,16 +14,10 @@ import (
 	"time"
 )
 
-// buildLGSP builds cmd/lgsp once per test binary.
+// buildLGSP returns cmd/lgsp, built once per test binary.
 func buildLGSP(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "lgsp")
-	cmd := exec.Command("go", "build", "-o", bin, "../cmd/lgsp")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building lgsp: %v\n%s", err, out)
-	}
-	return bin
+	return builtLGSP(t, "")
 }
 
 func copyDir(t *testing.T, src, dst string) {

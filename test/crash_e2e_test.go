@@ -48,14 +48,9 @@ func newCrashNode(t *testing.T) (*crashNode, rest.Credentials, rest.Credentials)
 // cleanups run after the node is stopped.
 func newCrashNodeOn(t *testing.T, prepare func(work string)) (*crashNode, rest.Credentials, rest.Credentials) {
 	t.Helper()
-	n := &crashNode{t: t, bin: filepath.Join(t.TempDir(), "lgsp"), work: t.TempDir()}
+	n := &crashNode{t: t, bin: builtLGSP(t, "lgsp_testhooks"), work: t.TempDir()}
 	if prepare != nil {
 		prepare(n.work)
-	}
-	build := exec.Command("go", "build", "-tags", "lgsp_testhooks", "-o", n.bin, "../cmd/lgsp")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building lgsp with test hooks: %v\n%s", err, out)
 	}
 	if err := os.MkdirAll(filepath.Join(n.work, "routes"), 0o755); err != nil {
 		t.Fatal(err)
