@@ -128,20 +128,25 @@ func soapConn(ctx, runCtx context.Context, endpoint string, sys system, edxmlB64
 		return
 	}
 	for runCtx.Err() == nil {
-		var resp lgspedoc.SendEdocResponse
-		t0 := time.Now()
-		err := c.Call(ctx, lgspedoc.ActionSendEdoc, &lgspedoc.SendEdoc{Edxml: edxmlB64}, &resp)
-		reqs.Add(1)
-		if err == nil && resp.DocId == "" {
-			err = fmt.Errorf("sendEdoc answered without a docId")
-		}
-		if err != nil {
-			t.fail("sendEdoc", err)
-			continue
-		}
-		t.add("sendEdoc", time.Since(t0))
-		t.done++
+		sendEdoc(ctx, c, edxmlB64, time.Now(), t, reqs)
 	}
+}
+
+// sendEdoc makes one sendEdoc call and tallies it, its latency counted
+// from since.
+func sendEdoc(ctx context.Context, c *soap.Client, edxmlB64 []byte, since time.Time, t *tally, reqs *atomic.Int64) {
+	var resp lgspedoc.SendEdocResponse
+	err := c.Call(ctx, lgspedoc.ActionSendEdoc, &lgspedoc.SendEdoc{Edxml: edxmlB64}, &resp)
+	reqs.Add(1)
+	if err == nil && resp.DocId == "" {
+		err = fmt.Errorf("sendEdoc answered without a docId")
+	}
+	if err != nil {
+		t.fail("sendEdoc", err)
+		return
+	}
+	t.add("sendEdoc", time.Since(since))
+	t.done++
 }
 
 // soapRateConn sends sendEdoc over a connection of its own at the times
@@ -158,20 +163,7 @@ func soapRateConn(ctx context.Context, endpoint string, sys system, edxmlB64 []b
 		t.fail("sendEdoc", err)
 		return
 	}
-	sched.run(ctx, offered, late, func(due time.Time) {
-		var resp lgspedoc.SendEdocResponse
-		err := c.Call(ctx, lgspedoc.ActionSendEdoc, &lgspedoc.SendEdoc{Edxml: edxmlB64}, &resp)
-		reqs.Add(1)
-		if err == nil && resp.DocId == "" {
-			err = fmt.Errorf("sendEdoc answered without a docId")
-		}
-		if err != nil {
-			t.fail("sendEdoc", err)
-			return
-		}
-		t.add("sendEdoc", time.Since(due))
-		t.done++
-	})
+	sched.run(ctx, offered, late, func(due time.Time) { sendEdoc(ctx, c, edxmlB64, due, t, reqs) })
 }
 
 // soapPackets builds, for each system, an edXML document packet to the
