@@ -124,16 +124,7 @@ func (b *batcher) runBatch(batch []*writeJob) {
 			return
 		}
 	}
-	if err := tx.Tx.Commit(); err != nil {
-		for i := range results {
-			if results[i] == nil {
-				results[i] = fmt.Errorf("committing transaction: %w", err)
-			}
-		}
-	}
-	for i, j := range batch {
-		j.done <- results[i]
-	}
+	commitAndReport(tx, batch, results)
 }
 
 // begin opens the batch's transaction; when it cannot, every job gets the
@@ -196,6 +187,12 @@ func (b *batcher) runBatchSavepoints(batch []*writeJob) {
 		batch[0].done <- results[0]
 		return
 	}
+	commitAndReport(tx, batch, results)
+}
+
+// commitAndReport commits the batch's transaction and gives every job its
+// result: its own error, or the commit's when it had none.
+func commitAndReport(tx *txx, batch []*writeJob, results []error) {
 	if err := tx.Tx.Commit(); err != nil {
 		for i := range results {
 			if results[i] == nil {
