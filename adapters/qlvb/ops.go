@@ -63,24 +63,16 @@ func (m *module) sendEdoc(ctx context.Context, p *auth.Principal, req *lgspedoc.
 	}
 	sum := sha256.Sum256(raw)
 	ex := m.h.Exchange
-	sp, err := ex.RequestExchange(ctx, p.SystemCode, exchange.Request{
+	// F2–F4 in one store transaction; the packet was parsed above, so
+	// its references are not looked for again.
+	done, err := ex.Submit(ctx, p.SystemCode, exchange.Request{
 		Recipients: recips, Title: strings.TrimSpace(mh.Subject), Importance: imp, DataType: DataType,
 		MediaType: "application/xml", Size: int64(len(raw)), SHA256: hex.EncodeToString(sum[:]),
-	})
+	}, raw, exchange.CompleteRequest{Parsed: &exchange.ParsedDoc{SHA256: hex.EncodeToString(sum[:]), Refs: refs}})
 	if err != nil {
 		return nil, err
 	}
-	if _, err := ex.Upload(ctx, p.SystemCode, sp.ExchangeID, 0, bytes.NewReader(raw)); err != nil {
-		_, _ = ex.Cancel(context.WithoutCancel(ctx), p.SystemCode, sp.ExchangeID)
-		return nil, err
-	}
-	// The packet was parsed above: Complete takes its references from
-	// that parse instead of parsing it again.
-	done, err := ex.Complete(ctx, p.SystemCode, sp.ExchangeID, exchange.CompleteRequest{Parsed: &exchange.ParsedDoc{SHA256: hex.EncodeToString(sum[:]), Refs: refs}})
-	if err != nil {
-		return nil, err
-	}
-	return &lgspedoc.SendEdocResponse{DocId: sp.ExchangeID, Status: done.Status, To: recips}, nil
+	return &lgspedoc.SendEdocResponse{DocId: done.ID, Status: done.Status, To: recips}, nil
 }
 
 // getReceivedEdocList lists what is due for the caller and not confirmed.

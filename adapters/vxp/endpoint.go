@@ -482,16 +482,10 @@ func (e *Endpoint) sendEdoc(ctx context.Context, c *caller, body []byte) (map[st
 	}
 	sum := sha256.Sum256(file)
 	ex := e.h.Exchange
-	sp, err := ex.RequestExchange(ctx, c.sys.Code, exchange.Request{Recipients: recips, Title: strings.TrimSpace(mh.Subject),
-		DataType: e.cfg.DataType, MediaType: "application/xml", Size: int64(len(file)), SHA256: hex.EncodeToString(sum[:])})
+	sp, err := ex.Submit(ctx, c.sys.Code, exchange.Request{Recipients: recips, Title: strings.TrimSpace(mh.Subject),
+		DataType: e.cfg.DataType, MediaType: "application/xml", Size: int64(len(file)), SHA256: hex.EncodeToString(sum[:])},
+		file, exchange.CompleteRequest{Parsed: &exchange.ParsedDoc{SHA256: hex.EncodeToString(sum[:]), Refs: pkt.Refs()}})
 	if err != nil {
-		return nil, err
-	}
-	if _, err := ex.Upload(ctx, c.sys.Code, sp.ExchangeID, 0, bytes.NewReader(file)); err != nil {
-		_, _ = ex.Cancel(context.WithoutCancel(ctx), c.sys.Code, sp.ExchangeID)
-		return nil, err
-	}
-	if _, err := ex.Complete(ctx, c.sys.Code, sp.ExchangeID, exchange.CompleteRequest{}); err != nil {
 		return nil, err
 	}
 	// What the status packets coming back must answer (metadata only).
@@ -502,13 +496,13 @@ func (e *Endpoint) sendEdoc(ctx context.Context, c *caller, body []byte) (map[st
 			ref.Date = rf.PromulgationDate.Time.Format(time.DateOnly)
 		}
 		detail, _ := json.Marshal(ref)
-		_, _, err = e.st.ClaimGatewayDoc(ctx, store.GatewayDoc{Gateway: gwSent, Direction: store.GatewayOut, DocID: sp.ExchangeID,
-			ExchangeID: sp.ExchangeID, Status: "sent", Detail: string(detail), CreatedAt: e.clock(), UpdatedAt: e.clock()})
+		_, _, err = e.st.ClaimGatewayDoc(ctx, store.GatewayDoc{Gateway: gwSent, Direction: store.GatewayOut, DocID: sp.ID,
+			ExchangeID: sp.ID, Status: "sent", Detail: string(detail), CreatedAt: e.clock(), UpdatedAt: e.clock()})
 		if err != nil && e.h.Log != nil {
 			e.h.Log.WithError(err).Warn("vxp endpoint: status packets of this exchange will name no document")
 		}
 	}
-	return map[string]any{"DocId": sp.ExchangeID}, nil
+	return map[string]any{"DocId": sp.ID}, nil
 }
 
 // sentRef is what a status packet answering a sent document names

@@ -91,17 +91,11 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 
 func (r *chunkReader) Close() error { r.cur = nil; return nil }
 
-// message builds the bus.Message a route's steps see for ex.
+// message builds the bus.Message a route's steps see for ex, whose
+// content is stored.
 func (s *Service) message(ctx context.Context, ex *store.Exchange) *bus.Message {
-	m := &bus.Message{
-		ExchangeID: ex.ID, Source: ex.Source, Title: ex.Title, Importance: ex.Importance,
-		DataType: ex.DataType, Protocol: ex.Protocol, MediaType: ex.MediaType, Size: ex.Size, SHA256: ex.SHA256,
-	}
-	for _, r := range ex.Recipients {
-		m.Recipients = append(m.Recipients, r.Code)
-	}
+	m := s.baseMessage(ex)
 	m.Open = func() (io.ReadCloser, error) { return s.open(ctx, *ex, 0, -1) }
-	m.SpeaksFor = func(ctx context.Context, organ string) error { return s.CheckSender(ctx, ex.Source, organ) }
 	m.Replace = func(ctx context.Context, mediaType string, r io.Reader) error {
 		size, sum, wrapped, err := s.replace(ctx, ex.ID, ex.Source, mediaType, r)
 		if err != nil {
@@ -111,6 +105,19 @@ func (s *Service) message(ctx context.Context, ex *store.Exchange) *bus.Message 
 		m.Size, m.SHA256, m.MediaType = size, sum, mediaType
 		return nil
 	}
+	return m
+}
+
+// baseMessage is the bus.Message of ex without Open and Replace.
+func (s *Service) baseMessage(ex *store.Exchange) *bus.Message {
+	m := &bus.Message{
+		ExchangeID: ex.ID, Source: ex.Source, Title: ex.Title, Importance: ex.Importance,
+		DataType: ex.DataType, Protocol: ex.Protocol, MediaType: ex.MediaType, Size: ex.Size, SHA256: ex.SHA256,
+	}
+	for _, r := range ex.Recipients {
+		m.Recipients = append(m.Recipients, r.Code)
+	}
+	m.SpeaksFor = func(ctx context.Context, organ string) error { return s.CheckSender(ctx, ex.Source, organ) }
 	return m
 }
 

@@ -271,6 +271,30 @@ func (s *Service) recipientsValid(ctx context.Context, rt *route.Route, codes []
 // RequestExchange validates an F2 request of source against the registry and
 // the routes and opens an upload space.
 func (s *Service) RequestExchange(ctx context.Context, source string, req Request) (*Space, error) {
+	d, err := s.newExchange(ctx, source, req)
+	if err != nil {
+		return nil, err
+	}
+	ex, rt := d.ex, d.rt
+	if err := s.store.CreateExchange(ctx, ex, d.ev); err != nil {
+		return nil, fmt.Errorf("storing exchange request: %w", err)
+	}
+	s.wake()
+	return &Space{ExchangeID: ex.ID, UploadPath: "/v1/exchanges/" + ex.ID + "/content", MaxBytes: rt.MaxBytes, ExpiresAt: ex.ExpiresAt, Route: rt.Name}, nil
+}
+
+// draft is an exchange checked at F2 and not yet stored.
+type draft struct {
+	ex store.Exchange // requested, recipients pending, WrappedKey set
+	rt *route.Route   // the route that takes it
+	ev store.Event    // its "requested" event
+	dk *vault.DataKey // the data key WrappedKey wraps
+}
+
+// newExchange checks an F2 request of source against the registry, the
+// routes and the grants, and returns the exchange it opens. It writes
+// nothing.
+func (s *Service) newExchange(ctx context.Context, source string, req Request) (*draft, error) {
 	title := strings.TrimSpace(req.Title)
 	switch {
 	case title == "":
@@ -320,7 +344,7 @@ func (s *Service) RequestExchange(ctx context.Context, source string, req Reques
 	}
 	now := s.now().UTC()
 	id := bus.NewID("ex")
-	_, wrapped, err := s.vault.NewDataKey(id)
+	dk, wrapped, err := s.vault.NewDataKey(id)
 	if err != nil {
 		return nil, fmt.Errorf("making data key: %w", err)
 	}
@@ -334,11 +358,7 @@ func (s *Service) RequestExchange(ctx context.Context, source string, req Reques
 		ex.Recipients = append(ex.Recipients, store.Recipient{ExchangeID: id, Code: c, Status: store.RecipientPending})
 	}
 	ev := s.event(id, "requested", source, "", map[string]any{"recipients": recips, "data_type": req.DataType, "route": rt.Name, "title_chars": utf8.RuneCountInString(title)})
-	if err := s.store.CreateExchange(ctx, ex, ev); err != nil {
-		return nil, fmt.Errorf("storing exchange request: %w", err)
-	}
-	s.wake()
-	return &Space{ExchangeID: id, UploadPath: "/v1/exchanges/" + id + "/content", MaxBytes: rt.MaxBytes, ExpiresAt: ex.ExpiresAt, Route: rt.Name}, nil
+	return &draft{ex: ex, rt: rt, ev: ev, dk: dk}, nil
 }
 
 // event builds a ledger event; detail always carries the exchange's source
@@ -542,33 +562,11 @@ func (s *Service) Complete(ctx context.Context, source, id string, c CompleteReq
 	if ex.Received == 0 {
 		return ex, bus.ErrExchangeInvalid.New("nothing was uploaded to %s", id)
 	}
-	pol, expires, err := s.policy(ex, c.Policy)
+	cc, err := s.checkCompletion(ex, c)
 	if err != nil {
 		return ex, err
 	}
-	want := c.SHA256
-	if want == "" {
-		want = ex.SHA256
-	}
-	if want != "" && !sha256RE.MatchString(want) {
-		return ex, bus.ErrExchangeInvalid.New("sha256 must be 64 lower-case hex digits")
-	}
-	if ex.SHA256 != "" && c.SHA256 != "" && c.SHA256 != ex.SHA256 {
-		return ex, bus.ErrHashMismatch.New("sha256 at completion differs from the one declared in the request")
-	}
-	if ex.Size > 0 && ex.Size != ex.Received {
-		return ex, bus.ErrSizeMismatch.New("declared size %d but %d bytes were uploaded; the space stays open: upload the rest from offset %d, then complete again", ex.Size, ex.Received, ex.Received)
-	}
-	mt := ex.MediaType
-	if c.MediaType != "" {
-		if !mediaRE.MatchString(c.MediaType) {
-			return ex, bus.ErrExchangeInvalid.New("media_type is not a media type (type/subtype)")
-		}
-		mt = c.MediaType
-	}
-	if mt == "" {
-		mt = "application/octet-stream"
-	}
+	pol, expires, want, mt := cc.policy, cc.expires, cc.want, cc.mediaType
 	got, err := s.hashContent(ctx, ex)
 	if err != nil {
 		return ex, err
@@ -592,19 +590,50 @@ func (s *Service) Complete(ctx context.Context, source, id string, c CompleteReq
 	ex.Size, ex.SHA256, ex.MediaType = ex.Received, got, mt
 	msg := s.message(ctx, &ex)
 	if err := rt.Run(ctx, msg); err != nil {
-		var be *bus.Error
-		if !errors.As(err, &be) || be.Def.Status >= 500 {
+		be, ok := refusal(err)
+		if !ok {
 			return ex, fmt.Errorf("running route %s on %s: %w", rt.Name, id, err)
 		}
-		now := s.now().UTC()
-		ev := s.event(id, "failed", "lgsp", "", map[string]any{"source": source, "route": rt.Name, "code": be.Def.Code, "detail": be.Detail})
-		if perr := s.store.Purge(context.WithoutCancel(ctx), id, store.ExchangeFailed, store.RecipientFailed, now, ev, s.event(id, "purged", "lgsp", "", map[string]any{"source": source})); perr != nil {
+		evs := s.refusedEvents(ex, rt, be)
+		if perr := s.store.Purge(context.WithoutCancel(ctx), id, store.ExchangeFailed, store.RecipientFailed, evs[0].At, evs...); perr != nil {
 			return ex, fmt.Errorf("purging refused exchange %s: %w", id, perr)
 		}
 		s.wake()
 		return ex, err
 	}
-	if p := c.Parsed; p != nil && p.SHA256 == ex.SHA256 && xmlMedia(ex.MediaType) {
+	a := s.acceptance(ex, rt, msg, c.Parsed, pol, expires)
+	if err := s.store.AcceptExchange(ctx, a); err != nil {
+		return ex, err
+	}
+	s.accepted(a)
+	return accepted(ex, a), nil
+}
+
+// refusal tells a route step's refusal of the content (a coded error below
+// 500) from a failure to run the step.
+func refusal(err error) (*bus.Error, bool) {
+	var be *bus.Error
+	if !errors.As(err, &be) || be.Def.Status >= 500 {
+		return nil, false
+	}
+	return be, true
+}
+
+// refusedEvents are the "failed" and "purged" events of ex, whose content
+// a step of rt refused with be.
+func (s *Service) refusedEvents(ex store.Exchange, rt *route.Route, be *bus.Error) []store.Event {
+	return []store.Event{
+		s.event(ex.ID, "failed", "lgsp", "", map[string]any{"source": ex.Source, "route": rt.Name, "code": be.Def.Code, "detail": be.Detail}),
+		s.event(ex.ID, "purged", "lgsp", "", map[string]any{"source": ex.Source}),
+	}
+}
+
+// acceptance is the F4 acceptance of ex, whose content passed the steps of
+// rt as msg: the document references are labelled, every recipient is
+// planned, and the events say so. ex.Size/SHA256/MediaType describe the
+// payload after the steps (a transform step's Replace updates them).
+func (s *Service) acceptance(ex store.Exchange, rt *route.Route, msg *bus.Message, parsed *ParsedDoc, pol []byte, expires time.Time) store.Accept {
+	if p := parsed; p != nil && p.SHA256 == ex.SHA256 && xmlMedia(ex.MediaType) {
 		// The content is the one the caller parsed (a transform step
 		// would have changed its hash): its references are known.
 		if len(p.Refs) > 0 {
@@ -618,22 +647,155 @@ func (s *Service) Complete(ctx context.Context, source, id string, c CompleteReq
 		expires = ex.ExpiresAt
 	}
 	due := rt.Plan(now)
-	// ex.Size/SHA256/MediaType describe the payload after the steps (a
-	// transform step's Replace updates them).
-	a := store.Accept{ExchangeID: id, Size: ex.Size, SHA256: ex.SHA256, MediaType: ex.MediaType, Policy: pol, Route: rt.Name, At: now, ExpiresAt: expires, DueAt: map[string]time.Time{}}
-	a.Events = append(a.Events, s.event(id, "accepted", "lgsp", "", map[string]any{"source": source, "route": rt.Name, "size": ex.Size, "sha256": ex.SHA256, "labels": msg.Labels}))
+	a := store.Accept{ExchangeID: ex.ID, Size: ex.Size, SHA256: ex.SHA256, MediaType: ex.MediaType, Policy: pol, Route: rt.Name, At: now, ExpiresAt: expires, DueAt: map[string]time.Time{}}
+	a.Events = append(a.Events, s.event(ex.ID, "accepted", "lgsp", "", map[string]any{"source": ex.Source, "route": rt.Name, "size": ex.Size, "sha256": ex.SHA256, "labels": msg.Labels}))
 	for _, r := range ex.Recipients {
 		a.DueAt[r.Code] = due
-		a.Events = append(a.Events, s.event(id, "planned", "lgsp", r.Code, map[string]any{"source": source, "due": due.Format(time.RFC3339), "mode": rt.Delivery.Mode}))
+		a.Events = append(a.Events, s.event(ex.ID, "planned", "lgsp", r.Code, map[string]any{"source": ex.Source, "due": due.Format(time.RFC3339), "mode": rt.Delivery.Mode}))
 	}
-	if err := s.store.AcceptExchange(ctx, a); err != nil {
+	return a
+}
+
+// accepted wakes the feed and, when a recipient is due now, the dispatcher,
+// after a stored acceptance.
+func (s *Service) accepted(a store.Accept) {
+	s.wake()
+	for _, due := range a.DueAt {
+		if !due.After(a.At) {
+			s.kick()
+			return
+		}
+	}
+}
+
+// Submit is F2, F3 and F4 in one call, for a content the caller holds
+// whole in memory (sendEdoc, the VXP endpoint): the checks of
+// RequestExchange, Upload and Complete run in that order on the same
+// rules, the route's steps run on the content in memory, and the exchange
+// is stored accepted — its sealed chunks, and the ledger events the three
+// steps would have written — by one store transaction
+// (store.SubmitExchange) instead of three, with no read of it back. A
+// step that refuses the content stores the exchange failed and purged,
+// without content, in one transaction too, and the caller gets the step's
+// error. Any other error means nothing was stored.
+func (s *Service) Submit(ctx context.Context, source string, req Request, content []byte, c CompleteRequest) (store.Exchange, error) {
+	d, err := s.newExchange(ctx, source, req)
+	if err != nil {
+		return store.Exchange{}, err
+	}
+	ex, rt, id := d.ex, d.rt, d.ex.ID
+	ex.CreatedAt = ex.CreatedAt.Truncate(time.Microsecond)
+	n := int64(len(content))
+	switch {
+	case n == 0:
+		return ex, bus.ErrExchangeInvalid.New("the content is empty")
+	case n > ex.MaxBytes:
+		return ex, bus.ErrSpaceFull.New("the content has %d bytes; route %s takes at most %d", n, rt.Name, ex.MaxBytes)
+	case ex.Size > 0 && ex.Size != n:
+		return ex, bus.ErrSizeMismatch.New("declared size %d but the content has %d bytes", ex.Size, n)
+	}
+	ex.Received = n
+	cc, err := s.checkCompletion(ex, c)
+	if err != nil {
 		return ex, err
 	}
-	s.wake()
-	if !due.After(now) {
-		s.kick()
+	sum := sha256.Sum256(content)
+	got := hex.EncodeToString(sum[:])
+	if cc.want != "" && got != cc.want {
+		return ex, bus.ErrHashMismatch.New("content SHA-256 is %s, expected %s", got, cc.want)
 	}
-	return accepted(ex, a), nil
+	if cc.want == "" && rt.RequiresSHA256() {
+		return ex, bus.ErrSHA256Required.New("route %s requires the SHA-256 of the content: declare sha256 in the request or at completion", rt.Name)
+	}
+	evs := []store.Event{d.ev, s.event(id, "uploaded", source, "", map[string]any{"source": source, "from": 0, "to": n})}
+	ex.Size, ex.SHA256, ex.MediaType = n, got, cc.mediaType
+	body := content
+	msg := s.baseMessage(&ex)
+	msg.Open = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	msg.Replace = func(_ context.Context, mediaType string, r io.Reader) error {
+		b, err := io.ReadAll(r)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		body = b
+		ex.Size, ex.Received, ex.SHA256, ex.MediaType = int64(len(b)), int64(len(b)), hex.EncodeToString(sum[:]), mediaType
+		msg.Size, msg.SHA256, msg.MediaType = ex.Size, ex.SHA256, mediaType
+		evs = append(evs, s.event(id, "transformed", "lgsp", "", map[string]any{"source": source, "size": ex.Size, "sha256": ex.SHA256, "media_type": mediaType}))
+		return nil
+	}
+	if err := rt.Run(ctx, msg); err != nil {
+		be, ok := refusal(err)
+		if !ok {
+			return ex, fmt.Errorf("running route %s on %s: %w", rt.Name, id, err)
+		}
+		failed := ex
+		failed.Status, failed.WrappedKey = store.ExchangeFailed, nil
+		evs = append(evs, s.refusedEvents(ex, rt, be)...)
+		failed.UpdatedAt = evs[len(evs)-1].At
+		failed.Recipients = slices.Clone(ex.Recipients)
+		for i := range failed.Recipients {
+			failed.Recipients[i].Status, failed.Recipients[i].DoneAt = store.RecipientFailed, failed.UpdatedAt
+		}
+		if serr := s.store.SubmitExchange(context.WithoutCancel(ctx), failed, nil, evs...); serr != nil {
+			return ex, fmt.Errorf("recording refused exchange %s: %w", id, serr)
+		}
+		s.wake()
+		return ex, err
+	}
+	a := s.acceptance(ex, rt, msg, c.Parsed, cc.policy, cc.expires)
+	done := accepted(ex, a)
+	chunks := make([]store.Chunk, 0, (len(body)+s.cfg.ChunkSize-1)/s.cfg.ChunkSize)
+	for off := 0; off < len(body); off += s.cfg.ChunkSize {
+		part := body[off:min(off+s.cfg.ChunkSize, len(body))]
+		chunks = append(chunks, store.Chunk{ExchangeID: id, Offset: int64(off), Size: int64(len(part)), Data: d.dk.SealChunk(id, int64(off), part)})
+	}
+	if err := s.store.SubmitExchange(ctx, done, chunks, append(evs, a.Events...)...); err != nil {
+		return ex, fmt.Errorf("storing exchange %s: %w", id, err)
+	}
+	s.accepted(a)
+	return done, nil
+}
+
+// completion is what the checks of an F3 completion found.
+type completion struct {
+	policy    []byte
+	expires   time.Time // zero: the exchange's own expiry
+	want      string    // the SHA-256 the content must have ("": none declared)
+	mediaType string
+}
+
+// checkCompletion checks the completion c of ex, whose content is
+// ex.Received bytes long, before the content is read.
+func (s *Service) checkCompletion(ex store.Exchange, c CompleteRequest) (completion, error) {
+	pol, expires, err := s.policy(ex, c.Policy)
+	if err != nil {
+		return completion{}, err
+	}
+	want := c.SHA256
+	if want == "" {
+		want = ex.SHA256
+	}
+	if want != "" && !sha256RE.MatchString(want) {
+		return completion{}, bus.ErrExchangeInvalid.New("sha256 must be 64 lower-case hex digits")
+	}
+	if ex.SHA256 != "" && c.SHA256 != "" && c.SHA256 != ex.SHA256 {
+		return completion{}, bus.ErrHashMismatch.New("sha256 at completion differs from the one declared in the request")
+	}
+	if ex.Size > 0 && ex.Size != ex.Received {
+		return completion{}, bus.ErrSizeMismatch.New("declared size %d but %d bytes were uploaded; the space stays open: upload the rest from offset %d, then complete again", ex.Size, ex.Received, ex.Received)
+	}
+	mt := ex.MediaType
+	if c.MediaType != "" {
+		if !mediaRE.MatchString(c.MediaType) {
+			return completion{}, bus.ErrExchangeInvalid.New("media_type is not a media type (type/subtype)")
+		}
+		mt = c.MediaType
+	}
+	if mt == "" {
+		mt = "application/octet-stream"
+	}
+	return completion{policy: pol, expires: expires, want: want, mediaType: mt}, nil
 }
 
 // accepted is ex as AcceptExchange(a) left it in the store (what

@@ -75,3 +75,66 @@ func TestExchangeCycleStatementsMySQL(t *testing.T) {
 	t.Cleanup(func() { s.Close() })
 	countCycle(t, s, log, cycleBound{statements: 39, writeTx: 8, readTx: 11})
 }
+
+// countSubmit bounds what an exchange submitted whole (sendEdoc, the VXP
+// endpoint: SubmitExchange) costs the store, beside the three steps a REST
+// client takes for the same content (F2 request, F3 upload, F4 complete).
+func countSubmit(t *testing.T, s store.Store, log *stmtLog) {
+	t.Helper()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	seedHot(t, s, now)
+	log.start()
+	hotCycle(t, s, "three-steps", now, store.RecipientNotified, log.mark)
+	log.mark("submit")
+	err := s.SubmitExchange(t.Context(), store.Exchange{ID: "submitted", Source: hotSrc, Title: "Công văn", Importance: "normal", DataType: "edoc",
+		Protocol: "rest", MediaType: "application/xml", Route: "r1", Status: store.ExchangeAccepted, MaxBytes: 1 << 20, Received: 6, Size: 6,
+		SHA256: hexSHA("abcdef"), WrappedKey: []byte("wk"), CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(24 * time.Hour),
+		Recipients: []store.Recipient{{ExchangeID: "submitted", Code: hotDst, Status: store.RecipientPlanned, DueAt: now}}},
+		[]store.Chunk{{ExchangeID: "submitted", Offset: 0, Size: 6, Data: []byte("abcdef")}},
+		store.Event{Kind: "requested", Actor: hotSrc, Node: "n1"}, store.Event{Kind: "uploaded", Actor: hotSrc, Node: "n1"},
+		store.Event{Kind: "accepted", Actor: "lgsp", Node: "n1"}, store.Event{Kind: "planned", Actor: "lgsp", Recipient: hotDst, Node: "n1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.stop()
+	table, _ := log.table()
+	t.Logf("F2–F4 as three steps and as one submission:\n%s", table)
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	var three stmtCount
+	for _, st := range []string{"F2 request", "F3 upload", "F4 complete"} {
+		three.statements += log.counts[st].statements
+		three.writeTx += log.counts[st].writeTx
+		three.readTx += log.counts[st].readTx
+	}
+	sub := log.counts["submit"]
+	if sub.writeTx != 1 || sub.readTx != 0 || sub.statements > 4 || sub.rollbacks != 0 {
+		t.Errorf("a submission costs %d statements, %d write and %d read transactions (%d rolled back); want at most 4 statements in 1 write transaction",
+			sub.statements, sub.writeTx, sub.readTx, sub.rollbacks)
+	}
+	t.Logf("F2–F4: three steps %d statements, %d write and %d read transactions; one submission %d, %d, %d",
+		three.statements, three.writeTx, three.readTx, sub.statements, sub.writeTx, sub.readTx)
+}
+
+// TestSubmitStatementsSQLite: a submission is one write transaction of at
+// most four statements on the embedded store.
+func TestSubmitStatementsSQLite(t *testing.T) {
+	log := newStmtLog()
+	s, err := store.OpenSQLiteRecorded(t.Context(), filepath.Join(t.TempDir(), "count.db"), log.rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	countSubmit(t, s, log)
+}
+
+// TestSubmitStatementsMySQL is the same on MariaDB.
+func TestSubmitStatementsMySQL(t *testing.T) {
+	log := newStmtLog()
+	s, err := store.OpenMySQLRecorded(t.Context(), freshDatabase(t), log.rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	countSubmit(t, s, log)
+}

@@ -155,6 +155,14 @@ type ExchangeStore interface {
 	// CreateExchange stores a new exchange (status requested) with its
 	// recipients (status pending) and the given ledger events.
 	CreateExchange(ctx context.Context, e Exchange, events ...Event) error
+	// SubmitExchange stores an exchange made whole by one call (F2–F4 at
+	// once, exchange.Service.Submit): e in the status it reached (accepted,
+	// its recipients planned with their due times), its sealed chunks —
+	// one after the other from offset 0, ending at e.Received — and the
+	// ledger events, in one transaction. An e in a final status (a route
+	// step refused the content) carries no chunks and is purged in the
+	// same transaction, as Purge would (statistics included).
+	SubmitExchange(ctx context.Context, e Exchange, chunks []Chunk, events ...Event) error
 	// GetExchange returns an exchange with its recipients.
 	GetExchange(ctx context.Context, id string) (Exchange, error) // bus.ErrExchangeNotFound
 	// ListSent returns the newest exchanges sent by source, newest first.

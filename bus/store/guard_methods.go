@@ -1215,6 +1215,20 @@ func (g *Guarded) Stats(ctx context.Context, p1 StatsQuery) (r0 []StatsRow, err 
 	return r0, g.end(ctx, cctx, err)
 }
 
+func (g *Guarded) SubmitExchange(ctx context.Context, p1 Exchange, p2 []Chunk, p3 ...Event) (err error) {
+	cctx, cancel, err := g.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	defer g.observe("SubmitExchange", time.Now())
+	err = g.Store.SubmitExchange(cctx, p1, p2, p3...)
+	if err == nil {
+		g.written(ctx, p3)
+	}
+	return g.end(ctx, cctx, err)
+}
+
 func (g *Guarded) TakeSSO(ctx context.Context, p1 string, p2 string, p3 time.Time) (r0 SSORecord, err error) {
 	cctx, cancel, err := g.begin(ctx)
 	if err != nil {

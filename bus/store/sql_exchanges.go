@@ -64,6 +64,61 @@ func scanRecipients(rows *sql.Rows) ([]Recipient, error) {
 // CreateExchange fills an empty Status with requested, empty recipient
 // statuses with pending, and zero CreatedAt/UpdatedAt with now.
 func (s *sqlStore) CreateExchange(ctx context.Context, e Exchange, events ...Event) error {
+	e = exchangeDefaults(e)
+	return s.write(ctx, func(tx *txx) error {
+		if err := insertExchange(ctx, tx, e); err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, e.ID, e.CreatedAt, events)
+	})
+}
+
+// SubmitExchange writes the exchange row, its recipients, its chunks and
+// its events in one transaction; a final status is purged in it too
+// (purgeTx: the statistics roll up, recipients close with done_at). No
+// afterPurge: a final submission never stored content.
+func (s *sqlStore) SubmitExchange(ctx context.Context, e Exchange, chunks []Chunk, events ...Event) error {
+	e = exchangeDefaults(e)
+	final := finalExchange(e.Status)
+	var end int64
+	for _, c := range chunks {
+		if c.ExchangeID != e.ID || c.Offset != end || c.Size < 0 {
+			return fmt.Errorf("submitting exchange %s: chunks must follow each other from offset 0 (chunk of %q at %d, expected %d)", e.ID, c.ExchangeID, c.Offset, end)
+		}
+		end += c.Size
+	}
+	switch {
+	case !final && end != e.Received:
+		return fmt.Errorf("submitting exchange %s: its chunks end at %d but Received is %d", e.ID, end, e.Received)
+	case final && len(chunks) > 0:
+		return fmt.Errorf("submitting exchange %s: a %s exchange keeps no content", e.ID, e.Status)
+	case !e.PurgedAt.IsZero():
+		return fmt.Errorf("submitting exchange %s: PurgedAt is set by the store", e.ID)
+	}
+	return s.write(ctx, func(tx *txx) error {
+		if err := insertExchange(ctx, tx, e); err != nil {
+			return err
+		}
+		for _, c := range chunks {
+			data := c.Data
+			if data == nil {
+				data = []byte{}
+			}
+			if _, err := tx.ExecContext(ctx, "INSERT INTO chunks (exchange_id, off, size, data) VALUES (?, ?, ?, ?)", e.ID, c.Offset, c.Size, data); err != nil {
+				return fmt.Errorf("inserting chunk %d of %s: %w", c.Offset, e.ID, err)
+			}
+		}
+		if final {
+			_, err := s.purgeTx(ctx, tx, e.ID, e.Status, "", e.UpdatedAt, events)
+			return err
+		}
+		return insertEvents(ctx, tx, e.ID, e.UpdatedAt, events)
+	})
+}
+
+// exchangeDefaults fills what CreateExchange and SubmitExchange leave to
+// the store: CreatedAt (now), UpdatedAt (CreatedAt), Status (requested).
+func exchangeDefaults(e Exchange) Exchange {
 	e.CreatedAt = orNow(e.CreatedAt)
 	if e.UpdatedAt.IsZero() {
 		e.UpdatedAt = e.CreatedAt
@@ -71,25 +126,38 @@ func (s *sqlStore) CreateExchange(ctx context.Context, e Exchange, events ...Eve
 	if e.Status == "" {
 		e.Status = ExchangeRequested
 	}
-	return s.write(ctx, func(tx *txx) error {
-		_, err := tx.ExecContext(ctx, "INSERT INTO exchanges ("+exchangeCols+") VALUES ("+placeholders(19)+")",
-			e.ID, e.Source, e.Title, e.Importance, e.DataType, e.Protocol, e.MediaType, e.Route, e.Status,
-			e.MaxBytes, e.Received, e.Size, e.SHA256, nullBytes(e.Policy), nullBytes(e.WrappedKey),
-			micros(e.CreatedAt), micros(e.UpdatedAt), micros(e.ExpiresAt), micros(e.PurgedAt))
-		if err != nil {
-			return fmt.Errorf("inserting exchange %s: %w", e.ID, err)
+	return e
+}
+
+// finalExchange reports whether an exchange status is final (purged).
+func finalExchange(status string) bool {
+	switch status {
+	case ExchangeCompleted, ExchangeCancelled, ExchangeExpired, ExchangeFailed:
+		return true
+	}
+	return false
+}
+
+// insertExchange inserts e's row and its recipients' (an empty status is
+// pending), in recipient order.
+func insertExchange(ctx context.Context, tx *txx, e Exchange) error {
+	_, err := tx.ExecContext(ctx, "INSERT INTO exchanges ("+exchangeCols+") VALUES ("+placeholders(19)+")",
+		e.ID, e.Source, e.Title, e.Importance, e.DataType, e.Protocol, e.MediaType, e.Route, e.Status,
+		e.MaxBytes, e.Received, e.Size, e.SHA256, nullBytes(e.Policy), nullBytes(e.WrappedKey),
+		micros(e.CreatedAt), micros(e.UpdatedAt), micros(e.ExpiresAt), micros(e.PurgedAt))
+	if err != nil {
+		return fmt.Errorf("inserting exchange %s: %w", e.ID, err)
+	}
+	for i, r := range e.Recipients {
+		if r.Status == "" {
+			r.Status = RecipientPending
 		}
-		for i, r := range e.Recipients {
-			if r.Status == "" {
-				r.Status = RecipientPending
-			}
-			if _, err := tx.ExecContext(ctx, "INSERT INTO recipients (exchange_id, code, seq, status, due_at, notified_at, ready_at, done_at, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-				e.ID, r.Code, i, r.Status, micros(r.DueAt), micros(r.NotifiedAt), micros(r.ReadyAt), micros(r.DoneAt), r.Outcome); err != nil {
-				return fmt.Errorf("inserting recipient %s of %s: %w", r.Code, e.ID, err)
-			}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO recipients (exchange_id, code, seq, status, due_at, notified_at, ready_at, done_at, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			e.ID, r.Code, i, r.Status, micros(r.DueAt), micros(r.NotifiedAt), micros(r.ReadyAt), micros(r.DoneAt), r.Outcome); err != nil {
+			return fmt.Errorf("inserting recipient %s of %s: %w", r.Code, e.ID, err)
 		}
-		return insertEvents(ctx, tx, e.ID, e.CreatedAt, events)
-	})
+	}
+	return nil
 }
 
 // GetExchange reads the exchange and its recipients in one statement (one
@@ -704,9 +772,7 @@ var finalRecipientStatuses = []any{RecipientConfirmed, RecipientRejected, Recipi
 // Purge accepts the final exchange statuses only. An empty recipientStatus
 // leaves the recipients as they are.
 func (s *sqlStore) Purge(ctx context.Context, id, status, recipientStatus string, at time.Time, events ...Event) error {
-	switch status {
-	case ExchangeCompleted, ExchangeCancelled, ExchangeExpired, ExchangeFailed:
-	default:
+	if !finalExchange(status) {
 		return fmt.Errorf("purging %s: %q is not a final exchange status", id, status)
 	}
 	if recipientStatus != "" && !FinalRecipient(recipientStatus) {

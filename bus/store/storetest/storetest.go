@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, plant Planter) {
 		{"Settled", testSettled},
 		{"ReplaceContent", testReplaceContent},
 		{"Accept", testAccept},
+		{"SubmitExchange", testSubmitExchange},
 		{"ClaimDue", testClaimDue},
 		{"ClaimDueConcurrent", testClaimDueConcurrent},
 		{"ClaimDueWebhooks", testClaimDueWebhooks},
