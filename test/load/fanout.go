@@ -57,6 +57,8 @@ type fanoutResult struct {
 	Loadgen          *procUsage     `json:"loadgen,omitempty"`
 	Host             *hostUsage     `json:"host,omitempty"`
 	Pass             bool           `json:"pass"`
+	// Bare is the same fanout from a bare broadcaster (bareFanout).
+	Bare *bareFanoutResult `json:"bare,omitempty"`
 	// CPU time per delivery (µs) over the notifications, node and generator.
 	ServerUSPerDelivery  float64 `json:"server_us_per_delivery,omitempty"`
 	LoadgenUSPerDelivery float64 `json:"loadgen_us_per_delivery,omitempty"`
@@ -247,13 +249,19 @@ func runFanout(ctx context.Context, cfg config, systems []system, out io.Writer)
 		cancel()
 	}
 	cancelSubs()
+	// The same fanout from a bare broadcaster on the same box: what
+	// net/http and this generator alone give.
+	bare, err := bareFanout(ctx, n, cfg.Notifications)
+	if err != nil {
+		return err
+	}
 
 	res := fanoutResult{
 		Mode: "fanout", Label: cfg.Label, Subscribers: n, Open: open.Load(), Systems: len(dsts), ConnectS: round2(connectS.Seconds()),
 		Notifications: len(roundMax), Arrivals: len(all), Missing: missing, Reconnects: reconnects.Load(),
 		Delay: summarize("delay", all), RoundMax: summarize("round-max", roundMax),
 		LoadgenRSSAfter: mib(self.rssKB), Errors: errs.errorCount(), ErrorsByCode: errs.errs,
-		Server: usage.server, Loadgen: usage.self, Host: usage.host,
+		Server: usage.server, Loadgen: usage.self, Host: usage.host, Bare: bare,
 	}
 	if cfg.PID > 0 {
 		res.ServerRSSBefore, res.ServerRSSAfter = mib(before.rssKB), mib(after.rssKB)
@@ -281,6 +289,8 @@ func runFanout(ctx context.Context, cfg config, systems []system, out io.Writer)
 	printErrors(out, errs)
 	usage.print(out)
 	fmt.Fprintf(out, "CPU per delivery over the %.1f s of notifications: server %.2f µs, loadgen %.2f µs\n", phaseS, res.ServerUSPerDelivery, res.LoadgenUSPerDelivery)
+	fmt.Fprintf(out, "bare broadcaster (net/http, a goroutine per stream, nothing else; a process of its own): %d streams, %d notifications, %d missing, delay p50 %.1f ms, p99 %.1f ms, max %.1f ms; %.2f µs of its CPU per delivery\n",
+		bare.Subscribers, bare.Notifications, bare.Missing, bare.Delay.P50, bare.Delay.P99, bare.Delay.Max, bare.USPerDelivery)
 	return verdict(out, res.Pass, res)
 }
 

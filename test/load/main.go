@@ -47,6 +47,20 @@ type config struct {
 var errTargetMissed = errors.New("target missed")
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == bareProxyArg {
+		if err := serveBareProxy(os.Args[2]); err != nil {
+			fmt.Fprintln(os.Stderr, "load: bare proxy:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if len(os.Args) == 2 && os.Args[1] == bareSSEArg {
+		if err := serveBareSSE(); err != nil {
+			fmt.Fprintln(os.Stderr, "load: bare SSE:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	cfg, err := parseFlags(os.Args[1:], os.Stderr)
 	if err != nil {
 		os.Exit(2)

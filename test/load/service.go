@@ -25,23 +25,29 @@ const loadService = "thu-tai-dich-vu"
 
 // serviceResult is the RESULT line of a service run.
 type serviceResult struct {
-	Mode         string         `json:"mode"`
-	Label        string         `json:"label,omitempty"`
-	Conns        int            `json:"conns"`
-	Sources      int            `json:"sources"`
-	Auth         string         `json:"auth"`       // signed | bearer
-	BodyBytes    int            `json:"body_bytes"` // 0: GET, else POST of this many bytes
-	PhaseS       float64        `json:"phase_s"`
-	Bus          phaseStats     `json:"bus"`
-	Direct       phaseStats     `json:"direct"`
-	Ratio        float64        `json:"bus_over_direct"` // bus requests/s ÷ direct requests/s
-	Errors       int            `json:"errors"`
-	ErrorsByCode map[string]int `json:"errors_by_code"`
-	Server       *procUsage     `json:"server,omitempty"`
-	DB           *procUsage     `json:"db,omitempty"`
-	Loadgen      *procUsage     `json:"loadgen,omitempty"`
-	Host         *hostUsage     `json:"host,omitempty"`
-	Pass         bool           `json:"pass"`
+	Mode      string     `json:"mode"`
+	Label     string     `json:"label,omitempty"`
+	Conns     int        `json:"conns"`
+	Sources   int        `json:"sources"`
+	Auth      string     `json:"auth"`       // signed | bearer
+	BodyBytes int        `json:"body_bytes"` // 0: GET, else POST of this many bytes
+	PhaseS    float64    `json:"phase_s"`
+	Bus       phaseStats `json:"bus"`
+	Direct    phaseStats `json:"direct"`
+	Ratio     float64    `json:"bus_over_direct"` // bus requests/s ÷ direct requests/s
+	// Proxy is the third phase: a bare reverse proxy in place of the bus.
+	Proxy             phaseStats `json:"proxy"`
+	ProxyRatio        float64    `json:"proxy_over_direct"`
+	ProxyCPUPerCallUS float64    `json:"proxy_cpu_us_per_call"`
+	// BusCPUPerCallUS is the node's CPU over the bus phase per call (-pid).
+	BusCPUPerCallUS float64        `json:"bus_cpu_us_per_call,omitempty"`
+	Errors          int            `json:"errors"`
+	ErrorsByCode    map[string]int `json:"errors_by_code"`
+	Server          *procUsage     `json:"server,omitempty"`
+	DB              *procUsage     `json:"db,omitempty"`
+	Loadgen         *procUsage     `json:"loadgen,omitempty"`
+	Host            *hostUsage     `json:"host,omitempty"`
+	Pass            bool           `json:"pass"`
 }
 
 // phaseStats is what one phase (through the bus, or straight to the
@@ -110,14 +116,15 @@ func runService(ctx context.Context, cfg config, a *admin, systems []system, out
 	if cfg.SvcBody > 0 {
 		method, body = http.MethodPost, bytes.Repeat([]byte("x"), cfg.SvcBody)
 	}
-	fmt.Fprintf(out, "service: destination on %s, owner %s, %d sources; %d connections, %s %s ping (%d body bytes) %s through the bus, then %s straight to the destination\n",
-		addr, owner.Code, len(sources), cfg.Conns, auth, method, len(body), cfg.Duration, cfg.Duration)
+	fmt.Fprintf(out, "service: destination on %s, owner %s, %d sources; %d connections, %s %s ping (%d body bytes) %s through the bus, then %s straight to the destination, then %s through a bare reverse proxy\n",
+		addr, owner.Code, len(sources), cfg.Conns, auth, method, len(body), cfg.Duration, cfg.Duration, cfg.Duration)
 
 	meters, err := startMeters(cfg)
 	if err != nil {
 		return err
 	}
 	a0 := accepted.Load()
+	n0, _ := readProc(cfg.PID)
 	busT, busN, busWall := servicePhase(ctx, cfg, func(i int, tr http.RoundTripper) func(context.Context) error {
 		c := apiClient(cfg.URL, sources[i%len(sources)], tr, requestTimeout)
 		sess, tok := sessions[i%len(sources)], tokens[i%len(sources)]
@@ -144,6 +151,7 @@ func runService(ctx context.Context, cfg config, a *admin, systems []system, out
 		}
 	})
 	a1 := accepted.Load()
+	n1, _ := readProc(cfg.PID)
 	directT, directN, directWall := servicePhase(ctx, cfg, func(_ int, tr http.RoundTripper) func(context.Context) error {
 		hc := &http.Client{Transport: tr, Timeout: requestTimeout}
 		return func(ctx context.Context) error {
@@ -156,30 +164,61 @@ func runService(ctx context.Context, cfg config, a *admin, systems []system, out
 		}
 	})
 	a2 := accepted.Load()
+	// Third phase: the same calls through a bare reverse proxy (its own
+	// process, as the node is): what forwarding alone costs on this box.
+	bp, err := startChild(ctx, bareProxyArg, "http://"+addr)
+	if err != nil {
+		return err
+	}
+	p0, _ := readProc(bp.cmd.Process.Pid)
+	proxyT, proxyN, proxyWall := servicePhase(ctx, cfg, func(_ int, tr http.RoundTripper) func(context.Context) error {
+		hc := &http.Client{Transport: tr, Timeout: requestTimeout}
+		return func(ctx context.Context) error {
+			req, _ := http.NewRequestWithContext(ctx, method, "http://"+bp.addr+"/ping", bytes.NewReader(body))
+			resp, err := hc.Do(req)
+			if err != nil {
+				return err
+			}
+			return readOK(resp)
+		}
+	})
+	p1, _ := readProc(bp.cmd.Process.Pid)
+	bp.stop()
+	a3 := accepted.Load()
 	usage := meters.finish()
 
 	total := newTally()
 	total.merge(busT)
 	total.merge(directT)
+	total.merge(proxyT)
 	res := serviceResult{
 		Mode: "service", Label: cfg.Label, Conns: cfg.Conns, Sources: len(sources), Auth: auth, BodyBytes: len(body), PhaseS: round2(cfg.Duration.Seconds()),
 		Bus:    phaseStats{Requests: busN, RequestsPerS: round1(float64(busN) / busWall.Seconds()), Latency: summarize("bus", busT.lat["call"]), DestDials: a1 - a0},
 		Direct: phaseStats{Requests: directN, RequestsPerS: round1(float64(directN) / directWall.Seconds()), Latency: summarize("direct", directT.lat["call"]), DestDials: a2 - a1},
+		Proxy:  phaseStats{Requests: proxyN, RequestsPerS: round1(float64(proxyN) / proxyWall.Seconds()), Latency: summarize("proxy", proxyT.lat["call"]), DestDials: a3 - a2},
 		Errors: total.errorCount(), ErrorsByCode: total.errs,
 		Server: usage.server, DB: usage.db, Loadgen: usage.self, Host: usage.host,
 	}
 	if res.Direct.RequestsPerS > 0 {
 		res.Ratio = round2(res.Bus.RequestsPerS / res.Direct.RequestsPerS)
+		res.ProxyRatio = round2(res.Proxy.RequestsPerS / res.Direct.RequestsPerS)
 	}
-	res.Pass = res.Errors == 0 && maxLatency([]stepStats{res.Bus.Latency, res.Direct.Latency}) < float64(requestTimeout/time.Millisecond)
+	if cfg.PID > 0 && busN > 0 {
+		res.BusCPUPerCallUS = round1(float64((n1.cpu-n0.cpu)/time.Microsecond) / float64(busN))
+	}
+	if proxyN > 0 {
+		res.ProxyCPUPerCallUS = round1(float64((p1.cpu-p0.cpu)/time.Microsecond) / float64(proxyN))
+	}
+	res.Pass = res.Errors == 0 && maxLatency([]stepStats{res.Bus.Latency, res.Direct.Latency, res.Proxy.Latency}) < float64(requestTimeout/time.Millisecond)
 	fmt.Fprintf(out, "\n%-8s %10s %12s %9s %9s %9s %9s %11s\n", "path", "requests", "requests/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "dest dials")
 	for _, p := range []struct {
 		name string
 		s    phaseStats
-	}{{"bus", res.Bus}, {"direct", res.Direct}} {
+	}{{"bus", res.Bus}, {"direct", res.Direct}, {"proxy", res.Proxy}} {
 		fmt.Fprintf(out, "%-8s %10d %12.1f %9.2f %9.2f %9.2f %9.2f %11d\n", p.name, p.s.Requests, p.s.RequestsPerS, p.s.Latency.P50, p.s.Latency.P95, p.s.Latency.P99, p.s.Latency.Max, p.s.DestDials)
 	}
-	fmt.Fprintf(out, "bus / direct = %.2f (requests per second through the bus ÷ straight to the destination)\n\n", res.Ratio)
+	fmt.Fprintf(out, "bus / direct = %.2f (requests per second through the bus ÷ straight to the destination; the node's CPU per call: %.1f µs)\n", res.Ratio, res.BusCPUPerCallUS)
+	fmt.Fprintf(out, "proxy / direct = %.2f (through a bare httputil.ReverseProxy in a process of its own, %.1f µs of its CPU per call: forwarding alone on this box)\n\n", res.ProxyRatio, res.ProxyCPUPerCallUS)
 	printErrors(out, total)
 	usage.print(out)
 	return verdict(out, res.Pass, res)
