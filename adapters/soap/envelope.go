@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"strings"
 
@@ -372,6 +373,8 @@ func (r *reader) headerAndBody(onHeader func(headerBlock) error) (first xml.Star
 		return first, 0, false, errors.New("envelope has no Body")
 	}
 	if start.Name.Space == ns && start.Name.Local == "Header" {
+		// The Header's own declarations are in force for its blocks only.
+		outer := maps.Clone(r.scope)
 		r.scope.declare(start)
 		for {
 			tok, off, err := r.nextStart()
@@ -385,6 +388,7 @@ func (r *reader) headerAndBody(onHeader func(headerBlock) error) (first xml.Star
 				return first, 0, false, err
 			}
 		}
+		r.scope = maps.Clone(outer)
 		if tok, err = r.next(); err != nil {
 			return first, 0, false, err
 		}

@@ -259,8 +259,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		req = raw
 	} else {
-		req = op.New()
-		if err := rd.dec.DecodeElement(req, &first); err != nil {
+		if req, err = rd.decodeBody(op.New, first, off); err != nil {
 			s.fault(w, r, v, "", bus.ErrBadRequest.New("decoding %s: %v", op.Name, err))
 			return
 		}
