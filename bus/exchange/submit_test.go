@@ -87,12 +87,7 @@ func newFixture(t *testing.T) *fixture {
 	reg := bus.NewStepRegistry()
 	reg.Register(bus.StepSpec{Name: "upper", New: func(decode func(any) error) (bus.Step, error) {
 		return bus.StepFunc(func(ctx context.Context, m *bus.Message) error {
-			rc, err := m.Open()
-			if err != nil {
-				return err
-			}
-			defer rc.Close()
-			b, err := io.ReadAll(rc)
+			b, err := content(m)
 			if err != nil {
 				return err
 			}
@@ -101,12 +96,7 @@ func newFixture(t *testing.T) *fixture {
 	}})
 	reg.Register(bus.StepSpec{Name: "refuse", New: func(decode func(any) error) (bus.Step, error) {
 		return bus.StepFunc(func(ctx context.Context, m *bus.Message) error {
-			rc, err := m.Open()
-			if err != nil {
-				return err
-			}
-			defer rc.Close()
-			b, err := io.ReadAll(rc)
+			b, err := content(m)
 			if err != nil {
 				return err
 			}
@@ -127,6 +117,16 @@ func newFixture(t *testing.T) *fixture {
 	svc := exchange.New(exchange.Options{Store: st, Vault: v, Routes: func() *route.Set { return set }, Node: "n1",
 		Config: exchange.Config{ChunkSize: 16}, Permissions: allowAll{}})
 	return &fixture{st: st, vault: v, svc: svc}
+}
+
+// content reads what a route step sees of m.
+func content(m *bus.Message) ([]byte, error) {
+	rc, err := m.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
 }
 
 // threeSteps sends content as a REST client does: F2, F3, F4 as three calls.

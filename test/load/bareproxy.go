@@ -39,12 +39,19 @@ func serveBareProxy(target string) error {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 0, 10000
 	p.Transport = tr
+	return serveChild(ln, p)
+}
+
+// serveChild is the end of a child's main: it prints the address it
+// listens on for startChild, serves h, and exits when stdin closes (the
+// parent ended or stopped it).
+func serveChild(ln net.Listener, h http.Handler) error {
 	fmt.Println(ln.Addr().String())
 	go func() {
 		_, _ = io.Copy(io.Discard, os.Stdin)
 		os.Exit(0)
 	}()
-	return (&http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}).Serve(ln)
+	return (&http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}).Serve(ln)
 }
 
 // child is a running serveBareProxy or serveBareSSE child.

@@ -5,10 +5,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -75,12 +73,7 @@ func serveBareSSE() error {
 		mu.RUnlock()
 		w.WriteHeader(http.StatusNoContent)
 	})
-	fmt.Println(ln.Addr().String())
-	go func() {
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		os.Exit(0)
-	}()
-	return (&http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}).Serve(ln)
+	return serveChild(ln, mux)
 }
 
 // bareFanoutResult is what the bare broadcaster's phase measured.
