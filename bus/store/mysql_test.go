@@ -24,7 +24,7 @@ const defaultMySQLDSN = "root@tcp(127.0.0.1:3306)/"
 
 // mysqlAdmin returns the server's config and a connection to it without a
 // database.
-func mysqlAdmin(t *testing.T) (*mysql.Config, *sql.DB) {
+func mysqlAdmin(t testing.TB) (*mysql.Config, *sql.DB) {
 	t.Helper()
 	if os.Getenv("LGSP_TEST_MYSQL") == "off" {
 		t.Skip("LGSP_TEST_MYSQL=off: MariaDB tests skipped")
@@ -55,7 +55,7 @@ func mysqlAdmin(t *testing.T) (*mysql.Config, *sql.DB) {
 
 // freshDatabase creates lgsp_test_<random> and drops it at cleanup; it
 // returns the DSN of the new database.
-func freshDatabase(t *testing.T) string {
+func freshDatabase(t testing.TB) string {
 	t.Helper()
 	cfg, admin := mysqlAdmin(t)
 	b := make([]byte, 6)
