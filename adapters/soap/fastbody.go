@@ -53,8 +53,12 @@ func decodeCut(newV func() any, sc scope, start xml.StartElement, el []byte, run
 		return nil, false
 	}
 	cuts := make(map[string][]byte, len(runs))
+	cut := 0
+	for _, run := range runs {
+		cut += run[1] - run[0]
+	}
 	var b bytes.Buffer
-	b.Grow(len(el) - (runs[len(runs)-1][1] - runs[0][0]) + 64*len(runs))
+	b.Grow(len(el) - cut + (len(tag)+8)*len(runs))
 	last := 0
 	for i, run := range runs {
 		ph := tag + "x" + strconv.Itoa(i)
@@ -102,8 +106,8 @@ func putBack(v reflect.Value, tag string, cuts map[string][]byte, seen map[strin
 		return true
 	case reflect.Slice, reflect.Array:
 		if v.Type().Elem().Kind() == reflect.Uint8 {
-			if v.Kind() != reflect.Slice {
-				return !bytes.Contains(v.Bytes(), []byte(tag))
+			if v.Kind() == reflect.Array {
+				return true // encoding/xml writes no text into a byte array
 			}
 			if run, ok := cuts[string(v.Bytes())]; ok && v.CanSet() {
 				seen[string(v.Bytes())]++

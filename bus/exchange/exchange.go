@@ -605,7 +605,7 @@ func (s *Service) Complete(ctx context.Context, source, id string, c CompleteReq
 	if err := s.store.AcceptExchange(ctx, a); err != nil {
 		return ex, err
 	}
-	s.accepted(a)
+	s.wakeAccepted(a)
 	return accepted(ex, a), nil
 }
 
@@ -656,9 +656,9 @@ func (s *Service) acceptance(ex store.Exchange, rt *route.Route, msg *bus.Messag
 	return a
 }
 
-// accepted wakes the feed and, when a recipient is due now, the dispatcher,
-// after a stored acceptance.
-func (s *Service) accepted(a store.Accept) {
+// wakeAccepted wakes the feed and, when a recipient is due now, the
+// dispatcher, after a stored acceptance.
+func (s *Service) wakeAccepted(a store.Accept) {
 	s.wake()
 	for _, due := range a.DueAt {
 		if !due.After(a.At) {
@@ -753,7 +753,7 @@ func (s *Service) Submit(ctx context.Context, source string, req Request, conten
 	if err := s.store.SubmitExchange(ctx, done, chunks, append(evs, a.Events...)...); err != nil {
 		return ex, fmt.Errorf("storing exchange %s: %w", id, err)
 	}
-	s.accepted(a)
+	s.wakeAccepted(a)
 	return done, nil
 }
 
